@@ -1,0 +1,311 @@
+//! Request bodies in the three encodings real clients send: JSON, URL-encoded forms and
+//! multipart forms, read into one flat map of fields.
+//!
+//! The body is read under a size limit before any parsing, so an oversized body costs at most
+//! the limit in memory and gets 413, and every way a body can be wrong becomes a 400 or 415 in
+//! the Error shape rather than a framework's plain-text rejection.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, header};
+
+use crate::error::ApiError;
+
+/// How long a client may take to send its body before the request is refused.
+const BODY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The longest value a field may have, per field; anything longer is refused before use
+/// (a megabyte-long "password" would otherwise cost a megabyte of argon2 input).
+fn max_len(field: &str) -> usize {
+    match field {
+        "username" => 254,
+        "name" => 255,
+        "password" => 1024,
+        _ => 512,
+    }
+}
+
+/// One field's value as it arrived.
+#[derive(Clone, Debug, PartialEq)]
+enum Value {
+    Text(String),
+    Number(serde_json::Number),
+    /// A JSON value of another type; the name of the type, for the message.
+    Other(&'static str),
+}
+
+/// The fields of a request body.
+#[derive(Debug, Default)]
+pub struct Fields {
+    map: HashMap<String, Value>,
+}
+
+impl Fields {
+    /// Fails with one 400 that names every field that is missing or empty.
+    pub fn require(&self, names: &[&str]) -> Result<(), ApiError> {
+        let missing: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| match self.map.get(*n) {
+                None => true,
+                Some(Value::Text(t)) => t.trim().is_empty(),
+                Some(_) => false,
+            })
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::BadRequest(format!(
+                "Missing required field(s): {}.",
+                missing.join(", ")
+            )))
+        }
+    }
+
+    /// A required text field.
+    pub fn text(&self, name: &str) -> Result<&str, ApiError> {
+        self.require(&[name])?;
+        match self.map.get(name) {
+            Some(Value::Text(t)) if t.chars().count() > max_len(name) => {
+                Err(ApiError::BadRequest(format!(
+                    "Field '{name}' is longer than {} characters.",
+                    max_len(name)
+                )))
+            }
+            Some(Value::Text(t)) => Ok(t),
+            Some(Value::Number(_)) => Err(wrong_type(name, "string", "number")),
+            Some(Value::Other(kind)) => Err(wrong_type(name, "string", kind)),
+            None => Err(ApiError::BadRequest(format!(
+                "Missing required field(s): {name}."
+            ))),
+        }
+    }
+
+    /// The required `user_id`, as a JSON number or a string of digits.
+    pub fn user_id(&self) -> Result<i64, ApiError> {
+        self.require(&["user_id"])?;
+        let parsed = match self.map.get("user_id") {
+            Some(Value::Number(n)) => n.as_i64(),
+            Some(Value::Text(t)) => t.trim().parse::<i64>().ok(),
+            _ => None,
+        };
+        parsed.ok_or_else(|| ApiError::BadRequest("Field 'user_id' must be an integer.".into()))
+    }
+}
+
+fn wrong_type(name: &str, want: &str, got: &str) -> ApiError {
+    ApiError::BadRequest(format!("Field '{name}' must be a {want}, not a {got}."))
+}
+
+/// The essence of the `Content-Type` header, lower-cased: `application/json; charset=utf-8`
+/// gives `application/json`.
+fn media_type(headers: &HeaderMap) -> Option<String> {
+    let raw = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(
+        raw.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase(),
+    )
+}
+
+/// Reads the whole body, refusing it with 413 as soon as it passes `limit` bytes.
+pub async fn read_limited(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, ApiError> {
+    // A declared length over the limit is refused before a byte of the body is read.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::PayloadTooLarge(limit));
+    }
+    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, limit)).await {
+        Err(_) => Err(ApiError::BadRequest(
+            "Request body was not received in time.".into(),
+        )),
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => {
+            // `to_bytes` fails with a length-limit error or a transport error; tell them apart by
+            // walking the source chain for http-body-util's LengthLimitError.
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+            while let Some(s) = source {
+                if s.is::<http_body_util::LengthLimitError>() {
+                    return Err(ApiError::PayloadTooLarge(limit));
+                }
+                source = s.source();
+            }
+            Err(ApiError::BadRequest(
+                "Request body could not be read.".into(),
+            ))
+        }
+    }
+}
+
+/// Reads and parses a body in any of the three encodings.
+pub async fn read_fields(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Fields, ApiError> {
+    let bytes = read_limited(headers, body, limit).await?;
+    let Some(media) = media_type(headers) else {
+        // No content type: an empty body is an empty form (so the answer is "missing fields"),
+        // anything else is a body we cannot interpret.
+        return if bytes.is_empty() {
+            Ok(Fields::default())
+        } else {
+            Err(ApiError::UnsupportedMediaType)
+        };
+    };
+    match media.as_str() {
+        "application/json" | "text/json" => parse_json(&bytes),
+        "application/x-www-form-urlencoded" => parse_form(&bytes),
+        "multipart/form-data" => parse_multipart(headers, bytes).await,
+        _ => Err(ApiError::UnsupportedMediaType),
+    }
+}
+
+/// Parses a JSON object body (the control protocol takes only JSON).
+pub async fn read_json_object(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    let bytes = read_limited(headers, body, limit).await?;
+    if media_type(headers).as_deref() != Some("application/json") {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    json_object(&bytes)
+}
+
+fn json_object(bytes: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::BadRequest(
+            "Request body must be a JSON object.".into(),
+        )),
+        Err(e) => Err(ApiError::BadRequest(format!(
+            "Request body is not valid JSON (line {}, column {}).",
+            e.line(),
+            e.column()
+        ))),
+    }
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Fields, ApiError> {
+    let map = json_object(bytes)?
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let value = match v {
+                // null is treated as absent, as form clients have no way to send it.
+                serde_json::Value::Null => return None,
+                serde_json::Value::String(s) => Value::Text(s),
+                serde_json::Value::Number(n) => Value::Number(n),
+                serde_json::Value::Bool(_) => Value::Other("boolean"),
+                serde_json::Value::Array(_) => Value::Other("array"),
+                serde_json::Value::Object(_) => Value::Other("object"),
+            };
+            Some((k, value))
+        })
+        .collect();
+    Ok(Fields { map })
+}
+
+fn insert_once(fields: &mut Fields, name: String, value: String) -> Result<(), ApiError> {
+    if fields.map.contains_key(&name) {
+        return Err(ApiError::BadRequest(format!(
+            "Field '{name}' is given more than once."
+        )));
+    }
+    fields.map.insert(name, Value::Text(value));
+    Ok(())
+}
+
+fn parse_form(bytes: &[u8]) -> Result<Fields, ApiError> {
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(ApiError::BadRequest("Form body is not valid UTF-8.".into()));
+    }
+    let mut fields = Fields::default();
+    for (k, v) in form_urlencoded::parse(bytes) {
+        insert_once(&mut fields, k.into_owned(), v.into_owned())?;
+    }
+    Ok(fields)
+}
+
+async fn parse_multipart(
+    headers: &HeaderMap,
+    bytes: axum::body::Bytes,
+) -> Result<Fields, ApiError> {
+    let malformed = |what: &str| ApiError::BadRequest(format!("Malformed multipart body: {what}."));
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let boundary = multer::parse_boundary(content_type)
+        .map_err(|_| malformed("no boundary in Content-Type"))?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(bytes) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut fields = Fields::default();
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(_) => return Err(malformed("cannot split the parts")),
+        };
+        let Some(name) = field.name().map(str::to_owned) else {
+            return Err(malformed("a part has no name"));
+        };
+        let value = field
+            .text()
+            .await
+            .map_err(|_| malformed("a part is not valid text"))?;
+        insert_once(&mut fields, name, value)?;
+    }
+    Ok(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_id_as_number_or_string() {
+        let f = parse_json(br#"{"user_id": 5}"#).expect("json");
+        assert_eq!(f.user_id().expect("id"), 5);
+        let f = parse_form(b"user_id=7").expect("form");
+        assert_eq!(f.user_id().expect("id"), 7);
+        let f = parse_form(b"user_id=seven").expect("form");
+        assert!(f.user_id().is_err());
+        let f = parse_json(br#"{"user_id": 1.5}"#).expect("json");
+        assert!(f.user_id().is_err());
+    }
+
+    #[test]
+    fn missing_fields_are_named_together() {
+        let f = parse_json(br#"{"username": "a", "password": ""}"#).expect("json");
+        let Err(ApiError::BadRequest(msg)) = f.require(&["username", "password", "name"]) else {
+            panic!("expected 400");
+        };
+        assert_eq!(msg, "Missing required field(s): password, name.");
+    }
+
+    #[test]
+    fn wrong_json_shapes_are_400() {
+        assert!(parse_json(b"[1,2]").is_err());
+        assert!(parse_json(b"{").is_err());
+        let f = parse_json(br#"{"name": true}"#).expect("json");
+        assert!(f.text("name").is_err());
+    }
+
+    #[test]
+    fn duplicate_form_fields_are_refused() {
+        assert!(parse_form(b"name=a&name=b").is_err());
+    }
+}

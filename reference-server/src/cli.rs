@@ -1,0 +1,132 @@
+//! The command line, shared by the `reference-server` binary and `token-conformance serve`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::store::{LifespanKey, Store};
+use crate::{Config, DEFAULT_BODY_LIMIT, DEFAULT_MAX_FAILED_LOGINS};
+
+/// `reference-server`: the reference implementation of the Token Authentication API.
+#[derive(Debug, Parser)]
+#[command(
+    name = "reference-server",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// Maintenance commands; without one, the server runs.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Server options.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Reads or sets a lifespan, like the vendor's `_conf`.
+    Conf(ConfArgs),
+}
+
+/// Flags of the server itself.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// SQLite database file; created if missing, and all state survives restarts.
+    #[arg(long, default_value = "token-auth.db", value_name = "PATH")]
+    pub db: PathBuf,
+    /// A password user to create or update, as EMAIL:PASSWORD (repeatable).
+    #[arg(long = "user", value_name = "EMAIL:PASSWORD", value_parser = parse_user)]
+    pub users: Vec<(String, String)>,
+    /// An SSO user, who cannot create refresh tokens through the API (repeatable).
+    #[arg(long = "sso-user", value_name = "EMAIL")]
+    pub sso_users: Vec<String>,
+    /// Mount the test-control protocol under /conformance/v1/ (clock, lifespans, users).
+    /// For test deployments only: anyone who reaches it can create users.
+    #[arg(long)]
+    pub test_control: bool,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, default_value_t = DEFAULT_BODY_LIMIT, value_name = "BYTES")]
+    pub body_limit: usize,
+    /// Failed logins for one username within 15 minutes before it is locked out for a minute.
+    #[arg(long, default_value_t = DEFAULT_MAX_FAILED_LOGINS, value_name = "N")]
+    pub max_failed_logins: u32,
+}
+
+impl ServeArgs {
+    /// The server configuration these flags describe.
+    pub fn config(&self) -> Config {
+        Config {
+            listen: self.listen,
+            users: self.users.clone(),
+            sso_users: self.sso_users.clone(),
+            test_control: self.test_control,
+            body_limit: self.body_limit,
+            max_failed_logins: self.max_failed_logins,
+            ..Config::new(self.db.clone())
+        }
+    }
+}
+
+/// `conf KEY [-s VALUE] --db PATH`.
+#[derive(Debug, Args)]
+pub struct ConfArgs {
+    /// `.authentication.token.refresh_token_lifespan` (days) or
+    /// `.authentication.token.access_token_lifespan` (hours).
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    /// The new value; without it, the current value is printed.
+    #[arg(short = 's', long = "set", value_name = "VALUE")]
+    pub set: Option<i64>,
+    /// The server's database.
+    #[arg(long, default_value = "token-auth.db", value_name = "PATH")]
+    pub db: PathBuf,
+}
+
+fn parse_user(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once(':') {
+        Some((user, pass)) if !user.trim().is_empty() && !pass.is_empty() => {
+            Ok((user.trim().to_owned(), pass.to_owned()))
+        }
+        _ => Err("expected EMAIL:PASSWORD, both non-empty".to_owned()),
+    }
+}
+
+/// Runs `conf`: prints the value, or sets it and prints the new value.
+pub fn conf(args: &ConfArgs) -> Result<String, String> {
+    let key = LifespanKey::from_conf_key(&args.key).ok_or_else(|| {
+        let known: Vec<&str> = LifespanKey::ALL.iter().map(|k| k.conf_key()).collect();
+        format!(
+            "unknown key '{}'; known keys: {}",
+            args.key,
+            known.join(", ")
+        )
+    })?;
+    let store = Store::open(&args.db).map_err(|e| e.to_string())?;
+    if let Some(value) = args.set {
+        store.set_lifespan(key, value).map_err(|e| e.to_string())?;
+    }
+    let value = store.lifespan(key).map_err(|e| e.to_string())?;
+    Ok(format!("{} = {value} ({})", key.conf_key(), key.unit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_flag_splits_at_first_colon() {
+        assert_eq!(
+            parse_user("a@b.c:pa:ss").expect("ok"),
+            ("a@b.c".to_owned(), "pa:ss".to_owned())
+        );
+        assert!(parse_user("nocolon").is_err());
+        assert!(parse_user(":pw").is_err());
+    }
+}

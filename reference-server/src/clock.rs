@@ -1,0 +1,110 @@
+//! The server's clock: the system clock plus an offset that only the test-control
+//! protocol can move.
+//!
+//! Every timestamp the server writes or compares comes from here, so a conformance harness
+//! can make a token expire by advancing the clock instead of waiting 24 hours.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use time::{Duration, OffsetDateTime};
+
+/// A shareable clock. Cloning gives another handle on the same offset.
+#[derive(Clone, Debug, Default)]
+pub struct Clock {
+    offset: Arc<Mutex<Duration>>,
+}
+
+impl Clock {
+    /// A clock that follows the system clock until it is moved.
+    pub fn system() -> Self {
+        Self::default()
+    }
+
+    /// The current time, truncated to whole microseconds (the precision the API publishes
+    /// and the store keeps), so a value read back equals the value written.
+    pub fn now(&self) -> OffsetDateTime {
+        let now = OffsetDateTime::now_utc() + self.offset();
+        truncate_to_micros(now)
+    }
+
+    /// Moves the clock so that `now()` returns `at` at this instant; it keeps ticking after.
+    pub fn set(&self, at: OffsetDateTime) {
+        let mut offset = self.offset.lock().unwrap_or_else(PoisonError::into_inner);
+        *offset = at - OffsetDateTime::now_utc();
+    }
+
+    /// Moves the clock forward (or back, for a negative `by`).
+    pub fn advance(&self, by: Duration) {
+        let mut offset = self.offset.lock().unwrap_or_else(PoisonError::into_inner);
+        *offset += by;
+    }
+
+    fn offset(&self) -> Duration {
+        *self.offset.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Drops the sub-microsecond part of a timestamp.
+pub fn truncate_to_micros(t: OffsetDateTime) -> OffsetDateTime {
+    let nanos = t.nanosecond();
+    t.replace_nanosecond(nanos - nanos % 1_000).unwrap_or(t)
+}
+
+/// Microseconds since the Unix epoch: the store's representation of an instant.
+pub fn to_micros(t: OffsetDateTime) -> i64 {
+    // An i128 of nanoseconds divided by 1000 fits i64 for every year `time` can represent
+    // without the large-dates feature; saturate rather than wrap if that ever changes.
+    i64::try_from(t.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
+}
+
+/// The inverse of [`to_micros`].
+pub fn from_micros(micros: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Formats a timestamp the way the API publishes it: RFC 3339, UTC, six fractional digits, `Z`.
+pub fn format_api(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+    );
+    t.format(&format)
+        .unwrap_or_else(|_| String::from("1970-01-01T00:00:00.000000Z"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_with_six_digits_and_z() {
+        let t = time::macros::datetime!(2023-05-19 15:06:35.830643 UTC);
+        assert_eq!(format_api(t), "2023-05-19T15:06:35.830643Z");
+        let whole = time::macros::datetime!(2023-05-19 15:06:35 +02:00);
+        assert_eq!(format_api(whole), "2023-05-19T13:06:35.000000Z");
+    }
+
+    #[test]
+    fn micros_round_trip() {
+        let t = time::macros::datetime!(2031-01-02 03:04:05.678901 UTC);
+        assert_eq!(from_micros(to_micros(t)), t);
+    }
+
+    #[test]
+    fn set_and_advance_move_now() {
+        let clock = Clock::system();
+        let target = time::macros::datetime!(2040-01-01 00:00:00 UTC);
+        clock.set(target);
+        let drift = clock.now() - target;
+        assert!(
+            drift >= Duration::ZERO && drift < Duration::seconds(5),
+            "{drift}"
+        );
+        clock.advance(Duration::days(61));
+        let drift = clock.now() - (target + Duration::days(61));
+        assert!(
+            drift >= Duration::ZERO && drift < Duration::seconds(5),
+            "{drift}"
+        );
+    }
+}

@@ -1,0 +1,368 @@
+//! The reference implementation of the Token Authentication API.
+//!
+//! A complete, durable implementation of the six endpoints (`specs/token-auth.openapi.yaml`),
+//! backed by one SQLite file, plus the optional test-control protocol
+//! (`specs/conformance-control.openapi.yaml`) that lets a conformance harness move its clock.
+//!
+//! In-process use, as the harness and the tests do:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = reference_server::Config {
+//!     listen: "127.0.0.1:0".parse()?,
+//!     users: vec![("dev@example.com".into(), "s3cret-pass".into())],
+//!     test_control: true,
+//!     ..reference_server::Config::new("tokens.db")
+//! };
+//! let server = reference_server::spawn(config).await?;
+//! println!("listening on http://{}", server.addr());
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{PasswordHasher as _, SaltString};
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use tokio::sync::oneshot;
+
+pub mod api;
+pub mod body;
+pub mod cli;
+pub mod clock;
+pub mod control;
+pub mod error;
+pub mod store;
+pub mod throttle;
+pub mod token;
+
+pub use clock::Clock;
+pub use error::ApiError;
+pub use store::{LifespanKey, Store};
+
+/// The contract this server implements, served at `GET /openapi/api_authentication/`.
+pub const OPENAPI_YAML: &str = include_str!("../../specs/token-auth.openapi.yaml");
+
+/// The default limit on a request body. Every legitimate body is well under 2 KiB.
+pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
+
+/// Failed logins allowed per username within [`THROTTLE_WINDOW`] before a lockout. High enough
+/// that a conformance run with a few deliberate bad passwords is never locked out.
+pub const DEFAULT_MAX_FAILED_LOGINS: u32 = 10;
+/// The window over which failed logins are counted.
+pub const THROTTLE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// How long a username stays locked out.
+pub const THROTTLE_LOCKOUT: Duration = Duration::from_secs(60);
+
+/// How the server is set up. Its `Debug` output hides the passwords.
+#[derive(Clone)]
+pub struct Config {
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// The SQLite file; created if missing, and all state survives restarts.
+    pub db: PathBuf,
+    /// Password users to create or update at start-up, as `(username, password)`.
+    pub users: Vec<(String, String)>,
+    /// SSO users to create at start-up.
+    pub sso_users: Vec<String>,
+    /// Mount the test-control protocol under `/conformance/v1/`.
+    pub test_control: bool,
+    /// The body limit in bytes.
+    pub body_limit: usize,
+    /// Failed logins before a lockout.
+    pub max_failed_logins: u32,
+    /// The clock; tests share it to inspect or move time without HTTP.
+    pub clock: Clock,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let users: Vec<&str> = self.users.iter().map(|(u, _)| u.as_str()).collect();
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("db", &self.db)
+            .field("users (passwords hidden)", &users)
+            .field("sso_users", &self.sso_users)
+            .field("test_control", &self.test_control)
+            .field("body_limit", &self.body_limit)
+            .field("max_failed_logins", &self.max_failed_logins)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Defaults: 127.0.0.1:8080, no users, no test control, the given database.
+    pub fn new(db: impl Into<PathBuf>) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            db: db.into(),
+            users: Vec::new(),
+            sso_users: Vec::new(),
+            test_control: false,
+            body_limit: DEFAULT_BODY_LIMIT,
+            max_failed_logins: DEFAULT_MAX_FAILED_LOGINS,
+            clock: Clock::system(),
+        }
+    }
+}
+
+/// What every handler shares.
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// The (movable) clock.
+    pub clock: Clock,
+    /// Failed-login throttling.
+    pub throttle: throttle::LoginThrottle,
+    /// An argon2id hash of a random password, checked for unknown users so that they take as
+    /// long to refuse as a wrong password.
+    pub dummy_hash: String,
+    /// Request body limit in bytes.
+    pub body_limit: usize,
+}
+
+/// Hashes a password with argon2id and a fresh random salt.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| format!("CSPRNG: {e}"))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| format!("salt: {e}"))?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| format!("argon2: {e}"))
+}
+
+/// Errors that stop the server from starting.
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+impl From<store::StoreError> for StartError {
+    fn from(e: store::StoreError) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// The demo user created when no user was configured and none exists yet.
+#[derive(Clone, Debug)]
+pub struct DemoUser {
+    /// Its username.
+    pub username: String,
+    /// Its password, generated at random; shown once, stored only as a hash.
+    pub password: String,
+}
+
+/// Opens the database, creates the configured users, and builds the shared state.
+/// Returns the demo user's credentials when one was created.
+pub fn prepare(config: &Config) -> Result<(Arc<AppState>, Option<DemoUser>), StartError> {
+    let store = Store::open(&config.db)?;
+    for (username, password) in &config.users {
+        let hash = hash_password(password).map_err(StartError)?;
+        store.upsert_user(username, Some(&hash), false)?;
+    }
+    for username in &config.sso_users {
+        store.upsert_user(username, None, true)?;
+    }
+    let mut demo = None;
+    if config.users.is_empty() && store.count_password_users()? == 0 {
+        let password = token::generate(18).map_err(|e| StartError(format!("CSPRNG: {e}")))?;
+        let username = "demo@example.com".to_owned();
+        let hash = hash_password(&password).map_err(StartError)?;
+        store.upsert_user(&username, Some(&hash), false)?;
+        demo = Some(DemoUser { username, password });
+    }
+    let dummy_password = token::generate(18).map_err(|e| StartError(format!("CSPRNG: {e}")))?;
+    let state = AppState {
+        store,
+        clock: config.clock.clone(),
+        throttle: throttle::LoginThrottle::new(
+            config.max_failed_logins,
+            THROTTLE_WINDOW,
+            THROTTLE_LOCKOUT,
+        ),
+        dummy_hash: hash_password(&dummy_password).map_err(StartError)?,
+        body_limit: config.body_limit,
+    };
+    Ok((Arc::new(state), demo))
+}
+
+/// The router: the six endpoints, the contract, and (when asked) the test-control protocol.
+pub fn app(state: Arc<AppState>, test_control: bool) -> Router {
+    let mut router = Router::new()
+        .route(
+            "/integration/v1/createRefreshToken/",
+            post(api::create_refresh_token),
+        )
+        .route(
+            "/integration/v1/validateRefreshToken/",
+            post(api::validate_refresh_token),
+        )
+        .route(
+            "/integration/v1/regenRefreshToken/",
+            post(api::regen_refresh_token),
+        )
+        .route(
+            "/integration/v1/createAPIAccessToken/",
+            post(api::create_api_access_token),
+        )
+        .route(
+            "/integration/v1/validateAPIAccessToken/",
+            post(api::validate_api_access_token),
+        )
+        .route(
+            "/integration/v1/revokeAPIAccessTokens/",
+            post(api::revoke_api_access_tokens),
+        )
+        .route("/openapi/api_authentication/", get(api::openapi));
+    if test_control {
+        router = router
+            .route("/conformance/v1/", get(control::discovery))
+            .route(
+                "/conformance/v1/clock",
+                get(control::get_clock).post(control::set_clock),
+            )
+            .route(
+                "/conformance/v1/clock/advance",
+                post(control::advance_clock),
+            )
+            .route(
+                "/conformance/v1/lifespans",
+                get(control::get_lifespans).post(control::set_lifespans),
+            )
+            .route("/conformance/v1/users", post(control::create_user))
+            .route(
+                "/conformance/v1/revokeRefreshToken",
+                post(control::revoke_refresh_token),
+            );
+    }
+    router
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn(policy))
+        .with_state(state)
+}
+
+/// Every response: `Cache-Control: no-store` (bodies carry tokens, and errors must not be cached
+/// either), and one log line with method, path, status and time. Bodies are never logged:
+/// they carry passwords and tokens.
+async fn policy(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    tracing::info!(
+        %method,
+        path = %path.chars().take(200).collect::<String>(),
+        status = response.status().as_u16(),
+        micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        "request"
+    );
+    response
+}
+
+/// A server running on the current tokio runtime.
+pub struct Running {
+    addr: SocketAddr,
+    demo: Option<DemoUser>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// The address it listens on (useful with port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The demo user, if one was created at this start.
+    pub fn demo_user(&self) -> Option<&DemoUser> {
+        self.demo.as_ref()
+    }
+
+    /// Stops accepting, lets requests in flight finish, and waits.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts the server on the current tokio runtime and returns once it is listening.
+pub async fn spawn(config: Config) -> Result<Running, StartError> {
+    let (state, demo) = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || prepare(&config))
+            .await
+            .map_err(|e| StartError(format!("start-up task failed: {e}")))??
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| StartError(format!("cannot listen on {}: {e}", config.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError(format!("cannot read the bound address: {e}")))?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let router = app(state, config.test_control);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(Running {
+        addr,
+        demo,
+        stop: Some(stop),
+        task,
+    })
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

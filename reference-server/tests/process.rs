@@ -1,0 +1,129 @@
+//! The `reference-server` binary started the way a developer starts it.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Starts the binary on a free port with no `--user`, reads the demo credentials it prints, logs
+/// in with them, stops it with SIGTERM, and checks it exits cleanly without logging a secret.
+#[tokio::test]
+async fn binary_prints_demo_user_once_serves_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    // A free port: bind, read it, release it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_reference-server"))
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--db"])
+            .arg(&db)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut child = start();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    // "Created demo user demo@example.com with password XXXX (shown only now)."
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(&words[..3], ["Created", "demo", "user"], "{line}");
+    let (user, password) = (words[3].to_owned(), words[6].to_owned());
+
+    let http = common::client();
+    let url = format!("http://127.0.0.1:{port}/integration/v1/createRefreshToken/");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("username", &user)
+        .append_pair("password", &password)
+        .append_pair("name", "demo")
+        .finish();
+    let reply = loop {
+        match http
+            .post(&url)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body.clone())
+            .send()
+            .await
+        {
+            Ok(r) => break r,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("server never answered: {e}"),
+        }
+    };
+    assert_eq!(reply.status().as_u16(), 201);
+    let token: serde_json::Value = serde_json::from_str(&reply.text().await.unwrap()).unwrap();
+    let token = token["refresh_token"].as_str().unwrap().to_owned();
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit after SIGTERM: {status}");
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(log.contains("shutting down"), "{log}");
+    assert!(log.contains("status=201"), "{log}");
+    assert!(!log.contains(&password), "the log holds the password");
+    assert!(!log.contains(&token), "the log holds a token");
+
+    // A second start on the same database creates no new demo user and prints no password.
+    let mut again = start();
+    let mut out = BufReader::new(again.stdout.take().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http
+        .get(format!(
+            "http://127.0.0.1:{port}/openapi/api_authentication/"
+        ))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "second start never answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Command::new("kill")
+        .args(["-TERM", &again.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(again.wait().unwrap().success());
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert!(!rest.contains("password"), "{rest}");
+}
+
+#[test]
+fn bad_flags_and_unusable_database_fail_with_a_clear_message() {
+    let out = Command::new(env!("CARGO_BIN_EXE_reference-server"))
+        .args(["--user", "no-colon"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("EMAIL:PASSWORD"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_reference-server"))
+        .args(["--listen", "127.0.0.1:0", "--db"])
+        .arg(dir.path().join("missing-dir/x.db"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open database"));
+}

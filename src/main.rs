@@ -1,0 +1,3 @@
+//! `token-conformance`: the command line of the harness.
+
+fn main() {}
