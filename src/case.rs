@@ -1,0 +1,822 @@
+//! The YAML case format and its loader.
+//!
+//! A case is one file under `cases/`: an id, a title, tags, a severity, the requirement it
+//! tests, the capabilities it needs, and ordered steps. The format is documented in
+//! `cases/README.md` and described for editors by `cases/case.schema.json`.
+//!
+//! Loading is strict: unknown keys and duplicate keys are errors, every error names the file
+//! and line, misspelled keys and operationIds get a "did you mean".
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+use crate::duration::Span;
+use crate::error::{Error, ErrorKind, Place, did_you_mean};
+use crate::spec::Spec;
+use crate::target::Capability;
+
+/// MUST cases fail the run; SHOULD cases only warn (unless `--strict`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// A requirement of the contract.
+    #[default]
+    Must,
+    /// A recommendation; a failure is a warning.
+    Should,
+}
+
+impl Severity {
+    /// Upper-case name, as in RFC 2119.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Must => "MUST",
+            Self::Should => "SHOULD",
+        }
+    }
+}
+
+/// How a step encodes its request body.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    /// `application/json`.
+    #[default]
+    Json,
+    /// `application/x-www-form-urlencoded`.
+    Form,
+    /// `multipart/form-data`.
+    Multipart,
+}
+
+impl Encoding {
+    /// The name used in case files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Form => "form",
+            Self::Multipart => "multipart",
+        }
+    }
+}
+
+/// JSON types a matcher can require.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JsonType {
+    /// A string.
+    String,
+    /// An integer.
+    Integer,
+    /// Any number.
+    Number,
+    /// true or false.
+    Boolean,
+    /// null.
+    Null,
+    /// An object.
+    Object,
+    /// An array.
+    Array,
+}
+
+impl JsonType {
+    /// Whether `v` is of this type.
+    pub fn matches(self, v: &Value) -> bool {
+        match self {
+            Self::String => v.is_string(),
+            Self::Integer => v.is_i64() || v.is_u64(),
+            Self::Number => v.is_number(),
+            Self::Boolean => v.is_boolean(),
+            Self::Null => v.is_null(),
+            Self::Object => v.is_object(),
+            Self::Array => v.is_array(),
+        }
+    }
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Integer => "integer",
+            Self::Number => "number",
+            Self::Boolean => "boolean",
+            Self::Null => "null",
+            Self::Object => "object",
+            Self::Array => "array",
+        }
+    }
+}
+
+/// `Some(value)` even for `null`, so `equals: null` means "is null", not "no matcher".
+fn some_value<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// What one field must be. Several keys in one matcher must all hold.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Matcher {
+    /// Equal to this value (strings are templates).
+    #[serde(default, deserialize_with = "some_value")]
+    pub equals: Option<Value>,
+    /// Equal to one of these values.
+    #[serde(default)]
+    pub one_of: Option<Vec<Value>>,
+    /// Present (any value, null included) when true; absent when false.
+    #[serde(default)]
+    pub present: Option<bool>,
+    /// Absent when true.
+    #[serde(default)]
+    pub absent: Option<bool>,
+    /// Of this JSON type.
+    #[serde(default, rename = "type")]
+    pub kind: Option<JsonType>,
+    /// A string matching this regular expression (unanchored; anchor it yourself).
+    #[serde(default)]
+    pub pattern: Option<String>,
+    /// Equal to an earlier capture.
+    #[serde(default)]
+    pub same_as: Option<String>,
+    /// Different from an earlier capture.
+    #[serde(default)]
+    pub different_from: Option<String>,
+}
+
+/// A status or a set of statuses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Statuses(pub Vec<u16>);
+
+impl<'de> Deserialize<'de> for Statuses {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        let one = |v: &Value| {
+            v.as_u64()
+                .and_then(|n| u16::try_from(n).ok())
+                .filter(|n| (100..=599).contains(n))
+        };
+        let list = match &v {
+            Value::Array(items) => items.iter().map(one).collect::<Option<Vec<u16>>>(),
+            other => one(other).map(|s| vec![s]),
+        };
+        match list {
+            Some(l) if !l.is_empty() => Ok(Self(l)),
+            _ => Err(serde::de::Error::custom(format!(
+                "status must be an HTTP status code or a list of them, not {v}"
+            ))),
+        }
+    }
+}
+
+/// One acceptable outcome of a step.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outcome {
+    /// Acceptable statuses.
+    #[serde(default)]
+    pub status: Option<Statuses>,
+    /// Matchers on body fields, by dotted path (`detail`, `a.b`).
+    #[serde(default)]
+    pub body: BTreeMap<String, Matcher>,
+    /// Matchers on headers, by name (case-insensitive).
+    #[serde(default)]
+    pub headers: BTreeMap<String, Matcher>,
+}
+
+/// What a call step expects: one outcome, or any of several where the contract allows two.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Acceptable statuses.
+    #[serde(default)]
+    pub status: Option<Statuses>,
+    /// Matchers on body fields.
+    #[serde(default)]
+    pub body: BTreeMap<String, Matcher>,
+    /// Matchers on headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, Matcher>,
+    /// Alternatives: the step passes when any one of them matches.
+    #[serde(default)]
+    pub one_of: Vec<Outcome>,
+}
+
+impl Expect {
+    /// The alternatives, as a list (a plain expectation is a list of one).
+    pub fn outcomes(&self) -> Vec<Outcome> {
+        if self.one_of.is_empty() {
+            vec![Outcome {
+                status: self.status.clone(),
+                body: self.body.clone(),
+                headers: self.headers.clone(),
+            }]
+        } else {
+            self.one_of.clone()
+        }
+    }
+}
+
+/// Lifespans to set through the control protocol.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SetLifespans {
+    /// Refresh token lifespan in days.
+    #[serde(default)]
+    pub refresh_token_days: Option<u32>,
+    /// Access token lifespan in hours.
+    #[serde(default)]
+    pub access_token_hours: Option<u32>,
+}
+
+/// A user to create through the control protocol.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    /// Username (a template).
+    pub username: String,
+    /// Password (a template); not for SSO users.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// An SSO user.
+    #[serde(default)]
+    pub sso: bool,
+    /// Capture the new user's id under this name.
+    #[serde(default)]
+    pub capture_id: Option<String>,
+}
+
+/// A step as written.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepFile {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    call: Option<Spanned<String>>,
+    #[serde(default)]
+    encoding: Option<Encoding>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    body: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    raw_body: Option<String>,
+    #[serde(default)]
+    body_size: Option<usize>,
+    #[serde(default)]
+    content_type: Option<String>,
+    #[serde(default)]
+    expect: Option<Expect>,
+    #[serde(default)]
+    capture: BTreeMap<String, String>,
+    #[serde(default)]
+    advance_clock: Option<Span>,
+    #[serde(default)]
+    set_lifespans: Option<SetLifespans>,
+    #[serde(default)]
+    create_user: Option<CreateUser>,
+    #[serde(default)]
+    revoke_refresh_token: Option<String>,
+}
+
+/// The request body of a call.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Body {
+    /// Fields, encoded per the step's encoding; string values are templates.
+    Fields(serde_json::Map<String, Value>),
+    /// These exact bytes (a template), for malformed bodies.
+    Raw(String),
+    /// This many bytes of filler, for size limits.
+    Size(usize),
+}
+
+/// A call to an operation.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// The operationId.
+    pub operation: String,
+    /// The body encoding.
+    pub encoding: Encoding,
+    /// Extra request headers (values are templates).
+    pub headers: BTreeMap<String, String>,
+    /// The body.
+    pub body: Body,
+    /// Overrides the encoding's content type (`""` sends none).
+    pub content_type: Option<String>,
+    /// What to expect.
+    pub expect: Expect,
+    /// Captures: name -> `body.PATH` or `header.NAME`.
+    pub capture: BTreeMap<String, String>,
+}
+
+/// What a step does.
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// Call an operation of the API.
+    Call(Box<Call>),
+    /// Move the target's clock (capability `clock`).
+    AdvanceClock(Span),
+    /// Set lifespans (capability `lifespans`).
+    SetLifespans(SetLifespans),
+    /// Create a user (capability `users`).
+    CreateUser(CreateUser),
+    /// Revoke a refresh token as an admin (capability `revoke_refresh_token`); a template.
+    RevokeRefreshToken(String),
+}
+
+impl Action {
+    /// The capability this step needs, if any.
+    pub fn needs(&self) -> Option<Capability> {
+        match self {
+            Self::Call(_) => None,
+            Self::AdvanceClock(_) => Some(Capability::Clock),
+            Self::SetLifespans(_) => Some(Capability::Lifespans),
+            Self::CreateUser(_) => Some(Capability::Users),
+            Self::RevokeRefreshToken(_) => Some(Capability::RevokeRefreshToken),
+        }
+    }
+}
+
+/// One step, with its place in the file.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// 1-based index in the case.
+    pub index: usize,
+    /// A short label ("step 3: createAPIAccessToken" when unnamed).
+    pub label: String,
+    /// Line in the file.
+    pub line: u64,
+    /// What it does.
+    pub action: Action,
+}
+
+/// The case file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseFile {
+    id: String,
+    title: String,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    severity: Severity,
+    requirement: String,
+    #[serde(default)]
+    needs: Vec<Capability>,
+    steps: Vec<Spanned<StepFile>>,
+}
+
+/// A loaded, checked case.
+#[derive(Clone, Debug)]
+pub struct Case {
+    /// Stable id, e.g. `refresh.create.success`.
+    pub id: String,
+    /// One line saying what it shows.
+    pub title: String,
+    /// Tags for `--tag`.
+    pub tags: Vec<String>,
+    /// MUST or SHOULD.
+    pub severity: Severity,
+    /// The requirement it tests (a reference into the contract or api-behaviour.md).
+    pub requirement: String,
+    /// Capabilities needed: those declared plus those its steps need.
+    pub needs: BTreeSet<Capability>,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// The file it came from.
+    pub file: PathBuf,
+}
+
+impl Case {
+    /// Whether the case changes state that other cases see (clock, lifespans) and so must run
+    /// alone.
+    pub fn is_exclusive(&self) -> bool {
+        self.needs.iter().any(|c| c.is_global())
+    }
+}
+
+fn case_error(file: &Path, line: Option<u64>, message: impl Into<String>) -> Error {
+    let place = match line {
+        Some(l) => Place::line(file, l),
+        None => Place::file(file),
+    };
+    Error::new(ErrorKind::Case, message).at(place)
+}
+
+/// Parses one case file and checks it against the contract.
+pub fn parse(text: &str, file: &Path, spec: &Spec) -> Result<Case, Error> {
+    let raw: CaseFile = crate::yaml::parse(text, file, ErrorKind::Case)?;
+    if raw.id.trim().is_empty() || raw.id.contains(char::is_whitespace) {
+        return Err(case_error(
+            file,
+            Some(1),
+            format!("case id `{}` must be non-empty without spaces", raw.id),
+        ));
+    }
+    if raw.steps.is_empty() {
+        return Err(case_error(file, None, "a case needs at least one step"));
+    }
+    let mut needs: BTreeSet<Capability> = raw.needs.into_iter().collect();
+    let mut steps = Vec::new();
+    let mut captured: BTreeSet<String> = BTreeSet::new();
+    for (i, spanned) in raw.steps.into_iter().enumerate() {
+        let line = spanned.referenced.line();
+        let step = step(spanned.value, i + 1, line, file, spec, &mut captured)?;
+        if let Some(c) = step.action.needs() {
+            needs.insert(c);
+        }
+        steps.push(step);
+    }
+    Ok(Case {
+        id: raw.id,
+        title: raw.title,
+        tags: raw.tags,
+        severity: raw.severity,
+        requirement: raw.requirement,
+        needs,
+        steps,
+        file: file.to_owned(),
+    })
+}
+
+fn step(
+    s: StepFile,
+    index: usize,
+    line: u64,
+    file: &Path,
+    spec: &Spec,
+    captured: &mut BTreeSet<String>,
+) -> Result<Step, Error> {
+    let err = |m: String| case_error(file, Some(line), m);
+    let actions = [
+        s.call.is_some(),
+        s.advance_clock.is_some(),
+        s.set_lifespans.is_some(),
+        s.create_user.is_some(),
+        s.revoke_refresh_token.is_some(),
+    ];
+    match actions.iter().filter(|a| **a).count() {
+        1 => {}
+        0 => {
+            return Err(err(format!("step {index} does nothing")).hint(
+                "give one of: call, advance_clock, set_lifespans, create_user, revoke_refresh_token",
+            ));
+        }
+        _ => {
+            return Err(err(format!("step {index} has more than one action")).hint(
+                "one step does one of: call, advance_clock, set_lifespans, create_user, revoke_refresh_token",
+            ));
+        }
+    }
+    let call_only = s.encoding.is_some()
+        || !s.headers.is_empty()
+        || s.body.is_some()
+        || s.raw_body.is_some()
+        || s.body_size.is_some()
+        || s.content_type.is_some()
+        || s.expect.is_some()
+        || !s.capture.is_empty();
+    let action = if let Some(op) = s.call {
+        let operation = spec.operation(&op.value).map_err(|e| {
+            let mut out = err(e.message.clone());
+            out.hint = e.hint;
+            out.place = Some(Place::line(file, op.referenced.line()));
+            out
+        })?;
+        let bodies = [
+            s.body.is_some(),
+            s.raw_body.is_some(),
+            s.body_size.is_some(),
+        ];
+        if bodies.iter().filter(|b| **b).count() > 1 {
+            return Err(err(format!(
+                "step {index} gives more than one of body, raw_body, body_size"
+            )));
+        }
+        let body = match (s.body, s.raw_body, s.body_size) {
+            (_, Some(raw), _) => Body::Raw(raw),
+            (_, _, Some(n)) => Body::Size(n),
+            (Some(fields), _, _) => Body::Fields(fields),
+            (None, None, None) => Body::Fields(serde_json::Map::new()),
+        };
+        let Some(expect) = s.expect else {
+            return Err(err(format!(
+                "step {index} calls {} but expects nothing",
+                op.value
+            ))
+            .hint("add `expect:` with at least a status"));
+        };
+        let outcomes = expect.outcomes();
+        if !expect.one_of.is_empty()
+            && (expect.status.is_some() || !expect.body.is_empty() || !expect.headers.is_empty())
+        {
+            return Err(err(format!(
+                "step {index}: `expect` has both `one_of` and its own status/body"
+            ))
+            .hint("put every alternative inside one_of"));
+        }
+        for outcome in &outcomes {
+            let Some(statuses) = &outcome.status else {
+                return Err(err(format!(
+                    "step {index}: every expected outcome needs a status"
+                )));
+            };
+            for status in &statuses.0 {
+                if !operation.documents(*status) {
+                    let documented: Vec<String> =
+                        operation.responses.keys().map(u16::to_string).collect();
+                    return Err(err(format!(
+                        "step {index} expects {status} from {}, which the contract does not document",
+                        operation.id
+                    ))
+                    .hint(format!("documented: {}", documented.join(", "))));
+                }
+            }
+            for (path, m) in &outcome.body {
+                check_matcher(m, path, captured).map_err(|m| err(format!("step {index}: {m}")))?;
+            }
+            for (name, m) in &outcome.headers {
+                check_matcher(m, name, captured).map_err(|m| err(format!("step {index}: {m}")))?;
+            }
+        }
+        for (name, source) in &s.capture {
+            if !(source.starts_with("body.") || source.starts_with("header.")) {
+                return Err(err(format!(
+                    "step {index}: capture `{name}` reads `{source}`; write body.FIELD or header.NAME"
+                )));
+            }
+        }
+        captured.extend(s.capture.keys().cloned());
+        Action::Call(Box::new(Call {
+            operation: operation.id.clone(),
+            encoding: s.encoding.unwrap_or_default(),
+            headers: s.headers,
+            body,
+            content_type: s.content_type,
+            expect,
+            capture: s.capture,
+        }))
+    } else if call_only {
+        return Err(err(format!(
+            "step {index}: encoding, headers, body, expect and capture go with `call`"
+        )));
+    } else if let Some(span) = s.advance_clock {
+        Action::AdvanceClock(span)
+    } else if let Some(l) = s.set_lifespans {
+        if l == SetLifespans::default() {
+            return Err(err(format!("step {index}: set_lifespans sets nothing")));
+        }
+        if l.refresh_token_days == Some(0) || l.access_token_hours == Some(0) {
+            return Err(err(format!("step {index}: a lifespan must be at least 1")));
+        }
+        Action::SetLifespans(l)
+    } else if let Some(u) = s.create_user {
+        if !u.sso && u.password.is_none() {
+            return Err(err(format!(
+                "step {index}: create_user needs a password unless sso is true"
+            )));
+        }
+        if let Some(c) = &u.capture_id {
+            captured.insert(c.clone());
+        }
+        Action::CreateUser(u)
+    } else if let Some(t) = s.revoke_refresh_token {
+        Action::RevokeRefreshToken(t)
+    } else {
+        return Err(err(format!("step {index} does nothing")));
+    };
+    let label = match (&s.name, &action) {
+        (Some(n), _) => format!("step {index}: {n}"),
+        (None, Action::Call(c)) => format!("step {index}: {}", c.operation),
+        (None, Action::AdvanceClock(s)) => format!("step {index}: advance clock {s}"),
+        (None, Action::SetLifespans(_)) => format!("step {index}: set lifespans"),
+        (None, Action::CreateUser(_)) => format!("step {index}: create user"),
+        (None, Action::RevokeRefreshToken(_)) => format!("step {index}: revoke refresh token"),
+    };
+    Ok(Step {
+        index,
+        label,
+        line,
+        action,
+    })
+}
+
+fn check_matcher(m: &Matcher, what: &str, captured: &BTreeSet<String>) -> Result<(), String> {
+    if let Some(p) = &m.pattern {
+        regex::Regex::new(p).map_err(|e| format!("`{what}`: pattern does not compile: {e}"))?;
+    }
+    for name in [&m.same_as, &m.different_from].into_iter().flatten() {
+        if !captured.contains(name) {
+            let hint = did_you_mean(name, captured.iter().map(String::as_str))
+                .map(|b| format!(" (did you mean `{b}`?)"))
+                .unwrap_or_default();
+            return Err(format!(
+                "`{what}` refers to capture `{name}`, which no earlier step captures{hint}"
+            ));
+        }
+    }
+    let empty = m.equals.is_none()
+        && m.one_of.is_none()
+        && m.present.is_none()
+        && m.absent.is_none()
+        && m.kind.is_none()
+        && m.pattern.is_none()
+        && m.same_as.is_none()
+        && m.different_from.is_none();
+    if empty {
+        return Err(format!("the matcher for `{what}` checks nothing"));
+    }
+    Ok(())
+}
+
+/// Every `*.yaml` case under `dir`, sorted by path, loaded and checked. All errors are
+/// collected, so one run of `lint` shows every broken file.
+pub fn load_dir(dir: &Path, spec: &Spec) -> Result<Vec<Case>, Vec<Error>> {
+    let mut files = Vec::new();
+    if let Err(e) = collect(dir, &mut files) {
+        return Err(vec![
+            Error::new(ErrorKind::Case, format!("cannot read the cases: {e}")).at(Place::file(dir)),
+        ]);
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(vec![
+            Error::new(ErrorKind::Case, "no case files (*.yaml) found").at(Place::file(dir)),
+        ]);
+    }
+    let mut cases: Vec<Case> = Vec::new();
+    let mut errors = Vec::new();
+    let mut ids: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for f in files {
+        let text = match std::fs::read_to_string(&f) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(case_error(&f, None, format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        match parse(&text, &f, spec) {
+            Ok(case) => {
+                if let Some(other) = ids.insert(case.id.clone(), f.clone()) {
+                    errors.push(case_error(
+                        &f,
+                        Some(1),
+                        format!("case id `{}` is also used by {}", case.id, other.display()),
+                    ));
+                } else {
+                    cases.push(case);
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(cases)
+    } else {
+        Err(errors)
+    }
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{BUNDLED_SPEC, BUNDLED_SPEC_NAME};
+
+    fn spec() -> Spec {
+        Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).expect("spec")
+    }
+
+    const GOOD: &str = "\
+id: refresh.create
+title: Create
+tags: [smoke]
+requirement: createRefreshToken answers 201
+steps:
+  - call: createRefreshToken
+    encoding: form
+    body:
+      username: '{{ profile.username }}'
+      password: '{{ profile.password }}'
+      name: '{{ run.unique }}'
+    expect:
+      status: 201
+      body:
+        token_status: {equals: ACTIVE}
+        last_used_at: {equals: null}
+    capture:
+      refresh: body.refresh_token
+  - advance_clock: 25h
+  - call: validateRefreshToken
+    body: {refresh_token: '{{ refresh }}', user_id: 1}
+    expect:
+      one_of:
+        - status: 401
+        - status: 200
+          body:
+            token_status: {one_of: [EXPIRED, REVOKED]}
+            refresh_token: {same_as: refresh}
+";
+
+    #[test]
+    fn a_good_case_loads_with_its_needs() {
+        let c = parse(GOOD, Path::new("good.yaml"), &spec()).expect("loads");
+        assert_eq!(c.steps.len(), 3);
+        assert_eq!(c.steps[1].line, 19);
+        assert!(c.needs.contains(&Capability::Clock));
+        assert!(c.is_exclusive());
+        let Action::Call(call) = &c.steps[0].action else {
+            panic!("call")
+        };
+        assert_eq!(call.encoding, Encoding::Form);
+        assert_eq!(call.expect.body["last_used_at"].equals, Some(Value::Null));
+        let Action::Call(v) = &c.steps[2].action else {
+            panic!("call")
+        };
+        assert_eq!(v.expect.outcomes().len(), 2);
+    }
+
+    fn error_of(text: &str) -> Error {
+        parse(text, Path::new("bad.yaml"), &spec()).expect_err("should fail")
+    }
+
+    #[test]
+    fn misspelled_keys_and_operations_get_suggestions_with_lines() {
+        let e = error_of(&GOOD.replace("      status: 201", "      stauts: 201"));
+        assert_eq!(e.place.as_ref().and_then(|p| p.line), Some(13), "{e}");
+        assert_eq!(e.hint.as_deref(), Some("did you mean `status`?"), "{e}");
+
+        let e = error_of(&GOOD.replace("call: createRefreshToken", "call: createRefreshTokn"));
+        assert_eq!(e.place.as_ref().and_then(|p| p.line), Some(6), "{e}");
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("did you mean `createRefreshToken`?"),
+            "{e}"
+        );
+
+        let e = error_of(&GOOD.replace("encoding: form", "encoding: xml"));
+        assert!(e.message.contains("xml"), "{e}");
+    }
+
+    #[test]
+    fn semantic_mistakes_are_errors() {
+        for (from, to, needle) in [
+            (
+                "      status: 201",
+                "      status: 204",
+                "does not document",
+            ),
+            (
+                "same_as: refresh",
+                "same_as: refesh",
+                "did you mean `refresh`",
+            ),
+            (
+                "  - advance_clock: 25h",
+                "  - advance_clock: 25",
+                "needs a unit",
+            ),
+            ("  - advance_clock: 25h", "  - {}", "does nothing"),
+            (
+                "title: Create\n",
+                "title: Create\ntitle: Again\n",
+                "duplicate",
+            ),
+            (
+                "        token_status: {equals: ACTIVE}",
+                "        token_status: {}",
+                "checks nothing",
+            ),
+            (
+                "      refresh: body.refresh_token",
+                "      refresh: refresh_token",
+                "body.FIELD",
+            ),
+        ] {
+            assert!(GOOD.contains(from), "{from}");
+            let e = error_of(&GOOD.replace(from, to));
+            assert!(
+                e.to_string()
+                    .to_lowercase()
+                    .contains(&needle.to_lowercase()),
+                "{from}: {e}"
+            );
+            assert_eq!(e.kind, ErrorKind::Case);
+        }
+    }
+}

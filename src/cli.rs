@@ -1,0 +1,298 @@
+//! The commands behind the binary: `run`, `list` and `lint`. The binary adds `serve` and the
+//! embedded default target, the only parts that need the bundled reference server.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::Args;
+
+use crate::case::{self, Case};
+use crate::duration::Span;
+use crate::error::{Error, ErrorKind, Place};
+use crate::report::{Redactor, Style, console};
+use crate::run::{self, Options};
+use crate::spec::{BUNDLED_SPEC, BUNDLED_SPEC_NAME, Spec};
+use crate::target::{Capability, Overrides, Target};
+
+/// Where cases and the spec are looked for by default.
+pub const DEFAULT_CASES: &str = "cases";
+
+/// `--cases` and `--spec`.
+#[derive(Clone, Debug, Args)]
+pub struct Sources {
+    /// Directory of case files (*.yaml, searched recursively).
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_CASES)]
+    pub cases: PathBuf,
+    /// The OpenAPI document (default: specs/token-auth.openapi.yaml if present, else the copy
+    /// built into this binary).
+    #[arg(long, value_name = "FILE")]
+    pub spec: Option<PathBuf>,
+}
+
+/// `run`'s flags.
+#[derive(Clone, Debug, Args)]
+pub struct RunArgs {
+    /// Base URL of the implementation (without it, and without --profile, the bundled
+    /// reference server is started in-process and tested).
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// A target profile (YAML); flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// The user to log in as (or TOKEN_CONFORMANCE_USERNAME).
+    #[arg(long, value_name = "U")]
+    pub username: Option<String>,
+    /// Its password (prefer TOKEN_CONFORMANCE_PASSWORD: flags show in process lists).
+    #[arg(long, value_name = "P")]
+    pub password: Option<String>,
+    /// Cases and spec.
+    #[command(flatten)]
+    pub sources: Sources,
+    /// Only cases whose id or title contains TEXT.
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+    /// Only cases with this tag (repeatable: any of them).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Cases run at once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+    /// The target's refresh token lifespan in days.
+    #[arg(long, value_name = "N")]
+    pub refresh_lifespan_days: Option<u32>,
+    /// The target's access token lifespan in hours.
+    #[arg(long, value_name = "N")]
+    pub access_lifespan_hours: Option<u32>,
+    /// Allowed error in expiry arithmetic (e.g. 1s, 500ms).
+    #[arg(long, value_name = "DURATION")]
+    pub tolerance: Option<Span>,
+    /// Per-request timeout (e.g. 10s).
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<Span>,
+    /// Base URL of the target's control protocol.
+    #[arg(long, value_name = "URL")]
+    pub control_url: Option<String>,
+    /// A capability the control protocol offers (repeatable; default: ask it).
+    #[arg(long = "capability", value_name = "NAME", value_parser = parse_capability)]
+    pub capabilities: Vec<Capability>,
+    /// Extra CA certificates (PEM) to trust.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Accept any TLS certificate (throw-away test instances only).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Warnings (SHOULD findings) fail the run too.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+fn parse_capability(s: &str) -> Result<Capability, String> {
+    Capability::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = Capability::ALL.iter().map(|c| c.name()).collect();
+        format!("unknown capability `{s}`; known: {}", names.join(", "))
+    })
+}
+
+impl RunArgs {
+    /// The flag overrides of the profile.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            base_url: self.target.clone(),
+            username: self.username.clone(),
+            password: self.password.clone(),
+            refresh_lifespan_days: self.refresh_lifespan_days,
+            access_lifespan_hours: self.access_lifespan_hours,
+            tolerance: self.tolerance,
+            timeout: self.timeout,
+            control_url: self.control_url.clone(),
+            capabilities: (!self.capabilities.is_empty()).then(|| self.capabilities.clone()),
+            insecure: self.insecure,
+            ca_file: self.ca_file.clone(),
+        }
+    }
+
+    /// Whether no target was named, so the embedded reference server is the target.
+    pub fn wants_embedded(&self) -> bool {
+        self.target.is_none() && self.profile.is_none()
+    }
+}
+
+/// Loads the spec named by `sources`, or the default.
+pub fn load_spec(sources: &Sources) -> Result<Spec, Error> {
+    match &sources.spec {
+        Some(file) => Spec::load(file),
+        None => {
+            let local = Path::new(BUNDLED_SPEC_NAME);
+            if local.is_file() {
+                Spec::load(local)
+            } else {
+                Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME))
+            }
+        }
+    }
+}
+
+/// Loads spec and cases; case errors are joined into one.
+pub fn load(sources: &Sources) -> Result<(Spec, Vec<Case>), Vec<Error>> {
+    let spec = load_spec(sources).map_err(|e| vec![e])?;
+    let cases = case::load_dir(&sources.cases, &spec)?;
+    Ok((spec, cases))
+}
+
+/// Prints errors to stderr and returns the exit code they call for.
+pub fn report_errors(errors: &[Error]) -> u8 {
+    for e in errors {
+        eprintln!("{e}");
+    }
+    errors.iter().map(Error::exit_code).max().unwrap_or(2)
+}
+
+/// The embedded target's coordinates, filled in by the binary.
+#[derive(Clone, Debug)]
+pub struct Embedded {
+    /// Base URL.
+    pub base_url: String,
+    /// Control protocol URL.
+    pub control_url: String,
+    /// Generated user.
+    pub username: String,
+    /// Its password.
+    pub password: String,
+}
+
+/// `run`: returns the exit code.
+pub async fn run(args: &RunArgs, embedded: Option<Embedded>) -> u8 {
+    let (spec, cases) = match load(&args.sources) {
+        Ok(x) => x,
+        Err(errors) => return report_errors(&errors),
+    };
+    let mut overrides = args.overrides();
+    if let Some(e) = &embedded {
+        overrides.base_url = Some(e.base_url.clone());
+        overrides.control_url = Some(e.control_url.clone());
+        overrides.username = Some(e.username.clone());
+        overrides.password = Some(e.password.clone());
+    }
+    let target = match Target::resolve(args.profile.as_deref(), &overrides, |k| {
+        std::env::var(k).ok()
+    }) {
+        Ok(t) => t,
+        Err(e) => return report_errors(&[e]),
+    };
+    let opts = Options {
+        jobs: usize::from(args.jobs),
+        filter: args.filter.clone(),
+        tags: args.tags.clone(),
+    };
+    let style = Style::detect();
+    let selected = cases.iter().filter(|c| run::selected(c, &opts)).count();
+    println!(
+        "token-conformance {}: {selected} of {} cases against {}{}",
+        env!("CARGO_PKG_VERSION"),
+        cases.len(),
+        target.base_url,
+        if embedded.is_some() {
+            " (embedded reference server)"
+        } else {
+            ""
+        }
+    );
+    let password = target.password.expose().to_owned();
+    let print = move |r: &run::CaseResult| println!("{}", console::progress_line(r, style));
+    let report = match run::run(Arc::new(spec), &cases, target, &opts, &print).await {
+        Ok(r) => r,
+        Err(e) => return report_errors(&[e]),
+    };
+    let mut redactor = Redactor::new(std::iter::once(password));
+    for c in &report.cases {
+        for s in &c.steps {
+            for text in [
+                s.request.as_ref().map(|r| r.body.as_str()),
+                s.response.as_ref().map(|r| r.body.as_str()),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if let Ok(v) = serde_json::from_str(text) {
+                    redactor.learn(&v);
+                }
+                for (k, v) in form_urlencoded::parse(text.as_bytes()) {
+                    if crate::report::redact::SECRET_FIELDS.contains(&k.as_ref()) {
+                        redactor.learn(&serde_json::json!({ k.as_ref(): v.as_ref() }));
+                    }
+                }
+            }
+        }
+    }
+    print!("{}", console::details(&report, &redactor, style));
+    report.exit_code(args.strict)
+}
+
+/// `list`: every case with its tags and needed capabilities.
+pub fn list(sources: &Sources) -> Result<String, Vec<Error>> {
+    let (_, cases) = load(sources)?;
+    let mut out = String::new();
+    for c in &cases {
+        let needs: Vec<&str> = c.needs.iter().map(|n| n.name()).collect();
+        out.push_str(&format!(
+            "{:<48} {:<6} tags: {:<32} needs: {}\n",
+            c.id,
+            c.severity.name(),
+            c.tags.join(","),
+            if needs.is_empty() {
+                "-".to_owned()
+            } else {
+                needs.join(",")
+            }
+        ));
+    }
+    out.push_str(&format!("{} cases\n", cases.len()));
+    Ok(out)
+}
+
+/// `lint`: loads every case against the contract and reports every problem, plus the
+/// documented (operation, status) pairs no case expects.
+pub fn lint(sources: &Sources) -> Result<String, Vec<Error>> {
+    let (spec, cases) = load(sources)?;
+    let mut expected = std::collections::BTreeSet::new();
+    for c in &cases {
+        for s in &c.steps {
+            if let crate::case::Action::Call(call) = &s.action {
+                for o in call.expect.outcomes() {
+                    for st in o.status.map(|s| s.0).unwrap_or_default() {
+                        expected.insert((call.operation.clone(), st));
+                    }
+                }
+            }
+        }
+    }
+    let mut out = format!(
+        "{} cases load cleanly against {} ({} {})\n",
+        cases.len(),
+        spec.file.display(),
+        spec.title,
+        spec.version
+    );
+    let mut missing = Vec::new();
+    for op in spec.operations.values() {
+        for st in op.responses.keys() {
+            if !expected.contains(&(op.id.clone(), *st)) {
+                missing.push(format!("{} {st}", op.id));
+            }
+        }
+    }
+    if !missing.is_empty() {
+        out.push_str(&format!(
+            "no case expects these documented responses: {}\n",
+            missing.join(", ")
+        ));
+    }
+    Ok(out)
+}
+
+/// An error for a missing cases directory, with the usual fix.
+pub fn no_cases(dir: &Path) -> Error {
+    Error::new(ErrorKind::Usage, "no cases directory")
+        .at(Place::file(dir))
+        .hint("run from the repository root, or give --cases DIR")
+}

@@ -1,0 +1,154 @@
+//! Durations as people write them in flags, profiles and cases: `1s`, `250ms`, `24h`, `61d`,
+//! `1h30m`, `0.5s`, and `-2h` where a step moves a clock back.
+
+use std::fmt;
+
+/// A signed duration with microsecond precision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Span {
+    micros: i64,
+}
+
+impl Span {
+    /// From microseconds.
+    pub fn from_micros(micros: i64) -> Self {
+        Self { micros }
+    }
+
+    /// From whole seconds.
+    pub fn from_secs(secs: i64) -> Self {
+        Self {
+            micros: secs.saturating_mul(1_000_000),
+        }
+    }
+
+    /// In microseconds.
+    pub fn micros(self) -> i64 {
+        self.micros
+    }
+
+    /// In seconds, with the fraction.
+    pub fn as_secs_f64(self) -> f64 {
+        self.micros as f64 / 1e6
+    }
+
+    /// As a std duration (negative spans become zero).
+    pub fn to_std(self) -> std::time::Duration {
+        std::time::Duration::from_micros(u64::try_from(self.micros).unwrap_or(0))
+    }
+
+    /// As a `time` duration.
+    pub fn to_time(self) -> time::Duration {
+        time::Duration::microseconds(self.micros)
+    }
+
+    /// Parses `1h30m`, `250ms`, `-2d`, `0.5s`. A bare number is refused: the unit is the part
+    /// people get wrong.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        let (negative, mut rest) = match t.strip_prefix('-') {
+            Some(r) => (true, r),
+            None => (false, t),
+        };
+        if rest.is_empty() {
+            return Err(format!(
+                "`{text}` is not a duration (try 1s, 500ms, 24h, 61d)"
+            ));
+        }
+        let mut total: f64 = 0.0;
+        while !rest.is_empty() {
+            let num_end = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(rest.len());
+            let (num, after) = rest.split_at(num_end);
+            let unit_end = after
+                .find(|c: char| c.is_ascii_digit() || c == '.')
+                .unwrap_or(after.len());
+            let (unit, next) = after.split_at(unit_end);
+            let value: f64 = num
+                .parse()
+                .map_err(|_| format!("`{text}` is not a duration (try 1s, 500ms, 24h, 61d)"))?;
+            let scale = match unit {
+                "us" | "µs" => 1.0,
+                "ms" => 1e3,
+                "s" => 1e6,
+                "m" | "min" => 60e6,
+                "h" => 3600e6,
+                "d" => 86_400e6,
+                "" => return Err(format!("`{text}` needs a unit: us, ms, s, m, h or d")),
+                other => {
+                    return Err(format!(
+                        "`{other}` in `{text}` is not a unit (us, ms, s, m, h, d)"
+                    ));
+                }
+            };
+            total += value * scale;
+            rest = next;
+        }
+        if !total.is_finite() || total.abs() > 1e17 {
+            return Err(format!("`{text}` is too long a duration"));
+        }
+        #[allow(clippy::cast_possible_truncation)]
+        let micros = total.round() as i64;
+        Ok(Self {
+            micros: if negative { -micros } else { micros },
+        })
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.micros;
+        let sign = if m < 0 { "-" } else { "" };
+        let a = m.unsigned_abs();
+        if a.is_multiple_of(86_400_000_000) && a > 0 {
+            write!(f, "{sign}{}d", a / 86_400_000_000)
+        } else if a.is_multiple_of(3_600_000_000) && a > 0 {
+            write!(f, "{sign}{}h", a / 3_600_000_000)
+        } else if a.is_multiple_of(1_000_000) {
+            write!(f, "{sign}{}s", a / 1_000_000)
+        } else if a.is_multiple_of(1_000) {
+            write!(f, "{sign}{}ms", a / 1_000)
+        } else {
+            write!(f, "{sign}{a}us")
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Span {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl std::str::FromStr for Span {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_units_and_combinations() {
+        assert_eq!(Span::parse("1s").expect("ok").micros(), 1_000_000);
+        assert_eq!(Span::parse("250ms").expect("ok").micros(), 250_000);
+        assert_eq!(Span::parse("1h30m").expect("ok"), Span::from_secs(5400));
+        assert_eq!(Span::parse("-2d").expect("ok"), Span::from_secs(-172_800));
+        assert_eq!(Span::parse("0.5s").expect("ok").micros(), 500_000);
+        assert!(Span::parse("10").is_err());
+        assert!(Span::parse("3 weeks").is_err());
+        assert!(Span::parse("").is_err());
+    }
+
+    #[test]
+    fn displays_compactly() {
+        assert_eq!(Span::from_secs(86_401).to_string(), "86401s");
+        assert_eq!(Span::from_secs(86_400 * 61).to_string(), "61d");
+        assert_eq!(Span::from_micros(1500).to_string(), "1500us");
+    }
+}

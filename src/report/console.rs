@@ -1,0 +1,172 @@
+//! The console report: a line per case as it finishes, then every failure in detail (case,
+//! step, check id, expected versus actual, request and response with secrets redacted), then
+//! a summary. Colour only on a terminal, and never with `NO_COLOR`.
+
+use std::fmt::Write as _;
+
+use crate::case::Severity;
+use crate::run::{CaseResult, RunReport, StepResult, Verdict};
+
+use super::redact::Redactor;
+
+/// Console styling.
+#[derive(Clone, Copy, Debug)]
+pub struct Style {
+    /// Use ANSI colours.
+    pub color: bool,
+}
+
+impl Style {
+    /// Colour when stdout is a terminal and `NO_COLOR` is unset.
+    pub fn detect() -> Self {
+        use std::io::IsTerminal as _;
+        Self {
+            color: std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        }
+    }
+
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn verdict(self, v: Verdict) -> String {
+        let code = match v {
+            Verdict::Passed => "32",
+            Verdict::Warned => "33",
+            Verdict::Failed => "31;1",
+            Verdict::Skipped => "36",
+        };
+        self.paint(code, v.label())
+    }
+}
+
+/// The progress line for one finished case.
+pub fn progress_line(r: &CaseResult, style: Style) -> String {
+    let detail = match (&r.verdict, &r.skip_reason) {
+        (Verdict::Skipped, Some(why)) => format!("({why})"),
+        _ => format!("({} requests, {} ms)", r.requests(), r.millis),
+    };
+    format!(
+        "{} {}  {}",
+        style.verdict(r.verdict),
+        r.id,
+        style.paint("2", &detail)
+    )
+}
+
+fn step_detail(out: &mut String, s: &StepResult, redactor: &Redactor, style: Style) {
+    for f in &s.findings {
+        let sev = match f.severity {
+            Severity::Must => style.paint("31", "MUST"),
+            Severity::Should => style.paint("33", "SHOULD"),
+        };
+        let _ = writeln!(out, "    [{}] {sev} {}", f.check, redactor.text(&f.message));
+        if let (Some(e), Some(a)) = (&f.expected, &f.actual) {
+            let _ = writeln!(out, "      expected: {}", redactor.text(e));
+            let _ = writeln!(out, "      actual:   {}", redactor.text(a));
+        }
+    }
+    if let Some(req) = &s.request {
+        let _ = writeln!(
+            out,
+            "    request:  {} {}",
+            req.method,
+            redactor.text(&req.url)
+        );
+        for (k, v) in &req.headers {
+            let _ = writeln!(out, "              {k}: {}", redactor.text(v));
+        }
+        if !req.body.is_empty() {
+            let _ = writeln!(out, "              {}", redactor.text(&req.body));
+        }
+    }
+    if let Some(resp) = &s.response {
+        let _ = writeln!(out, "    response: {} ({} ms)", resp.status, resp.millis);
+        for (k, v) in &resp.headers {
+            if ["content-type", "cache-control", "retry-after"].contains(&k.as_str()) {
+                let _ = writeln!(out, "              {k}: {}", redactor.text(v));
+            }
+        }
+        if !resp.body.is_empty() {
+            let _ = writeln!(out, "              {}", redactor.text(&resp.body));
+        }
+    }
+}
+
+/// Every failure and warning in detail, then the summary.
+pub fn details(report: &RunReport, redactor: &Redactor, style: Style) -> String {
+    let mut out = String::new();
+    for c in report
+        .cases
+        .iter()
+        .filter(|c| matches!(c.verdict, Verdict::Failed | Verdict::Warned))
+    {
+        let _ = writeln!(
+            out,
+            "\n{} {} — {}",
+            style.verdict(c.verdict),
+            style.paint("1", &c.id),
+            c.title
+        );
+        let _ = writeln!(
+            out,
+            "  {} ({} case, requirement: {})",
+            c.file,
+            c.severity.name(),
+            c.requirement
+        );
+        for s in c.steps.iter().filter(|s| !s.findings.is_empty()) {
+            let place = if s.line > 0 {
+                format!("{}:{}", c.file, s.line)
+            } else {
+                c.file.clone()
+            };
+            let _ = writeln!(out, "  {} ({place})", s.label);
+            step_detail(&mut out, s, redactor, style);
+        }
+    }
+    let skipped: Vec<&CaseResult> = report
+        .cases
+        .iter()
+        .filter(|c| c.verdict == Verdict::Skipped)
+        .collect();
+    if !skipped.is_empty() {
+        let _ = writeln!(out, "\nskipped:");
+        for c in skipped {
+            let _ = writeln!(
+                out,
+                "  {}: {}",
+                c.id,
+                c.skip_reason.as_deref().unwrap_or("")
+            );
+        }
+    }
+    let s = report.summary();
+    let _ = writeln!(
+        out,
+        "\n{} cases, {} requests, {} tokens issued, {:.1} s against {}",
+        report.cases.len(),
+        report.requests(),
+        report.tokens_issued,
+        report.millis as f64 / 1000.0,
+        report.target
+    );
+    if report.stopped_answering {
+        let _ = writeln!(
+            out,
+            "{}",
+            style.paint("31;1", "the target stopped answering during the run")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{} passed, {} failed, {} warned, {} skipped",
+        s.passed, s.failed, s.warned, s.skipped
+    );
+    out
+}

@@ -1,0 +1,415 @@
+//! Runs one case: its steps in order, every response judged by the named checks and by the
+//! case's expectations, captures fed to later steps.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+
+use crate::case::{Action, Body, Call, Case, Severity};
+use crate::check::{
+    self, CAPTURE, CONTROL, Exchange, Finding, IssuedTokens, Ledger, Lifespans, TRANSPORT,
+};
+use crate::duration::Span;
+use crate::run::control::Control;
+use crate::run::http::{Http, TransportError, encode};
+use crate::run::matcher::{expect_findings, lookup};
+use crate::run::result::{CaseResult, ResponseView, StepResult, Verdict};
+use crate::run::template::{Scope, render, render_str};
+use crate::spec::Spec;
+use crate::target::Target;
+
+/// What every case of a run shares.
+pub struct Env<'a> {
+    /// The contract.
+    pub spec: &'a Spec,
+    /// The target.
+    pub target: &'a Target,
+    /// The HTTP client.
+    pub http: &'a Http,
+    /// The control protocol, when the target has one.
+    pub control: Option<&'a Control>,
+    /// Token values issued so far in the run.
+    pub issued: &'a IssuedTokens,
+    /// The run's id, for unique names.
+    pub run_id: &'a str,
+}
+
+/// What a case's run leaves behind besides its result.
+#[derive(Default)]
+pub struct Traces {
+    /// (operationId, status) pairs seen.
+    pub exercised: Vec<(String, u16)>,
+    /// Some request failed to connect at all.
+    pub connect_failed: bool,
+}
+
+/// The target's profile lifespans.
+pub fn profile_lifespans(t: &Target) -> Lifespans {
+    Lifespans {
+        refresh: t.refresh_lifespan,
+        access: t.access_lifespan,
+    }
+}
+
+struct CaseState {
+    captures: BTreeMap<String, Value>,
+    ledger: Ledger,
+    moved: Span,
+    lifespans_changed: bool,
+}
+
+/// Runs `case` (the `index`-th selected case) to its verdict.
+pub async fn run_case(env: &Env<'_>, case: &Case, index: usize) -> (CaseResult, Traces) {
+    let started = Instant::now();
+    let unique = format!("{}-{index}", env.run_id);
+    let mut state = CaseState {
+        captures: BTreeMap::new(),
+        ledger: Ledger::new(profile_lifespans(env.target)),
+        moved: Span::default(),
+        lifespans_changed: false,
+    };
+    let mut traces = Traces::default();
+    let mut steps = Vec::new();
+    for step in &case.steps {
+        let mut result = StepResult {
+            label: step.label.clone(),
+            line: step.line,
+            operation: None,
+            request: None,
+            response: None,
+            findings: Vec::new(),
+        };
+        let stop = match &step.action {
+            Action::Call(call) => {
+                run_call(
+                    env,
+                    case,
+                    call,
+                    &unique,
+                    &mut state,
+                    &mut result,
+                    &mut traces,
+                    &step.label,
+                )
+                .await
+            }
+            other => match control_step(env, other, &unique, &mut state).await {
+                Ok(()) => false,
+                Err(message) => {
+                    result.findings.push(Finding::new(CONTROL, message));
+                    true
+                }
+            },
+        };
+        steps.push(result);
+        if stop {
+            break;
+        }
+    }
+    // Leave the target as the case found it, so later cases see the profile's settings.
+    if let Some(problem) = restore(env, &mut state).await {
+        steps.push(StepResult {
+            label: "restore the target's clock and lifespans".into(),
+            line: 0,
+            operation: None,
+            request: None,
+            response: None,
+            findings: vec![Finding::new(CONTROL, problem)],
+        });
+    }
+    if case.severity == Severity::Should {
+        for f in steps.iter_mut().flat_map(|s| s.findings.iter_mut()) {
+            f.severity = Severity::Should;
+        }
+    }
+    let verdict = CaseResult::judge(&steps);
+    (
+        CaseResult {
+            id: case.id.clone(),
+            title: case.title.clone(),
+            file: case.file.display().to_string(),
+            severity: case.severity,
+            requirement: case.requirement.clone(),
+            tags: case.tags.clone(),
+            needs: case.needs.iter().map(|c| c.name().to_owned()).collect(),
+            verdict,
+            skip_reason: None,
+            steps,
+            millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        },
+        traces,
+    )
+}
+
+/// A result for a case that was not run.
+pub fn skipped(case: &Case, reason: String) -> CaseResult {
+    CaseResult {
+        id: case.id.clone(),
+        title: case.title.clone(),
+        file: case.file.display().to_string(),
+        severity: case.severity,
+        requirement: case.requirement.clone(),
+        tags: case.tags.clone(),
+        needs: case.needs.iter().map(|c| c.name().to_owned()).collect(),
+        verdict: Verdict::Skipped,
+        skip_reason: Some(reason),
+        steps: Vec::new(),
+        millis: 0,
+    }
+}
+
+/// A call's request after templating.
+struct Rendered {
+    /// The body's fields (empty for raw and filler bodies), as the checks see the request.
+    fields: Map<String, Value>,
+    bytes: Vec<u8>,
+    headers: Vec<(String, String)>,
+}
+
+fn text_of(v: Value) -> String {
+    match v {
+        Value::String(s) => s,
+        other => other.to_string(),
+    }
+}
+
+fn render_request(call: &Call, scope: &Scope<'_>) -> Result<Rendered, String> {
+    let default_type = encode(call.encoding, &Map::new()).0;
+    let (fields, content_type, bytes) = match &call.body {
+        Body::Fields(f) => {
+            let fields = match render(&Value::Object(f.clone()), scope)? {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            };
+            let (ct, bytes) = encode(call.encoding, &fields);
+            (fields, ct, bytes)
+        }
+        Body::Raw(raw) => (
+            Map::new(),
+            default_type,
+            text_of(render_str(raw, scope)?).into_bytes(),
+        ),
+        Body::Size(n) => (Map::new(), default_type, vec![b'a'; *n]),
+    };
+    let mut headers = Vec::new();
+    let ct = call.content_type.clone().unwrap_or(content_type);
+    if !ct.is_empty() {
+        headers.push(("Content-Type".to_owned(), ct));
+    }
+    for (k, v) in &call.headers {
+        headers.push((k.clone(), text_of(render_str(v, scope)?)));
+    }
+    Ok(Rendered {
+        fields,
+        bytes,
+        headers,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_call(
+    env: &Env<'_>,
+    case: &Case,
+    call: &Call,
+    unique: &str,
+    state: &mut CaseState,
+    result: &mut StepResult,
+    traces: &mut Traces,
+    label: &str,
+) -> bool {
+    let Ok(operation) = env.spec.operation(&call.operation) else {
+        // Cases are checked against the spec at load time; this cannot happen.
+        result.findings.push(Finding::new(
+            TRANSPORT,
+            format!("no operation {}", call.operation),
+        ));
+        return true;
+    };
+    result.operation = Some(operation.id.clone());
+    let scope = Scope {
+        username: &env.target.username,
+        password: env.target.password.expose(),
+        unique,
+        run_id: env.run_id,
+        captures: &state.captures,
+    };
+    let Rendered {
+        fields,
+        bytes,
+        headers,
+    } = match render_request(call, &scope) {
+        Ok(r) => r,
+        Err(message) => {
+            result.findings.push(Finding::new(CAPTURE, message));
+            return true;
+        }
+    };
+    let url = format!("{}{}", env.target.base_url, operation.path);
+    let (sent, received) = env
+        .http
+        .send(&operation.method, &url, &headers, bytes)
+        .await;
+    result.request = Some(sent);
+    let resp = match received {
+        Ok(r) => r,
+        Err(e) => {
+            traces.connect_failed |= e.is_connect() || matches!(e, TransportError::Timeout(_));
+            result.findings.push(Finding::new(TRANSPORT, e.to_string()));
+            return true;
+        }
+    };
+    traces.exercised.push((operation.id.clone(), resp.status));
+    result.response = Some(ResponseView::from(&resp));
+    let exchange = Exchange {
+        spec: env.spec,
+        operation,
+        request: &fields,
+        status: resp.status,
+        content_type: resp.header("content-type"),
+        cache_control: resp.header("cache-control"),
+        body: &resp.body,
+        tolerance: env.target.tolerance,
+    };
+    let where_ = format!("{} {label}", case.id);
+    let (findings, json) = check::apply_all(&exchange, &mut state.ledger, env.issued, &where_);
+    result.findings.extend(findings);
+
+    let scope = Scope {
+        username: &env.target.username,
+        password: env.target.password.expose(),
+        unique,
+        run_id: env.run_id,
+        captures: &state.captures,
+    };
+    let expect = expect_findings(
+        &call.expect.outcomes(),
+        &resp,
+        json.as_ref(),
+        &state.captures,
+        &scope,
+    );
+    let mut stop = !expect.is_empty();
+    result.findings.extend(expect);
+    for (name, source) in &call.capture {
+        let value = if let Some(path) = source.strip_prefix("body.") {
+            json.as_ref().and_then(|j| lookup(j, path)).cloned()
+        } else if let Some(h) = source.strip_prefix("header.") {
+            resp.header(h).map(|v| Value::String(v.to_owned()))
+        } else {
+            None
+        };
+        match value {
+            Some(v) => {
+                state.captures.insert(name.clone(), v);
+            }
+            None if !stop => {
+                result.findings.push(Finding::new(
+                    CAPTURE,
+                    format!("capture `{name}` found nothing at {source}"),
+                ));
+                stop = true;
+            }
+            None => {}
+        }
+    }
+    stop
+}
+
+async fn control_step(
+    env: &Env<'_>,
+    action: &Action,
+    unique: &str,
+    state: &mut CaseState,
+) -> Result<(), String> {
+    let control = env.control.ok_or_else(|| {
+        "this step needs the control protocol, and the target has none".to_owned()
+    })?;
+    match action {
+        Action::Call(_) => Ok(()),
+        Action::AdvanceClock(by) => {
+            control.advance(by.as_secs_f64()).await?;
+            state.moved = Span::from_micros(state.moved.micros().saturating_add(by.micros()));
+            state.ledger.clock_moved(*by);
+            Ok(())
+        }
+        Action::SetLifespans(l) => {
+            let (days, hours) = control
+                .set_lifespans(l.refresh_token_days, l.access_token_hours)
+                .await?;
+            state.lifespans_changed = true;
+            state.ledger.set_lifespans(Lifespans {
+                refresh: Span::from_secs(i64::from(days) * 86_400),
+                access: Span::from_secs(i64::from(hours) * 3_600),
+            });
+            Ok(())
+        }
+        Action::CreateUser(u) => {
+            let scope = Scope {
+                username: &env.target.username,
+                password: env.target.password.expose(),
+                unique,
+                run_id: env.run_id,
+                captures: &state.captures,
+            };
+            let text = |s: &str| -> Result<String, String> {
+                Ok(match render_str(s, &scope)? {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                })
+            };
+            let username = text(&u.username)?;
+            let password = u.password.as_deref().map(text).transpose()?;
+            let answer = control
+                .create_user(&username, password.as_deref(), u.sso)
+                .await?;
+            if let Some(name) = &u.capture_id {
+                let id = answer.get("user_id").cloned().ok_or_else(|| {
+                    format!("the control protocol's user answer has no user_id: {answer}")
+                })?;
+                state.captures.insert(name.clone(), id);
+            }
+            Ok(())
+        }
+        Action::RevokeRefreshToken(t) => {
+            let scope = Scope {
+                username: &env.target.username,
+                password: env.target.password.expose(),
+                unique,
+                run_id: env.run_id,
+                captures: &state.captures,
+            };
+            let token = match render_str(t, &scope)? {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            control.revoke_refresh_token(&token).await?;
+            state.ledger.admin_revoked(&token);
+            Ok(())
+        }
+    }
+}
+
+async fn restore(env: &Env<'_>, state: &mut CaseState) -> Option<String> {
+    let control = env.control?;
+    let mut problems = Vec::new();
+    if state.moved != Span::default()
+        && let Err(e) = control.advance(-state.moved.as_secs_f64()).await
+    {
+        problems.push(e);
+    }
+    if state.lifespans_changed {
+        let days =
+            u32::try_from(env.target.refresh_lifespan.micros() / 86_400_000_000).unwrap_or(60);
+        let hours =
+            u32::try_from(env.target.access_lifespan.micros() / 3_600_000_000).unwrap_or(24);
+        if let Err(e) = control.set_lifespans(Some(days), Some(hours)).await {
+            problems.push(e);
+        }
+    }
+    if problems.is_empty() {
+        None
+    } else {
+        Some(problems.join("; "))
+    }
+}

@@ -1,0 +1,127 @@
+//! A client of the control protocol (`specs/conformance-control.openapi.yaml`).
+
+use serde_json::{Value, json};
+
+use crate::run::http::Http;
+use crate::target::Capability;
+
+/// The control protocol of one target.
+#[derive(Clone, Debug)]
+pub struct Control {
+    http: Http,
+    base: String,
+}
+
+impl Control {
+    /// A client for the protocol at `base` (no trailing slash).
+    pub fn new(http: Http, base: String) -> Self {
+        Self { http, base }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+        let url = format!("{}{path}", self.base);
+        let (headers, bytes) = match body {
+            Some(b) => (
+                vec![("Content-Type".to_owned(), "application/json".to_owned())],
+                serde_json::to_vec(&b).unwrap_or_default(),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        let (_, result) = self.http.send(method, &url, &headers, bytes).await;
+        let resp = result.map_err(|e| format!("the control protocol did not answer: {e}"))?;
+        if !(200..300).contains(&resp.status) {
+            let text: String = resp.text().chars().take(300).collect();
+            return Err(format!(
+                "the control protocol refused {method} {path}: {} {text}",
+                resp.status
+            ));
+        }
+        serde_json::from_slice(&resp.body).map_err(|e| {
+            format!(
+                "the control protocol answered {method} {path} with a body that is not JSON: {e}"
+            )
+        })
+    }
+
+    /// The capabilities the target offers; unknown names are ignored.
+    pub async fn capabilities(&self) -> Result<Vec<Capability>, String> {
+        let v = self.call("GET", "/", None).await?;
+        let list = v
+            .get("capabilities")
+            .and_then(Value::as_array)
+            .ok_or_else(|| {
+                "the control protocol's discovery answer has no `capabilities` list".to_owned()
+            })?;
+        Ok(list
+            .iter()
+            .filter_map(Value::as_str)
+            .filter_map(Capability::from_name)
+            .collect())
+    }
+
+    /// Moves the clock by `seconds`.
+    pub async fn advance(&self, seconds: f64) -> Result<Value, String> {
+        self.call(
+            "POST",
+            "/clock/advance",
+            Some(json!({ "seconds": seconds })),
+        )
+        .await
+    }
+
+    /// Sets either or both lifespans; returns `(days, hours)` in force after.
+    pub async fn set_lifespans(
+        &self,
+        days: Option<u32>,
+        hours: Option<u32>,
+    ) -> Result<(u32, u32), String> {
+        let mut body = serde_json::Map::new();
+        if let Some(d) = days {
+            body.insert("refresh_token_lifespan_days".into(), json!(d));
+        }
+        if let Some(h) = hours {
+            body.insert("access_token_lifespan_hours".into(), json!(h));
+        }
+        let v = self
+            .call("POST", "/lifespans", Some(Value::Object(body)))
+            .await?;
+        let get = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok())
+        };
+        match (
+            get("refresh_token_lifespan_days"),
+            get("access_token_lifespan_hours"),
+        ) {
+            (Some(d), Some(h)) => Ok((d, h)),
+            _ => Err(format!(
+                "the control protocol's lifespans answer lacks a field: {v}"
+            )),
+        }
+    }
+
+    /// Creates (or updates) a user; returns the answer (with `user_id`).
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password: Option<&str>,
+        sso: bool,
+    ) -> Result<Value, String> {
+        let mut body = json!({ "username": username, "sso": sso });
+        if let Some(p) = password {
+            body["password"] = json!(p);
+        }
+        self.call("POST", "/users", Some(body)).await
+    }
+
+    /// Revokes a refresh token as an administrator.
+    pub async fn revoke_refresh_token(&self, token: &str) -> Result<Value, String> {
+        self.call(
+            "POST",
+            "/revokeRefreshToken",
+            Some(json!({ "refresh_token": token })),
+        )
+        .await
+    }
+}

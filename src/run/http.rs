@@ -1,0 +1,301 @@
+//! The HTTP side of a run: one client for the whole run, request bodies in the three
+//! encodings, and responses read under a size cap and a timeout, so a target that hangs,
+//! drops connections, or answers garbage gives a clear failure and never a hang.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+
+use crate::case::Encoding;
+use crate::error::{Error, ErrorKind};
+use crate::target::Target;
+
+/// The boundary of multipart bodies the harness sends.
+const BOUNDARY: &str = "token-conformance-7f3a9c1e5b";
+
+/// A request as sent (the body as text, for reports; secrets are redacted by the reporter).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SentRequest {
+    /// Method.
+    pub method: String,
+    /// Full URL.
+    pub url: String,
+    /// Headers the harness set.
+    pub headers: Vec<(String, String)>,
+    /// The body, lossily as text, cut at 4 KiB.
+    pub body: String,
+}
+
+/// A response as received.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Received {
+    /// Status code.
+    pub status: u16,
+    /// Headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body bytes (at most the cap).
+    #[serde(skip)]
+    pub body: Vec<u8>,
+    /// Time to the full body.
+    #[serde(skip)]
+    pub elapsed: Duration,
+}
+
+impl Received {
+    /// The first header of this name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text, lossily.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Why no usable response arrived.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TransportError {
+    /// Nothing within the timeout.
+    Timeout(Duration),
+    /// The connection could not be made or broke.
+    Connect(String),
+    /// The body was over the cap.
+    TooLarge(usize),
+    /// Anything else while reading.
+    Read(String),
+}
+
+impl TransportError {
+    /// Whether this says the target is not there at all.
+    pub fn is_connect(&self) -> bool {
+        matches!(self, Self::Connect(_))
+    }
+}
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Timeout(d) => write!(
+                f,
+                "no response within {}",
+                crate::duration::Span::from_micros(
+                    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+                )
+            ),
+            Self::Connect(c) => write!(f, "connection failed: {c}"),
+            Self::TooLarge(n) => write!(f, "the response body is larger than {n} bytes"),
+            Self::Read(c) => write!(f, "the response could not be read: {c}"),
+        }
+    }
+}
+
+/// The run's HTTP client.
+#[derive(Clone, Debug)]
+pub struct Http {
+    client: reqwest::Client,
+    timeout: Duration,
+    max_bytes: usize,
+}
+
+fn cause_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+impl Http {
+    /// A client for `target`: its timeout, size cap and TLS options.
+    pub fn new(target: &Target) -> Result<Self, Error> {
+        // reqwest is built without a default crypto provider; ring is the one linked in.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let timeout = target.timeout.to_std().max(Duration::from_millis(1));
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(32)
+            .user_agent(concat!("token-conformance/", env!("CARGO_PKG_VERSION")));
+        if target.tls.insecure {
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        if let Some(ca) = &target.tls.ca_file {
+            let pem = std::fs::read(ca).map_err(|e| {
+                Error::new(
+                    ErrorKind::Profile,
+                    format!("cannot read the CA file {}: {e}", ca.display()),
+                )
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                Error::new(
+                    ErrorKind::Profile,
+                    format!("{} is not a PEM certificate bundle: {e}", ca.display()),
+                )
+            })?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder.build().map_err(|e| {
+            Error::new(
+                ErrorKind::Profile,
+                format!("cannot set up HTTP: {}", cause_chain(&e)),
+            )
+        })?;
+        Ok(Self {
+            client,
+            timeout,
+            max_bytes: target.max_response_bytes,
+        })
+    }
+
+    /// Sends a request and reads the whole response under the timeout and the size cap.
+    pub async fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+    ) -> (SentRequest, Result<Received, TransportError>) {
+        let sent = SentRequest {
+            method: method.to_owned(),
+            url: url.to_owned(),
+            headers: headers.to_vec(),
+            body: String::from_utf8_lossy(&body[..body.len().min(4096)]).into_owned(),
+        };
+        let method =
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::POST);
+        let mut req = self.client.request(method, url).body(body);
+        for (k, v) in headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        let started = Instant::now();
+        let result = tokio::time::timeout(self.timeout, async {
+            let mut resp = req.send().await.map_err(|e| {
+                if e.is_connect() || e.is_request() {
+                    TransportError::Connect(cause_chain(&e))
+                } else {
+                    TransportError::Read(cause_chain(&e))
+                }
+            })?;
+            let status = resp.status().as_u16();
+            let headers = resp
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            if resp
+                .content_length()
+                .is_some_and(|n| n > self.max_bytes as u64)
+            {
+                return Err(TransportError::TooLarge(self.max_bytes));
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = resp
+                .chunk()
+                .await
+                .map_err(|e| TransportError::Read(cause_chain(&e)))?
+            {
+                if body.len() + chunk.len() > self.max_bytes {
+                    return Err(TransportError::TooLarge(self.max_bytes));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(Received {
+                status,
+                headers,
+                body,
+                elapsed: started.elapsed(),
+            })
+        })
+        .await
+        .unwrap_or(Err(TransportError::Timeout(self.timeout)));
+        (sent, result)
+    }
+}
+
+fn as_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// The content type and bytes of `fields` in one encoding. Form encodings send every value as
+/// text, as browsers and `requests.post(data=...)` do.
+pub fn encode(encoding: Encoding, fields: &Map<String, Value>) -> (String, Vec<u8>) {
+    match encoding {
+        Encoding::Json => (
+            "application/json".into(),
+            serde_json::to_vec(fields).unwrap_or_default(),
+        ),
+        Encoding::Form => {
+            let mut s = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in fields {
+                s.append_pair(k, &as_text(v));
+            }
+            (
+                "application/x-www-form-urlencoded".into(),
+                s.finish().into_bytes(),
+            )
+        }
+        Encoding::Multipart => {
+            let mut body = String::new();
+            for (k, v) in fields {
+                body.push_str(&format!(
+                    "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n{}\r\n",
+                    k.replace('"', "%22"),
+                    as_text(v)
+                ));
+            }
+            body.push_str(&format!("--{BOUNDARY}--\r\n"));
+            (
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+                body.into_bytes(),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn encodes_the_three_ways() {
+        let fields = json!({"refresh_token": "a b&c", "user_id": 5});
+        let fields = fields.as_object().expect("object");
+        let (ct, body) = encode(Encoding::Form, fields);
+        assert_eq!(ct, "application/x-www-form-urlencoded");
+        assert_eq!(
+            String::from_utf8(body).expect("utf8"),
+            "refresh_token=a+b%26c&user_id=5"
+        );
+        let (ct, body) = encode(Encoding::Json, fields);
+        assert_eq!(ct, "application/json");
+        assert_eq!(
+            String::from_utf8(body).expect("utf8"),
+            r#"{"refresh_token":"a b&c","user_id":5}"#
+        );
+        let (ct, body) = encode(Encoding::Multipart, fields);
+        assert!(ct.starts_with("multipart/form-data; boundary="));
+        let text = String::from_utf8(body).expect("utf8");
+        assert!(text.contains("name=\"user_id\"\r\n\r\n5\r\n"), "{text}");
+    }
+}

@@ -1,0 +1,317 @@
+//! A case's expectations applied to a response: statuses, body matchers, header matchers, and
+//! alternatives.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::case::{Matcher, Outcome};
+use crate::check::{EXPECT_BODY, EXPECT_HEADER, EXPECT_STATUS, Finding};
+use crate::run::http::Received;
+use crate::run::template::{Scope, render};
+
+/// The value at a dotted path (`detail`, `a.b`, `items.0`).
+pub fn lookup<'v>(json: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split('.').try_fold(json, |v, part| match v {
+        Value::Object(m) => m.get(part),
+        Value::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
+        _ => None,
+    })
+}
+
+fn show(v: &Value) -> String {
+    v.to_string()
+}
+
+/// Problems with one value against one matcher; empty when it holds.
+fn check_one(
+    m: &Matcher,
+    what: &str,
+    value: Option<&Value>,
+    captures: &BTreeMap<String, Value>,
+    scope: &Scope<'_>,
+) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    let actual = value.map_or_else(|| "(absent)".to_owned(), show);
+    let wants_absent = m.absent == Some(true) || m.present == Some(false);
+    if wants_absent {
+        if value.is_some() {
+            out.push((
+                format!("{what} is present"),
+                "(absent)".into(),
+                actual.clone(),
+            ));
+        }
+        return out;
+    }
+    let Some(v) = value else {
+        out.push((format!("{what} is absent"), "present".into(), actual));
+        return out;
+    };
+    if let Some(expected) = &m.equals {
+        match render(expected, scope) {
+            Ok(e) if &e == v => {}
+            Ok(e) => out.push((format!("{what} differs"), show(&e), actual.clone())),
+            Err(err) => out.push((format!("{what}: {err}"), String::new(), actual.clone())),
+        }
+    }
+    if let Some(options) = &m.one_of {
+        let rendered: Vec<Value> = options
+            .iter()
+            .filter_map(|o| render(o, scope).ok())
+            .collect();
+        if !rendered.contains(v) {
+            let list: Vec<String> = rendered.iter().map(show).collect();
+            out.push((
+                format!("{what} is none of the expected values"),
+                format!("one of {}", list.join(", ")),
+                actual.clone(),
+            ));
+        }
+    }
+    if let Some(kind) = m.kind
+        && !kind.matches(v)
+    {
+        out.push((
+            format!("{what} is not of type {}", kind.name()),
+            kind.name().into(),
+            actual.clone(),
+        ));
+    }
+    if let Some(p) = &m.pattern {
+        // Patterns were compiled once when the case was loaded; a failure here cannot happen.
+        let ok = regex::Regex::new(p).is_ok_and(|re| v.as_str().is_some_and(|s| re.is_match(s)));
+        if !ok {
+            out.push((
+                format!("{what} does not match /{p}/"),
+                format!("/{p}/"),
+                actual.clone(),
+            ));
+        }
+    }
+    if let Some(name) = &m.same_as {
+        let c = captures.get(name);
+        if c != Some(v) {
+            out.push((
+                format!("{what} is not the same as capture `{name}`"),
+                c.map_or("(not captured)".into(), show),
+                actual.clone(),
+            ));
+        }
+    }
+    if let Some(name) = &m.different_from
+        && captures.get(name) == Some(v)
+    {
+        out.push((
+            format!("{what} equals capture `{name}`"),
+            format!("different from `{name}`"),
+            actual,
+        ));
+    }
+    out
+}
+
+/// The findings of one outcome; empty when it matches.
+pub fn outcome_findings(
+    o: &Outcome,
+    resp: &Received,
+    json: Option<&Value>,
+    captures: &BTreeMap<String, Value>,
+    scope: &Scope<'_>,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if let Some(st) = &o.status
+        && !st.0.contains(&resp.status)
+    {
+        let want: Vec<String> = st.0.iter().map(u16::to_string).collect();
+        out.push(
+            Finding::new(
+                EXPECT_STATUS,
+                format!("expected status {}, got {}", want.join(" or "), resp.status),
+            )
+            .values(want.join(" or "), resp.status.to_string()),
+        );
+        // The body of an unexpected status says nothing about the matchers.
+        return out;
+    }
+    for (path, m) in &o.body {
+        let value = json.and_then(|j| lookup(j, path));
+        for (msg, e, a) in check_one(m, &format!("`{path}`"), value, captures, scope) {
+            out.push(Finding::new(EXPECT_BODY, msg).values(e, a));
+        }
+    }
+    for (name, m) in &o.headers {
+        let value = resp.header(name).map(|h| Value::String(h.to_owned()));
+        for (msg, e, a) in check_one(
+            m,
+            &format!("header `{name}`"),
+            value.as_ref(),
+            captures,
+            scope,
+        ) {
+            out.push(Finding::new(EXPECT_HEADER, msg).values(e, a));
+        }
+    }
+    out
+}
+
+/// The findings of an expectation with alternatives: empty when any alternative matches;
+/// otherwise the findings of the only alternative, or one finding that lists why each failed.
+pub fn expect_findings(
+    outcomes: &[Outcome],
+    resp: &Received,
+    json: Option<&Value>,
+    captures: &BTreeMap<String, Value>,
+    scope: &Scope<'_>,
+) -> Vec<Finding> {
+    let mut all = Vec::new();
+    for o in outcomes {
+        let f = outcome_findings(o, resp, json, captures, scope);
+        if f.is_empty() {
+            return Vec::new();
+        }
+        all.push(f);
+    }
+    if all.len() == 1 {
+        return all.pop().unwrap_or_default();
+    }
+    let reasons: Vec<String> = all
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            format!(
+                "alternative {}: {}",
+                i + 1,
+                f.first().map_or("", |f| f.message.as_str())
+            )
+        })
+        .collect();
+    let check = if all
+        .iter()
+        .all(|f| f.first().is_some_and(|f| f.check == EXPECT_STATUS.id))
+    {
+        EXPECT_STATUS
+    } else {
+        EXPECT_BODY
+    };
+    vec![Finding::new(
+        check,
+        format!(
+            "none of the {} expected outcomes matched ({})",
+            all.len(),
+            reasons.join("; ")
+        ),
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::Statuses;
+    use serde_json::json;
+
+    fn resp(status: u16) -> Received {
+        Received {
+            status,
+            headers: vec![("cache-control".into(), "no-store".into())],
+            body: Vec::new(),
+            elapsed: std::time::Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn alternatives_pass_when_one_matches() {
+        let captures = BTreeMap::from([("t".to_owned(), json!("abc"))]);
+        let scope = Scope {
+            username: "u",
+            password: "p",
+            unique: "x",
+            run_id: "r",
+            captures: &captures,
+        };
+        let dead: Outcome = Outcome {
+            status: Some(Statuses(vec![401])),
+            ..Outcome::default()
+        };
+        let mut alive = Outcome {
+            status: Some(Statuses(vec![200])),
+            ..Outcome::default()
+        };
+        alive.body.insert(
+            "token_status".into(),
+            Matcher {
+                one_of: Some(vec![json!("EXPIRED"), json!("REVOKED")]),
+                ..Matcher::default()
+            },
+        );
+        alive.body.insert(
+            "refresh_token".into(),
+            Matcher {
+                same_as: Some("t".into()),
+                ..Matcher::default()
+            },
+        );
+        let outcomes = vec![dead, alive];
+        let body = json!({"token_status": "REVOKED", "refresh_token": "abc"});
+        assert!(expect_findings(&outcomes, &resp(200), Some(&body), &captures, &scope).is_empty());
+        assert!(expect_findings(&outcomes, &resp(401), None, &captures, &scope).is_empty());
+        let active = json!({"token_status": "ACTIVE", "refresh_token": "abc"});
+        let f = expect_findings(&outcomes, &resp(200), Some(&active), &captures, &scope);
+        assert_eq!(f.len(), 1);
+        assert!(f[0].message.contains("none of the 2"), "{}", f[0].message);
+        let f = expect_findings(&outcomes, &resp(500), None, &captures, &scope);
+        assert_eq!(f[0].check, "expect.status");
+    }
+
+    #[test]
+    fn matchers_report_expected_and_actual() {
+        let captures = BTreeMap::new();
+        let scope = Scope {
+            username: "u",
+            password: "p",
+            unique: "x",
+            run_id: "r",
+            captures: &captures,
+        };
+        let mut o = Outcome {
+            status: Some(Statuses(vec![200])),
+            ..Outcome::default()
+        };
+        o.body.insert(
+            "last_used_at".into(),
+            Matcher {
+                equals: Some(Value::Null),
+                ..Matcher::default()
+            },
+        );
+        o.body.insert(
+            "name".into(),
+            Matcher {
+                equals: Some(json!("{{ run.unique }}")),
+                ..Matcher::default()
+            },
+        );
+        o.body.insert(
+            "secret".into(),
+            Matcher {
+                absent: Some(true),
+                ..Matcher::default()
+            },
+        );
+        o.headers.insert(
+            "Cache-Control".into(),
+            Matcher {
+                pattern: Some("no-store".into()),
+                ..Matcher::default()
+            },
+        );
+        let good = json!({"last_used_at": null, "name": "x"});
+        assert!(outcome_findings(&o, &resp(200), Some(&good), &captures, &scope).is_empty());
+        let bad = json!({"last_used_at": "2020-01-01T00:00:00Z", "name": "y", "secret": 1});
+        let f = outcome_findings(&o, &resp(200), Some(&bad), &captures, &scope);
+        assert_eq!(f.len(), 3, "{f:#?}");
+        assert!(f.iter().any(
+            |f| f.expected.as_deref() == Some("\"x\"") && f.actual.as_deref() == Some("\"y\"")
+        ));
+    }
+}

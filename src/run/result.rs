@@ -1,0 +1,208 @@
+//! What a run produced: a verdict per case, findings per step, the requests and responses
+//! behind them. Reports (console, and the machine-readable ones) are views of this.
+
+use std::collections::BTreeSet;
+
+use crate::case::Severity;
+use crate::check::Finding;
+use crate::run::http::{Received, SentRequest};
+
+/// A case's verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every check held.
+    Passed,
+    /// Only SHOULD findings.
+    Warned,
+    /// At least one MUST finding.
+    Failed,
+    /// Not run (a capability is missing); never counted as passed.
+    Skipped,
+}
+
+impl Verdict {
+    /// The word shown to people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Passed => "PASS",
+            Self::Warned => "WARN",
+            Self::Failed => "FAIL",
+            Self::Skipped => "SKIP",
+        }
+    }
+}
+
+/// The response of a step as reports show it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ResponseView {
+    /// Status.
+    pub status: u16,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Body text (lossy UTF-8, cut at 4 KiB).
+    pub body: String,
+    /// Milliseconds to the full body.
+    pub millis: u64,
+}
+
+impl From<&Received> for ResponseView {
+    fn from(r: &Received) -> Self {
+        let text = r.text();
+        let body = if text.len() > 4096 {
+            let mut cut = 4096;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            format!("{}… ({} bytes)", &text[..cut], r.body.len())
+        } else {
+            text
+        };
+        Self {
+            status: r.status,
+            headers: r.headers.clone(),
+            body,
+            millis: u64::try_from(r.elapsed.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+/// One step's result.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct StepResult {
+    /// `step N: ...`.
+    pub label: String,
+    /// Line in the case file.
+    pub line: u64,
+    /// The operation called, for call steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+    /// The request sent, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<SentRequest>,
+    /// The response, if one arrived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<ResponseView>,
+    /// What was found wrong.
+    pub findings: Vec<Finding>,
+}
+
+/// One case's result.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CaseResult {
+    /// The case id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Its file.
+    pub file: String,
+    /// MUST or SHOULD.
+    pub severity: Severity,
+    /// The requirement it tests.
+    pub requirement: String,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// Capabilities it needs.
+    pub needs: Vec<String>,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why it was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip_reason: Option<String>,
+    /// Its steps (those that ran).
+    pub steps: Vec<StepResult>,
+    /// Wall time in milliseconds.
+    pub millis: u64,
+}
+
+impl CaseResult {
+    /// The verdict its findings give.
+    pub fn judge(steps: &[StepResult]) -> Verdict {
+        let findings = steps.iter().flat_map(|s| &s.findings);
+        let mut verdict = Verdict::Passed;
+        for f in findings {
+            match f.severity {
+                Severity::Must => return Verdict::Failed,
+                Severity::Should => verdict = Verdict::Warned,
+            }
+        }
+        verdict
+    }
+
+    /// HTTP requests it made.
+    pub fn requests(&self) -> usize {
+        self.steps.iter().filter(|s| s.request.is_some()).count()
+    }
+}
+
+/// A whole run.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RunReport {
+    /// The target's base URL.
+    pub target: String,
+    /// The contract's title.
+    pub spec_title: String,
+    /// The contract's version.
+    pub spec_version: String,
+    /// This harness's version.
+    pub harness_version: String,
+    /// When the run started (RFC 3339).
+    pub started_at: String,
+    /// Wall time in milliseconds.
+    pub millis: u64,
+    /// Every selected case, in case-id order.
+    pub cases: Vec<CaseResult>,
+    /// (operationId, status) pairs seen in responses.
+    pub exercised: BTreeSet<(String, u16)>,
+    /// Distinct token values issued.
+    pub tokens_issued: usize,
+    /// The target stopped answering during the run.
+    pub stopped_answering: bool,
+}
+
+/// Counts of verdicts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    /// Passed cases.
+    pub passed: usize,
+    /// Failed cases.
+    pub failed: usize,
+    /// Cases with warnings only.
+    pub warned: usize,
+    /// Skipped cases.
+    pub skipped: usize,
+}
+
+impl RunReport {
+    /// The verdict counts.
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.cases {
+            match c.verdict {
+                Verdict::Passed => s.passed += 1,
+                Verdict::Failed => s.failed += 1,
+                Verdict::Warned => s.warned += 1,
+                Verdict::Skipped => s.skipped += 1,
+            }
+        }
+        s
+    }
+
+    /// HTTP requests made by the cases.
+    pub fn requests(&self) -> usize {
+        self.cases.iter().map(CaseResult::requests).sum()
+    }
+
+    /// The exit code: 0 conformant (warnings allowed unless `strict`), 1 a conformance failure,
+    /// 3 the target stopped answering.
+    pub fn exit_code(&self, strict: bool) -> u8 {
+        let s = self.summary();
+        if self.stopped_answering {
+            3
+        } else if s.failed > 0 || (strict && s.warned > 0) {
+            1
+        } else {
+            0
+        }
+    }
+}

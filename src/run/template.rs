@@ -1,0 +1,119 @@
+//! Templates in case files: `{{ profile.username }}`, `{{ profile.password }}`,
+//! `{{ run.unique }}` (a name unique to this case in this run), `{{ run.id }}`, and
+//! `{{ NAME }}` for a value an earlier step captured.
+//!
+//! A string that is exactly one template takes the captured value's JSON type (so a captured
+//! `user_id` stays a number in a JSON body); otherwise values are spliced in as text.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+/// What templates can draw on.
+pub struct Scope<'a> {
+    /// The profile's username.
+    pub username: &'a str,
+    /// The profile's password.
+    pub password: &'a str,
+    /// Unique per case per run.
+    pub unique: &'a str,
+    /// The run's id.
+    pub run_id: &'a str,
+    /// Captures so far.
+    pub captures: &'a BTreeMap<String, Value>,
+}
+
+impl Scope<'_> {
+    fn lookup(&self, name: &str) -> Result<Value, String> {
+        match name {
+            "profile.username" => Ok(Value::String(self.username.to_owned())),
+            "profile.password" => Ok(Value::String(self.password.to_owned())),
+            "run.unique" => Ok(Value::String(self.unique.to_owned())),
+            "run.id" => Ok(Value::String(self.run_id.to_owned())),
+            other => self.captures.get(other).cloned().ok_or_else(|| {
+                format!("`{{{{ {other} }}}}` names nothing: not a capture of an earlier step, nor profile.username, profile.password, run.unique, run.id")
+            }),
+        }
+    }
+}
+
+fn as_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Renders one string.
+pub fn render_str(s: &str, scope: &Scope<'_>) -> Result<Value, String> {
+    let trimmed = s.trim();
+    if trimmed.starts_with("{{") && trimmed.ends_with("}}") && trimmed.matches("{{").count() == 1 {
+        return scope.lookup(trimmed[2..trimmed.len() - 2].trim());
+    }
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find("}}")
+            .ok_or_else(|| format!("unclosed `{{{{` in `{s}`"))?;
+        out.push_str(&as_text(&scope.lookup(after[..end].trim())?));
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(Value::String(out))
+}
+
+/// Renders every string inside a JSON value.
+pub fn render(v: &Value, scope: &Scope<'_>) -> Result<Value, String> {
+    Ok(match v {
+        Value::String(s) => render_str(s, scope)?,
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|i| render(i, scope))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), render(v, scope)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn whole_templates_keep_their_type_and_parts_splice() {
+        let mut captures = BTreeMap::new();
+        captures.insert("uid".to_owned(), json!(7));
+        let scope = Scope {
+            username: "u@x",
+            password: "pw",
+            unique: "tc-1",
+            run_id: "r",
+            captures: &captures,
+        };
+        assert_eq!(render_str("{{ uid }}", &scope).expect("ok"), json!(7));
+        assert_eq!(
+            render_str("id={{uid}}!", &scope).expect("ok"),
+            json!("id=7!")
+        );
+        assert_eq!(
+            render_str("{{ run.unique }}-x", &scope).expect("ok"),
+            json!("tc-1-x")
+        );
+        assert!(
+            render_str("{{ nope }}", &scope)
+                .expect_err("unknown")
+                .contains("names nothing")
+        );
+        assert!(render_str("{{ uid", &scope).is_err());
+    }
+}

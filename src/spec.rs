@@ -1,0 +1,529 @@
+//! The OpenAPI 3.0 document: operations by operationId, the statuses each documents, and a
+//! compiled JSON Schema validator for every documented response body.
+//!
+//! The document is read once at start-up. `openapiv3` checks its structure; body validation
+//! works on the raw JSON of the document (openapiv3 resolves no `$ref`), with OpenAPI's
+//! `nullable` rewritten to JSON Schema's `type: [T, "null"]` and validated as Draft 4, the
+//! dialect OpenAPI 3.0 schemas are based on. Validators are built once, shared by schema, and
+//! reused for every response.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::error::{Error, ErrorKind, Place, did_you_mean};
+
+/// One documented response of an operation.
+#[derive(Clone, Debug)]
+pub struct ResponseDoc {
+    /// The validator of its JSON body, if it documents one (an index into the spec's validators).
+    schema: Option<usize>,
+    /// The JSON pointer of the body schema in the document, for messages.
+    pub schema_pointer: Option<String>,
+    /// Top-level properties of the body documented as `format: date-time`.
+    pub datetime_fields: Vec<String>,
+    /// Top-level properties whose schema is a string enum, with the allowed values.
+    pub enum_fields: BTreeMap<String, Vec<String>>,
+    /// Top-level properties the body schema declares.
+    pub properties: Vec<String>,
+}
+
+/// One operation.
+#[derive(Clone, Debug)]
+pub struct Operation {
+    /// The operationId.
+    pub id: String,
+    /// The HTTP method, upper case.
+    pub method: String,
+    /// The path, e.g. `/integration/v1/createRefreshToken/`.
+    pub path: String,
+    /// The request content types the operation documents.
+    pub request_types: Vec<String>,
+    /// The request body's declared fields.
+    pub request_fields: Vec<String>,
+    /// Documented statuses and their bodies.
+    pub responses: BTreeMap<u16, ResponseDoc>,
+    /// A `default` response documents every other status.
+    pub has_default: bool,
+}
+
+impl Operation {
+    /// The documentation of `status`, if the operation documents it.
+    pub fn response(&self, status: u16) -> Option<&ResponseDoc> {
+        self.responses.get(&status)
+    }
+
+    /// Whether the operation documents `status`.
+    pub fn documents(&self, status: u16) -> bool {
+        self.has_default || self.responses.contains_key(&status)
+    }
+}
+
+/// The loaded contract.
+pub struct Spec {
+    /// Where it was read from.
+    pub file: PathBuf,
+    /// `info.title`.
+    pub title: String,
+    /// `info.version`.
+    pub version: String,
+    /// Operations by operationId.
+    pub operations: BTreeMap<String, Operation>,
+    validators: Vec<jsonschema::Validator>,
+}
+
+impl std::fmt::Debug for Spec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spec")
+            .field("file", &self.file)
+            .field("version", &self.version)
+            .field("operations", &self.operations.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+fn spec_error(file: &Path, message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Spec, message).at(Place::file(file))
+}
+
+/// Escapes one JSON pointer segment.
+fn escape(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+impl Spec {
+    /// Reads and compiles the document at `file`.
+    pub fn load(file: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| spec_error(file, format!("cannot read the OpenAPI document: {e}")))?;
+        Self::parse(&text, file)
+    }
+
+    /// Compiles a document given as text (`file` names it in messages).
+    pub fn parse(text: &str, file: &Path) -> Result<Self, Error> {
+        let raw: Value = crate::yaml::parse(text, file, ErrorKind::Spec)?;
+        let version = raw.get("openapi").and_then(Value::as_str).ok_or_else(|| {
+            spec_error(
+                file,
+                "no `openapi` version string at the top of the document",
+            )
+            .hint("this harness reads OpenAPI 3.0.x documents")
+        })?;
+        if !version.starts_with("3.0.") {
+            return Err(
+                spec_error(file, format!("unsupported OpenAPI version {version}"))
+                    .hint("this harness reads OpenAPI 3.0.x documents"),
+            );
+        }
+        // Structure check only: a document openapiv3 cannot read is not OpenAPI 3.0.
+        serde_json::from_value::<openapiv3::OpenAPI>(raw.clone())
+            .map_err(|e| spec_error(file, format!("not a valid OpenAPI 3.0 document: {e}")))?;
+
+        let doc = nullable_to_type_arrays(raw.clone());
+        let mut builder = ValidatorSet::new(&doc, file);
+        let mut operations = BTreeMap::new();
+        let paths = raw
+            .get("paths")
+            .and_then(Value::as_object)
+            .ok_or_else(|| spec_error(file, "the document has no `paths`"))?;
+        for (path, item) in paths {
+            let Some(item) = item.as_object() else {
+                continue;
+            };
+            for method in [
+                "get", "put", "post", "delete", "options", "head", "patch", "trace",
+            ] {
+                let Some(op) = item.get(method) else { continue };
+                let base = format!("/paths/{}/{method}", escape(path));
+                let id = op
+                    .get("operationId")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        spec_error(
+                            file,
+                            format!("{} {path} has no operationId", method.to_uppercase()),
+                        )
+                    })?
+                    .to_owned();
+                let operation = builder.operation(&id, method, path, op, &base)?;
+                if operations.insert(id.clone(), operation).is_some() {
+                    return Err(spec_error(file, format!("operationId {id} is used twice")));
+                }
+            }
+        }
+        if operations.is_empty() {
+            return Err(spec_error(file, "the document defines no operations"));
+        }
+        Ok(Self {
+            file: file.to_owned(),
+            title: raw
+                .pointer("/info/title")
+                .and_then(Value::as_str)
+                .unwrap_or("untitled")
+                .to_owned(),
+            version: raw
+                .pointer("/info/version")
+                .and_then(Value::as_str)
+                .unwrap_or("unversioned")
+                .to_owned(),
+            operations,
+            validators: builder.validators,
+        })
+    }
+
+    /// The operation with this operationId, or an error with a "did you mean".
+    pub fn operation(&self, id: &str) -> Result<&Operation, Error> {
+        self.operations.get(id).ok_or_else(|| {
+            let mut e = Error::new(
+                ErrorKind::Case,
+                format!("no operation `{id}` in {}", self.file.display()),
+            );
+            if let Some(best) = did_you_mean(id, self.operations.keys().map(String::as_str)) {
+                e = e.hint(format!("did you mean `{best}`?"));
+            }
+            e
+        })
+    }
+
+    /// Validates `body` against the schema documented for `status`; returns one line per
+    /// violation (at most `limit`), each naming the JSON location.
+    pub fn validate(&self, response: &ResponseDoc, body: &Value, limit: usize) -> Vec<String> {
+        let Some(index) = response.schema else {
+            return Vec::new();
+        };
+        let validator = &self.validators[index];
+        validator
+            .iter_errors(body)
+            .take(limit)
+            .map(|e| {
+                let at = e.instance_path().to_string();
+                let at = if at.is_empty() { "/".to_owned() } else { at };
+                format!("at {at}: {e}")
+            })
+            .collect()
+    }
+}
+
+/// Builds validators, one per distinct schema location.
+struct ValidatorSet<'a> {
+    doc: &'a Value,
+    file: &'a Path,
+    by_pointer: BTreeMap<String, usize>,
+    validators: Vec<jsonschema::Validator>,
+}
+
+impl<'a> ValidatorSet<'a> {
+    fn new(doc: &'a Value, file: &'a Path) -> Self {
+        Self {
+            doc,
+            file,
+            by_pointer: BTreeMap::new(),
+            validators: Vec::new(),
+        }
+    }
+
+    /// Follows `$ref`s (local ones only) from `pointer` to the object they name.
+    fn resolve(&self, pointer: &str) -> Result<(String, &'a Value), Error> {
+        let mut pointer = pointer.to_owned();
+        for _ in 0..16 {
+            let value = self
+                .doc
+                .pointer(&pointer)
+                .ok_or_else(|| spec_error(self.file, format!("nothing at #{pointer}")))?;
+            match value.get("$ref").and_then(Value::as_str) {
+                Some(r) => match r.strip_prefix('#') {
+                    Some(local) => pointer = local.to_owned(),
+                    None => {
+                        return Err(spec_error(
+                            self.file,
+                            format!("#{pointer}: only local $refs are supported, not {r}"),
+                        ));
+                    }
+                },
+                None => return Ok((pointer, value)),
+            }
+        }
+        Err(spec_error(
+            self.file,
+            format!("#{pointer}: $ref chain too long or circular"),
+        ))
+    }
+
+    fn validator(&mut self, pointer: &str) -> Result<usize, Error> {
+        if let Some(i) = self.by_pointer.get(pointer) {
+            return Ok(*i);
+        }
+        // The whole document is the root, so every `#/components/...` ref resolves; its `$ref`
+        // names the body schema. Draft 4 ignores the siblings of `$ref`.
+        let mut root = self.doc.clone();
+        if let Some(obj) = root.as_object_mut() {
+            obj.insert("$ref".into(), Value::String(format!("#{pointer}")));
+        }
+        let validator = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft4)
+            .should_validate_formats(true)
+            .build(&root)
+            .map_err(|e| {
+                spec_error(
+                    self.file,
+                    format!("schema at #{pointer} does not compile: {e}"),
+                )
+            })?;
+        self.validators.push(validator);
+        let index = self.validators.len() - 1;
+        self.by_pointer.insert(pointer.to_owned(), index);
+        Ok(index)
+    }
+
+    fn operation(
+        &mut self,
+        id: &str,
+        method: &str,
+        path: &str,
+        op: &Value,
+        base: &str,
+    ) -> Result<Operation, Error> {
+        let mut request_types = Vec::new();
+        let mut request_fields = Vec::new();
+        if op.get("requestBody").is_some() {
+            let (body_ptr, body) = self.resolve(&format!("{base}/requestBody"))?;
+            if let Some(content) = body.get("content").and_then(Value::as_object) {
+                for (media, m) in content {
+                    request_types.push(media.clone());
+                    if m.get("schema").is_some() && request_fields.is_empty() {
+                        let (_, schema) =
+                            self.resolve(&format!("{body_ptr}/content/{}/schema", escape(media)))?;
+                        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                            request_fields = props.keys().cloned().collect();
+                        }
+                    }
+                }
+            }
+        }
+        let mut responses = BTreeMap::new();
+        let mut has_default = false;
+        let listed = op
+            .get("responses")
+            .and_then(Value::as_object)
+            .ok_or_else(|| spec_error(self.file, format!("{id} documents no responses")))?;
+        for code in listed.keys() {
+            if code == "default" {
+                has_default = true;
+                continue;
+            }
+            let status: u16 = code.parse().map_err(|_| {
+                spec_error(
+                    self.file,
+                    format!("{id}: response `{code}` is not a status code (ranges like 4XX are not supported)"),
+                )
+            })?;
+            let (resp_ptr, resp) = self.resolve(&format!("{base}/responses/{}", escape(code)))?;
+            let json_media = resp
+                .get("content")
+                .and_then(Value::as_object)
+                .and_then(|c| {
+                    c.keys()
+                        .find(|m| m.as_str() == "application/json" || m.ends_with("+json"))
+                        .cloned()
+                });
+            let mut doc = ResponseDoc {
+                schema: None,
+                schema_pointer: None,
+                datetime_fields: Vec::new(),
+                enum_fields: BTreeMap::new(),
+                properties: Vec::new(),
+            };
+            if let Some(media) = json_media {
+                let schema_ptr = format!("{resp_ptr}/content/{}/schema", escape(&media));
+                if self.doc.pointer(&schema_ptr).is_some() {
+                    let (target, schema) = self.resolve(&schema_ptr)?;
+                    doc.schema = Some(self.validator(&schema_ptr)?);
+                    doc.schema_pointer = Some(format!("#{target}"));
+                    self.describe(schema, &mut doc)?;
+                }
+            }
+            responses.insert(status, doc);
+        }
+        Ok(Operation {
+            id: id.to_owned(),
+            method: method.to_uppercase(),
+            path: path.to_owned(),
+            request_types,
+            request_fields,
+            responses,
+            has_default,
+        })
+    }
+
+    /// Records the top-level properties of an object schema that checks care about.
+    fn describe(&self, schema: &Value, doc: &mut ResponseDoc) -> Result<(), Error> {
+        let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+            return Ok(());
+        };
+        for (name, prop) in props {
+            doc.properties.push(name.clone());
+            let resolved = match prop.get("$ref").and_then(Value::as_str) {
+                Some(r) => self.resolve(r.trim_start_matches('#'))?.1,
+                None => prop,
+            };
+            if resolved.get("format").and_then(Value::as_str) == Some("date-time") {
+                doc.datetime_fields.push(name.clone());
+            }
+            if let Some(values) = resolved.get("enum").and_then(Value::as_array) {
+                doc.enum_fields.insert(
+                    name.clone(),
+                    values
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect(),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Rewrites OpenAPI 3.0's `nullable: true` into JSON Schema: `type: T` becomes `type: [T, "null"]`,
+/// and an `enum` gains `null`.
+fn nullable_to_type_arrays(mut value: Value) -> Value {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                if map.get("nullable") == Some(&Value::Bool(true)) {
+                    if let Some(Value::String(t)) = map.get("type").cloned() {
+                        map.insert("type".into(), serde_json::json!([t, "null"]));
+                    }
+                    if let Some(Value::Array(values)) = map.get_mut("enum")
+                        && !values.contains(&Value::Null)
+                    {
+                        values.push(Value::Null);
+                    }
+                }
+                map.remove("nullable");
+                for child in map.values_mut() {
+                    walk(child);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut value);
+    value
+}
+
+/// The contract shipped with the harness, compiled into the binary so that `run` works from any
+/// directory.
+pub const BUNDLED_SPEC: &str = include_str!("../specs/token-auth.openapi.yaml");
+
+/// The file name under which [`BUNDLED_SPEC`] is reported.
+pub const BUNDLED_SPEC_NAME: &str = "specs/token-auth.openapi.yaml";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn bundled() -> Spec {
+        Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).expect("bundled spec loads")
+    }
+
+    #[test]
+    fn bundled_spec_has_six_operations_with_their_statuses() {
+        let spec = bundled();
+        let ids: Vec<&str> = spec.operations.keys().map(String::as_str).collect();
+        assert_eq!(
+            ids,
+            [
+                "createAPIAccessToken",
+                "createRefreshToken",
+                "regenRefreshToken",
+                "revokeAPIAccessTokens",
+                "validateAPIAccessToken",
+                "validateRefreshToken"
+            ]
+        );
+        let create = spec.operation("createRefreshToken").expect("op");
+        assert_eq!(create.method, "POST");
+        assert_eq!(
+            create.responses.keys().copied().collect::<Vec<_>>(),
+            [201, 400, 401, 403, 413, 415, 429, 500]
+        );
+        assert_eq!(create.request_types.len(), 3);
+        let created = create.response(201).expect("201");
+        assert_eq!(
+            created.datetime_fields,
+            ["created_at", "last_used_at", "token_expires_at"]
+        );
+        assert!(created.enum_fields.contains_key("token_status"));
+        assert!(
+            !spec
+                .operation("regenRefreshToken")
+                .expect("op")
+                .documents(204)
+        );
+    }
+
+    #[test]
+    fn validates_bodies_with_nullable_and_formats() {
+        let spec = bundled();
+        let doc = spec
+            .operation("createRefreshToken")
+            .expect("op")
+            .response(201)
+            .expect("201");
+        let mut good = json!({
+            "user_id": 1, "created_at": "2026-11-28T02:10:46.588497Z",
+            "token_expires_at": "2027-01-27T02:10:46.588497Z", "token_status": "ACTIVE",
+            "last_used_at": null, "name": "n", "refresh_token": "abc"
+        });
+        assert!(spec.validate(doc, &good, 10).is_empty());
+        good["created_at"] = json!("yesterday");
+        good["token_status"] = json!("VALID");
+        good["user_id"] = json!("1");
+        let errors = spec.validate(doc, &good, 10);
+        assert_eq!(errors.len(), 3, "{errors:#?}");
+        assert!(
+            errors.iter().any(|e| e.starts_with("at /user_id")),
+            "{errors:#?}"
+        );
+    }
+
+    #[test]
+    fn unknown_operation_suggests_the_closest() {
+        let e = bundled()
+            .operation("validateRefreshTokn")
+            .expect_err("unknown");
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("did you mean `validateRefreshToken`?")
+        );
+    }
+
+    #[test]
+    fn broken_documents_are_errors_not_panics() {
+        let file = Path::new("x.yaml");
+        for (text, needle) in [
+            (
+                "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {}\n",
+                "unsupported OpenAPI version 3.1.0",
+            ),
+            ("swagger: '2.0'\n", "no `openapi` version"),
+            (
+                "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths: {}\n",
+                "no operations",
+            ),
+            ("openapi: 3.0.3\ninfo: [\n", ""),
+            (
+                "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    post:\n      operationId: a\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {$ref: '#/components/schemas/Missing'}\n",
+                "nothing at #/components/schemas/Missing",
+            ),
+        ] {
+            let e = Spec::parse(text, file).expect_err(text);
+            assert_eq!(e.kind, ErrorKind::Spec);
+            assert!(e.to_string().contains(needle), "{e}");
+        }
+    }
+}
