@@ -819,4 +819,42 @@ steps:
             assert_eq!(e.kind, ErrorKind::Case);
         }
     }
+
+    /// The editor schema in `cases/` accepts every shipped case and refuses what the loader refuses.
+    #[test]
+    fn editor_schema_agrees_with_the_loader() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let schema: Value = serde_json::from_str(
+            &std::fs::read_to_string(root.join("cases/case.schema.json")).expect("schema"),
+        )
+        .expect("schema is JSON");
+        let validator = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft7)
+            .build(&schema)
+            .expect("schema compiles");
+        let cases = load_dir(&root.join("cases"), &spec()).expect("shipped cases load");
+        assert!(cases.len() >= 30);
+        for c in &cases {
+            let text = std::fs::read_to_string(&c.file).expect("read");
+            let doc: Value = crate::yaml::parse(&text, &c.file, ErrorKind::Case).expect("yaml");
+            let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{}: {errors:?}", c.file.display());
+        }
+        for bad in [
+            GOOD.replace("      status: 201", "      stauts: 201"),
+            GOOD.replace(
+                "  - advance_clock: 25h",
+                "  - advance_clock: 25h\n    call: validateRefreshToken",
+            ),
+            GOOD.replace("encoding: form", "encoding: xml"),
+        ] {
+            let doc: Value =
+                crate::yaml::parse(&bad, Path::new("b.yaml"), ErrorKind::Case).expect("yaml");
+            assert!(!validator.is_valid(&doc), "schema accepts: {bad}");
+            assert!(
+                parse(&bad, Path::new("b.yaml"), &spec()).is_err(),
+                "loader accepts: {bad}"
+            );
+        }
+    }
 }

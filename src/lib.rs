@@ -1,4 +1,35 @@
 //! token-conformance: a contract-test and conformance harness for the Token Authentication API.
+//!
+//! A case is a YAML file of steps; the harness checks it against the contract when it loads,
+//! then runs it over HTTP and judges every response with the named checks of `CHECKS.md`.
+//!
+//! ```
+//! use std::path::Path;
+//! use token_conformance::{case, spec::{Spec, BUNDLED_SPEC, BUNDLED_SPEC_NAME}};
+//!
+//! let spec = Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME))?;
+//! let case = case::parse(
+//!     "id: smoke\n\
+//!      title: a refresh token can be created\n\
+//!      requirement: createRefreshToken answers 201\n\
+//!      steps:\n  \
+//!        - call: createRefreshToken\n    \
+//!          body: {username: '{{ profile.username }}', password: '{{ profile.password }}', name: ci}\n    \
+//!          expect: {status: 201, body: {token_status: {equals: ACTIVE}}}\n",
+//!     Path::new("smoke.yaml"),
+//!     &spec,
+//! )?;
+//! assert_eq!(case.steps.len(), 1);
+//! // A misspelled operationId is caught at load time, with a suggestion.
+//! let typo = case::parse(
+//!     "id: t\ntitle: t\nrequirement: r\nsteps:\n  - call: createRefreshTokn\n    expect: {status: 201}\n",
+//!     Path::new("typo.yaml"),
+//!     &spec,
+//! ).unwrap_err();
+//! assert_eq!(typo.hint.as_deref(), Some("did you mean `createRefreshToken`?"));
+//! // Running it: token_conformance::run::run(spec, &[case], target, &options, &on_case).await
+//! # Ok::<(), token_conformance::error::Error>(())
+//! ```
 
 pub mod case;
 pub mod check;

@@ -1,0 +1,415 @@
+//! A catalogue of deliberately broken servers (wiremock), each expected to be caught by a
+//! named check with a readable message. This is where mocks belong: the thing under test is
+//! the harness's reaction to a broken implementation.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use token_conformance::case;
+use token_conformance::check::Finding;
+use token_conformance::run::{self, Options, RunReport, Verdict};
+use token_conformance::spec::{BUNDLED_SPEC, BUNDLED_SPEC_NAME, Spec};
+use token_conformance::target::{Overrides, Target};
+use wiremock::matchers::{body_string_contains, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const CREATE: &str = "/integration/v1/createRefreshToken/";
+const REGEN: &str = "/integration/v1/regenRefreshToken/";
+const VALIDATE: &str = "/integration/v1/validateRefreshToken/";
+const PASSWORD: &str = "broken-server-password";
+
+/// A case that creates a refresh token, expecting only a 201.
+const CREATE_CASE: &str = "\
+id: broken.create
+title: create
+requirement: r
+steps:
+  - call: createRefreshToken
+    body: {username: '{{ profile.username }}', password: '{{ profile.password }}', name: n}
+    expect:
+      status: 201
+";
+
+fn good_refresh(token: &str) -> Value {
+    json!({
+        "user_id": 7,
+        "created_at": "2026-11-28T02:10:46.588497Z",
+        "token_expires_at": "2027-01-27T02:10:46.588497Z",
+        "token_status": "ACTIVE",
+        "last_used_at": null,
+        "name": "n",
+        "refresh_token": token,
+    })
+}
+
+fn json_response(status: u16, body: &Value) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .insert_header("cache-control", "no-store")
+        .set_body_raw(body.to_string(), "application/json")
+}
+
+const TOKEN: &str =
+    "mnuM-jp7uAOLWsG7ojs6rY-wweh2JVfKmNtWyPgVs-RdIysp4QyEHJtdd5Q5fECWEOsGVYxZ0eHy37j_lqoPcQ";
+
+/// Serves the probe and then whatever `mocks` add; runs `case_yaml`; returns the report.
+async fn run_against(mocks: Vec<Mock>, case_yaml: &str, extra_profile: &str) -> RunReport {
+    let server = MockServer::start().await;
+    for m in mocks {
+        m.mount(&server).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("profile.yaml");
+    std::fs::write(
+        &profile,
+        format!(
+            "base_url: {}\nusername: u@example.com\n{}{extra_profile}",
+            server.uri(),
+            if extra_profile.contains("timeout:") {
+                ""
+            } else {
+                "timeout: 2s\n"
+            }
+        ),
+    )
+    .unwrap();
+    let spec = Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).unwrap();
+    let case = case::parse(case_yaml, Path::new("broken.yaml"), &spec).unwrap();
+    let target = Target::resolve(Some(&profile), &Overrides::default(), |k| {
+        (k == "TOKEN_CONFORMANCE_PASSWORD").then(|| PASSWORD.to_owned())
+    })
+    .unwrap();
+    run::run(
+        Arc::new(spec),
+        &[case],
+        target,
+        &Options::default(),
+        &|_| {},
+    )
+    .await
+    .unwrap()
+}
+
+fn findings(report: &RunReport) -> Vec<Finding> {
+    report
+        .cases
+        .iter()
+        .flat_map(|c| &c.steps)
+        .flat_map(|s| s.findings.clone())
+        .collect()
+}
+
+/// Asserts that `check` found something whose message contains `text`, and returns it.
+fn caught(report: &RunReport, check: &str, text: &str) -> Finding {
+    let all = findings(report);
+    all.iter()
+        .find(|f| f.check == check && f.message.contains(text))
+        .cloned()
+        .unwrap_or_else(|| panic!("no `{check}` finding containing {text:?}; got {all:#?}"))
+}
+
+fn create_returning(template: ResponseTemplate) -> Vec<Mock> {
+    vec![
+        Mock::given(method("POST"))
+            .and(path(CREATE))
+            .respond_with(template),
+    ]
+}
+
+#[tokio::test]
+async fn an_undocumented_status_is_caught() {
+    let r = run_against(
+        create_returning(json_response(202, &good_refresh(TOKEN))),
+        CREATE_CASE,
+        "",
+    )
+    .await;
+    let f = caught(
+        &r,
+        "status.documented",
+        "createRefreshToken answered 202, which the contract does not document",
+    );
+    assert_eq!(
+        f.expected.as_deref(),
+        Some("one of 201, 400, 401, 403, 413, 415, 429, 500")
+    );
+    assert_eq!(r.cases[0].verdict, Verdict::Failed);
+    assert_eq!(r.exit_code(false), 1);
+}
+
+#[tokio::test]
+async fn a_body_off_the_schema_is_caught() {
+    let mut body = good_refresh(TOKEN);
+    body.as_object_mut().unwrap().remove("name");
+    body["user_id"] = json!("7");
+    let r = run_against(create_returning(json_response(201, &body)), CREATE_CASE, "").await;
+    let f = caught(
+        &r,
+        "schema.body",
+        "the 201 body does not match #/components/schemas/RefreshToken",
+    );
+    assert!(
+        f.message.contains("\"name\" is a required property"),
+        "{}",
+        f.message
+    );
+    assert!(f.message.contains("at /user_id"), "{}", f.message);
+}
+
+#[tokio::test]
+async fn a_non_json_content_type_is_caught() {
+    let t = ResponseTemplate::new(201).set_body_raw(good_refresh(TOKEN).to_string(), "text/html");
+    let r = run_against(create_returning(t), CREATE_CASE, "").await;
+    let f = caught(
+        &r,
+        "content_type.json",
+        "the Content-Type is not a JSON media type",
+    );
+    assert_eq!(f.actual.as_deref(), Some("text/html"));
+}
+
+#[tokio::test]
+async fn text_json_is_only_a_warning() {
+    let t = ResponseTemplate::new(201)
+        .insert_header("cache-control", "no-store")
+        .set_body_raw(good_refresh(TOKEN).to_string(), "text/json");
+    let r = run_against(create_returning(t), CREATE_CASE, "").await;
+    caught(
+        &r,
+        "content_type.application_json",
+        "a JSON type other than application/json",
+    );
+    assert_eq!(r.cases[0].verdict, Verdict::Warned);
+    assert_eq!(r.exit_code(false), 0);
+    assert_eq!(r.exit_code(true), 1, "--strict fails on warnings");
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_caught() {
+    let t = ResponseTemplate::new(201).set_body_raw("<html>Created</html>", "application/json");
+    let r = run_against(create_returning(t), CREATE_CASE, "").await;
+    let f = caught(&r, "body.json", "the body is not JSON");
+    assert_eq!(f.actual.as_deref(), Some("<html>Created</html>"));
+}
+
+#[tokio::test]
+async fn timestamps_without_an_offset_are_caught_and_without_fraction_warned() {
+    let mut body = good_refresh(TOKEN);
+    body["created_at"] = json!("2026-11-28 02:10:46");
+    body["token_expires_at"] = json!("2027-01-27T02:10:46Z");
+    let r = run_against(create_returning(json_response(201, &body)), CREATE_CASE, "").await;
+    caught(
+        &r,
+        "timestamp.rfc3339",
+        "`created_at` is not an RFC 3339 date-time with an offset",
+    );
+    caught(
+        &r,
+        "timestamp.fraction",
+        "`token_expires_at` has no fractional seconds",
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_token_status_is_caught_and_lower_case_warned() {
+    let mut body = good_refresh(TOKEN);
+    body["token_status"] = json!("VALID");
+    let r = run_against(create_returning(json_response(201, &body)), CREATE_CASE, "").await;
+    let f = caught(
+        &r,
+        "token_status.known",
+        "`token_status` is not one of the three values",
+    );
+    assert_eq!(f.actual.as_deref(), Some("VALID"));
+
+    body["token_status"] = json!("active");
+    let r = run_against(create_returning(json_response(201, &body)), CREATE_CASE, "").await;
+    caught(
+        &r,
+        "token_status.uppercase",
+        "`token_status` is not in upper case",
+    );
+    assert_eq!(r.cases[0].verdict, Verdict::Warned);
+}
+
+#[tokio::test]
+async fn a_wrong_lifespan_is_caught() {
+    let mut body = good_refresh(TOKEN);
+    body["token_expires_at"] = json!("2026-12-28T02:10:46.588497Z");
+    let r = run_against(create_returning(json_response(201, &body)), CREATE_CASE, "").await;
+    let f = caught(
+        &r,
+        "expiry.lifespan",
+        "refresh token is off the configured lifespan by more than 1s",
+    );
+    assert_eq!(f.expected.as_deref(), Some("60d"));
+    assert_eq!(f.actual.as_deref(), Some("30d"));
+    // A target configured for 30 days passes the same arithmetic.
+    let r = run_against(
+        create_returning(json_response(201, &body)),
+        CREATE_CASE,
+        "refresh_token_lifespan_days: 30\n",
+    )
+    .await;
+    assert!(findings(&r).iter().all(|f| f.check != "expiry.lifespan"));
+}
+
+#[tokio::test]
+async fn errors_off_the_error_shape_are_caught() {
+    let case = CREATE_CASE.replace("status: 201", "status: 401");
+    let r = run_against(
+        create_returning(json_response(401, &json!({"error": "bad login"}))),
+        &case,
+        "",
+    )
+    .await;
+    caught(&r, "error.shape", "the error body has no `detail`");
+    let r = run_against(
+        create_returning(json_response(401, &json!({"detail": "bad login"}))),
+        &case,
+        "",
+    )
+    .await;
+    caught(&r, "error.code", "the error body has no `code`");
+    assert_eq!(r.cases[0].verdict, Verdict::Warned);
+    let t = ResponseTemplate::new(401).set_body_bytes("Unauthorized");
+    let r = run_against(create_returning(t), &case, "").await;
+    caught(&r, "content_type.json", "the response has no Content-Type");
+    caught(&r, "body.json", "the body is not JSON");
+}
+
+#[tokio::test]
+async fn a_missing_cache_control_is_warned() {
+    let t = ResponseTemplate::new(201)
+        .set_body_raw(good_refresh(TOKEN).to_string(), "application/json");
+    let r = run_against(create_returning(t), CREATE_CASE, "").await;
+    let f = caught(
+        &r,
+        "cache_control.no_store",
+        "a response carrying a token may be cached",
+    );
+    assert_eq!(f.actual.as_deref(), Some("(none)"));
+}
+
+#[tokio::test]
+async fn a_reused_token_value_is_caught() {
+    let twice = format!(
+        "{CREATE_CASE}  - call: createRefreshToken\n    body: {{username: u, password: p, name: n}}\n    expect:\n      status: 201\n"
+    );
+    let r = run_against(
+        create_returning(json_response(201, &good_refresh(TOKEN))),
+        &twice,
+        "",
+    )
+    .await;
+    caught(
+        &r,
+        "token.unique",
+        "this refresh token value was already issued earlier in the run (broken.create step 1",
+    );
+}
+
+#[tokio::test]
+async fn a_short_token_is_warned() {
+    let r = run_against(
+        create_returning(json_response(201, &good_refresh("abc123"))),
+        CREATE_CASE,
+        "",
+    )
+    .await;
+    caught(
+        &r,
+        "token.entropy",
+        "this refresh token can carry at most 24 bits",
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_token_reported_active_is_caught() {
+    let mut regen = good_refresh("second-token-value-that-is-long-enough-to-pass-entropy-checks");
+    regen["created_at"] = json!("2026-11-28T02:11:46.588497Z");
+    regen["token_expires_at"] = json!("2027-01-27T02:11:46.588497Z");
+    let mocks = vec![
+        Mock::given(method("POST"))
+            .and(path(CREATE))
+            .respond_with(json_response(201, &good_refresh(TOKEN))),
+        Mock::given(method("POST"))
+            .and(path(REGEN))
+            .respond_with(json_response(200, &regen)),
+        // The broken part: the old value still validates as ACTIVE.
+        Mock::given(method("POST"))
+            .and(path(VALIDATE))
+            .and(body_string_contains(TOKEN))
+            .respond_with(json_response(200, &good_refresh(TOKEN))),
+    ];
+    let case = format!(
+        "{CREATE_CASE}    capture: {{old: body.refresh_token}}
+  - call: regenRefreshToken
+    body: {{refresh_token: '{{{{ old }}}}', user_id: 7}}
+    expect: {{status: [200, 201]}}
+  - call: validateRefreshToken
+    body: {{refresh_token: '{{{{ old }}}}', user_id: 7}}
+    expect:
+      one_of:
+        - status: 401
+        - status: 200
+          body: {{token_status: {{one_of: [EXPIRED, REVOKED]}}}}
+"
+    );
+    let r = run_against(mocks, &case, "").await;
+    let f = caught(
+        &r,
+        "token_status.agrees",
+        "`token_status` of this refresh token contradicts what the case did to it",
+    );
+    assert_eq!(f.expected.as_deref(), Some("REVOKED"));
+    assert_eq!(f.actual.as_deref(), Some("ACTIVE"));
+    caught(&r, "expect.body", "none of the 2 expected outcomes matched");
+}
+
+#[tokio::test]
+async fn a_hanging_target_times_out_and_a_huge_body_is_refused() {
+    let slow =
+        json_response(201, &good_refresh(TOKEN)).set_delay(std::time::Duration::from_secs(5));
+    let started = std::time::Instant::now();
+    let r = run_against(create_returning(slow), CREATE_CASE, "timeout: 300ms\n").await;
+    caught(&r, "transport", "no response within 300ms");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "the run waited for the hang"
+    );
+
+    let huge = ResponseTemplate::new(201).set_body_raw("x".repeat(200_000), "application/json");
+    let r = run_against(
+        create_returning(huge),
+        CREATE_CASE,
+        "max_response_bytes: 10000\n",
+    )
+    .await;
+    caught(
+        &r,
+        "transport",
+        "the response body is larger than 10000 bytes",
+    );
+}
+
+#[tokio::test]
+async fn secrets_never_reach_the_report() {
+    let r = run_against(
+        create_returning(json_response(202, &good_refresh(TOKEN))),
+        CREATE_CASE,
+        "",
+    )
+    .await;
+    let details = token_conformance::report::console::details(
+        &r,
+        &token_conformance::report::Redactor::new([PASSWORD.to_owned(), TOKEN.to_owned()]),
+        token_conformance::report::Style { color: false },
+    );
+    assert!(details.contains("[status.documented]"), "{details}");
+    assert!(!details.contains(PASSWORD), "{details}");
+    assert!(!details.contains(TOKEN), "{details}");
+    assert!(details.contains("<redacted>"), "{details}");
+}

@@ -1,0 +1,192 @@
+//! The `token-conformance` binary as CI pipelines and people use it: exit codes, the embedded
+//! default target, a separately started reference server, broken input.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_token-conformance");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("TOKEN_CONFORMANCE_USERNAME")
+        .env_remove("TOKEN_CONFORMANCE_PASSWORD")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn run_without_a_target_tests_the_embedded_reference_server_and_exits_0() {
+    let o = run(&["run"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("(embedded reference server)"), "{out}");
+    let last = out.lines().last().unwrap();
+    assert!(last.ends_with("0 failed, 0 warned, 0 skipped"), "{last}");
+}
+
+#[test]
+fn run_against_a_separately_started_reference_server_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let password = "separate-server-pass-42";
+    let mut server = Command::new(BIN)
+        .args(["serve", "--listen", &addr, "--test-control", "--user"])
+        .arg(format!("ci@example.com:{password}"))
+        .arg("--db")
+        .arg(dir.path().join("s.db"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains("listening"), "{first}");
+
+    let url = format!("http://{addr}");
+    let o = Command::new(BIN)
+        .args([
+            "run",
+            "--target",
+            &url,
+            "--control-url",
+            &format!("{url}/conformance/v1"),
+            "--username",
+            "ci@example.com",
+        ])
+        .env("TOKEN_CONFORMANCE_PASSWORD", password)
+        .env("NO_COLOR", "1")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("0 failed, 0 warned, 0 skipped"), "{out}");
+    assert!(
+        !out.contains(password),
+        "the password leaked into the output"
+    );
+
+    // Without the control protocol, the cases that need it are skipped, never passed.
+    let o = Command::new(BIN)
+        .args(["run", "--target", &url, "--username", "ci@example.com"])
+        .env("TOKEN_CONFORMANCE_PASSWORD", password)
+        .env("NO_COLOR", "1")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("SKIP access-token.validate.expired  (the target does not offer clock)"),
+        "{out}"
+    );
+    assert!(!out.contains(" 0 skipped"), "{out}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+#[test]
+fn an_unreachable_target_exits_3() {
+    let port = free_port();
+    let started = Instant::now();
+    let o = run(&[
+        "run",
+        "--target",
+        &format!("http://127.0.0.1:{port}"),
+        "--username",
+        "u",
+        "--password",
+        "p",
+    ]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(out.contains("target unreachable"), "{out}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn a_malformed_case_exits_2_with_file_line_and_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.yaml"),
+        "id: bad\ntitle: t\nrequirement: r\nsteps:\n  - call: validateRefreshTokn\n    expect: {status: 200}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("worse.yaml"),
+        "id: worse\ntitle: t\nrequirement: r\nstesp: []\n",
+    )
+    .unwrap();
+    let cases = dir.path().to_str().unwrap();
+    for cmd in ["run", "lint", "list"] {
+        let o = run(&[cmd, "--cases", cases]);
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {out}");
+        assert!(
+            out.contains("bad.yaml:5: no operation `validateRefreshTokn`"),
+            "{cmd}: {out}"
+        );
+        assert!(
+            out.contains("did you mean `validateRefreshToken`?"),
+            "{cmd}: {out}"
+        );
+        assert!(
+            out.contains("worse.yaml:4: unknown field `stesp`"),
+            "{cmd}: {out}"
+        );
+        assert!(out.contains("did you mean `steps`?"), "{cmd}: {out}");
+    }
+}
+
+#[test]
+fn usage_and_profile_errors_exit_2() {
+    let o = run(&["run", "--jobs", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = run(&["run", "--target", "http://127.0.0.1:9"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("no username"), "{}", text(&o));
+    let o = run(&["run", "--spec", "no/such/spec.yaml"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("spec error: no/such/spec.yaml"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&["run", "--tolerance", "3 weeks"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+#[test]
+fn list_and_lint_describe_the_cases() {
+    let o = run(&["list"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("access-token.validate.expired"), "{out}");
+    assert!(out.contains("needs: clock"), "{out}");
+    let o = run(&["lint"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("cases load cleanly"), "{}", text(&o));
+}
