@@ -84,6 +84,55 @@ pub struct RunArgs {
     /// Warnings (SHOULD findings) fail the run too.
     #[arg(long)]
     pub strict: bool,
+    /// Compare each case's redacted responses with the snapshots in DIR (default for the
+    /// embedded reference server: `snapshots/`, when it exists).
+    #[arg(long, value_name = "DIR")]
+    pub snapshots: Option<PathBuf>,
+    /// Write the snapshots instead of comparing (accepts every change).
+    #[arg(long)]
+    pub update_snapshots: bool,
+    /// Write a JUnit XML report.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Write the JSON report (shape: docs/report.schema.json).
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// Write a Markdown conformance report.
+    #[arg(long, value_name = "PATH")]
+    pub markdown: Option<PathBuf>,
+    /// Fail when fewer documented (operation, status) pairs were exercised.
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
+    pub min_coverage: Option<f64>,
+    /// Run a stable 1/N share of the cases: K/N, 1 <= K <= N.
+    #[arg(long, value_name = "K/N", value_parser = parse_partition)]
+    pub partition: Option<(u32, u32)>,
+}
+
+fn parse_percent(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("`{s}` is not a percentage"))?;
+    if (0.0..=100.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("`{s}` is not between 0 and 100"))
+    }
+}
+
+/// Parses `K/N`.
+pub fn parse_partition(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("`{s}` is not K/N with 1 <= K <= N");
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (k, n): (u32, u32) = (
+        k.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if k >= 1 && k <= n {
+        Ok((k, n))
+    } else {
+        Err(bad())
+    }
 }
 
 fn parse_capability(s: &str) -> Result<Capability, String> {
@@ -183,7 +232,12 @@ pub async fn run(args: &RunArgs, embedded: Option<Embedded>) -> u8 {
         jobs: usize::from(args.jobs),
         filter: args.filter.clone(),
         tags: args.tags.clone(),
+        partition: args.partition,
     };
+    let snapshots = args.snapshots.clone().or_else(|| {
+        let default = Path::new(DEFAULT_SNAPSHOTS);
+        (embedded.is_some() && default.is_dir()).then(|| default.to_owned())
+    });
     let style = Style::detect();
     let selected = cases.iter().filter(|c| run::selected(c, &opts)).count();
     println!(
@@ -199,33 +253,127 @@ pub async fn run(args: &RunArgs, embedded: Option<Embedded>) -> u8 {
     );
     let password = target.password.expose().to_owned();
     let print = move |r: &run::CaseResult| println!("{}", console::progress_line(r, style));
-    let report = match run::run(Arc::new(spec), &cases, target, &opts, &print).await {
+    let spec = Arc::new(spec);
+    let mut report = match run::run(Arc::clone(&spec), &cases, target, &opts, &print).await {
         Ok(r) => r,
         Err(e) => return report_errors(&[e]),
     };
-    let mut redactor = Redactor::new(std::iter::once(password));
-    for c in &report.cases {
-        for s in &c.steps {
-            for text in [
-                s.request.as_ref().map(|r| r.body.as_str()),
-                s.response.as_ref().map(|r| r.body.as_str()),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                if let Ok(v) = serde_json::from_str(text) {
-                    redactor.learn(&v);
-                }
-                for (k, v) in form_urlencoded::parse(text.as_bytes()) {
-                    if crate::report::redact::SECRET_FIELDS.contains(&k.as_ref()) {
-                        redactor.learn(&serde_json::json!({ k.as_ref(): v.as_ref() }));
-                    }
-                }
-            }
-        }
+    let redactor = Redactor::for_report(&report, &password);
+    if let Some(dir) = &snapshots
+        && let Err(e) = apply_snapshots(&mut report, dir, args.update_snapshots, &redactor)
+    {
+        return report_errors(&[e]);
     }
     print!("{}", console::details(&report, &redactor, style));
-    report.exit_code(args.strict)
+    let coverage = crate::report::coverage::coverage(&spec, &report);
+    let mut code = report.exit_code(args.strict);
+    println!(
+        "coverage: {} of {} documented responses exercised ({:.1}%)",
+        coverage.exercised, coverage.documented, coverage.percent
+    );
+    if let Some(min) = args.min_coverage
+        && coverage.percent + 1e-9 < min
+        && code == 0
+    {
+        println!(
+            "coverage {:.1}% is under --min-coverage {min}%",
+            coverage.percent
+        );
+        code = 1;
+    }
+    if let Err(e) = write_reports(args, &report, &coverage, code, &redactor) {
+        return report_errors(&[e]);
+    }
+    code
+}
+
+/// Where the reference server's accepted snapshots live.
+pub const DEFAULT_SNAPSHOTS: &str = "snapshots";
+
+/// Compares (or writes) every run case's snapshot; drift becomes a `snapshot.drift` finding.
+pub fn apply_snapshots(
+    report: &mut run::RunReport,
+    dir: &Path,
+    update: bool,
+    redactor: &Redactor,
+) -> Result<(), Error> {
+    use crate::snapshot::{Comparison, compare, render, write};
+    let io = |e: std::io::Error| {
+        Error::new(ErrorKind::Usage, format!("cannot write snapshots: {e}")).at(Place::file(dir))
+    };
+    for case in report
+        .cases
+        .iter_mut()
+        .filter(|c| c.verdict != run::Verdict::Skipped)
+    {
+        let text = render(case, redactor);
+        if update {
+            write(dir, case, &text, false).map_err(io)?;
+            continue;
+        }
+        let problem = match compare(dir, &case.id, &text) {
+            Comparison::Same => None,
+            Comparison::Missing => Some(format!(
+                "no snapshot {} yet (review the new one, or run with --update-snapshots)",
+                crate::snapshot::path(dir, &case.id).display()
+            )),
+            Comparison::Changed(diff) => Some(format!(
+                "the responses differ from {}:\n{diff}",
+                crate::snapshot::path(dir, &case.id).display()
+            )),
+        };
+        if let Some(message) = problem {
+            let pending = write(dir, case, &text, true).map_err(io)?;
+            let finding = crate::check::Finding::new(
+                crate::check::SNAPSHOT_DRIFT,
+                format!(
+                    "{message}(pending: {}; accept with `cargo insta review` or --update-snapshots)",
+                    pending.display()
+                ),
+            );
+            let step = run::StepResult {
+                label: "snapshot".into(),
+                line: 0,
+                operation: None,
+                request: None,
+                response: None,
+                findings: vec![finding],
+            };
+            case.steps.push(step);
+            case.verdict = run::Verdict::Failed;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the reports the flags ask for.
+pub fn write_reports(
+    args: &RunArgs,
+    report: &run::RunReport,
+    coverage: &crate::report::coverage::Coverage,
+    code: u8,
+    redactor: &Redactor,
+) -> Result<(), Error> {
+    let write = |path: &Path, text: String| {
+        std::fs::write(path, text).map_err(|e| {
+            Error::new(ErrorKind::Usage, format!("cannot write the report: {e}"))
+                .at(Place::file(path))
+        })
+    };
+    if let Some(p) = &args.junit {
+        write(p, crate::report::junit::render(report, redactor))?;
+    }
+    if let Some(p) = &args.json {
+        let v = crate::report::json::render(report, coverage, code, redactor);
+        write(p, serde_json::to_string_pretty(&v).unwrap_or_default())?;
+    }
+    if let Some(p) = &args.markdown {
+        write(
+            p,
+            crate::report::markdown::render(report, coverage, redactor),
+        )?;
+    }
+    Ok(())
 }
 
 /// `list`: every case with its tags and needed capabilities.

@@ -38,6 +38,7 @@ pub mod duration;
 pub mod error;
 pub mod report;
 pub mod run;
+pub mod snapshot;
 pub mod spec;
 pub mod target;
 pub mod yaml;

@@ -42,8 +42,18 @@ fn run_without_a_target_tests_the_embedded_reference_server_and_exits_0() {
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.contains("(embedded reference server)"), "{out}");
-    let last = out.lines().last().unwrap();
-    assert!(last.ends_with("0 failed, 0 warned, 0 skipped"), "{last}");
+    let summary = out
+        .lines()
+        .find(|l| l.ends_with(" skipped") && l.contains(" passed, "))
+        .unwrap();
+    assert!(
+        summary.ends_with("0 failed, 0 warned, 0 skipped"),
+        "{summary}"
+    );
+    assert!(
+        out.lines().last().unwrap().starts_with("coverage: "),
+        "{out}"
+    );
 }
 
 #[test]

@@ -16,6 +16,7 @@ mod token_status;
 mod token_value;
 
 pub use ledger::{Ledger, TokenKind};
+pub use timestamp::parse as parse_timestamp;
 pub use token_value::IssuedTokens;
 
 use serde_json::Value;
@@ -157,8 +158,14 @@ pub const CONTROL: CheckInfo = must(
     "The control protocol accepts the request of a clock, lifespan or user step.",
 );
 
+/// A case's responses differ from its accepted snapshot.
+pub const SNAPSHOT_DRIFT: CheckInfo = must(
+    "snapshot.drift",
+    "The redacted responses of a case equal its accepted snapshot.",
+);
+
 /// Every check, in the order CHECKS.md lists them.
-pub const ALL: [CheckInfo; 23] = [
+pub const ALL: [CheckInfo; 24] = [
     STATUS_DOCUMENTED,
     CONTENT_TYPE_JSON,
     CONTENT_TYPE_EXACT,
@@ -182,6 +189,7 @@ pub const ALL: [CheckInfo; 23] = [
     CAPTURE,
     TRANSPORT,
     CONTROL,
+    SNAPSHOT_DRIFT,
 ];
 
 /// One thing a check found wrong.

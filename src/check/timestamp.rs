@@ -8,7 +8,7 @@ use super::{Finding, TIMESTAMP_FRACTION, TIMESTAMP_RFC3339};
 use crate::spec::ResponseDoc;
 
 /// Parses an RFC 3339 date-time with an offset.
-pub(crate) fn parse(s: &str) -> Option<OffsetDateTime> {
+pub fn parse(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339).ok()
 }
 

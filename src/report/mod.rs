@@ -1,6 +1,10 @@
 //! Views of a run's report.
 
 pub mod console;
+pub mod coverage;
+pub mod json;
+pub mod junit;
+pub mod markdown;
 pub mod redact;
 
 pub use console::Style;

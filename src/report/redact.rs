@@ -32,7 +32,7 @@ impl Redactor {
             for (k, val) in map {
                 if SECRET_FIELDS.contains(&k.as_str()) {
                     if let Value::String(s) = val
-                        && s.len() >= 4
+                        && s.len() >= 8
                         && !self.secrets.contains(s)
                     {
                         self.secrets.push(s.clone());
@@ -43,6 +43,44 @@ impl Redactor {
             }
             self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         }
+    }
+
+    /// A redactor for a run: the password, and every value of a secret field in any request
+    /// or response body the run recorded (JSON or form-encoded).
+    pub fn for_report(report: &crate::run::RunReport, password: &str) -> Self {
+        let mut r = Self::new(std::iter::once(password.to_owned()));
+        for step in report.cases.iter().flat_map(|c| &c.steps) {
+            let bodies = [
+                step.request.as_ref().map(|q| q.body.as_str()),
+                step.response.as_ref().map(|p| p.body.as_str()),
+            ];
+            for text in bodies.into_iter().flatten() {
+                if let Ok(v) = serde_json::from_str::<Value>(text) {
+                    r.learn(&v);
+                }
+                let form: serde_json::Map<String, Value> = form_urlencoded::parse(text.as_bytes())
+                    .filter(|(k, _)| SECRET_FIELDS.contains(&k.as_ref()))
+                    .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                    .collect();
+                r.learn(&Value::Object(form));
+                // Multipart parts: `name="field"` then a blank line, then the value.
+                for part in text
+                    .split("Content-Disposition: form-data; name=\"")
+                    .skip(1)
+                {
+                    if let Some((name, rest)) = part.split_once('"')
+                        && SECRET_FIELDS.contains(&name)
+                        && let Some(value) = rest
+                            .split("\r\n\r\n")
+                            .nth(1)
+                            .and_then(|v| v.split("\r\n").next())
+                    {
+                        r.learn(&serde_json::json!({ name: value }));
+                    }
+                }
+            }
+        }
+        r
     }
 
     /// The text with every secret replaced, including URL-encoded forms of them.

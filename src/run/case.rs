@@ -137,6 +137,7 @@ pub async fn run_case(env: &Env<'_>, case: &Case, index: usize) -> (CaseResult, 
             skip_reason: None,
             steps,
             millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            unique,
         },
         traces,
     )
@@ -156,6 +157,7 @@ pub fn skipped(case: &Case, reason: String) -> CaseResult {
         skip_reason: Some(reason),
         steps: Vec::new(),
         millis: 0,
+        unique: String::new(),
     }
 }
 

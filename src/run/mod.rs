@@ -35,6 +35,8 @@ pub struct Options {
     pub filter: Option<String>,
     /// Only cases with any of these tags.
     pub tags: Vec<String>,
+    /// Only the K-th of N stable shares of the cases.
+    pub partition: Option<(u32, u32)>,
 }
 
 impl Default for Options {
@@ -43,6 +45,7 @@ impl Default for Options {
             jobs: 4,
             filter: None,
             tags: Vec::new(),
+            partition: None,
         }
     }
 }
@@ -54,7 +57,21 @@ pub fn selected(case: &Case, opts: &Options) -> bool {
         case.id.to_lowercase().contains(&f) || case.title.to_lowercase().contains(&f)
     });
     let by_tag = opts.tags.is_empty() || case.tags.iter().any(|t| opts.tags.contains(t));
-    by_filter && by_tag
+    let by_share = opts
+        .partition
+        .is_none_or(|(k, n)| share(&case.id, n) == k - 1);
+    by_filter && by_tag && by_share
+}
+
+/// The share (0..n) a case id falls in: FNV-1a of the id, so it is stable across runs,
+/// machines and case order, and adding a case never moves another.
+pub fn share(id: &str, n: u32) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    u32::try_from(h % u64::from(n.max(1))).unwrap_or(0)
 }
 
 /// A run identifier that makes names unique across runs against one target.

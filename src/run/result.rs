@@ -113,6 +113,9 @@ pub struct CaseResult {
     pub steps: Vec<StepResult>,
     /// Wall time in milliseconds.
     pub millis: u64,
+    /// The `{{ run.unique }}` of this case, so snapshots can replace it with a placeholder.
+    #[serde(skip)]
+    pub unique: String,
 }
 
 impl CaseResult {

@@ -1,0 +1,47 @@
+//! The JSON report: every case, step, check and verdict, secrets redacted. Its shape is
+//! `docs/report.schema.json`.
+
+use serde_json::{Value, json};
+
+use crate::run::RunReport;
+
+use super::coverage::Coverage;
+use super::redact::Redactor;
+
+/// The format tag of this shape.
+pub const FORMAT: &str = "token-conformance-report/1";
+
+fn redact_all(v: &mut Value, r: &Redactor) {
+    match v {
+        Value::String(s) => *s = r.text(s),
+        Value::Array(items) => items.iter_mut().for_each(|i| redact_all(i, r)),
+        Value::Object(map) => map.values_mut().for_each(|i| redact_all(i, r)),
+        _ => {}
+    }
+}
+
+/// The report as a JSON value.
+pub fn render(
+    report: &RunReport,
+    coverage: &Coverage,
+    exit_code: u8,
+    redactor: &Redactor,
+) -> Value {
+    let mut v = json!({
+        "format": FORMAT,
+        "target": report.target,
+        "contract": {"title": report.spec_title, "version": report.spec_version},
+        "harness_version": report.harness_version,
+        "started_at": report.started_at,
+        "millis": report.millis,
+        "exit_code": exit_code,
+        "summary": report.summary(),
+        "requests": report.requests(),
+        "tokens_issued": report.tokens_issued,
+        "stopped_answering": report.stopped_answering,
+        "coverage": coverage,
+        "cases": report.cases,
+    });
+    redact_all(&mut v, redactor);
+    v
+}

@@ -1,0 +1,187 @@
+//! A conformance report a vendor can publish: target, contract and harness versions, date,
+//! verdict per requirement, warnings, skipped cases and why, and the coverage matrix.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use crate::case::Severity;
+use crate::run::{RunReport, Verdict};
+
+use super::coverage::Coverage;
+use super::redact::Redactor;
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The report as Markdown.
+pub fn render(report: &RunReport, coverage: &Coverage, redactor: &Redactor) -> String {
+    let s = report.summary();
+    let mut m = String::new();
+    let verdict = if s.failed > 0 {
+        "**does not conform**"
+    } else if s.warned > 0 {
+        "**conforms, with warnings**"
+    } else {
+        "**conforms**"
+    };
+    let _ = writeln!(m, "# Token Authentication API conformance report\n");
+    let _ = writeln!(m, "| | |\n|---|---|");
+    let _ = writeln!(m, "| Target | `{}` |", cell(&redactor.text(&report.target)));
+    let _ = writeln!(
+        m,
+        "| Contract | {} {} |",
+        cell(&report.spec_title),
+        cell(&report.spec_version)
+    );
+    let _ = writeln!(
+        m,
+        "| Harness | token-conformance {} |",
+        report.harness_version
+    );
+    let _ = writeln!(m, "| Date | {} |", report.started_at);
+    let _ = writeln!(m, "| Verdict | {verdict} |");
+    let _ = writeln!(
+        m,
+        "| Cases | {} passed, {} failed, {} warned, {} skipped |",
+        s.passed, s.failed, s.warned, s.skipped
+    );
+    let _ = writeln!(
+        m,
+        "| Coverage | {} of {} documented responses exercised ({:.0}%) |\n",
+        coverage.exercised, coverage.documented, coverage.percent
+    );
+
+    let _ = writeln!(m, "## Verdict per requirement\n");
+    let _ = writeln!(
+        m,
+        "| Verdict | Level | Case | Requirement |\n|---|---|---|---|"
+    );
+    for c in &report.cases {
+        let _ = writeln!(
+            m,
+            "| {} | {} | `{}` | {} |",
+            c.verdict.label(),
+            c.severity.name(),
+            c.id,
+            cell(&c.requirement)
+        );
+    }
+
+    let failures: Vec<_> = report
+        .cases
+        .iter()
+        .filter(|c| c.verdict == Verdict::Failed)
+        .collect();
+    if !failures.is_empty() {
+        let _ = writeln!(m, "\n## Failures\n");
+        for c in failures {
+            let _ = writeln!(m, "### `{}`: {}\n", c.id, cell(&c.title));
+            for st in &c.steps {
+                for f in st.findings.iter().filter(|f| f.severity == Severity::Must) {
+                    let _ = writeln!(
+                        m,
+                        "- {} — `{}`: {}",
+                        cell(&st.label),
+                        f.check,
+                        cell(&redactor.text(&f.message))
+                    );
+                    if let (Some(e), Some(a)) = (&f.expected, &f.actual) {
+                        let _ = writeln!(
+                            m,
+                            "  expected `{}`, got `{}`",
+                            cell(&redactor.text(e)),
+                            cell(&redactor.text(a))
+                        );
+                    }
+                }
+            }
+            m.push('\n');
+        }
+    }
+
+    let _ = writeln!(m, "\n## Warnings\n");
+    let mut any = false;
+    for c in &report.cases {
+        for st in &c.steps {
+            for f in st
+                .findings
+                .iter()
+                .filter(|f| f.severity == Severity::Should)
+            {
+                any = true;
+                let _ = writeln!(
+                    m,
+                    "- `{}` {} — `{}`: {}",
+                    c.id,
+                    cell(&st.label),
+                    f.check,
+                    cell(&redactor.text(&f.message))
+                );
+            }
+        }
+    }
+    if !any {
+        let _ = writeln!(m, "None.");
+    }
+
+    let _ = writeln!(m, "\n## Skipped\n");
+    let skipped: Vec<_> = report
+        .cases
+        .iter()
+        .filter(|c| c.verdict == Verdict::Skipped)
+        .collect();
+    if skipped.is_empty() {
+        let _ = writeln!(m, "None.");
+    }
+    for c in skipped {
+        let _ = writeln!(
+            m,
+            "- `{}`: {}",
+            c.id,
+            cell(c.skip_reason.as_deref().unwrap_or(""))
+        );
+    }
+
+    let _ = writeln!(m, "\n## Coverage\n");
+    let statuses: BTreeSet<u16> = coverage.pairs.iter().map(|p| p.status).collect();
+    let ops: Vec<&str> = {
+        let mut seen = Vec::new();
+        for p in &coverage.pairs {
+            if !seen.contains(&p.operation.as_str()) {
+                seen.push(p.operation.as_str());
+            }
+        }
+        seen
+    };
+    let _ = write!(m, "| Operation |");
+    for st in &statuses {
+        let _ = write!(m, " {st} |");
+    }
+    let _ = write!(m, "\n|---|");
+    for _ in &statuses {
+        let _ = write!(m, "---|");
+    }
+    m.push('\n');
+    for op in ops {
+        let _ = write!(m, "| `{op}` |");
+        for st in &statuses {
+            let mark = match coverage
+                .pairs
+                .iter()
+                .find(|p| p.operation == op && p.status == *st)
+            {
+                Some(p) if p.exercised => "✅",
+                Some(_) => "—",
+                None => " ",
+            };
+            let _ = write!(m, " {mark} |");
+        }
+        m.push('\n');
+    }
+    let _ = writeln!(
+        m,
+        "\n✅ exercised, — documented but not exercised, blank: not documented."
+    );
+    m
+}

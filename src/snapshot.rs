@@ -1,0 +1,345 @@
+//! Redacted snapshots of each case's responses, in insta's `.snap` format so that
+//! `cargo insta review` can accept or reject them.
+//!
+//! A snapshot keeps, per step, the status, the headers that matter, and the body, with every
+//! volatile or secret value replaced by a stable placeholder: token values by
+//! `[refresh_token N]` / `[api_access_token N]` (numbered in order of appearance, so "the same
+//! token again" stays visible), user ids by `[user_id N]`, timestamps by `[timestamp]`, the
+//! case's unique name by `[unique]`, and retry delays by `[n]`. A snapshot never contains a
+//! password or a token value.
+//!
+//! insta reports only by panicking and reads its settings once per process, which fits the
+//! `cargo test` harness but not a CLI run against a foreign target; this module is the CLI's
+//! Result-returning comparison, writing the same format.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::report::Redactor;
+use crate::report::redact::SECRET_FIELDS;
+use crate::run::CaseResult;
+
+/// Headers kept in snapshots.
+const HEADERS: [&str; 3] = ["content-type", "cache-control", "retry-after"];
+
+#[derive(Default)]
+struct Placeholders {
+    by_value: HashMap<String, String>,
+    counts: HashMap<&'static str, usize>,
+}
+
+impl Placeholders {
+    fn name(&mut self, kind: &'static str, value: &str) -> String {
+        if let Some(p) = self.by_value.get(value) {
+            return p.clone();
+        }
+        let n = self.counts.entry(kind).or_insert(0);
+        *n += 1;
+        let p = format!("[{kind} {n}]");
+        self.by_value.insert(value.to_owned(), p.clone());
+        p
+    }
+}
+
+fn is_timestamp(s: &str) -> bool {
+    s.len() >= 20 && crate::check::parse_timestamp(s).is_some()
+}
+
+/// Replaces digits before " seconds" (retry delays in messages).
+fn seconds(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find(" seconds") {
+        let head = &rest[..i];
+        let digits = head.len() - head.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        if digits > 0 {
+            out.push_str(&head[..head.len() - digits]);
+            out.push_str("[n]");
+        } else {
+            out.push_str(head);
+        }
+        out.push_str(" seconds");
+        rest = &rest[i + " seconds".len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn scrub(v: &mut Value, key: Option<&str>, ph: &mut Placeholders, unique: &str) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map.iter_mut() {
+                scrub(child, Some(k.as_str()), ph, unique);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| scrub(i, key, ph, unique)),
+        Value::Number(n) if key == Some("user_id") => {
+            *v = Value::String(ph.name("user_id", &n.to_string()))
+        }
+        Value::String(s) => {
+            let replaced = match key {
+                Some(k) if SECRET_FIELDS.contains(&k) => Some(ph.name(static_kind(k), s)),
+                Some("user_id") => Some(ph.name("user_id", s.trim())),
+                _ if ph.by_value.contains_key(s.as_str()) => ph.by_value.get(s.as_str()).cloned(),
+                _ if is_timestamp(s) => Some("[timestamp]".to_owned()),
+                _ => None,
+            };
+            *s = match replaced {
+                Some(r) => r,
+                None if !unique.is_empty() => seconds(&s.replace(unique, "[unique]")),
+                None => seconds(s),
+            };
+        }
+        _ => {}
+    }
+}
+
+fn static_kind(field: &str) -> &'static str {
+    match field {
+        "refresh_token" => "refresh_token",
+        "api_access_token" => "api_access_token",
+        _ => "secret",
+    }
+}
+
+/// The snapshot text of one case.
+pub fn render(case: &CaseResult, redactor: &Redactor) -> String {
+    let mut ph = Placeholders::default();
+    let mut out = String::new();
+    for step in &case.steps {
+        let _ = writeln!(out, "# {}", step.label);
+        let Some(resp) = &step.response else {
+            if step.request.is_some() {
+                let _ = writeln!(out, "(no response)");
+            }
+            continue;
+        };
+        let _ = writeln!(out, "{}", resp.status);
+        for name in HEADERS {
+            if let Some((_, v)) = resp
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            {
+                let v = if name == "retry-after" && v.chars().all(|c| c.is_ascii_digit()) {
+                    "[n]"
+                } else {
+                    v
+                };
+                let _ = writeln!(out, "{name}: {v}");
+            }
+        }
+        match serde_json::from_str::<Value>(&resp.body) {
+            Ok(mut json) => {
+                scrub(&mut json, None, &mut ph, &case.unique);
+                let pretty = serde_json::to_string_pretty(&json).unwrap_or_default();
+                let _ = writeln!(out, "{pretty}");
+            }
+            Err(_) if resp.body.is_empty() => {}
+            Err(_) => {
+                let mut text = resp.body.clone();
+                for (value, p) in &ph.by_value {
+                    text = text.replace(value.as_str(), p);
+                }
+                if !case.unique.is_empty() {
+                    text = text.replace(&case.unique, "[unique]");
+                }
+                let _ = writeln!(out, "{}", seconds(&text));
+            }
+        }
+        out.push('\n');
+    }
+    // Belt and braces: whatever slipped past the placeholders goes through the redactor.
+    redactor.text(out.trim_end())
+}
+
+/// The file of a case's snapshot in `dir`.
+pub fn path(dir: &Path, case_id: &str) -> PathBuf {
+    dir.join(format!("{case_id}.snap"))
+}
+
+/// The whole `.snap` file for `text`.
+pub fn file_text(case: &CaseResult, text: &str) -> String {
+    format!(
+        "---\nsource: {}\nexpression: {}\n---\n{text}\n",
+        case.file, case.id
+    )
+}
+
+/// The contents of a `.snap` file, without its header.
+pub fn contents(file: &str) -> &str {
+    let body = file
+        .strip_prefix("---\n")
+        .map_or(file, |rest| match rest.find("\n---\n") {
+            Some(i) => &rest[i + "\n---\n".len()..],
+            None => rest,
+        });
+    body.trim_end()
+}
+
+/// How a case's snapshot compares with the one on disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Comparison {
+    /// The same.
+    Same,
+    /// No snapshot on disk yet.
+    Missing,
+    /// Different; a readable diff (old `-`, new `+`).
+    Changed(String),
+}
+
+/// Compares `text` with the snapshot of `case_id` in `dir`.
+pub fn compare(dir: &Path, case_id: &str, text: &str) -> Comparison {
+    match std::fs::read_to_string(path(dir, case_id)) {
+        Err(_) => Comparison::Missing,
+        Ok(file) => {
+            let old = contents(&file);
+            if old == text.trim_end() {
+                Comparison::Same
+            } else {
+                Comparison::Changed(diff(old, text.trim_end()))
+            }
+        }
+    }
+}
+
+/// Writes the snapshot, as `.snap` (accepted) or `.snap.new` (pending review).
+pub fn write(dir: &Path, case: &CaseResult, text: &str, pending: bool) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let mut p = path(dir, &case.id);
+    if pending {
+        p = p.with_extension("snap.new");
+    }
+    std::fs::write(&p, file_text(case, text))?;
+    Ok(p)
+}
+
+/// A line diff (longest common subsequence), showing changed lines with two lines of context.
+pub fn diff(old: &str, new: &str) -> String {
+    let a: Vec<&str> = old.lines().collect();
+    let b: Vec<&str> = new.lines().collect();
+    let (n, m) = (a.len(), b.len());
+    let mut lcs = vec![vec![0usize; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let mut ops: Vec<(char, &str)> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < n || j < m {
+        if i < n && j < m && a[i] == b[j] {
+            ops.push((' ', a[i]));
+            i += 1;
+            j += 1;
+        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            ops.push(('+', b[j]));
+            j += 1;
+        } else {
+            ops.push(('-', a[i]));
+            i += 1;
+        }
+    }
+    let near = |k: usize| {
+        ops[k.saturating_sub(2)..(k + 3).min(ops.len())]
+            .iter()
+            .any(|(c, _)| *c != ' ')
+    };
+    let mut out = String::new();
+    let mut skipped = false;
+    for (k, (c, line)) in ops.iter().enumerate() {
+        if *c != ' ' || near(k) {
+            let _ = writeln!(out, "{c} {line}");
+            skipped = false;
+        } else if !skipped {
+            out.push_str("  ...\n");
+            skipped = true;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::Severity;
+    use crate::run::{ResponseView, StepResult, Verdict};
+
+    fn case_with(bodies: &[&str]) -> CaseResult {
+        CaseResult {
+            id: "x.y".into(),
+            title: "t".into(),
+            file: "cases/x.yaml".into(),
+            severity: Severity::Must,
+            requirement: "r".into(),
+            tags: vec![],
+            needs: vec![],
+            verdict: Verdict::Passed,
+            skip_reason: None,
+            steps: bodies
+                .iter()
+                .enumerate()
+                .map(|(i, b)| StepResult {
+                    label: format!("step {}: op", i + 1),
+                    line: 1,
+                    operation: None,
+                    request: None,
+                    response: Some(ResponseView {
+                        status: 200,
+                        headers: vec![
+                            ("content-type".into(), "application/json".into()),
+                            ("retry-after".into(), "57".into()),
+                        ],
+                        body: (*b).to_owned(),
+                        millis: 3,
+                    }),
+                    findings: vec![],
+                })
+                .collect(),
+            millis: 1,
+            unique: "tc1-3".into(),
+        }
+    }
+
+    #[test]
+    fn volatile_and_secret_values_become_stable_placeholders() {
+        let c = case_with(&[
+            r#"{"user_id": 12, "created_at": "2026-11-28T02:10:46.588497Z", "name": "tc1-3 x", "refresh_token": "SECRETSECRET"}"#,
+            r#"{"refresh_token": "SECRETSECRET", "api_access_token": "OTHERSECRET", "detail": "try again in 57 seconds."}"#,
+        ]);
+        let text = render(&c, &Redactor::new(["hunter2-password".to_owned()]));
+        assert!(text.contains("\"user_id\": \"[user_id 1]\""), "{text}");
+        assert!(text.contains("\"created_at\": \"[timestamp]\""), "{text}");
+        assert!(text.contains("\"name\": \"[unique] x\""), "{text}");
+        assert_eq!(text.matches("[refresh_token 1]").count(), 2, "{text}");
+        assert!(text.contains("[api_access_token 1]"), "{text}");
+        assert!(text.contains("try again in [n] seconds."), "{text}");
+        assert!(text.contains("retry-after: [n]"), "{text}");
+        assert!(!text.contains("SECRET"), "{text}");
+    }
+
+    #[test]
+    fn compare_finds_drift_with_a_readable_diff() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let c = case_with(&[r#"{"detail": "a"}"#]);
+        let text = render(&c, &Redactor::default());
+        assert_eq!(compare(dir.path(), &c.id, &text), Comparison::Missing);
+        write(dir.path(), &c, &text, false).expect("write");
+        assert_eq!(compare(dir.path(), &c.id, &text), Comparison::Same);
+        let changed = render(&case_with(&[r#"{"detail": "b"}"#]), &Redactor::default());
+        let Comparison::Changed(d) = compare(dir.path(), &c.id, &changed) else {
+            panic!("drift")
+        };
+        assert!(
+            d.contains("-   \"detail\": \"a\"") && d.contains("+   \"detail\": \"b\""),
+            "{d}"
+        );
+    }
+}

@@ -1,0 +1,104 @@
+//! Every case as a cargo test (libtest-mimic, `harness = false`): one trial per case file, run
+//! against the reference server started in-process, its redacted responses compared with the
+//! committed snapshots in `snapshots/` through insta (`cargo insta review` accepts changes).
+//!
+//! `cargo test --test conformance -- regen` runs the matching cases; SHOULD cases are marked
+//! `[should]`. Each trial gets its own server and database, so trials are independent and
+//! the clock-moving cases cannot disturb the others.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use token_conformance::case::{self, Case, Severity};
+use token_conformance::report::{Redactor, Style, console};
+use token_conformance::run::{self, Options, Verdict};
+use token_conformance::snapshot;
+use token_conformance::spec::Spec;
+use token_conformance::target::{Overrides, Target};
+
+const USER: &str = "conformance@example.com";
+
+fn main() {
+    let args = Arguments::from_args();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let spec = Arc::new(
+        Spec::load(&root.join("specs/token-auth.openapi.yaml")).expect("the contract loads"),
+    );
+    let cases = match case::load_dir(&root.join("cases"), &spec) {
+        Ok(c) => c,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            std::process::exit(2);
+        }
+    };
+    let trials = cases
+        .into_iter()
+        .map(|case| {
+            let spec = Arc::clone(&spec);
+            let kind = match case.severity {
+                Severity::Must => "must",
+                Severity::Should => "should",
+            };
+            Trial::test(case.id.clone(), move || run_case(&spec, case)).with_kind(kind)
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn run_case(spec: &Arc<Spec>, case: Case) -> Result<(), Failed> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    let (text, id) = rt.block_on(async {
+        let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
+        let password = reference_server::token::generate(24).map_err(|e| e.to_string())?;
+        let config = reference_server::Config {
+            listen: "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
+            users: vec![(USER.to_owned(), password.clone())],
+            test_control: true,
+            ..reference_server::Config::new(dir.path().join("reference.db"))
+        };
+        let server = reference_server::spawn(config)
+            .await
+            .map_err(|e| e.to_string())?;
+        let base = format!("http://{}", server.addr());
+        let overrides = Overrides {
+            base_url: Some(base.clone()),
+            control_url: Some(format!("{base}/conformance/v1")),
+            username: Some(USER.to_owned()),
+            password: Some(password.clone()),
+            ..Overrides::default()
+        };
+        let target = Target::resolve(None, &overrides, |_| None).map_err(|e| e.to_string())?;
+        let id = case.id.clone();
+        let report = run::run(
+            Arc::clone(spec),
+            &[case],
+            target,
+            &Options::default(),
+            &|_| {},
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        server.shutdown().await;
+        let redactor = Redactor::for_report(&report, &password);
+        let result = report.cases.first().ok_or("the case did not run")?;
+        match result.verdict {
+            Verdict::Passed | Verdict::Warned => {}
+            Verdict::Failed | Verdict::Skipped => {
+                return Err(console::details(&report, &redactor, Style { color: false }));
+            }
+        }
+        Ok::<_, String>((snapshot::render(result, &redactor), id))
+    })?;
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.bind(|| insta::assert_snapshot!(id.as_str(), text));
+    Ok(())
+}

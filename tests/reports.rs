@@ -1,0 +1,334 @@
+//! Reports and snapshots of a whole run: the JUnit file parses as JUnit, the JSON report
+//! validates against its schema, the Markdown report has its sections, and no report, snapshot
+//! or console output contains any password or token value the run used.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use clap::Parser;
+use serde_json::Value;
+use token_conformance::cli::{self, RunArgs};
+use token_conformance::report::{Redactor, Style, console, coverage};
+use token_conformance::run::{self, Options, RunReport};
+use token_conformance::spec::Spec;
+use token_conformance::target::{Overrides, Target};
+
+const BIN: &str = env!("CARGO_BIN_EXE_token-conformance");
+
+#[derive(Parser)]
+struct Wrapper {
+    #[command(flatten)]
+    args: RunArgs,
+}
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs every case against an in-process reference server; returns the report and the password.
+async fn full_run() -> (RunReport, Arc<Spec>, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let password = reference_server::token::generate(24).unwrap();
+    let config = reference_server::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        users: vec![("leak-test@example.com".into(), password.clone())],
+        test_control: true,
+        ..reference_server::Config::new(dir.path().join("db.sqlite"))
+    };
+    let server = reference_server::spawn(config).await.unwrap();
+    let base = format!("http://{}", server.addr());
+    let spec = Arc::new(Spec::load(&root().join("specs/token-auth.openapi.yaml")).unwrap());
+    let cases = token_conformance::case::load_dir(&root().join("cases"), &spec).unwrap();
+    let overrides = Overrides {
+        base_url: Some(base.clone()),
+        control_url: Some(format!("{base}/conformance/v1")),
+        username: Some("leak-test@example.com".into()),
+        password: Some(password.clone()),
+        ..Overrides::default()
+    };
+    let target = Target::resolve(None, &overrides, |_| None).unwrap();
+    let report = run::run(
+        Arc::clone(&spec),
+        &cases,
+        target,
+        &Options::default(),
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    server.shutdown().await;
+    (report, spec, password, dir)
+}
+
+/// Every token value in any recorded body, found structurally (not through the redactor).
+fn token_values(report: &RunReport) -> Vec<String> {
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    match (k.as_str(), v) {
+                        ("refresh_token" | "api_access_token", Value::String(s))
+                            if s.len() > 20 =>
+                        {
+                            out.push(s.clone())
+                        }
+                        _ => walk(v, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for s in report.cases.iter().flat_map(|c| &c.steps) {
+        if let Some(r) = &s.response
+            && let Ok(v) = serde_json::from_str::<Value>(&r.body)
+        {
+            walk(&v, &mut out);
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[tokio::test]
+async fn no_report_snapshot_or_log_holds_a_secret() {
+    let (mut report, spec, password, dir) = full_run().await;
+    let tokens = token_values(&report);
+    assert!(
+        tokens.len() >= report.tokens_issued,
+        "{} < {}",
+        tokens.len(),
+        report.tokens_issued
+    );
+    assert!(
+        report.tokens_issued > 30,
+        "the run issued only {} tokens",
+        report.tokens_issued
+    );
+
+    let out = dir.path();
+    let paths = |name: &str| out.join(name).to_str().unwrap().to_owned();
+    let args = Wrapper::parse_from([
+        "x",
+        "--junit",
+        &paths("r.xml"),
+        "--json",
+        &paths("r.json"),
+        "--markdown",
+        &paths("r.md"),
+    ])
+    .args;
+    let redactor = Redactor::for_report(&report, &password);
+    let snapshots = out.join("snaps");
+    cli::apply_snapshots(&mut report, &snapshots, true, &redactor).unwrap();
+    let cov = coverage::coverage(&spec, &report);
+    cli::write_reports(&args, &report, &cov, report.exit_code(false), &redactor).unwrap();
+    let console = console::details(&report, &redactor, Style { color: false });
+
+    let mut texts = vec![("console".to_owned(), console)];
+    for entry in std::fs::read_dir(out)
+        .unwrap()
+        .chain(std::fs::read_dir(&snapshots).unwrap())
+    {
+        let p = entry.unwrap().path();
+        if p.is_file() && !p.to_string_lossy().contains("db.sqlite") {
+            texts.push((
+                p.display().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            ));
+        }
+    }
+    assert!(
+        texts.len() >= 4 + 30,
+        "reports and snapshots: {}",
+        texts.len()
+    );
+    for (name, text) in &texts {
+        assert!(!text.contains(&password), "{name} holds the password");
+        for t in &tokens {
+            assert!(!text.contains(t.as_str()), "{name} holds a token value");
+        }
+    }
+    // Redacted, not dropped: the JSON report still shows that a token was there.
+    let json = std::fs::read_to_string(out.join("r.json")).unwrap();
+    assert!(json.contains("<redacted>"));
+}
+
+#[tokio::test]
+async fn json_report_validates_and_junit_parses_as_junit() {
+    let (report, spec, password, dir) = full_run().await;
+    let redactor = Redactor::for_report(&report, &password);
+    let cov = coverage::coverage(&spec, &report);
+
+    let json = token_conformance::report::json::render(&report, &cov, 0, &redactor);
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("docs/report.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft7)
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&json)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .take(5)
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(json["cases"].as_array().unwrap().len(), report.cases.len());
+
+    // JUnit: well-formed XML with the structure JUnit consumers read.
+    let xml = token_conformance::report::junit::render(&report, &redactor);
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let (mut suites, mut suite_tests, mut testcases) = (0, None, 0);
+    loop {
+        match reader.read_event().unwrap() {
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
+                match e.name().as_ref() {
+                    b"testsuites" => suites += 1,
+                    b"testsuite" => {
+                        let tests = e.try_get_attribute("tests").unwrap().unwrap();
+                        suite_tests = Some(String::from_utf8(tests.value.to_vec()).unwrap());
+                        let ts = e.try_get_attribute("timestamp").unwrap().unwrap();
+                        assert_eq!(
+                            ts.value.len(),
+                            19,
+                            "JUnit timestamps have no fraction or offset"
+                        );
+                    }
+                    b"testcase" => {
+                        testcases += 1;
+                        assert!(e.try_get_attribute("name").unwrap().is_some());
+                        assert!(e.try_get_attribute("classname").unwrap().is_some());
+                    }
+                    _ => {}
+                }
+            }
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(suites, 1);
+    assert_eq!(testcases, report.cases.len());
+    assert_eq!(suite_tests, Some(report.cases.len().to_string()));
+    drop(dir);
+}
+
+fn run_bin(args: &[&str]) -> (i32, String) {
+    let o = Command::new(BIN)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .current_dir(root())
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}
+
+#[test]
+fn reports_from_the_binary_show_failures_skips_and_coverage() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("report.md");
+    let xml = dir.path().join("report.xml");
+    // An impossible coverage floor fails an otherwise clean run; a reachable one does not.
+    let (code, out) = run_bin(&[
+        "run",
+        "--min-coverage",
+        "99",
+        "--markdown",
+        md.to_str().unwrap(),
+        "--junit",
+        xml.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("is under --min-coverage 99%"), "{out}");
+    let md = std::fs::read_to_string(md).unwrap();
+    for section in [
+        "# Token Authentication API conformance report",
+        "## Verdict per requirement",
+        "## Warnings",
+        "## Skipped",
+        "## Coverage",
+        "| `createRefreshToken` |",
+    ] {
+        assert!(md.contains(section), "markdown lacks {section}:\n{md}");
+    }
+    let (code, out) = run_bin(&["run", "--min-coverage", "50"]);
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn partitions_are_disjoint_and_cover_every_case() {
+    let mut seen = Vec::new();
+    for k in 1..=3 {
+        let (code, out) = run_bin(&["run", "--partition", &format!("{k}/3")]);
+        assert_eq!(code, 0, "{out}");
+        seen.extend(out.lines().filter_map(|l| {
+            l.strip_prefix("PASS ")
+                .map(|r| r.split_whitespace().next().unwrap().to_owned())
+        }));
+    }
+    let (_, listing) = run_bin(&["list"]);
+    let total = listing.lines().filter(|l| l.contains(" tags: ")).count();
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "a case ran in two partitions");
+    assert_eq!(seen.len(), total, "partitions missed cases");
+    let (code, out) = run_bin(&["run", "--partition", "4/3"]);
+    assert_eq!(code, 2, "{out}");
+}
+
+#[test]
+fn drift_from_a_snapshot_fails_with_a_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    let snaps = dir.path().join("snaps");
+    let (code, out) = run_bin(&[
+        "run",
+        "--filter",
+        "refresh-token.validate.unknown",
+        "--snapshots",
+        snaps.to_str().unwrap(),
+        "--update-snapshots",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let file = snaps.join("refresh-token.validate.unknown.snap");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace("Refresh token provided is invalid.", "Something else."),
+    )
+    .unwrap();
+    let (code, out) = run_bin(&[
+        "run",
+        "--filter",
+        "refresh-token.validate.unknown",
+        "--snapshots",
+        snaps.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("[snapshot.drift]"), "{out}");
+    assert!(out.contains("-   \"detail\": \"Something else.\""), "{out}");
+    assert!(
+        out.contains("+   \"detail\": \"Refresh token provided is invalid.\""),
+        "{out}"
+    );
+    assert!(
+        snaps
+            .join("refresh-token.validate.unknown.snap.new")
+            .is_file()
+    );
+}
