@@ -856,3 +856,28 @@ async fn database_files_never_hold_a_token_or_password() {
     // The WAL must exist (WAL mode) alongside the main file.
     assert!(files >= 2, "expected the database and its -wal file");
 }
+
+#[tokio::test]
+async fn internal_errors_say_nothing_about_internals() {
+    let h = Harness::start().await;
+    let t = h.login("broken db").await;
+    // Break the database under the running server, as a failing disk or a bad migration would.
+    let conn = rusqlite::Connection::open(db_path(&h.dir)).unwrap();
+    conn.execute_batch("DROP TABLE access_tokens;").unwrap();
+    let r = h
+        .call("createAPIAccessToken", Enc::Json, &refresh_fields(&t))
+        .await;
+    r.assert_error(500, "Internal server error.");
+    assert!(
+        !r.text.contains("access_tokens") && !r.text.to_lowercase().contains("sql"),
+        "{}",
+        r.text
+    );
+    // The rest of the API still answers.
+    assert_eq!(
+        h.call("validateRefreshToken", Enc::Json, &refresh_fields(&t))
+            .await
+            .status,
+        200
+    );
+}

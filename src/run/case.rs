@@ -35,6 +35,19 @@ pub struct Env<'a> {
     pub run_id: &'a str,
 }
 
+impl Env<'_> {
+    /// What templates in a step of the case with this unique name can draw on.
+    fn scope<'s>(&'s self, unique: &'s str, captures: &'s BTreeMap<String, Value>) -> Scope<'s> {
+        Scope {
+            username: &self.target.username,
+            password: self.target.password.expose(),
+            unique,
+            run_id: self.run_id,
+            captures,
+        }
+    }
+}
+
 /// What a case's run leaves behind besides its result.
 #[derive(Default)]
 pub struct Traces {
@@ -229,13 +242,7 @@ async fn run_call(
         return true;
     };
     result.operation = Some(operation.id.clone());
-    let scope = Scope {
-        username: &env.target.username,
-        password: env.target.password.expose(),
-        unique,
-        run_id: env.run_id,
-        captures: &state.captures,
-    };
+    let scope = env.scope(unique, &state.captures);
     let Rendered {
         fields,
         bytes,
@@ -277,13 +284,7 @@ async fn run_call(
     let (findings, json) = check::apply_all(&exchange, &mut state.ledger, env.issued, &where_);
     result.findings.extend(findings);
 
-    let scope = Scope {
-        username: &env.target.username,
-        password: env.target.password.expose(),
-        unique,
-        run_id: env.run_id,
-        captures: &state.captures,
-    };
+    let scope = env.scope(unique, &state.captures);
     let expect = expect_findings(
         &call.expect.outcomes(),
         &resp,
@@ -347,19 +348,8 @@ async fn control_step(
             Ok(())
         }
         Action::CreateUser(u) => {
-            let scope = Scope {
-                username: &env.target.username,
-                password: env.target.password.expose(),
-                unique,
-                run_id: env.run_id,
-                captures: &state.captures,
-            };
-            let text = |s: &str| -> Result<String, String> {
-                Ok(match render_str(s, &scope)? {
-                    Value::String(s) => s,
-                    other => other.to_string(),
-                })
-            };
+            let scope = env.scope(unique, &state.captures);
+            let text = |s: &str| render_str(s, &scope).map(text_of);
             let username = text(&u.username)?;
             let password = u.password.as_deref().map(text).transpose()?;
             let answer = control
@@ -374,17 +364,8 @@ async fn control_step(
             Ok(())
         }
         Action::RevokeRefreshToken(t) => {
-            let scope = Scope {
-                username: &env.target.username,
-                password: env.target.password.expose(),
-                unique,
-                run_id: env.run_id,
-                captures: &state.captures,
-            };
-            let token = match render_str(t, &scope)? {
-                Value::String(s) => s,
-                other => other.to_string(),
-            };
+            let scope = env.scope(unique, &state.captures);
+            let token = text_of(render_str(t, &scope)?);
             control.revoke_refresh_token(&token).await?;
             state.ledger.admin_revoked(&token);
             Ok(())
