@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
+use http_body_util::BodyExt as _;
 
 use crate::error::ApiError;
 
@@ -112,39 +113,56 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
     )
 }
 
-/// Reads the whole body, refusing it with 413 as soon as it passes `limit` bytes.
+/// Bodies over the limit but under this size are read to the end and discarded before the 413
+/// goes out. Answering while the client is still sending makes the connection close under it,
+/// and most clients then report a broken pipe instead of the 413; draining a modest body costs
+/// bandwidth but no memory. Anything larger is cut off at once.
+pub const DRAIN_MAX: u64 = 2 * 1024 * 1024;
+
+/// Reads the whole body, refusing it with 413 as soon as it passes `limit` bytes. At most
+/// `limit` bytes are ever held in memory.
 pub async fn read_limited(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
 ) -> Result<axum::body::Bytes, ApiError> {
-    // A declared length over the limit is refused before a byte of the body is read.
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(ApiError::PayloadTooLarge(limit));
-    }
-    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, limit)).await {
+    let read = async {
+        if declared.is_some_and(|n| n > DRAIN_MAX) {
+            // Refused before a byte of the body is read.
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        let mut body = body;
+        let mut buf: Vec<u8> = Vec::new();
+        let mut seen: u64 = 0;
+        while let Some(frame) = body.frame().await {
+            let frame = frame
+                .map_err(|_| ApiError::BadRequest("Request body could not be read.".into()))?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            seen += data.len() as u64;
+            if seen > DRAIN_MAX {
+                return Err(ApiError::PayloadTooLarge(limit));
+            }
+            // Over the limit: keep draining, keep nothing.
+            if seen <= limit as u64 && declared.is_none_or(|n| n <= limit as u64) {
+                buf.extend_from_slice(&data);
+            }
+        }
+        if seen > limit as u64 || declared.is_some_and(|n| n > limit as u64) {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        Ok(axum::body::Bytes::from(buf))
+    };
+    match tokio::time::timeout(BODY_TIMEOUT, read).await {
         Err(_) => Err(ApiError::BadRequest(
             "Request body was not received in time.".into(),
         )),
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(e)) => {
-            // `to_bytes` fails with a length-limit error or a transport error; tell them apart by
-            // walking the source chain for http-body-util's LengthLimitError.
-            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-            while let Some(s) = source {
-                if s.is::<http_body_util::LengthLimitError>() {
-                    return Err(ApiError::PayloadTooLarge(limit));
-                }
-                source = s.source();
-            }
-            Err(ApiError::BadRequest(
-                "Request body could not be read.".into(),
-            ))
-        }
+        Ok(result) => result,
     }
 }
 
