@@ -413,3 +413,59 @@ async fn secrets_never_reach_the_report() {
     assert!(!details.contains(TOKEN), "{details}");
     assert!(details.contains("<redacted>"), "{details}");
 }
+
+/// A TCP server that reads each request and answers with `reply` (possibly nothing) then closes.
+async fn raw_server(reply: &'static [u8]) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let _ = sock.write_all(reply).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+async fn run_raw(reply: &'static [u8]) -> RunReport {
+    let url = raw_server(reply).await;
+    let spec = Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).unwrap();
+    let case = case::parse(CREATE_CASE, Path::new("broken.yaml"), &spec).unwrap();
+    let o = Overrides {
+        base_url: Some(url),
+        username: Some("u".into()),
+        password: Some(PASSWORD.into()),
+        timeout: Some(token_conformance::duration::Span::from_secs(2)),
+        ..Overrides::default()
+    };
+    let target = Target::resolve(None, &o, |_| None).unwrap();
+    run::run(
+        Arc::new(spec),
+        &[case],
+        target,
+        &Options::default(),
+        &|_| {},
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_target_that_answers_garbage_or_drops_connections_fails_the_step() {
+    let r = run_raw(b"SSH-2.0-OpenSSH_9.6\r\n").await;
+    let f = caught(&r, "transport", "the response could not be read");
+    assert!(f.message.contains("invalid HTTP"), "{}", f.message);
+    assert_eq!(r.exit_code(false), 1);
+
+    let r = run_raw(b"").await;
+    caught(&r, "transport", "the response could not be read");
+    assert_eq!(r.cases[0].verdict, Verdict::Failed);
+
+    let r = run_raw(b"HTTP/1.1 201 Created\r\nContent-Length: 500\r\nContent-Type: application/json\r\n\r\n{\"user_id\"").await;
+    caught(&r, "transport", "the response could not be read");
+}

@@ -141,6 +141,12 @@ impl Http {
                     format!("{} is not a PEM certificate bundle: {e}", ca.display()),
                 )
             })?;
+            if certs.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::Profile,
+                    format!("{} holds no PEM certificate", ca.display()),
+                ));
+            }
             for cert in certs {
                 builder = builder.add_root_certificate(cert);
             }
@@ -181,7 +187,9 @@ impl Http {
         let started = Instant::now();
         let result = tokio::time::timeout(self.timeout, async {
             let mut resp = req.send().await.map_err(|e| {
-                if e.is_connect() || e.is_request() {
+                // Only a failure to establish the connection (refused, DNS, TLS) says the target is
+                // not there; a garbled or dropped answer comes from something that is.
+                if e.is_connect() {
                     TransportError::Connect(cause_chain(&e))
                 } else {
                     TransportError::Read(cause_chain(&e))

@@ -118,8 +118,11 @@ pub async fn probe(target: &Target, spec: &Spec, http: &Http) -> Result<(), Stri
     let url = format!("{}{path}", target.base_url);
     let headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
     match http.send("POST", &url, &headers, b"{}".to_vec()).await.1 {
-        Ok(_) | Err(TransportError::TooLarge(_)) => Ok(()),
-        Err(e) => Err(format!("{url}: {e}")),
+        Err(e @ (TransportError::Connect(_) | TransportError::Timeout(_))) => {
+            Err(format!("{url}: {e}"))
+        }
+        // Something answered, however badly: the cases will say how.
+        Ok(_) | Err(TransportError::TooLarge(_) | TransportError::Read(_)) => Ok(()),
     }
 }
 
@@ -137,7 +140,12 @@ pub async fn run(
         .unwrap_or_default();
     let http = Http::new(&target)?;
     probe(&target, &spec, &http).await.map_err(|e| {
-        Error::new(ErrorKind::Unreachable, e).hint("is the target running, and is --target right?")
+        let hint = if e.contains("certificate") {
+            "the target's certificate is not trusted: give --ca-file with its CA (or --insecure for a throw-away instance)"
+        } else {
+            "is the target running, and is --target right?"
+        };
+        Error::new(ErrorKind::Unreachable, e).hint(hint)
     })?;
     let control = resolve_capabilities(&mut target, &http).await?;
     let issued = IssuedTokens::default();
