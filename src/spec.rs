@@ -526,4 +526,40 @@ mod tests {
             assert!(e.to_string().contains(needle), "{e}");
         }
     }
+
+    /// Every example in the contract (taken from the reference server's output) matches the
+    /// schema it illustrates, and the control protocol's document loads too.
+    #[test]
+    fn examples_match_their_schemas_and_the_control_document_loads() {
+        let spec = bundled();
+        let raw: Value =
+            crate::yaml::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME), ErrorKind::Spec)
+                .expect("yaml");
+        let mut checked = 0;
+        for op in spec.operations.values() {
+            for (status, doc) in &op.responses {
+                let mut response = raw
+                    .pointer(&format!(
+                        "/paths/{}/post/responses/{status}",
+                        escape(&op.path)
+                    ))
+                    .expect("response");
+                if let Some(r) = response.get("$ref").and_then(Value::as_str) {
+                    response = raw.pointer(r.trim_start_matches('#')).expect("ref");
+                }
+                let Some(example) = response.pointer("/content/application~1json/example") else {
+                    continue;
+                };
+                let errors = spec.validate(doc, example, 5);
+                assert!(errors.is_empty(), "{} {status}: {errors:?}", op.id);
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 44, "every documented response has an example");
+        let control = Spec::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/conformance-control.openapi.yaml"),
+        )
+        .expect("control document loads");
+        assert_eq!(control.operations.len(), 8);
+    }
 }
