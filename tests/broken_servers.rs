@@ -469,3 +469,46 @@ async fn a_target_that_answers_garbage_or_drops_connections_fails_the_step() {
     let r = run_raw(b"HTTP/1.1 201 Created\r\nContent-Length: 500\r\nContent-Type: application/json\r\n\r\n{\"user_id\"").await;
     caught(&r, "transport", "the response could not be read");
 }
+
+#[tokio::test]
+async fn a_target_that_stops_answering_exits_3() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    // Answers the first request (the harness's probe), then goes away for good.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        if let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            let body = r#"{"detail":"Missing required field(s): username.","code":"400000"}"#;
+            let reply = format!(
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(reply.as_bytes()).await;
+            let _ = sock.shutdown().await;
+        }
+        drop(listener);
+    });
+    let spec = Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).unwrap();
+    let case = case::parse(CREATE_CASE, Path::new("broken.yaml"), &spec).unwrap();
+    let o = Overrides {
+        base_url: Some(url),
+        username: Some("u".into()),
+        password: Some(PASSWORD.into()),
+        ..Overrides::default()
+    };
+    let target = Target::resolve(None, &o, |_| None).unwrap();
+    let r = run::run(
+        Arc::new(spec),
+        &[case],
+        target,
+        &Options::default(),
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    caught(&r, "transport", "connection failed");
+    assert!(r.stopped_answering);
+    assert_eq!(r.exit_code(false), 3);
+}
