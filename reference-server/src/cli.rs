@@ -108,6 +108,13 @@ pub fn conf(args: &ConfArgs) -> Result<String, String> {
             known.join(", ")
         )
     })?;
+    // A typo in --db must not silently create an empty database and configure that.
+    if !args.db.is_file() {
+        return Err(format!(
+            "no database at {} (give the --db the server runs with)",
+            args.db.display()
+        ));
+    }
     let store = Store::open(&args.db).map_err(|e| e.to_string())?;
     if let Some(value) = args.set {
         store.set_lifespan(key, value).map_err(|e| e.to_string())?;

@@ -820,6 +820,24 @@ async fn conf_changes_lifespans_for_new_tokens_only_while_running() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown key"));
+
+    let typo = std::process::Command::new(env!("CARGO_BIN_EXE_reference-server"))
+        .args([
+            "conf",
+            ".authentication.token.access_token_lifespan",
+            "-s",
+            "3",
+            "--db",
+        ])
+        .arg(h.dir.path().join("typo.db"))
+        .output()
+        .unwrap();
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("no database at"));
+    assert!(
+        !h.dir.path().join("typo.db").exists(),
+        "conf created a database"
+    );
 }
 
 #[tokio::test]
