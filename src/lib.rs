@@ -42,3 +42,36 @@ pub mod snapshot;
 pub mod spec;
 pub mod target;
 pub mod yaml;
+
+#[cfg(test)]
+mod layering {
+    /// The engine talks to implementations over HTTP only: nothing in `src/` but the binary
+    /// may use the bundled reference server (ARCHITECTURE.md).
+    #[test]
+    fn the_engine_speaks_only_http_to_implementations() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir).expect("src is readable") {
+                let p = e.expect("entry").path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") && !p.ends_with("main.rs") {
+                    out.push(p);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        assert!(files.len() > 20);
+        for f in files {
+            let text = std::fs::read_to_string(&f).expect("readable");
+            assert!(
+                !text.contains(concat!("reference", "_server")),
+                "{} uses the reference server",
+                f.display()
+            );
+        }
+    }
+}
