@@ -200,3 +200,15 @@ fn list_and_lint_describe_the_cases() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("cases load cleanly"), "{}", text(&o));
 }
+
+#[test]
+fn results_do_not_depend_on_concurrency() {
+    // Each run compares every case with the committed snapshots, so equal exit codes with no
+    // drift mean equal responses, serial or not.
+    for jobs in ["1", "32"] {
+        let o = run(&["run", "--jobs", jobs]);
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(0), "--jobs {jobs}: {out}");
+        assert!(!out.contains("snapshot.drift"), "--jobs {jobs}: {out}");
+    }
+}
