@@ -406,8 +406,8 @@ pub fn lint(sources: &Sources) -> Result<String, Vec<Error>> {
     for c in &cases {
         for s in &c.steps {
             if let crate::case::Action::Call(call) = &s.action {
-                for o in call.expect.outcomes() {
-                    for st in o.status.map(|s| s.0).unwrap_or_default() {
+                for o in &call.outcomes {
+                    for st in o.status.iter().flat_map(|s| s.0.iter().copied()) {
                         expected.insert((call.operation.clone(), st));
                     }
                 }

@@ -95,15 +95,15 @@ pub async fn run_case(env: &Env<'_>, case: &Case, index: usize) -> (CaseResult, 
         };
         let stop = match &step.action {
             Action::Call(call) => {
+                let where_ = format!("{} {}", case.id, step.label);
                 run_call(
                     env,
-                    case,
                     call,
                     &unique,
+                    &where_,
                     &mut state,
                     &mut result,
                     &mut traces,
-                    &step.label,
                 )
                 .await
             }
@@ -222,16 +222,16 @@ fn render_request(call: &Call, scope: &Scope<'_>) -> Result<Rendered, String> {
     })
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Runs one call step; `where_` names it ("case-id step N: ...") for the uniqueness check.
+/// Returns whether the case must stop here.
 async fn run_call(
     env: &Env<'_>,
-    case: &Case,
     call: &Call,
     unique: &str,
+    where_: &str,
     state: &mut CaseState,
     result: &mut StepResult,
     traces: &mut Traces,
-    label: &str,
 ) -> bool {
     let Ok(operation) = env.spec.operation(&call.operation) else {
         // Cases are checked against the spec at load time; this cannot happen.
@@ -280,13 +280,12 @@ async fn run_call(
         body: &resp.body,
         tolerance: env.target.tolerance,
     };
-    let where_ = format!("{} {label}", case.id);
-    let (findings, json) = check::apply_all(&exchange, &mut state.ledger, env.issued, &where_);
+    let (findings, json) = check::apply_all(&exchange, &mut state.ledger, env.issued, where_);
     result.findings.extend(findings);
 
     let scope = env.scope(unique, &state.captures);
     let expect = expect_findings(
-        &call.expect.outcomes(),
+        &call.outcomes,
         &resp,
         json.as_ref(),
         &state.captures,

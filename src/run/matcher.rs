@@ -78,9 +78,9 @@ fn check_one(
             actual.clone(),
         ));
     }
-    if let Some(p) = &m.pattern {
-        // Patterns were compiled once when the case was loaded; a failure here cannot happen.
-        let ok = regex::Regex::new(p).is_ok_and(|re| v.as_str().is_some_and(|s| re.is_match(s)));
+    if let Some(crate::case::Pattern(re)) = &m.pattern {
+        let p = re.as_str();
+        let ok = v.as_str().is_some_and(|s| re.is_match(s));
         if !ok {
             out.push((
                 format!("{what} does not match /{p}/"),
@@ -301,7 +301,9 @@ mod tests {
         o.headers.insert(
             "Cache-Control".into(),
             Matcher {
-                pattern: Some("no-store".into()),
+                pattern: Some(crate::case::Pattern(
+                    regex::Regex::new("no-store").expect("regex"),
+                )),
                 ..Matcher::default()
             },
         );
