@@ -139,25 +139,17 @@ pub async fn run_case(env: &Env<'_>, case: &Case, index: usize) -> (CaseResult, 
     let verdict = CaseResult::judge(&steps);
     (
         CaseResult {
-            id: case.id.clone(),
-            title: case.title.clone(),
-            file: case.file.display().to_string(),
-            severity: case.severity,
-            requirement: case.requirement.clone(),
-            tags: case.tags.clone(),
-            needs: case.needs.iter().map(|c| c.name().to_owned()).collect(),
-            verdict,
-            skip_reason: None,
             steps,
             millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             unique,
+            ..describe(case, verdict)
         },
         traces,
     )
 }
 
-/// A result for a case that was not run.
-pub fn skipped(case: &Case, reason: String) -> CaseResult {
+/// A result that describes `case`, with no steps yet.
+fn describe(case: &Case, verdict: Verdict) -> CaseResult {
     CaseResult {
         id: case.id.clone(),
         title: case.title.clone(),
@@ -166,11 +158,19 @@ pub fn skipped(case: &Case, reason: String) -> CaseResult {
         requirement: case.requirement.clone(),
         tags: case.tags.clone(),
         needs: case.needs.iter().map(|c| c.name().to_owned()).collect(),
-        verdict: Verdict::Skipped,
-        skip_reason: Some(reason),
+        verdict,
+        skip_reason: None,
         steps: Vec::new(),
         millis: 0,
         unique: String::new(),
+    }
+}
+
+/// A result for a case that was not run.
+pub fn skipped(case: &Case, reason: String) -> CaseResult {
+    CaseResult {
+        skip_reason: Some(reason),
+        ..describe(case, Verdict::Skipped)
     }
 }
 
