@@ -136,7 +136,9 @@ pub async fn run(
 ) -> Result<RunReport, Error> {
     let started = Instant::now();
     let started_at = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+        ))
         .unwrap_or_default();
     let http = Http::new(&target)?;
     probe(&target, &spec, &http).await.map_err(|e| {
