@@ -54,6 +54,13 @@ pub const OPENAPI_YAML: &str = include_str!("../../specs/token-auth.openapi.yaml
 /// The default limit on a request body. Every legitimate body is well under 2 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 
+/// How long a client may take to send a request's headers before its connection is closed,
+/// so connections that trickle bytes (slowloris) cannot pile up.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long shutdown waits for requests in flight before closing their connections.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// Failed logins allowed per username within [`THROTTLE_WINDOW`] before a lockout. High enough
 /// that a conformance run with a few deliberate bad passwords is never locked out.
 pub const DEFAULT_MAX_FAILED_LOGINS: u32 = 10;
@@ -79,6 +86,8 @@ pub struct Config {
     pub body_limit: usize,
     /// Failed logins before a lockout.
     pub max_failed_logins: u32,
+    /// Time allowed for a request's headers.
+    pub header_timeout: Duration,
     /// The clock; tests share it to inspect or move time without HTTP.
     pub clock: Clock,
 }
@@ -109,6 +118,7 @@ impl Config {
             test_control: false,
             body_limit: DEFAULT_BODY_LIMIT,
             max_failed_logins: DEFAULT_MAX_FAILED_LOGINS,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
             clock: Clock::system(),
         }
     }
@@ -330,19 +340,68 @@ pub async fn spawn(config: Config) -> Result<Running, StartError> {
         .map_err(|e| StartError(format!("cannot read the bound address: {e}")))?;
     let (stop, stopped) = oneshot::channel::<()>();
     let router = app(state, config.test_control);
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let task = tokio::spawn(serve(listener, router, config.header_timeout, stopped));
     Ok(Running {
         addr,
         demo,
         stop: Some(stop),
         task,
     })
+}
+
+/// Accepts connections until `stopped`, then lets requests in flight finish (for at most
+/// [`SHUTDOWN_GRACE`]). Unlike `axum::serve`, every connection has a timer, so a client that
+/// does not finish its headers within `header_timeout` is disconnected.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    header_timeout: Duration,
+    stopped: oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let graceful = GracefulShutdown::new();
+    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let service = TowerToHyperService::new(router.clone());
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn.into_owned());
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            _ = &mut stopped => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still running after the grace period; closing them");
+    }
+    Ok(())
 }
 
 /// Resolves on ctrl-c or SIGTERM.

@@ -931,3 +931,37 @@ async fn oversized_bodies_get_413_not_a_broken_pipe() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 413);
 }
+
+#[tokio::test]
+async fn a_client_that_trickles_its_headers_is_disconnected() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&dir);
+    cfg.header_timeout = std::time::Duration::from_millis(300);
+    let server = reference_server::spawn(cfg).await.unwrap();
+    let mut sock = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    sock.write_all(b"POST /integration/v1/validateRefreshToken/ HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // The headers never end; the server must give up on its own.
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        sock.read_to_end(&mut buf),
+    )
+    .await;
+    assert!(read.is_ok(), "the connection was still open after 5 s");
+    // A well-behaved client is served as before.
+    let r = client()
+        .post(format!(
+            "http://{}/integration/v1/validateRefreshToken/",
+            server.addr()
+        ))
+        .header("Content-Type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    server.shutdown().await;
+}
