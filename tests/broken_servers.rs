@@ -433,7 +433,11 @@ async fn raw_server(reply: &'static [u8]) -> String {
 }
 
 async fn run_raw(reply: &'static [u8]) -> RunReport {
-    let url = raw_server(reply).await;
+    run_at(raw_server(reply).await).await
+}
+
+/// Runs the create case against `url` with a 2 s timeout.
+async fn run_at(url: String) -> RunReport {
     let spec = Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).unwrap();
     let case = case::parse(CREATE_CASE, Path::new("broken.yaml"), &spec).unwrap();
     let o = Overrides {
@@ -490,24 +494,7 @@ async fn a_target_that_stops_answering_exits_3() {
         }
         drop(listener);
     });
-    let spec = Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).unwrap();
-    let case = case::parse(CREATE_CASE, Path::new("broken.yaml"), &spec).unwrap();
-    let o = Overrides {
-        base_url: Some(url),
-        username: Some("u".into()),
-        password: Some(PASSWORD.into()),
-        ..Overrides::default()
-    };
-    let target = Target::resolve(None, &o, |_| None).unwrap();
-    let r = run::run(
-        Arc::new(spec),
-        &[case],
-        target,
-        &Options::default(),
-        &|_| {},
-    )
-    .await
-    .unwrap();
+    let r = run_at(url).await;
     caught(&r, "transport", "connection failed");
     assert!(r.stopped_answering);
     assert_eq!(r.exit_code(false), 3);

@@ -10,14 +10,21 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_token-conformance");
 
 fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
+    run_with_password(args, None)
+}
+
+/// Runs the binary from the repository root, with the password (if any) in the environment.
+fn run_with_password(args: &[&str], password: Option<&str>) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
         .env("NO_COLOR", "1")
         .env_remove("TOKEN_CONFORMANCE_USERNAME")
         .env_remove("TOKEN_CONFORMANCE_PASSWORD")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if let Some(p) = password {
+        cmd.env("TOKEN_CONFORMANCE_PASSWORD", p);
+    }
+    cmd.output().unwrap()
 }
 
 fn text(o: &Output) -> String {
@@ -76,21 +83,19 @@ fn run_against_a_separately_started_reference_server_exits_0() {
     assert!(first.contains("listening"), "{first}");
 
     let url = format!("http://{addr}");
-    let o = Command::new(BIN)
-        .args([
+    let control = format!("{url}/conformance/v1");
+    let o = run_with_password(
+        &[
             "run",
             "--target",
             &url,
             "--control-url",
-            &format!("{url}/conformance/v1"),
+            &control,
             "--username",
             "ci@example.com",
-        ])
-        .env("TOKEN_CONFORMANCE_PASSWORD", password)
-        .env("NO_COLOR", "1")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
+        ],
+        Some(password),
+    );
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.contains("0 failed, 0 warned, 0 skipped"), "{out}");
@@ -100,13 +105,10 @@ fn run_against_a_separately_started_reference_server_exits_0() {
     );
 
     // Without the control protocol, the cases that need it are skipped, never passed.
-    let o = Command::new(BIN)
-        .args(["run", "--target", &url, "--username", "ci@example.com"])
-        .env("TOKEN_CONFORMANCE_PASSWORD", password)
-        .env("NO_COLOR", "1")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
+    let o = run_with_password(
+        &["run", "--target", &url, "--username", "ci@example.com"],
+        Some(password),
+    );
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(
