@@ -19,26 +19,7 @@ use crate::error::{Error, ErrorKind, Place, did_you_mean};
 use crate::spec::Spec;
 use crate::target::Capability;
 
-/// MUST cases fail the run; SHOULD cases only warn (unless `--strict`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// A requirement of the contract.
-    #[default]
-    Must,
-    /// A recommendation; a failure is a warning.
-    Should,
-}
-
-impl Severity {
-    /// Upper-case name, as in RFC 2119.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Must => "MUST",
-            Self::Should => "SHOULD",
-        }
-    }
-}
+pub use crate::spec::Severity;
 
 /// How a step encodes its request body.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]

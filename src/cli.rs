@@ -258,7 +258,7 @@ pub async fn run(args: &RunArgs, embedded: Option<Embedded>) -> u8 {
         Ok(r) => r,
         Err(e) => return report_errors(&[e]),
     };
-    let redactor = Redactor::for_report(&report, &password);
+    let redactor = Redactor::for_report(&report, &spec.secret_fields, [password]);
     if let Some(dir) = &snapshots
         && let Err(e) = apply_snapshots(&mut report, dir, args.update_snapshots, &redactor)
     {

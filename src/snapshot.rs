@@ -19,24 +19,23 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::report::Redactor;
-use crate::report::redact::SECRET_FIELDS;
 use crate::run::CaseResult;
 
 /// Headers kept in snapshots.
 const HEADERS: [&str; 3] = ["content-type", "cache-control", "retry-after"];
 
-#[derive(Default)]
-struct Placeholders {
+struct Placeholders<'r> {
     by_value: HashMap<String, String>,
-    counts: HashMap<&'static str, usize>,
+    counts: HashMap<String, usize>,
+    redactor: &'r Redactor,
 }
 
-impl Placeholders {
-    fn name(&mut self, kind: &'static str, value: &str) -> String {
+impl Placeholders<'_> {
+    fn name(&mut self, kind: &str, value: &str) -> String {
         if let Some(p) = self.by_value.get(value) {
             return p.clone();
         }
-        let n = self.counts.entry(kind).or_insert(0);
+        let n = self.counts.entry(kind.to_owned()).or_insert(0);
         *n += 1;
         let p = format!("[{kind} {n}]");
         self.by_value.insert(value.to_owned(), p.clone());
@@ -81,7 +80,7 @@ fn scrub(v: &mut Value, key: Option<&str>, ph: &mut Placeholders, unique: &str) 
         }
         Value::String(s) => {
             let replaced = match key {
-                Some(k) if SECRET_FIELDS.contains(&k) => Some(ph.name(static_kind(k), s)),
+                Some(k) if ph.redactor.is_secret_field(k) => Some(ph.name(k, s)),
                 Some("user_id") => Some(ph.name("user_id", s.trim())),
                 _ if ph.by_value.contains_key(s.as_str()) => ph.by_value.get(s.as_str()).cloned(),
                 _ if is_timestamp(s) => Some("[timestamp]".to_owned()),
@@ -97,17 +96,13 @@ fn scrub(v: &mut Value, key: Option<&str>, ph: &mut Placeholders, unique: &str) 
     }
 }
 
-fn static_kind(field: &str) -> &'static str {
-    match field {
-        "refresh_token" => "refresh_token",
-        "api_access_token" => "api_access_token",
-        _ => "secret",
-    }
-}
-
 /// The snapshot text of one case.
 pub fn render(case: &CaseResult, redactor: &Redactor) -> String {
-    let mut ph = Placeholders::default();
+    let mut ph = Placeholders {
+        by_value: HashMap::new(),
+        counts: HashMap::new(),
+        redactor,
+    };
     let mut out = String::new();
     for step in &case.steps {
         let _ = writeln!(out, "# {}", step.label);
@@ -314,7 +309,11 @@ mod tests {
             r#"{"user_id": 12, "created_at": "2026-11-28T02:10:46.588497Z", "name": "tc1-3 x", "refresh_token": "SECRETSECRET"}"#,
             r#"{"refresh_token": "SECRETSECRET", "api_access_token": "OTHERSECRET", "detail": "try again in 57 seconds."}"#,
         ]);
-        let text = render(&c, &Redactor::new(["hunter2-password".to_owned()]));
+        let redactor = Redactor::with_fields(
+            ["refresh_token", "api_access_token"],
+            ["hunter2-password".to_owned()],
+        );
+        let text = render(&c, &redactor);
         assert!(text.contains("\"user_id\": \"[user_id 1]\""), "{text}");
         assert!(text.contains("\"created_at\": \"[timestamp]\""), "{text}");
         assert!(text.contains("\"name\": \"[unique] x\""), "{text}");

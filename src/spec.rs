@@ -6,13 +6,142 @@
 //! `nullable` rewritten to JSON Schema's `type: [T, "null"]` and validated as Draft 4, the
 //! dialect OpenAPI 3.0 schemas are based on. Validators are built once, shared by schema, and
 //! reused for every response.
+//!
+//! Two extensions carry what the checks need to know beyond plain OpenAPI, so that nothing the
+//! contract says is copied into Rust: `x-token` on a schema names the roles of a token object's
+//! fields, and `x-token-effects` on an operation says what a successful call does to tokens.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Place, did_you_mean};
+
+/// How firmly the contract requires something: MUST failures fail a run, SHOULD ones warn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// A requirement of the contract.
+    #[default]
+    Must,
+    /// A recommendation; a failure is a warning.
+    Should,
+}
+
+impl Severity {
+    /// Upper-case name, as in RFC 2119.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Must => "MUST",
+            Self::Should => "SHOULD",
+        }
+    }
+}
+
+impl serde::Serialize for Severity {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// The two kinds of token the contract knows (`x-token: {kind: refresh|access}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenKind {
+    /// A RefreshToken.
+    Refresh,
+    /// An API access token.
+    Access,
+}
+
+impl TokenKind {
+    /// For messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Refresh => "refresh token",
+            Self::Access => "access token",
+        }
+    }
+}
+
+/// The roles of a token object's fields, from `x-token` on its schema.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenShape {
+    /// Which kind of token.
+    pub kind: TokenKind,
+    /// The field that holds the value.
+    pub value: String,
+    /// The creation timestamp's field (response objects only).
+    #[serde(default)]
+    pub created: Option<String>,
+    /// The expiry timestamp's field (response objects only).
+    #[serde(default)]
+    pub expires: Option<String>,
+    /// The status field (response objects only).
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// The canonical word of each token state, from `x-states` on the status enum's schema.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct States {
+    /// Usable.
+    pub active: String,
+    /// Past its expiry.
+    pub expired: String,
+    /// Revoked.
+    pub revoked: String,
+}
+
+/// What a successful call does to a token named in its request (`x-token-effects`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Effect {
+    /// What happens.
+    pub action: EffectAction,
+    /// The request field naming the token it happens to.
+    pub field: String,
+    /// How firmly the contract requires it.
+    pub severity: Severity,
+}
+
+/// The actions of [`Effect`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EffectAction {
+    /// The token itself is revoked.
+    Revoke,
+    /// Every access token minted from the (refresh) token is revoked.
+    RevokeAccessTokensOf,
+}
+
+/// An effect as written in the document.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct EffectFile {
+    #[serde(default)]
+    revoke: Option<String>,
+    #[serde(default)]
+    revoke_access_tokens_of: Option<String>,
+    severity: Severity,
+}
+
+impl EffectFile {
+    fn effect(self) -> Option<Effect> {
+        let (action, field) = match (self.revoke, self.revoke_access_tokens_of) {
+            (Some(f), None) => (EffectAction::Revoke, f),
+            (None, Some(f)) => (EffectAction::RevokeAccessTokensOf, f),
+            _ => return None,
+        };
+        Some(Effect {
+            action,
+            field,
+            severity: self.severity,
+        })
+    }
+}
 
 /// One documented response of an operation.
 #[derive(Clone, Debug)]
@@ -25,8 +154,10 @@ pub struct ResponseDoc {
     pub datetime_fields: Vec<String>,
     /// Top-level properties whose schema is a string enum, with the allowed values.
     pub enum_fields: BTreeMap<String, Vec<String>>,
-    /// Top-level properties the body schema declares.
-    pub properties: Vec<String>,
+    /// The roles of the body's fields, when the body is a token object.
+    pub token: Option<TokenShape>,
+    /// The canonical state words of the body's status field, when it has one.
+    pub states: Option<States>,
 }
 
 /// One operation.
@@ -42,6 +173,10 @@ pub struct Operation {
     pub request_types: Vec<String>,
     /// The request body's declared fields.
     pub request_fields: Vec<String>,
+    /// The token the request names, when its body schema is marked with `x-token`.
+    pub request_token: Option<TokenShape>,
+    /// What a successful call does to the tokens its request names.
+    pub effects: Vec<Effect>,
     /// Documented statuses and their bodies.
     pub responses: BTreeMap<u16, ResponseDoc>,
     /// A `default` response documents every other status.
@@ -70,6 +205,8 @@ pub struct Spec {
     pub version: String,
     /// Operations by operationId.
     pub operations: BTreeMap<String, Operation>,
+    /// Fields whose values are secrets: `format: password`, and every token value field.
+    pub secret_fields: BTreeSet<String>,
     validators: Vec<jsonschema::Validator>,
 }
 
@@ -168,6 +305,7 @@ impl Spec {
                 .unwrap_or("unversioned")
                 .to_owned(),
             operations,
+            secret_fields: secret_fields(&raw),
             validators: builder.validators,
         })
     }
@@ -203,6 +341,14 @@ impl Spec {
             })
             .collect()
     }
+}
+
+/// What an operation's request body documents.
+#[derive(Default)]
+struct Request {
+    types: Vec<String>,
+    fields: Vec<String>,
+    token: Option<TokenShape>,
 }
 
 /// Builds validators, one per distinct schema location.
@@ -284,23 +430,11 @@ impl<'a> ValidatorSet<'a> {
         op: &Value,
         base: &str,
     ) -> Result<Operation, Error> {
-        let mut request_types = Vec::new();
-        let mut request_fields = Vec::new();
-        if op.get("requestBody").is_some() {
-            let (body_ptr, body) = self.resolve(&format!("{base}/requestBody"))?;
-            if let Some(content) = body.get("content").and_then(Value::as_object) {
-                for (media, m) in content {
-                    request_types.push(media.clone());
-                    if m.get("schema").is_some() && request_fields.is_empty() {
-                        let (_, schema) =
-                            self.resolve(&format!("{body_ptr}/content/{}/schema", escape(media)))?;
-                        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-                            request_fields = props.keys().cloned().collect();
-                        }
-                    }
-                }
-            }
-        }
+        let Request {
+            types: request_types,
+            fields: request_fields,
+            token: request_token,
+        } = self.request(op, base)?;
         let mut responses = BTreeMap::new();
         let mut has_default = false;
         let listed = op
@@ -318,31 +452,7 @@ impl<'a> ValidatorSet<'a> {
                     format!("{id}: response `{code}` is not a status code (ranges like 4XX are not supported)"),
                 )
             })?;
-            let (resp_ptr, resp) = self.resolve(&format!("{base}/responses/{}", escape(code)))?;
-            let json_media = resp
-                .get("content")
-                .and_then(Value::as_object)
-                .and_then(|c| {
-                    c.keys()
-                        .find(|m| m.as_str() == "application/json" || m.ends_with("+json"))
-                        .cloned()
-                });
-            let mut doc = ResponseDoc {
-                schema: None,
-                schema_pointer: None,
-                datetime_fields: Vec::new(),
-                enum_fields: BTreeMap::new(),
-                properties: Vec::new(),
-            };
-            if let Some(media) = json_media {
-                let schema_ptr = format!("{resp_ptr}/content/{}/schema", escape(&media));
-                if self.doc.pointer(&schema_ptr).is_some() {
-                    let (target, schema) = self.resolve(&schema_ptr)?;
-                    doc.schema = Some(self.validator(&schema_ptr)?);
-                    doc.schema_pointer = Some(format!("#{target}"));
-                    self.describe(schema, &mut doc)?;
-                }
-            }
+            let doc = self.response(&format!("{base}/responses/{}", escape(code)))?;
             responses.insert(status, doc);
         }
         Ok(Operation {
@@ -351,9 +461,118 @@ impl<'a> ValidatorSet<'a> {
             path: path.to_owned(),
             request_types,
             request_fields,
+            request_token,
+            effects: self.effects(id, op)?,
             responses,
             has_default,
         })
+    }
+
+    /// The request body's media types, declared fields, and `x-token` shape.
+    fn request(&self, op: &Value, base: &str) -> Result<Request, Error> {
+        let mut r = Request::default();
+        if op.get("requestBody").is_none() {
+            return Ok(r);
+        }
+        let (body_ptr, body) = self.resolve(&format!("{base}/requestBody"))?;
+        let Some(content) = body.get("content").and_then(Value::as_object) else {
+            return Ok(r);
+        };
+        for (media, m) in content {
+            r.types.push(media.clone());
+            if m.get("schema").is_some() && r.fields.is_empty() {
+                let (ptr, schema) =
+                    self.resolve(&format!("{body_ptr}/content/{}/schema", escape(media)))?;
+                if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                    r.fields = props.keys().cloned().collect();
+                }
+                r.token = self.token_shape(&ptr, schema)?;
+            }
+        }
+        Ok(r)
+    }
+
+    /// One documented response: its body's validator, date-time and enum fields, token shape.
+    fn response(&mut self, pointer: &str) -> Result<ResponseDoc, Error> {
+        let (resp_ptr, resp) = self.resolve(pointer)?;
+        let json_media = resp
+            .get("content")
+            .and_then(Value::as_object)
+            .and_then(|c| {
+                c.keys()
+                    .find(|m| m.as_str() == "application/json" || m.ends_with("+json"))
+                    .cloned()
+            });
+        let mut doc = ResponseDoc {
+            schema: None,
+            schema_pointer: None,
+            datetime_fields: Vec::new(),
+            enum_fields: BTreeMap::new(),
+            token: None,
+            states: None,
+        };
+        if let Some(media) = json_media {
+            let schema_ptr = format!("{resp_ptr}/content/{}/schema", escape(&media));
+            if self.doc.pointer(&schema_ptr).is_some() {
+                let (target, schema) = self.resolve(&schema_ptr)?;
+                doc.schema = Some(self.validator(&schema_ptr)?);
+                doc.schema_pointer = Some(format!("#{target}"));
+                doc.token = self.token_shape(&target, schema)?;
+                self.describe(schema, &mut doc)?;
+            }
+        }
+        Ok(doc)
+    }
+
+    /// The `x-token` extension of the schema at `pointer`, checked against its properties.
+    fn token_shape(&self, pointer: &str, schema: &Value) -> Result<Option<TokenShape>, Error> {
+        let Some(raw) = schema.get("x-token") else {
+            return Ok(None);
+        };
+        let shape: TokenShape = serde_json::from_value(raw.clone()).map_err(|e| {
+            spec_error(
+                self.file,
+                format!("#{pointer}: `x-token` is malformed: {e}"),
+            )
+        })?;
+        let props = schema.get("properties").and_then(Value::as_object);
+        let named = [
+            Some(&shape.value),
+            shape.created.as_ref(),
+            shape.expires.as_ref(),
+            shape.status.as_ref(),
+        ];
+        for field in named.into_iter().flatten() {
+            if !props.is_some_and(|p| p.contains_key(field)) {
+                return Err(spec_error(
+                    self.file,
+                    format!(
+                        "#{pointer}: `x-token` names `{field}`, which the schema does not declare"
+                    ),
+                ));
+            }
+        }
+        Ok(Some(shape))
+    }
+
+    /// The `x-token-effects` of an operation.
+    fn effects(&self, id: &str, op: &Value) -> Result<Vec<Effect>, Error> {
+        let Some(raw) = op.get("x-token-effects") else {
+            return Ok(Vec::new());
+        };
+        let bad = |why: String| {
+            spec_error(self.file, format!("{id}: `x-token-effects` is malformed: {why}"))
+                .hint("each effect is {revoke: FIELD, severity: must|should} or {revoke-access-tokens-of: FIELD, severity: ...}")
+        };
+        let files: Vec<EffectFile> =
+            serde_json::from_value(raw.clone()).map_err(|e| bad(e.to_string()))?;
+        files
+            .into_iter()
+            .map(|f| {
+                f.effect()
+                    .ok_or_else(|| bad("give exactly one action".into()))
+            })
+            .collect()
     }
 
     /// Records the top-level properties of an object schema that checks care about.
@@ -362,13 +581,20 @@ impl<'a> ValidatorSet<'a> {
             return Ok(());
         };
         for (name, prop) in props {
-            doc.properties.push(name.clone());
             let resolved = match prop.get("$ref").and_then(Value::as_str) {
                 Some(r) => self.resolve(r.trim_start_matches('#'))?.1,
                 None => prop,
             };
             if resolved.get("format").and_then(Value::as_str) == Some("date-time") {
                 doc.datetime_fields.push(name.clone());
+            }
+            if let Some(states) = resolved.get("x-states") {
+                doc.states = Some(serde_json::from_value(states.clone()).map_err(|e| {
+                    spec_error(
+                        self.file,
+                        format!("`x-states` of `{name}` is malformed: {e}"),
+                    )
+                })?);
             }
             if let Some(values) = resolved.get("enum").and_then(Value::as_array) {
                 doc.enum_fields.insert(
@@ -383,6 +609,33 @@ impl<'a> ValidatorSet<'a> {
         }
         Ok(())
     }
+}
+
+/// Every field the document marks as secret: `format: password`, and the value of every
+/// `x-token`. Reports redact their values wherever they appear.
+fn secret_fields(doc: &Value) -> BTreeSet<String> {
+    fn walk(v: &Value, out: &mut BTreeSet<String>) {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::String(f)) = map.get("x-token").and_then(|t| t.get("value")) {
+                    out.insert(f.clone());
+                }
+                if let Some(Value::Object(props)) = map.get("properties") {
+                    for (name, p) in props {
+                        if p.get("format").and_then(Value::as_str) == Some("password") {
+                            out.insert(name.clone());
+                        }
+                    }
+                }
+                map.values().for_each(|c| walk(c, out));
+            }
+            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(doc, &mut out);
+    out
 }
 
 /// Rewrites OpenAPI 3.0's `nullable: true` into JSON Schema: `type: T` becomes `type: [T, "null"]`,
@@ -464,6 +717,75 @@ mod tests {
                 .expect("op")
                 .documents(204)
         );
+    }
+
+    #[test]
+    fn token_roles_states_and_effects_come_from_the_extensions() {
+        let spec = bundled();
+        let validate = spec.operation("validateRefreshToken").expect("op");
+        let shape = validate
+            .response(200)
+            .and_then(|d| d.token.clone())
+            .expect("x-token");
+        assert_eq!(shape.kind, TokenKind::Refresh);
+        assert_eq!(shape.value, "refresh_token");
+        assert_eq!(shape.status.as_deref(), Some("token_status"));
+        let states = validate
+            .response(200)
+            .and_then(|d| d.states.clone())
+            .expect("x-states");
+        assert_eq!(states.revoked, "REVOKED");
+        assert_eq!(
+            validate.request_token.as_ref().map(|t| t.kind),
+            Some(TokenKind::Refresh)
+        );
+        assert!(validate.effects.is_empty());
+        let regen = spec.operation("regenRefreshToken").expect("op");
+        assert_eq!(
+            regen.effects,
+            [
+                Effect {
+                    action: EffectAction::Revoke,
+                    field: "refresh_token".into(),
+                    severity: Severity::Must
+                },
+                Effect {
+                    action: EffectAction::RevokeAccessTokensOf,
+                    field: "refresh_token".into(),
+                    severity: Severity::Should
+                }
+            ]
+        );
+        let secrets: Vec<&str> = spec.secret_fields.iter().map(String::as_str).collect();
+        assert_eq!(secrets, ["api_access_token", "password", "refresh_token"]);
+    }
+
+    #[test]
+    fn malformed_extensions_are_spec_errors() {
+        let with = |schema_ext: &str, op_ext: &str| {
+            format!(
+                "openapi: 3.0.3\ninfo: {{title: t, version: '1'}}\npaths:\n  /a:\n    post:\n      operationId: a\n{op_ext}      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema:\n                type: object\n{schema_ext}                properties: {{v: {{type: string}}}}\n"
+            )
+        };
+        for (text, needle) in [
+            (
+                with("                x-token: {kind: refresh, value: w}\n", ""),
+                "`x-token` names `w`",
+            ),
+            (
+                with("                x-token: {kind: bearer, value: v}\n", ""),
+                "`x-token` is malformed",
+            ),
+            (
+                with("", "      x-token-effects: [{severity: must}]\n"),
+                "give exactly one action",
+            ),
+        ] {
+            let e = Spec::parse(&text, Path::new("x.yaml")).expect_err(&text);
+            assert!(e.to_string().contains(needle), "{e}");
+        }
+        let fine = with("                x-token: {kind: access, value: v}\n", "");
+        Spec::parse(&fine, Path::new("x.yaml")).expect("a well-formed x-token loads");
     }
 
     #[test]

@@ -85,7 +85,7 @@ fn run_case(spec: &Arc<Spec>, case: Case) -> Result<(), Failed> {
         .await
         .map_err(|e| e.to_string())?;
         server.shutdown().await;
-        let redactor = Redactor::for_report(&report, &password);
+        let redactor = Redactor::for_report(&report, &spec.secret_fields, [password.clone()]);
         let result = report.cases.first().ok_or("the case did not run")?;
         match result.verdict {
             Verdict::Passed | Verdict::Warned => {}

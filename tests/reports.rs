@@ -124,7 +124,7 @@ async fn no_report_snapshot_or_log_holds_a_secret() {
         &paths("r.md"),
     ])
     .args;
-    let redactor = Redactor::for_report(&report, &password);
+    let redactor = Redactor::for_report(&report, &spec.secret_fields, [password.clone()]);
     let snapshots = out.join("snaps");
     cli::apply_snapshots(&mut report, &snapshots, true, &redactor).unwrap();
     let cov = coverage::coverage(&spec, &report);
@@ -163,7 +163,7 @@ async fn no_report_snapshot_or_log_holds_a_secret() {
 #[tokio::test]
 async fn json_report_validates_and_junit_parses_as_junit() {
     let (report, spec, password, dir) = full_run().await;
-    let redactor = Redactor::for_report(&report, &password);
+    let redactor = Redactor::for_report(&report, &spec.secret_fields, [password.clone()]);
     let cov = coverage::coverage(&spec, &report);
 
     let json = token_conformance::report::json::render(&report, &cov, 0, &redactor);

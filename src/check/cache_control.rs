@@ -1,22 +1,27 @@
 //! `cache_control.no_store`.
 
-use super::ledger::Seen;
-use super::{CACHE_NO_STORE, Exchange, Finding};
+use super::{CheckInfo, Context, Finding, Findings};
 
-pub(super) fn check(x: &Exchange<'_>, seen: &[Seen], out: &mut Vec<Finding>) {
-    if seen.is_empty() {
+/// Responses carrying tokens are not cached.
+pub const NO_STORE: CheckInfo = CheckInfo::should(
+    "cache_control.no_store",
+    "Responses that carry a token send `Cache-Control: no-store`.",
+);
+
+/// `cache_control.no_store`.
+pub fn no_store(cx: &Context<'_>, out: &mut Findings) {
+    if cx.tokens.is_empty() {
         return;
     }
-    let ok = x.cache_control.is_some_and(|v| {
+    let value = cx.x.header("cache-control");
+    let ok = value.is_some_and(|v| {
         v.split(',')
             .any(|d| d.trim().eq_ignore_ascii_case("no-store"))
     });
     if !ok {
         out.push(
-            Finding::new(CACHE_NO_STORE, "a response carrying a token may be cached").values(
-                "Cache-Control: no-store",
-                x.cache_control.unwrap_or("(none)"),
-            ),
+            Finding::new(NO_STORE, "a response carrying a token may be cached")
+                .values("Cache-Control: no-store", value.unwrap_or("(none)")),
         );
     }
 }

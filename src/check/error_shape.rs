@@ -2,36 +2,63 @@
 
 use serde_json::Value;
 
-use super::{ERROR_CODE, ERROR_SHAPE, Finding};
+use super::{CheckInfo, Context, Finding, Findings};
 
-pub(super) fn check(json: &Value, out: &mut Vec<Finding>) {
+/// 4xx bodies have the Error shape.
+pub const SHAPE: CheckInfo = CheckInfo::must(
+    "error.shape",
+    "A 4xx body is a JSON object with a string `detail`.",
+);
+/// 4xx bodies carry a string code.
+pub const CODE: CheckInfo = CheckInfo::should(
+    "error.code",
+    "A 4xx body carries a string `code`, as real servers send.",
+);
+
+const SHAPED: &str = r#"{"detail": "...", "code": "..."}"#;
+
+/// The JSON body of a 4xx answer.
+fn error_body<'a>(cx: &'a Context<'_>) -> Option<&'a Value> {
+    cx.json().filter(|_| cx.client_error())
+}
+
+/// `error.shape`.
+pub fn shape(cx: &Context<'_>, out: &mut Findings) {
+    let Some(json) = error_body(cx) else { return };
     let Some(obj) = json.as_object() else {
         out.push(
-            Finding::new(ERROR_SHAPE, "the error body is not a JSON object")
-                .values(r#"{"detail": "...", "code": "..."}"#, json.to_string()),
+            Finding::new(SHAPE, "the error body is not a JSON object")
+                .values(SHAPED, json.to_string()),
         );
         return;
     };
     match obj.get("detail") {
         Some(Value::String(_)) => {}
         Some(other) => out.push(
-            Finding::new(ERROR_SHAPE, "the error's `detail` is not a string")
+            Finding::new(SHAPE, "the error's `detail` is not a string")
                 .values("a string", other.to_string()),
         ),
         None => out.push(
-            Finding::new(ERROR_SHAPE, "the error body has no `detail`")
-                .values(r#"{"detail": "...", "code": "..."}"#, json.to_string()),
+            Finding::new(SHAPE, "the error body has no `detail`").values(SHAPED, json.to_string()),
         ),
     }
-    match obj.get("code") {
-        Some(Value::String(_)) => {}
-        Some(other) => out.push(
-            Finding::new(ERROR_SHAPE, "the error's `code` is not a string")
+    if let Some(other) = obj.get("code").filter(|c| !c.is_string()) {
+        out.push(
+            Finding::new(SHAPE, "the error's `code` is not a string")
                 .values("a string such as \"401000\"", other.to_string()),
-        ),
-        None => out.push(
-            Finding::new(ERROR_CODE, "the error body has no `code`")
+        );
+    }
+}
+
+/// `error.code`.
+pub fn code(cx: &Context<'_>, out: &mut Findings) {
+    let Some(obj) = error_body(cx).and_then(Value::as_object) else {
+        return;
+    };
+    if !obj.contains_key("code") {
+        out.push(
+            Finding::new(CODE, "the error body has no `code`")
                 .values("a string such as \"401000\"", "(absent)"),
-        ),
+        );
     }
 }

@@ -1,13 +1,18 @@
 //! `expiry.lifespan`.
 
-use serde_json::Value;
-
-use super::ledger::Seen;
-use super::{EXPIRY_LIFESPAN, Finding};
+use super::{CheckInfo, Context, Finding, Findings};
 use crate::duration::Span;
 
-pub(super) fn check(_json: &Value, seen: &[Seen], tolerance: Span, out: &mut Vec<Finding>) {
-    for token in seen {
+/// Expiry arithmetic.
+pub const LIFESPAN: CheckInfo = CheckInfo::must(
+    "expiry.lifespan",
+    "`token_expires_at - created_at` equals the configured lifespan within the tolerance.",
+);
+
+/// `expiry.lifespan`.
+pub fn lifespan(cx: &Context<'_>, out: &mut Findings) {
+    let tolerance = cx.x.tolerance;
+    for token in cx.tokens {
         let (Some(created), Some(expires)) = (token.created_at, token.expires_at) else {
             continue;
         };
@@ -18,7 +23,7 @@ pub(super) fn check(_json: &Value, seen: &[Seen], tolerance: Span, out: &mut Vec
         if diff > tolerance.micros().unsigned_abs() {
             out.push(
                 Finding::new(
-                    EXPIRY_LIFESPAN,
+                    LIFESPAN,
                     format!(
                         "token_expires_at - created_at of this {} is off the configured lifespan by more than {tolerance}",
                         token.kind.name()

@@ -5,6 +5,10 @@
 //! Time is tracked without trusting the target's absolute clock: a token's age is the local
 //! time since it was issued plus every clock move the case made since. That needs no clock
 //! agreement between harness and target, only the control protocol's moves.
+//!
+//! What a call does to tokens is not written here: it is the operation's `x-token-effects` in
+//! the contract. The one effect the contract cannot state, because it happens outside the API,
+//! is an administrator's revocation (the control protocol's document: it cascades).
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -12,33 +16,25 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::{Exchange, Lifespans};
-use crate::case::Severity;
+use super::Exchange;
 use crate::duration::Span;
+use crate::spec::{EffectAction, Operation, ResponseDoc, Severity, TokenKind};
 
-/// Which kind of token a value is.
+/// The lifespans in force for new tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TokenKind {
-    /// A RefreshToken (`refresh_token`).
-    Refresh,
-    /// An API access token (`api_access_token`).
-    Access,
+pub struct Lifespans {
+    /// Refresh tokens.
+    pub refresh: Span,
+    /// Access tokens.
+    pub access: Span,
 }
 
-impl TokenKind {
-    /// The body field that carries a value of this kind.
-    pub fn field(self) -> &'static str {
-        match self {
-            Self::Refresh => "refresh_token",
-            Self::Access => "api_access_token",
-        }
-    }
-
-    /// For messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Refresh => "refresh token",
-            Self::Access => "access token",
+impl Lifespans {
+    /// The lifespan of a kind of token.
+    pub fn of(self, kind: TokenKind) -> Span {
+        match kind {
+            TokenKind::Refresh => self.refresh,
+            TokenKind::Access => self.access,
         }
     }
 }
@@ -78,9 +74,9 @@ pub struct Seen {
     pub is_new: bool,
     /// The lifespan in force when it was created.
     pub lifespan: Span,
-    /// `created_at`, parsed.
+    /// Its creation time, parsed.
     pub created_at: Option<OffsetDateTime>,
-    /// `token_expires_at`, parsed.
+    /// Its expiry, parsed.
     pub expires_at: Option<OffsetDateTime>,
 }
 
@@ -97,6 +93,10 @@ fn text(map: &Map<String, Value>, field: &str) -> Option<String> {
         Value::String(s) => Some(s.clone()),
         _ => None,
     }
+}
+
+fn time_field(map: &Map<String, Value>, field: Option<&String>) -> Option<OffsetDateTime> {
+    text(map, field?).and_then(|s| super::timestamp::parse(&s))
 }
 
 impl Ledger {
@@ -124,18 +124,27 @@ impl Ledger {
         self.moved = Span::from_micros(self.moved.micros().saturating_add(by.micros()));
     }
 
-    /// Records an administrator's revocation of a refresh token and its access tokens.
+    /// Records an administrator's revocation of a refresh token, which the control protocol's
+    /// document says revokes its access tokens too.
     pub fn admin_revoked(&mut self, refresh: &str) {
-        self.revoke_family(refresh, Severity::Must, Severity::Must);
+        self.revoke(refresh, Severity::Must);
+        self.revoke_children(refresh, Severity::Must);
     }
 
-    fn revoke_family(&mut self, refresh: &str, own: Severity, children: Severity) {
-        if let Some(k) = self.tokens.get_mut(refresh) {
-            k.revoked = Some(k.revoked.map_or(own, |s| s.min(own)));
+    fn mark(k: &mut Known, how: Severity) {
+        k.revoked = Some(k.revoked.map_or(how, |s| s.min(how)));
+    }
+
+    fn revoke(&mut self, value: &str, how: Severity) {
+        if let Some(k) = self.tokens.get_mut(value) {
+            Self::mark(k, how);
         }
+    }
+
+    fn revoke_children(&mut self, parent: &str, how: Severity) {
         for k in self.tokens.values_mut() {
-            if k.parent.as_deref() == Some(refresh) {
-                k.revoked = Some(k.revoked.map_or(children, |s| s.min(children)));
+            if k.kind == TokenKind::Access && k.parent.as_deref() == Some(parent) {
+                Self::mark(k, how);
             }
         }
     }
@@ -167,84 +176,67 @@ impl Ledger {
         }
     }
 
-    /// Registers the tokens in a 2xx response body and returns them.
-    pub fn observe(&mut self, x: &Exchange<'_>, json: &Value) -> Vec<Seen> {
-        let Some(body) = json.as_object() else {
+    /// Registers the token a 2xx body carries (as the contract's `x-token` shapes it) and
+    /// returns it.
+    pub fn observe(&mut self, x: &Exchange<'_>, doc: &ResponseDoc, json: &Value) -> Vec<Seen> {
+        let (Some(shape), Some(body)) = (&doc.token, json.as_object()) else {
             return Vec::new();
         };
-        let mut seen = Vec::new();
-        for kind in [TokenKind::Refresh, TokenKind::Access] {
-            let Some(value) = text(body, kind.field()) else {
-                continue;
-            };
-            let is_new = !x
-                .request
-                .values()
-                .any(|v| v.as_str() == Some(value.as_str()));
-            let created_at = text(body, "created_at").and_then(|s| super::timestamp::parse(&s));
-            let expires_at =
-                text(body, "token_expires_at").and_then(|s| super::timestamp::parse(&s));
-            let reported = match (created_at, expires_at) {
-                (Some(c), Some(e)) => i64::try_from((e - c).whole_microseconds())
-                    .ok()
-                    .map(Span::from_micros),
-                _ => None,
-            };
-            let lifespan = match kind {
-                TokenKind::Refresh => self.lifespans.refresh,
-                TokenKind::Access => self.lifespans.access,
-            };
-            let parent = match kind {
-                TokenKind::Access => text(x.request, "refresh_token"),
-                TokenKind::Refresh => None,
-            };
-            let moved = self.moved;
-            let entry = self.tokens.entry(value.clone()).or_insert_with(|| Known {
-                kind,
-                lifespan,
-                reported_lifespan: reported,
-                issued: Instant::now(),
-                moved_at_issue: moved,
-                revoked: None,
-                parent,
-            });
-            seen.push(Seen {
-                kind,
-                value,
-                is_new,
-                lifespan: entry.lifespan,
-                created_at,
-                expires_at,
-            });
-        }
-        seen
+        let Some(value) = text(body, &shape.value) else {
+            return Vec::new();
+        };
+        let is_new = !x
+            .request
+            .values()
+            .any(|v| v.as_str() == Some(value.as_str()));
+        let created_at = time_field(body, shape.created.as_ref());
+        let expires_at = time_field(body, shape.expires.as_ref());
+        let reported = match (created_at, expires_at) {
+            (Some(c), Some(e)) => i64::try_from((e - c).whole_microseconds())
+                .ok()
+                .map(Span::from_micros),
+            _ => None,
+        };
+        // An access token's parent is the refresh token its request named.
+        let parent = match (shape.kind, &x.operation.request_token) {
+            (TokenKind::Access, Some(req)) if req.kind == TokenKind::Refresh => {
+                text(x.request, &req.value)
+            }
+            _ => None,
+        };
+        let (lifespan, moved) = (self.lifespans.of(shape.kind), self.moved);
+        let entry = self.tokens.entry(value.clone()).or_insert_with(|| Known {
+            kind: shape.kind,
+            lifespan,
+            reported_lifespan: reported,
+            issued: Instant::now(),
+            moved_at_issue: moved,
+            revoked: None,
+            parent,
+        });
+        vec![Seen {
+            kind: shape.kind,
+            value,
+            is_new,
+            lifespan: entry.lifespan,
+            created_at,
+            expires_at,
+        }]
     }
 
-    /// Applies what a successful call does to the tokens the case knows: regeneration revokes
-    /// the old refresh token (MUST) and its access tokens (SHOULD); revokeAPIAccessTokens
-    /// revokes the access tokens minted from the refresh token (MUST).
-    pub fn after_success(&mut self, operation: &str, request: &Map<String, Value>) {
-        let Some(refresh) = text(request, "refresh_token") else {
-            return;
-        };
-        match operation {
-            "regenRefreshToken" => self.revoke_family(&refresh, Severity::Must, Severity::Should),
-            "revokeAPIAccessTokens" => {
-                let children: Vec<String> = self
-                    .tokens
-                    .iter()
-                    .filter(|(_, k)| {
-                        k.kind == TokenKind::Access && k.parent.as_deref() == Some(refresh.as_str())
-                    })
-                    .map(|(v, _)| v.clone())
-                    .collect();
-                for c in children {
-                    if let Some(k) = self.tokens.get_mut(&c) {
-                        k.revoked = Some(Severity::Must);
-                    }
+    /// Applies what a successful call of `op` does to the tokens its request names, as the
+    /// operation's `x-token-effects` declare.
+    pub fn apply_effects(&mut self, op: &Operation, request: &Map<String, Value>) {
+        for effect in &op.effects {
+            let Some(value) = text(request, &effect.field) else {
+                continue;
+            };
+            match effect.action {
+                EffectAction::Revoke => self.revoke(&value, effect.severity),
+                EffectAction::RevokeAccessTokensOf => {
+                    self.revoke_children(&value, effect.severity);
                 }
             }
-            _ => {}
         }
     }
 }

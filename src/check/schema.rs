@@ -1,27 +1,35 @@
 //! `schema.body`.
 
-use serde_json::Value;
+use super::{CheckInfo, Context, Finding, Findings};
 
-use super::{Exchange, Finding, SCHEMA_BODY};
-use crate::spec::ResponseDoc;
+/// The body matches the documented schema.
+pub const BODY: CheckInfo = CheckInfo::must(
+    "schema.body",
+    "The body matches the schema documented for that operation and status.",
+);
 
 /// How many violations one finding lists.
 const LIMIT: usize = 5;
 
-pub(super) fn check(x: &Exchange<'_>, doc: &ResponseDoc, json: &Value, out: &mut Vec<Finding>) {
-    let errors = x.spec.validate(doc, json, LIMIT);
-    if !errors.is_empty() {
-        let pointer = doc
-            .schema_pointer
-            .as_deref()
-            .unwrap_or("the documented schema");
-        out.push(Finding::new(
-            SCHEMA_BODY,
-            format!(
-                "the {} body does not match {pointer}: {}",
-                x.status,
-                errors.join("; ")
-            ),
-        ));
+/// `schema.body`.
+pub fn body(cx: &Context<'_>, out: &mut Findings) {
+    let (Some(doc), Some(json)) = (cx.documented, cx.json()) else {
+        return;
+    };
+    let errors = cx.x.spec.validate(doc, json, LIMIT);
+    if errors.is_empty() {
+        return;
     }
+    let pointer = doc
+        .schema_pointer
+        .as_deref()
+        .unwrap_or("the documented schema");
+    out.push(Finding::new(
+        BODY,
+        format!(
+            "the {} body does not match {pointer}: {}",
+            cx.x.status,
+            errors.join("; ")
+        ),
+    ));
 }

@@ -3,8 +3,18 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use super::ledger::Seen;
-use super::{Exchange, Finding, TOKEN_ENTROPY, TOKEN_UNIQUE};
+use super::{CheckInfo, Context, Finding, Findings};
+
+/// Every issued token is new.
+pub const UNIQUE: CheckInfo = CheckInfo::must(
+    "token.unique",
+    "Every token value issued during the run is unique.",
+);
+/// Tokens carry enough entropy.
+pub const ENTROPY: CheckInfo = CheckInfo::should(
+    "token.entropy",
+    "Token values carry at least 128 bits by a length and alphabet estimate.",
+);
 
 /// Every token value issued during the run, with where it was first seen.
 #[derive(Debug, Default)]
@@ -15,10 +25,7 @@ pub struct IssuedTokens {
 impl IssuedTokens {
     /// How many distinct values were issued.
     pub fn len(&self) -> usize {
-        self.seen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.lock().len()
     }
 
     /// Whether none were.
@@ -28,12 +35,21 @@ impl IssuedTokens {
 
     /// Every value, for redaction.
     pub fn values(&self) -> Vec<String> {
-        self.seen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .keys()
-            .cloned()
-            .collect()
+        self.lock().keys().cloned().collect()
+    }
+
+    /// Records `value` as issued at `place`; returns where it was issued before, if it was.
+    pub fn record(&self, value: &str, place: &str) -> Option<String> {
+        let mut map = self.lock();
+        if let Some(first) = map.get(value) {
+            return Some(first.clone());
+        }
+        map.insert(value.to_owned(), place.to_owned());
+        None
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.seen.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -54,33 +70,29 @@ pub fn entropy_bits(value: &str) -> f64 {
     value.trim_end_matches('=').chars().count() as f64 * per_char
 }
 
-pub(super) fn check(
-    _x: &Exchange<'_>,
-    seen: &[Seen],
-    issued: &IssuedTokens,
-    where_: &str,
-    out: &mut Vec<Finding>,
-) {
-    for token in seen.iter().filter(|t| t.is_new) {
-        {
-            let mut map = issued.seen.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(first) = map.get(&token.value) {
-                out.push(Finding::new(
-                    TOKEN_UNIQUE,
-                    format!(
-                        "this {} value was already issued earlier in the run ({first})",
-                        token.kind.name()
-                    ),
-                ));
-            } else {
-                map.insert(token.value.clone(), where_.to_owned());
-            }
+/// `token.unique`.
+pub fn unique(cx: &Context<'_>, out: &mut Findings) {
+    for token in cx.tokens.iter().filter(|t| t.is_new) {
+        if let Some(first) = cx.issued.record(&token.value, cx.x.place) {
+            out.push(Finding::new(
+                UNIQUE,
+                format!(
+                    "this {} value was already issued earlier in the run ({first})",
+                    token.kind.name()
+                ),
+            ));
         }
+    }
+}
+
+/// `token.entropy`.
+pub fn entropy(cx: &Context<'_>, out: &mut Findings) {
+    for token in cx.tokens.iter().filter(|t| t.is_new) {
         let bits = entropy_bits(&token.value);
         if bits < 128.0 {
             out.push(
                 Finding::new(
-                    TOKEN_ENTROPY,
+                    ENTROPY,
                     format!(
                         "this {} can carry at most {bits:.0} bits",
                         token.kind.name()

@@ -1,10 +1,12 @@
-//! Redaction of secrets in everything a report shows: the password, every token value the
-//! run saw, and any value of a field named like a secret.
+//! Redaction of secrets in everything a report shows: the password (and any other secret the
+//! profile holds), every token value the run saw, and any value of a field the contract marks
+//! as secret (`format: password`, and every `x-token` value field).
+
+use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-/// Field names whose values are always secret.
-pub const SECRET_FIELDS: [&str; 3] = ["password", "refresh_token", "api_access_token"];
+use crate::run::RunReport;
 
 /// The placeholder that replaces a secret.
 pub const REDACTED: &str = "<redacted>";
@@ -12,6 +14,7 @@ pub const REDACTED: &str = "<redacted>";
 /// Replaces secrets in text.
 #[derive(Clone, Debug, Default)]
 pub struct Redactor {
+    fields: BTreeSet<String>,
     secrets: Vec<String>,
 }
 
@@ -19,65 +22,103 @@ impl Redactor {
     /// A redactor for these secrets (short values, under 4 characters, are ignored: replacing
     /// them would shred ordinary text).
     pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
-        let mut secrets: Vec<String> = secrets.into_iter().filter(|s| s.len() >= 4).collect();
+        let mut r = Self::default();
+        r.add(secrets);
+        r
+    }
+
+    /// A redactor for these secret fields and secrets.
+    pub fn with_fields<'a>(
+        fields: impl IntoIterator<Item = &'a str>,
+        secrets: impl IntoIterator<Item = String>,
+    ) -> Self {
+        let mut r = Self {
+            fields: fields.into_iter().map(str::to_owned).collect(),
+            secrets: Vec::new(),
+        };
+        r.add(secrets);
+        r
+    }
+
+    /// Whether values of this field are secret.
+    pub fn is_secret_field(&self, name: &str) -> bool {
+        self.fields.contains(name)
+    }
+
+    fn add(&mut self, secrets: impl IntoIterator<Item = String>) {
+        self.secrets
+            .extend(secrets.into_iter().filter(|s| s.len() >= 4));
         // Longest first, so a secret that contains another is replaced whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        secrets.dedup();
-        Self { secrets }
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        self.secrets.dedup();
     }
 
     /// Adds secrets found in a JSON value's secret fields (e.g. a request body).
     pub fn learn(&mut self, v: &Value) {
-        if let Value::Object(map) = v {
-            for (k, val) in map {
-                if SECRET_FIELDS.contains(&k.as_str()) {
-                    if let Value::String(s) = val
-                        && s.len() >= 8
-                        && !self.secrets.contains(s)
-                    {
-                        self.secrets.push(s.clone());
+        let mut found = Vec::new();
+        self.collect(v, &mut found);
+        self.add(found);
+    }
+
+    fn collect(&self, v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(map) => {
+                for (k, val) in map {
+                    match val {
+                        Value::String(s) if self.fields.contains(k) && s.len() >= 8 => {
+                            out.push(s.clone());
+                        }
+                        _ => self.collect(val, out),
                     }
-                } else {
-                    self.learn(val);
                 }
             }
-            self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+            Value::Array(items) => items.iter().for_each(|i| self.collect(i, out)),
+            _ => {}
         }
     }
 
-    /// A redactor for a run: the password, and every value of a secret field in any request
-    /// or response body the run recorded (JSON or form-encoded).
-    pub fn for_report(report: &crate::run::RunReport, password: &str) -> Self {
-        let mut r = Self::new(std::iter::once(password.to_owned()));
+    /// Learns the secret-field values of one recorded body: JSON, form-encoded or multipart.
+    fn learn_body(&mut self, text: &str) {
+        if let Ok(v) = serde_json::from_str::<Value>(text) {
+            self.learn(&v);
+        }
+        let form: serde_json::Map<String, Value> = form_urlencoded::parse(text.as_bytes())
+            .filter(|(k, _)| self.fields.contains(k.as_ref()))
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect();
+        self.learn(&Value::Object(form));
+        // Multipart parts: `name="field"` then a blank line, then the value.
+        for part in text
+            .split("Content-Disposition: form-data; name=\"")
+            .skip(1)
+        {
+            if let Some((name, rest)) = part.split_once('"')
+                && self.fields.contains(name)
+                && let Some(value) = rest
+                    .split("\r\n\r\n")
+                    .nth(1)
+                    .and_then(|v| v.split("\r\n").next())
+            {
+                self.learn(&serde_json::json!({ name: value }));
+            }
+        }
+    }
+
+    /// A redactor for a run: the given secrets (the password), and every value of a secret
+    /// `field` in any request or response body the run recorded.
+    pub fn for_report(
+        report: &RunReport,
+        fields: &BTreeSet<String>,
+        secrets: impl IntoIterator<Item = String>,
+    ) -> Self {
+        let mut r = Self::with_fields(fields.iter().map(String::as_str), secrets);
         for step in report.cases.iter().flat_map(|c| &c.steps) {
             let bodies = [
                 step.request.as_ref().map(|q| q.body.as_str()),
                 step.response.as_ref().map(|p| p.body.as_str()),
             ];
             for text in bodies.into_iter().flatten() {
-                if let Ok(v) = serde_json::from_str::<Value>(text) {
-                    r.learn(&v);
-                }
-                let form: serde_json::Map<String, Value> = form_urlencoded::parse(text.as_bytes())
-                    .filter(|(k, _)| SECRET_FIELDS.contains(&k.as_ref()))
-                    .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
-                    .collect();
-                r.learn(&Value::Object(form));
-                // Multipart parts: `name="field"` then a blank line, then the value.
-                for part in text
-                    .split("Content-Disposition: form-data; name=\"")
-                    .skip(1)
-                {
-                    if let Some((name, rest)) = part.split_once('"')
-                        && SECRET_FIELDS.contains(&name)
-                        && let Some(value) = rest
-                            .split("\r\n\r\n")
-                            .nth(1)
-                            .and_then(|v| v.split("\r\n").next())
-                    {
-                        r.learn(&serde_json::json!({ name: value }));
-                    }
-                }
+                r.learn_body(text);
             }
         }
         r

@@ -275,13 +275,13 @@ async fn run_call(
         operation,
         request: &fields,
         status: resp.status,
-        content_type: resp.header("content-type"),
-        cache_control: resp.header("cache-control"),
+        headers: &resp.headers,
         body: &resp.body,
         tolerance: env.target.tolerance,
+        place: where_,
     };
-    let (findings, json) = check::apply_all(&exchange, &mut state.ledger, env.issued, where_);
-    result.findings.extend(findings);
+    let (findings, json) = check::judge(&exchange, &mut state.ledger, env.issued);
+    result.findings.extend(findings.into_vec());
 
     let scope = env.scope(unique, &state.captures);
     let expect = expect_findings(

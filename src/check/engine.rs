@@ -1,0 +1,45 @@
+//! Findings the engine raises itself rather than a response check: a case's own expectations,
+//! captures, transport and control-protocol failures, and snapshot drift.
+
+use super::CheckInfo;
+
+/// The case's expected status.
+pub const EXPECT_STATUS: CheckInfo =
+    CheckInfo::must("expect.status", "The status is one the case expects.");
+/// The case's body matchers.
+pub const EXPECT_BODY: CheckInfo =
+    CheckInfo::must("expect.body", "The body fields match the case's matchers.");
+/// The case's header matchers.
+pub const EXPECT_HEADER: CheckInfo =
+    CheckInfo::must("expect.header", "The headers match the case's matchers.");
+/// A capture found its value.
+pub const CAPTURE: CheckInfo = CheckInfo::must(
+    "capture",
+    "A value the case captures for later steps is in the response.",
+);
+/// The target answered at all.
+pub const TRANSPORT: CheckInfo = CheckInfo::must(
+    "transport",
+    "The target answers within the timeout with a complete response under the size cap.",
+);
+/// The control protocol did what was asked.
+pub const CONTROL: CheckInfo = CheckInfo::must(
+    "control",
+    "The control protocol accepts the request of a clock, lifespan or user step.",
+);
+/// A case's responses differ from its accepted snapshot.
+pub const SNAPSHOT_DRIFT: CheckInfo = CheckInfo::must(
+    "snapshot.drift",
+    "The redacted responses of a case equal its accepted snapshot.",
+);
+
+/// Every engine-raised check, in the order CHECKS.md lists them (after the response checks).
+pub const ENGINE_CHECKS: &[CheckInfo] = &[
+    EXPECT_STATUS,
+    EXPECT_BODY,
+    EXPECT_HEADER,
+    CAPTURE,
+    TRANSPORT,
+    CONTROL,
+    SNAPSHOT_DRIFT,
+];

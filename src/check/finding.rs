@@ -1,0 +1,102 @@
+//! What a check is (its id, severity and summary) and what it reports (findings).
+
+use crate::spec::Severity;
+
+use super::Context;
+
+/// A check's identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckInfo {
+    /// Stable id, e.g. `schema.body`.
+    pub id: &'static str,
+    /// MUST or SHOULD.
+    pub severity: Severity,
+    /// One line: what it verifies.
+    pub summary: &'static str,
+}
+
+impl CheckInfo {
+    /// A MUST check.
+    pub const fn must(id: &'static str, summary: &'static str) -> Self {
+        Self {
+            id,
+            severity: Severity::Must,
+            summary,
+        }
+    }
+
+    /// A SHOULD check.
+    pub const fn should(id: &'static str, summary: &'static str) -> Self {
+        Self {
+            id,
+            severity: Severity::Should,
+            summary,
+        }
+    }
+}
+
+/// The signature every response check has.
+pub type CheckFn = fn(&Context<'_>, &mut Findings);
+
+/// One thing a check found wrong.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Finding {
+    /// The check's id.
+    pub check: &'static str,
+    /// Its effective severity (a SHOULD case makes every finding SHOULD).
+    pub severity: Severity,
+    /// The failure text.
+    pub message: String,
+    /// What was expected, when it is a value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    /// What was found, when it is a value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual: Option<String>,
+}
+
+impl Finding {
+    /// A finding of `check` with a message.
+    pub fn new(check: CheckInfo, message: impl Into<String>) -> Self {
+        Self {
+            check: check.id,
+            severity: check.severity,
+            message: message.into(),
+            expected: None,
+            actual: None,
+        }
+    }
+
+    /// Adds expected and actual values.
+    pub fn values(mut self, expected: impl Into<String>, actual: impl Into<String>) -> Self {
+        self.expected = Some(expected.into());
+        self.actual = Some(actual.into());
+        self
+    }
+}
+
+/// The findings of one response, in the order the checks reported them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Findings(Vec<Finding>);
+
+impl Findings {
+    /// Adds a finding.
+    pub fn push(&mut self, f: Finding) {
+        self.0.push(f);
+    }
+
+    /// Whether nothing was found.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The findings, in order.
+    pub fn into_vec(self) -> Vec<Finding> {
+        self.0
+    }
+
+    /// The findings so far.
+    pub fn as_slice(&self) -> &[Finding] {
+        &self.0
+    }
+}
