@@ -7,12 +7,11 @@ use std::sync::Arc;
 use clap::Args;
 
 use crate::case::{self, Case};
-use crate::duration::Span;
 use crate::error::{Error, ErrorKind, Place};
 use crate::report::{Redactor, Style, console};
 use crate::run::{self, Options};
 use crate::spec::{BUNDLED_SPEC, BUNDLED_SPEC_NAME, Spec};
-use crate::target::{Capability, Overrides, Target};
+use crate::target::{Settings, Target};
 
 /// Where cases and the spec are looked for by default.
 pub const DEFAULT_CASES: &str = "cases";
@@ -32,19 +31,12 @@ pub struct Sources {
 /// `run`'s flags.
 #[derive(Clone, Debug, Args)]
 pub struct RunArgs {
-    /// Base URL of the implementation (without it, and without --profile, the bundled
-    /// reference server is started in-process and tested).
-    #[arg(long, value_name = "URL")]
-    pub target: Option<String>,
-    /// A target profile (YAML); flags override it.
+    /// A target profile (YAML, the keys of the target flags); flags override it.
     #[arg(long, value_name = "FILE")]
     pub profile: Option<PathBuf>,
-    /// The user to log in as (or TOKEN_CONFORMANCE_USERNAME).
-    #[arg(long, value_name = "U")]
-    pub username: Option<String>,
-    /// Its password (prefer TOKEN_CONFORMANCE_PASSWORD: flags show in process lists).
-    #[arg(long, value_name = "P")]
-    pub password: Option<String>,
+    /// The target's settings.
+    #[command(flatten)]
+    pub settings: Settings,
     /// Cases and spec.
     #[command(flatten)]
     pub sources: Sources,
@@ -57,30 +49,6 @@ pub struct RunArgs {
     /// Cases run at once.
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
-    /// The target's refresh token lifespan in days.
-    #[arg(long, value_name = "N")]
-    pub refresh_lifespan_days: Option<u32>,
-    /// The target's access token lifespan in hours.
-    #[arg(long, value_name = "N")]
-    pub access_lifespan_hours: Option<u32>,
-    /// Allowed error in expiry arithmetic (e.g. 1s, 500ms).
-    #[arg(long, value_name = "DURATION")]
-    pub tolerance: Option<Span>,
-    /// Per-request timeout (e.g. 10s).
-    #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<Span>,
-    /// Base URL of the target's control protocol.
-    #[arg(long, value_name = "URL")]
-    pub control_url: Option<String>,
-    /// A capability the control protocol offers (repeatable; default: ask it).
-    #[arg(long = "capability", value_name = "NAME", value_parser = parse_capability)]
-    pub capabilities: Vec<Capability>,
-    /// Extra CA certificates (PEM) to trust.
-    #[arg(long, value_name = "FILE")]
-    pub ca_file: Option<PathBuf>,
-    /// Accept any TLS certificate (throw-away test instances only).
-    #[arg(long)]
-    pub insecure: bool,
     /// Warnings (SHOULD findings) fail the run too.
     #[arg(long)]
     pub strict: bool,
@@ -135,34 +103,10 @@ pub fn parse_partition(s: &str) -> Result<(u32, u32), String> {
     }
 }
 
-fn parse_capability(s: &str) -> Result<Capability, String> {
-    Capability::from_name(s).ok_or_else(|| {
-        let names: Vec<&str> = Capability::ALL.iter().map(|c| c.name()).collect();
-        format!("unknown capability `{s}`; known: {}", names.join(", "))
-    })
-}
-
 impl RunArgs {
-    /// The flag overrides of the profile.
-    pub fn overrides(&self) -> Overrides {
-        Overrides {
-            base_url: self.target.clone(),
-            username: self.username.clone(),
-            password: self.password.clone(),
-            refresh_lifespan_days: self.refresh_lifespan_days,
-            access_lifespan_hours: self.access_lifespan_hours,
-            tolerance: self.tolerance,
-            timeout: self.timeout,
-            control_url: self.control_url.clone(),
-            capabilities: (!self.capabilities.is_empty()).then(|| self.capabilities.clone()),
-            insecure: self.insecure,
-            ca_file: self.ca_file.clone(),
-        }
-    }
-
     /// Whether no target was named, so the embedded reference server is the target.
     pub fn wants_embedded(&self) -> bool {
-        self.target.is_none() && self.profile.is_none()
+        self.settings.base_url.is_none() && self.profile.is_none()
     }
 }
 
@@ -215,16 +159,14 @@ pub async fn run(args: &RunArgs, embedded: Option<Embedded>) -> u8 {
         Ok(x) => x,
         Err(errors) => return report_errors(&errors),
     };
-    let mut overrides = args.overrides();
+    let mut flags = args.settings.clone();
     if let Some(e) = &embedded {
-        overrides.base_url = Some(e.base_url.clone());
-        overrides.control_url = Some(e.control_url.clone());
-        overrides.username = Some(e.username.clone());
-        overrides.password = Some(e.password.clone());
+        flags.base_url = Some(e.base_url.clone());
+        flags.control_url = Some(e.control_url.clone());
+        flags.username = Some(e.username.clone());
+        flags.password = Some(crate::target::Secret::new(e.password.clone()));
     }
-    let target = match Target::resolve(args.profile.as_deref(), &overrides, |k| {
-        std::env::var(k).ok()
-    }) {
+    let target = match Target::resolve(args.profile.as_deref(), &flags, |k| std::env::var(k).ok()) {
         Ok(t) => t,
         Err(e) => return report_errors(&[e]),
     };

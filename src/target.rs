@@ -1,11 +1,16 @@
-//! A target profile: where the implementation is, how to log in, what it is configured with,
-//! and what it lets the harness control. Read from a YAML file, overridden by flags; secrets
-//! come from environment variables, never from the file.
+//! A target: where the implementation is, how to log in, what it is configured with, and what
+//! it lets the harness control.
+//!
+//! Every setting is one field of [`Settings`], which is at once the profile file's shape and
+//! the `run` command's flags. Three layers are merged, each over the one before: the profile
+//! file, the environment (credentials only), the flags. [`Target::resolve`] then checks the
+//! result one concern at a time. Secrets come from the environment or flags, never the file.
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use clap::Args;
 use serde::Deserialize;
 
 use crate::duration::Span;
@@ -17,7 +22,8 @@ pub const ENV_USERNAME: &str = "TOKEN_CONFORMANCE_USERNAME";
 pub const ENV_PASSWORD: &str = "TOKEN_CONFORMANCE_PASSWORD";
 
 /// A value that must never be printed: `Debug` and `Display` show `<redacted>`.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
 pub struct Secret(String);
 
 impl Secret {
@@ -29,6 +35,13 @@ impl Secret {
     /// The secret itself, for the one place that sends it.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(s))
     }
 }
 
@@ -88,36 +101,151 @@ impl Capability {
     }
 }
 
+fn parse_capability(s: &str) -> Result<Capability, String> {
+    Capability::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = Capability::ALL.iter().map(|c| c.name()).collect();
+        format!("unknown capability `{s}`; known: {}", names.join(", "))
+    })
+}
+
 /// TLS options for HTTPS targets.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Args, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tls {
-    /// A PEM file of extra CA certificates to trust (a staging instance's private CA).
+    /// Extra CA certificates (PEM) to trust: a staging instance's private CA.
+    #[arg(long, value_name = "FILE")]
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
-    /// Accept any certificate. For throw-away test instances only.
+    /// Accept any TLS certificate (throw-away test instances only).
+    #[arg(long)]
     #[serde(default)]
     pub insecure: bool,
 }
 
-/// The profile file's shape.
-#[derive(Debug, Default, Deserialize)]
+/// Every setting of a target, from any layer: the profile file (YAML, these keys), the
+/// environment, and the `run` flags. A field left empty by a layer is filled by the one below.
+#[derive(Clone, Debug, Default, Args, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ProfileFile {
-    base_url: Option<String>,
-    username: Option<String>,
-    username_env: Option<String>,
-    password_env: Option<String>,
-    /// Present only to refuse it with a helpful message.
-    password: Option<serde::de::IgnoredAny>,
-    refresh_token_lifespan_days: Option<u32>,
-    access_token_lifespan_hours: Option<u32>,
-    tolerance: Option<Span>,
-    timeout: Option<Span>,
-    max_response_bytes: Option<usize>,
-    capabilities: Option<Vec<Capability>>,
-    control_url: Option<String>,
-    tls: Option<Tls>,
+pub struct Settings {
+    /// Base URL of the implementation (without it, and without --profile, the bundled
+    /// reference server is started in-process and tested).
+    #[arg(long = "target", value_name = "URL")]
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// The user to log in as (or TOKEN_CONFORMANCE_USERNAME).
+    #[arg(long, value_name = "U")]
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The environment variable that holds the username (profile only).
+    #[arg(skip)]
+    #[serde(default)]
+    pub username_env: Option<String>,
+    /// Its password (prefer TOKEN_CONFORMANCE_PASSWORD: flags show in process lists). A
+    /// profile may not hold one.
+    #[arg(long, value_name = "P")]
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// The environment variable that holds the password (profile only).
+    #[arg(skip)]
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// The target's refresh token lifespan in days.
+    #[arg(long = "refresh-lifespan-days", value_name = "N")]
+    #[serde(default)]
+    pub refresh_token_lifespan_days: Option<u32>,
+    /// The target's access token lifespan in hours.
+    #[arg(long = "access-lifespan-hours", value_name = "N")]
+    #[serde(default)]
+    pub access_token_lifespan_hours: Option<u32>,
+    /// Allowed error in expiry arithmetic (e.g. 1s, 500ms).
+    #[arg(long, value_name = "DURATION")]
+    #[serde(default)]
+    pub tolerance: Option<Span>,
+    /// Per-request timeout (e.g. 10s).
+    #[arg(long, value_name = "DURATION")]
+    #[serde(default)]
+    pub timeout: Option<Span>,
+    /// Largest response body read; a larger one fails its step (default 1 MiB).
+    #[arg(long, value_name = "BYTES")]
+    #[serde(default)]
+    pub max_response_bytes: Option<usize>,
+    /// Base URL of the target's control protocol.
+    #[arg(long, value_name = "URL")]
+    #[serde(default)]
+    pub control_url: Option<String>,
+    /// A capability the control protocol offers (repeatable; default: ask it).
+    #[arg(long = "capability", value_name = "NAME", value_parser = parse_capability)]
+    #[serde(default)]
+    pub capabilities: Vec<Capability>,
+    /// TLS options.
+    #[command(flatten)]
+    #[serde(default)]
+    pub tls: Tls,
+}
+
+impl Settings {
+    /// These settings over `lower`: every field this layer leaves empty comes from `lower`.
+    pub fn over(self, lower: Self) -> Self {
+        Self {
+            base_url: self.base_url.or(lower.base_url),
+            username: self.username.or(lower.username),
+            username_env: self.username_env.or(lower.username_env),
+            password: self.password.or(lower.password),
+            password_env: self.password_env.or(lower.password_env),
+            refresh_token_lifespan_days: self
+                .refresh_token_lifespan_days
+                .or(lower.refresh_token_lifespan_days),
+            access_token_lifespan_hours: self
+                .access_token_lifespan_hours
+                .or(lower.access_token_lifespan_hours),
+            tolerance: self.tolerance.or(lower.tolerance),
+            timeout: self.timeout.or(lower.timeout),
+            max_response_bytes: self.max_response_bytes.or(lower.max_response_bytes),
+            control_url: self.control_url.or(lower.control_url),
+            capabilities: if self.capabilities.is_empty() {
+                lower.capabilities
+            } else {
+                self.capabilities
+            },
+            tls: Tls {
+                ca_file: self.tls.ca_file.or(lower.tls.ca_file),
+                insecure: self.tls.insecure || lower.tls.insecure,
+            },
+        }
+    }
+
+    /// Reads a profile file. It may not hold a password.
+    pub fn from_profile(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::new(ErrorKind::Profile, format!("cannot read the profile: {e}"))
+                .at(Place::file(path))
+        })?;
+        let file: Self = crate::yaml::parse(&text, path, ErrorKind::Profile)?;
+        if file.password.is_some() {
+            return Err(
+                Error::new(ErrorKind::Profile, "the profile holds a password")
+                    .at(Place::file(path))
+                    .hint(format!(
+                        "keep secrets out of files: set password_env to the name of an environment \
+                     variable, or set {ENV_PASSWORD}"
+                    )),
+            );
+        }
+        Ok(file)
+    }
+
+    /// The environment layer: the credentials, from the variables `lower` names (or the
+    /// default ones).
+    pub fn from_env(lower: &Self, env: impl Fn(&str) -> Option<String>) -> Self {
+        let var = |name: &Option<String>, default: &str| {
+            env(name.as_deref().unwrap_or(default)).filter(|v| !v.is_empty())
+        };
+        Self {
+            username: var(&lower.username_env, ENV_USERNAME),
+            password: var(&lower.password_env, ENV_PASSWORD).map(Secret::new),
+            ..Self::default()
+        }
+    }
 }
 
 /// A fully resolved target.
@@ -147,179 +275,122 @@ pub struct Target {
     pub tls: Tls,
 }
 
-/// Flag values that override the profile (all optional).
-#[derive(Clone, Debug, Default)]
-pub struct Overrides {
-    /// `--target`.
-    pub base_url: Option<String>,
-    /// `--username`.
-    pub username: Option<String>,
-    /// `--password`.
-    pub password: Option<String>,
-    /// `--refresh-lifespan-days`.
-    pub refresh_lifespan_days: Option<u32>,
-    /// `--access-lifespan-hours`.
-    pub access_lifespan_hours: Option<u32>,
-    /// `--tolerance`.
-    pub tolerance: Option<Span>,
-    /// `--timeout`.
-    pub timeout: Option<Span>,
-    /// `--control-url`.
-    pub control_url: Option<String>,
-    /// `--capability` (repeatable); replaces the profile's list.
-    pub capabilities: Option<Vec<Capability>>,
-    /// `--insecure`.
-    pub insecure: bool,
-    /// `--ca-file`.
-    pub ca_file: Option<PathBuf>,
-}
+/// Where a setting came from, for messages: the profile file when there is one.
+struct Origin(Option<Place>);
 
-fn trim_url(url: &str, what: &str, place: Option<&Place>) -> Result<String, Error> {
-    let u = url.trim().trim_end_matches('/');
-    if !(u.starts_with("http://") || u.starts_with("https://")) || u.len() < "https://".len() {
-        let mut e = Error::new(
-            ErrorKind::Profile,
-            format!("{what} `{url}` is not an http:// or https:// URL"),
-        );
-        if let Some(p) = place {
-            e = e.at(p.clone());
+impl Origin {
+    fn error(&self, kind: ErrorKind, message: impl Into<String>) -> Error {
+        let e = Error::new(kind, message);
+        match &self.0 {
+            Some(p) => e.at(p.clone()),
+            None => e,
         }
-        return Err(e);
     }
-    Ok(u.to_owned())
+
+    fn url(&self, url: &str, what: &str) -> Result<String, Error> {
+        let u = url.trim().trim_end_matches('/');
+        if !(u.starts_with("http://") || u.starts_with("https://")) || u.len() < "https://".len() {
+            return Err(self.error(
+                ErrorKind::Profile,
+                format!("{what} `{url}` is not an http:// or https:// URL"),
+            ));
+        }
+        Ok(u.to_owned())
+    }
 }
 
 impl Target {
     /// Resolves a target from an optional profile file, the environment (through `env`) and
-    /// flags, in rising precedence.
+    /// the flags, in rising precedence.
     pub fn resolve(
         profile: Option<&Path>,
-        overrides: &Overrides,
+        flags: &Settings,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, Error> {
-        let (file, place) = match profile {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    Error::new(ErrorKind::Profile, format!("cannot read the profile: {e}"))
-                        .at(Place::file(path))
-                })?;
-                let parsed: ProfileFile = crate::yaml::parse(&text, path, ErrorKind::Profile)?;
-                (parsed, Some(Place::file(path)))
-            }
-            None => (ProfileFile::default(), None),
-        };
-        let in_profile = |msg: String| {
-            let e = Error::new(ErrorKind::Profile, msg);
-            match &place {
-                Some(p) => e.at(p.clone()),
-                None => e,
-            }
-        };
-        if file.password.is_some() {
-            return Err(
-                in_profile("the profile holds a password".into()).hint(format!(
-                    "keep secrets out of files: set password_env to the name of an environment \
-                 variable, or set {ENV_PASSWORD}"
-                )),
-            );
-        }
-        let base_url = overrides
-            .base_url
-            .clone()
-            .or(file.base_url)
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Usage,
-                    "no target: give --target URL or base_url in --profile",
-                )
-            })?;
-        let base_url = trim_url(&base_url, "target", place.as_ref())?;
+        let file = profile
+            .map(Settings::from_profile)
+            .transpose()?
+            .unwrap_or_default();
+        let environment = Settings::from_env(&file, env);
+        let merged = flags.clone().over(environment.over(file));
+        Self::from_settings(merged, Origin(profile.map(Place::file)))
+    }
 
-        let from_env = |name: &Option<String>, default: &str| -> Option<String> {
-            env(name.as_deref().unwrap_or(default)).filter(|v| !v.is_empty())
-        };
-        let username = overrides
-            .username
-            .clone()
-            .or_else(|| from_env(&file.username_env, ENV_USERNAME))
-            .or(file.username)
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Usage,
-                    format!("no username: give --username, set {ENV_USERNAME}, or username in the profile"),
-                )
-            })?;
-        let password = overrides
-            .password
-            .clone()
-            .or_else(|| from_env(&file.password_env, ENV_PASSWORD))
-            .map(Secret::new)
-            .ok_or_else(|| {
-                let var = file
-                    .password_env
-                    .clone()
-                    .unwrap_or_else(|| ENV_PASSWORD.to_owned());
-                Error::new(
-                    ErrorKind::Usage,
-                    format!("no password: set {var} or give --password"),
-                )
-            })?;
-        let days = overrides
-            .refresh_lifespan_days
-            .or(file.refresh_token_lifespan_days)
-            .unwrap_or(60);
-        let hours = overrides
-            .access_lifespan_hours
-            .or(file.access_token_lifespan_hours)
-            .unwrap_or(24);
-        if days == 0 || hours == 0 {
-            return Err(in_profile("lifespans must be at least 1".into()));
-        }
-        let control_url = overrides
-            .control_url
-            .clone()
-            .or(file.control_url)
-            .map(|u| trim_url(&u, "control URL", place.as_ref()))
-            .transpose()?;
-        let capabilities: BTreeSet<Capability> = overrides
-            .capabilities
-            .clone()
-            .or(file.capabilities)
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        if !capabilities.is_empty() && control_url.is_none() {
-            return Err(
-                in_profile("capabilities are listed but there is no control_url".into()).hint(
-                    "the capabilities are offered through the control protocol; give its URL",
-                ),
-            );
-        }
-        let mut tls = file.tls.unwrap_or_default();
-        tls.insecure |= overrides.insecure;
-        if let Some(ca) = &overrides.ca_file {
-            tls.ca_file = Some(ca.clone());
-        }
+    fn from_settings(s: Settings, origin: Origin) -> Result<Self, Error> {
+        let base_url = s.base_url.as_deref().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Usage,
+                "no target: give --target URL or base_url in --profile",
+            )
+        })?;
+        let base_url = origin.url(base_url, "target")?;
+        let (username, password) = credentials(&s)?;
+        let (refresh_lifespan, access_lifespan) = lifespans(&s, &origin)?;
+        let (control_url, capabilities) = control(&s, &origin)?;
         Ok(Self {
             base_url,
             username,
             password,
-            refresh_lifespan: Span::from_secs(i64::from(days) * 86_400),
-            access_lifespan: Span::from_secs(i64::from(hours) * 3_600),
-            tolerance: overrides
-                .tolerance
-                .or(file.tolerance)
-                .unwrap_or(Span::from_secs(1)),
-            timeout: overrides
-                .timeout
-                .or(file.timeout)
-                .unwrap_or(Span::from_secs(10)),
-            max_response_bytes: file.max_response_bytes.unwrap_or(1024 * 1024),
+            refresh_lifespan,
+            access_lifespan,
+            tolerance: s.tolerance.unwrap_or(Span::from_secs(1)),
+            timeout: s.timeout.unwrap_or(Span::from_secs(10)),
+            max_response_bytes: s.max_response_bytes.unwrap_or(1024 * 1024),
             capabilities,
             control_url,
-            tls,
+            tls: s.tls,
         })
     }
+}
+
+/// The login user and password.
+fn credentials(s: &Settings) -> Result<(String, Secret), Error> {
+    let username = s.username.clone().ok_or_else(|| {
+        Error::new(
+            ErrorKind::Usage,
+            format!("no username: give --username, set {ENV_USERNAME}, or username in the profile"),
+        )
+    })?;
+    let password = s.password.clone().ok_or_else(|| {
+        let var = s.password_env.as_deref().unwrap_or(ENV_PASSWORD);
+        Error::new(
+            ErrorKind::Usage,
+            format!("no password: set {var} or give --password"),
+        )
+    })?;
+    Ok((username, password))
+}
+
+/// The lifespans the target is configured with (the vendor's defaults: 60 days, 24 hours).
+fn lifespans(s: &Settings, origin: &Origin) -> Result<(Span, Span), Error> {
+    let days = s.refresh_token_lifespan_days.unwrap_or(60);
+    let hours = s.access_token_lifespan_hours.unwrap_or(24);
+    if days == 0 || hours == 0 {
+        return Err(origin.error(ErrorKind::Profile, "lifespans must be at least 1"));
+    }
+    Ok((
+        Span::from_secs(i64::from(days) * 86_400),
+        Span::from_secs(i64::from(hours) * 3_600),
+    ))
+}
+
+/// The control protocol's URL and the capabilities listed for it.
+fn control(s: &Settings, origin: &Origin) -> Result<(Option<String>, BTreeSet<Capability>), Error> {
+    let url = s
+        .control_url
+        .as_deref()
+        .map(|u| origin.url(u, "control URL"))
+        .transpose()?;
+    let capabilities: BTreeSet<Capability> = s.capabilities.iter().copied().collect();
+    if !capabilities.is_empty() && url.is_none() {
+        return Err(origin
+            .error(
+                ErrorKind::Profile,
+                "capabilities are listed but there is no control_url",
+            )
+            .hint("the capabilities are offered through the control protocol; give its URL"));
+    }
+    Ok((url, capabilities))
 }
 
 #[cfg(test)]
@@ -343,7 +414,7 @@ mod tests {
             ENV_USERNAME => Some("env@example.com".to_owned()),
             _ => None,
         };
-        let t = Target::resolve(Some(f.path()), &Overrides::default(), env).expect("ok");
+        let t = Target::resolve(Some(f.path()), &Settings::default(), env).expect("ok");
         assert_eq!(t.base_url, "https://staging.example.com");
         assert_eq!(t.username, "env@example.com");
         assert_eq!(t.password.expose(), "from-env");
@@ -351,18 +422,53 @@ mod tests {
         assert_eq!(t.access_lifespan, Span::from_secs(7200));
         assert_eq!(t.refresh_lifespan, Span::from_secs(60 * 86_400));
         assert_eq!(t.tolerance, Span::from_secs(2));
-        let o = Overrides {
+        let o = Settings {
             username: Some("flag@example.com".into()),
-            ..Overrides::default()
+            ..Settings::default()
         };
         let t = Target::resolve(Some(f.path()), &o, env).expect("ok");
         assert_eq!(t.username, "flag@example.com");
     }
 
     #[test]
+    fn every_setting_merges_the_same_way() {
+        let f = profile(
+            "base_url: http://x\nusername: u\ncontrol_url: http://x/c\ncapabilities: [clock]\ntls: {insecure: true}\n",
+        );
+        let flags = Settings {
+            password: Some(Secret::new("pw")),
+            tls: Tls {
+                ca_file: Some("ca.pem".into()),
+                insecure: false,
+            },
+            ..Settings::default()
+        };
+        let t = Target::resolve(Some(f.path()), &flags, |_| None).expect("ok");
+        assert!(
+            t.tls.insecure,
+            "the file's switch survives a flag layer without it"
+        );
+        assert_eq!(t.tls.ca_file.as_deref(), Some(Path::new("ca.pem")));
+        assert_eq!(
+            t.capabilities.len(),
+            1,
+            "an empty flag list keeps the file's"
+        );
+        let flags = Settings {
+            capabilities: vec![Capability::Users, Capability::Lifespans],
+            ..flags
+        };
+        let t = Target::resolve(Some(f.path()), &flags, |_| None).expect("ok");
+        assert!(
+            !t.capabilities.contains(&Capability::Clock),
+            "flags replace the list"
+        );
+    }
+
+    #[test]
     fn a_password_in_the_file_is_refused() {
         let f = profile("base_url: http://x\nusername: u\npassword: hunter2\n");
-        let e = Target::resolve(Some(f.path()), &Overrides::default(), |_| None).expect_err("no");
+        let e = Target::resolve(Some(f.path()), &Settings::default(), |_| None).expect_err("no");
         assert_eq!(e.kind, ErrorKind::Profile);
         assert!(e.hint.expect("hint").contains("password_env"));
     }
@@ -370,11 +476,11 @@ mod tests {
     #[test]
     fn typos_and_bad_urls_are_profile_errors() {
         let f = profile("base_ulr: http://x\n");
-        let e = Target::resolve(Some(f.path()), &Overrides::default(), |_| None).expect_err("typo");
+        let e = Target::resolve(Some(f.path()), &Settings::default(), |_| None).expect_err("typo");
         assert_eq!(e.hint.as_deref(), Some("did you mean `base_url`?"));
-        let o = Overrides {
+        let o = Settings {
             base_url: Some("ftp://x".into()),
-            ..Overrides::default()
+            ..Settings::default()
         };
         let e = Target::resolve(None, &o, |_| None).expect_err("url");
         assert!(e.message.contains("not an http"), "{e}");

@@ -12,7 +12,7 @@ use token_conformance::case;
 use token_conformance::check::Finding;
 use token_conformance::run::{self, Options, RunReport, Verdict};
 use token_conformance::spec::{BUNDLED_SPEC, BUNDLED_SPEC_NAME, Spec};
-use token_conformance::target::{Overrides, Target};
+use token_conformance::target::{Settings, Target};
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -77,7 +77,7 @@ async fn run_against(mocks: Vec<Mock>, case_yaml: &str, extra_profile: &str) -> 
     .unwrap();
     let spec = Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).unwrap();
     let case = case::parse(case_yaml, Path::new("broken.yaml"), &spec).unwrap();
-    let target = Target::resolve(Some(&profile), &Overrides::default(), |k| {
+    let target = Target::resolve(Some(&profile), &Settings::default(), |k| {
         (k == "TOKEN_CONFORMANCE_PASSWORD").then(|| PASSWORD.to_owned())
     })
     .unwrap();
@@ -440,12 +440,12 @@ async fn run_raw(reply: &'static [u8]) -> RunReport {
 async fn run_at(url: String) -> RunReport {
     let spec = Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).unwrap();
     let case = case::parse(CREATE_CASE, Path::new("broken.yaml"), &spec).unwrap();
-    let o = Overrides {
+    let o = Settings {
         base_url: Some(url),
         username: Some("u".into()),
-        password: Some(PASSWORD.into()),
+        password: Some(token_conformance::target::Secret::new(PASSWORD)),
         timeout: Some(token_conformance::duration::Span::from_secs(2)),
-        ..Overrides::default()
+        ..Settings::default()
     };
     let target = Target::resolve(None, &o, |_| None).unwrap();
     run::run(

@@ -15,7 +15,7 @@ use token_conformance::report::{Redactor, Style, console};
 use token_conformance::run::{self, Options, Verdict};
 use token_conformance::snapshot;
 use token_conformance::spec::Spec;
-use token_conformance::target::{Overrides, Target};
+use token_conformance::target::{Settings, Target};
 
 const USER: &str = "conformance@example.com";
 
@@ -66,12 +66,12 @@ fn run_case(spec: &Arc<Spec>, case: Case) -> Result<(), Failed> {
             .await
             .map_err(|e| e.to_string())?;
         let base = format!("http://{}", server.addr());
-        let overrides = Overrides {
+        let overrides = Settings {
             base_url: Some(base.clone()),
             control_url: Some(format!("{base}/conformance/v1")),
             username: Some(USER.to_owned()),
-            password: Some(password.clone()),
-            ..Overrides::default()
+            password: Some(token_conformance::target::Secret::new(password.clone())),
+            ..Settings::default()
         };
         let target = Target::resolve(None, &overrides, |_| None).map_err(|e| e.to_string())?;
         let id = case.id.clone();

@@ -14,7 +14,7 @@ use token_conformance::cli::{self, RunArgs};
 use token_conformance::report::{Redactor, Style, console, coverage};
 use token_conformance::run::{self, Options, RunReport};
 use token_conformance::spec::Spec;
-use token_conformance::target::{Overrides, Target};
+use token_conformance::target::{Settings, Target};
 
 const BIN: &str = env!("CARGO_BIN_EXE_token-conformance");
 
@@ -42,12 +42,12 @@ async fn full_run() -> (RunReport, Arc<Spec>, String, tempfile::TempDir) {
     let base = format!("http://{}", server.addr());
     let spec = Arc::new(Spec::load(&root().join("specs/token-auth.openapi.yaml")).unwrap());
     let cases = token_conformance::case::load_dir(&root().join("cases"), &spec).unwrap();
-    let overrides = Overrides {
+    let overrides = Settings {
         base_url: Some(base.clone()),
         control_url: Some(format!("{base}/conformance/v1")),
         username: Some("leak-test@example.com".into()),
-        password: Some(password.clone()),
-        ..Overrides::default()
+        password: Some(token_conformance::target::Secret::new(password.clone())),
+        ..Settings::default()
     };
     let target = Target::resolve(None, &overrides, |_| None).unwrap();
     let report = run::run(
