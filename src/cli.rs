@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use crate::case::{self, Case};
-use crate::error::{Error, ErrorKind, Place};
+use crate::error::{Error, ErrorKind, Exit, Place};
 use crate::report::{Redactor, Style, console};
 use crate::run::{self, Options};
 use crate::spec::{BUNDLED_SPEC, BUNDLED_SPEC_NAME, Spec};
@@ -125,61 +125,81 @@ pub fn load_spec(sources: &Sources) -> Result<Spec, Error> {
     }
 }
 
-/// Loads spec and cases; case errors are joined into one.
+/// Loads spec and cases; every case error is reported, not only the first.
 pub fn load(sources: &Sources) -> Result<(Spec, Vec<Case>), Vec<Error>> {
+    if !sources.cases.is_dir() {
+        return Err(vec![no_cases(&sources.cases)]);
+    }
     let spec = load_spec(sources).map_err(|e| vec![e])?;
     let cases = case::load_dir(&sources.cases, &spec)?;
     Ok((spec, cases))
 }
 
 /// Prints errors to stderr and returns the exit code they call for.
-pub fn report_errors(errors: &[Error]) -> u8 {
+pub fn report_errors(errors: &[Error]) -> Exit {
     for e in errors {
         eprintln!("{e}");
     }
-    errors.iter().map(Error::exit_code).max().unwrap_or(2)
+    errors.iter().map(Error::exit).max().unwrap_or(Exit::Error)
 }
 
-/// The embedded target's coordinates, filled in by the binary.
-#[derive(Clone, Debug)]
-pub struct Embedded {
-    /// Base URL.
-    pub base_url: String,
-    /// Control protocol URL.
-    pub control_url: String,
-    /// Generated user.
-    pub username: String,
-    /// Its password.
-    pub password: String,
+/// The target a run uses when none is named: a server started for the run. Its settings, and
+/// whatever keeps it running until the run ends.
+pub struct LocalTarget {
+    /// Where it is and how to log in.
+    pub settings: Settings,
+    /// Dropped when the run ends, which stops the server.
+    pub guard: Box<dyn Send>,
 }
 
-/// `run`: returns the exit code.
-pub async fn run(args: &RunArgs, embedded: Option<Embedded>) -> u8 {
+/// `run`: loads the cases, starts `launch`'s server when no target is named, runs the cases,
+/// and reports. Returns the exit code.
+pub async fn run(
+    args: &RunArgs,
+    launch: impl AsyncFnOnce() -> Result<LocalTarget, String>,
+) -> Exit {
     let (spec, cases) = match load(&args.sources) {
         Ok(x) => x,
         Err(errors) => return report_errors(&errors),
     };
-    let mut flags = args.settings.clone();
-    if let Some(e) = &embedded {
-        flags.base_url = Some(e.base_url.clone());
-        flags.control_url = Some(e.control_url.clone());
-        flags.username = Some(e.username.clone());
-        flags.password = Some(crate::target::Secret::new(e.password.clone()));
-    }
-    let target = match Target::resolve(args.profile.as_deref(), &flags, |k| std::env::var(k).ok()) {
-        Ok(t) => t,
-        Err(e) => return report_errors(&[e]),
+    let local = if args.wants_embedded() {
+        match launch().await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("error: cannot start the embedded reference server: {e}");
+                return Exit::Error;
+            }
+        }
+    } else {
+        None
     };
+    let flags = match &local {
+        Some(l) => l.settings.clone().over(args.settings.clone()),
+        None => args.settings.clone(),
+    };
+    let exit = match run_with(args, spec, &cases, &flags, local.is_some()).await {
+        Ok(exit) => exit,
+        Err(e) => report_errors(&[e]),
+    };
+    drop(local);
+    exit
+}
+
+/// Runs `cases` against the target the flags (over the profile and environment) name.
+async fn run_with(
+    args: &RunArgs,
+    spec: Spec,
+    cases: &[Case],
+    flags: &Settings,
+    embedded: bool,
+) -> Result<Exit, Error> {
+    let target = Target::resolve(args.profile.as_deref(), flags, |k| std::env::var(k).ok())?;
     let opts = Options {
         jobs: usize::from(args.jobs),
         filter: args.filter.clone(),
         tags: args.tags.clone(),
         partition: args.partition,
     };
-    let snapshots = args.snapshots.clone().or_else(|| {
-        let default = Path::new(DEFAULT_SNAPSHOTS);
-        (embedded.is_some() && default.is_dir()).then(|| default.to_owned())
-    });
     let style = Style::detect();
     let selected = cases.iter().filter(|c| run::selected(c, &opts)).count();
     println!(
@@ -187,7 +207,7 @@ pub async fn run(args: &RunArgs, embedded: Option<Embedded>) -> u8 {
         env!("CARGO_PKG_VERSION"),
         cases.len(),
         target.base_url,
-        if embedded.is_some() {
+        if embedded {
             " (embedded reference server)"
         } else {
             ""
@@ -196,37 +216,42 @@ pub async fn run(args: &RunArgs, embedded: Option<Embedded>) -> u8 {
     let password = target.password.expose().to_owned();
     let print = move |r: &run::CaseResult| println!("{}", console::progress_line(r, style));
     let spec = Arc::new(spec);
-    let mut report = match run::run(Arc::clone(&spec), &cases, target, &opts, &print).await {
-        Ok(r) => r,
-        Err(e) => return report_errors(&[e]),
-    };
+    let mut report = run::run(Arc::clone(&spec), cases, target, &opts, &print).await?;
     let redactor = Redactor::for_report(&report, &spec.secret_fields, [password]);
-    if let Some(dir) = &snapshots
-        && let Err(e) = apply_snapshots(&mut report, dir, args.update_snapshots, &redactor)
-    {
-        return report_errors(&[e]);
+    let snapshots = args.snapshots.clone().or_else(|| {
+        let default = Path::new(DEFAULT_SNAPSHOTS);
+        (embedded && default.is_dir()).then(|| default.to_owned())
+    });
+    if let Some(dir) = &snapshots {
+        apply_snapshots(&mut report, dir, args.update_snapshots, &redactor)?;
     }
     print!("{}", console::details(&report, &redactor, style));
     let coverage = crate::report::coverage::coverage(&spec, &report);
-    let mut code = report.exit_code(args.strict);
+    let exit = judge_coverage(args, &coverage, report.exit(args.strict));
+    write_reports(args, &report, &coverage, exit, &redactor)?;
+    Ok(exit)
+}
+
+/// Prints the coverage line, and fails an otherwise passing run under `--min-coverage`.
+fn judge_coverage(
+    args: &RunArgs,
+    coverage: &crate::report::coverage::Coverage,
+    exit: Exit,
+) -> Exit {
     println!(
         "coverage: {} of {} documented responses exercised ({:.1}%)",
         coverage.exercised, coverage.documented, coverage.percent
     );
-    if let Some(min) = args.min_coverage
-        && coverage.percent + 1e-9 < min
-        && code == 0
-    {
-        println!(
-            "coverage {:.1}% is under --min-coverage {min}%",
-            coverage.percent
-        );
-        code = 1;
+    match args.min_coverage {
+        Some(min) if coverage.percent + 1e-9 < min && exit == Exit::Success => {
+            println!(
+                "coverage {:.1}% is under --min-coverage {min}%",
+                coverage.percent
+            );
+            Exit::Failures
+        }
+        _ => exit,
     }
-    if let Err(e) = write_reports(args, &report, &coverage, code, &redactor) {
-        return report_errors(&[e]);
-    }
-    code
 }
 
 /// Where the reference server's accepted snapshots live.
@@ -273,16 +298,7 @@ pub fn apply_snapshots(
                     pending.display()
                 ),
             );
-            let step = run::StepResult {
-                label: "snapshot".into(),
-                line: 0,
-                operation: None,
-                request: None,
-                response: None,
-                findings: vec![finding],
-            };
-            case.steps.push(step);
-            case.verdict = run::Verdict::Failed;
+            case.record(run::StepResult::finding("snapshot", finding));
         }
     }
     Ok(())
@@ -293,7 +309,7 @@ pub fn write_reports(
     args: &RunArgs,
     report: &run::RunReport,
     coverage: &crate::report::coverage::Coverage,
-    code: u8,
+    exit: Exit,
     redactor: &Redactor,
 ) -> Result<(), Error> {
     let write = |path: &Path, text: String| {
@@ -306,7 +322,7 @@ pub fn write_reports(
         write(p, crate::report::junit::render(report, redactor))?;
     }
     if let Some(p) = &args.json {
-        let v = crate::report::json::render(report, coverage, code, redactor);
+        let v = crate::report::json::render(report, coverage, exit, redactor);
         write(p, serde_json::to_string_pretty(&v).unwrap_or_default())?;
     }
     if let Some(p) = &args.markdown {
@@ -318,11 +334,31 @@ pub fn write_reports(
     Ok(())
 }
 
-/// `list`: every case with its tags and needed capabilities.
-pub fn list(sources: &Sources) -> Result<String, Vec<Error>> {
-    let (_, cases) = load(sources)?;
+/// Prints what `f` makes of the loaded spec and cases, or the load errors.
+fn print_loaded(sources: &Sources, f: impl FnOnce(&Spec, &[Case]) -> String) -> Exit {
+    match load(sources) {
+        Ok((spec, cases)) => {
+            print!("{}", f(&spec, &cases));
+            Exit::Success
+        }
+        Err(errors) => report_errors(&errors),
+    }
+}
+
+/// `list`: prints every case with its tags and needed capabilities.
+pub fn list(sources: &Sources) -> Exit {
+    print_loaded(sources, |_, cases| list_text(cases))
+}
+
+/// `lint`: prints how the cases load against the contract, and what they leave untested.
+pub fn lint(sources: &Sources) -> Exit {
+    print_loaded(sources, lint_text)
+}
+
+/// The listing of `list`.
+pub fn list_text(cases: &[Case]) -> String {
     let mut out = String::new();
-    for c in &cases {
+    for c in cases {
         let needs: Vec<&str> = c.needs.iter().map(|n| n.name()).collect();
         out.push_str(&format!(
             "{:<48} {:<6} tags: {:<32} needs: {}\n",
@@ -337,15 +373,14 @@ pub fn list(sources: &Sources) -> Result<String, Vec<Error>> {
         ));
     }
     out.push_str(&format!("{} cases\n", cases.len()));
-    Ok(out)
+    out
 }
 
-/// `lint`: loads every case against the contract and reports every problem, plus the
-/// documented (operation, status) pairs no case expects.
-pub fn lint(sources: &Sources) -> Result<String, Vec<Error>> {
-    let (spec, cases) = load(sources)?;
+/// The report of `lint`: the cases load cleanly, and the documented (operation, status) pairs
+/// no case expects.
+pub fn lint_text(spec: &Spec, cases: &[Case]) -> String {
     let mut expected = std::collections::BTreeSet::new();
-    for c in &cases {
+    for c in cases {
         for s in &c.steps {
             if let crate::case::Action::Call(call) = &s.action {
                 for o in &call.outcomes {
@@ -377,7 +412,7 @@ pub fn lint(sources: &Sources) -> Result<String, Vec<Error>> {
             missing.join(", ")
         ));
     }
-    Ok(out)
+    out
 }
 
 /// An error for a missing cases directory, with the usual fix.

@@ -1,6 +1,6 @@
 //! Errors that stop a run before any verdict: bad usage, a broken profile, spec or case file
 //! (exit code 2), or a target that cannot be reached (exit code 3). Conformance failures are not
-//! errors; they are verdicts (see [`crate::check`]).
+//! errors; they are verdicts (see [`crate::check`]). [`Exit`] names the four exit codes.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -38,6 +38,34 @@ impl fmt::Display for Place {
             Some(line) => write!(f, "{}:{line}", self.file.display()),
             None => write!(f, "{}", self.file.display()),
         }
+    }
+}
+
+/// The process exit codes, the same for every command. Assertion failures (1) are kept apart
+/// from errors that stopped the run (2, 3), so a pipeline can tell "not conformant" from
+/// "could not judge".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Exit {
+    /// Success: every MUST check passed (warnings allowed unless `--strict`), or the command did its job.
+    Success = 0,
+    /// At least one conformance failure.
+    Failures = 1,
+    /// A usage, profile, spec or case error.
+    Error = 2,
+    /// The target is unreachable or stopped answering.
+    Unreachable = 3,
+}
+
+impl Exit {
+    /// The numeric code.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(e: Exit) -> Self {
+        Self::from(e.code())
     }
 }
 
@@ -92,11 +120,11 @@ impl Error {
         self
     }
 
-    /// The process exit code for this error: 3 for an unreachable target, 2 otherwise.
-    pub fn exit_code(&self) -> u8 {
+    /// The exit code this error calls for.
+    pub fn exit(&self) -> Exit {
         match self.kind {
-            ErrorKind::Unreachable => 3,
-            _ => 2,
+            ErrorKind::Unreachable => Exit::Unreachable,
+            _ => Exit::Error,
         }
     }
 }
@@ -183,6 +211,6 @@ mod tests {
             e.to_string(),
             "case error: cases/a.yaml:14: unknown key `stauts`\n  hint: did you mean `status`?"
         );
-        assert_eq!(e.exit_code(), 2);
+        assert_eq!(e.exit(), Exit::Error);
     }
 }

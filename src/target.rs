@@ -214,6 +214,17 @@ impl Settings {
         }
     }
 
+    /// The settings of a server started for the run, with its control protocol.
+    pub fn local(base_url: &str, control_url: &str, username: &str, password: &str) -> Self {
+        Self {
+            base_url: Some(base_url.to_owned()),
+            control_url: Some(control_url.to_owned()),
+            username: Some(username.to_owned()),
+            password: Some(Secret::new(password)),
+            ..Self::default()
+        }
+    }
+
     /// Reads a profile file. It may not hold a password.
     pub fn from_profile(path: &Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| {

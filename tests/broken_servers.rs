@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use token_conformance::case;
 use token_conformance::check::Finding;
+use token_conformance::error::Exit;
 use token_conformance::run::{self, Options, RunReport, Verdict};
 use token_conformance::spec::{BUNDLED_SPEC, BUNDLED_SPEC_NAME, Spec};
 use token_conformance::target::{Settings, Target};
@@ -136,7 +137,7 @@ async fn an_undocumented_status_is_caught() {
         Some("one of 201, 400, 401, 403, 413, 415, 429, 500")
     );
     assert_eq!(r.cases[0].verdict, Verdict::Failed);
-    assert_eq!(r.exit_code(false), 1);
+    assert_eq!(r.exit(false), Exit::Failures);
 }
 
 #[tokio::test]
@@ -182,8 +183,8 @@ async fn text_json_is_only_a_warning() {
         "a JSON type other than application/json",
     );
     assert_eq!(r.cases[0].verdict, Verdict::Warned);
-    assert_eq!(r.exit_code(false), 0);
-    assert_eq!(r.exit_code(true), 1, "--strict fails on warnings");
+    assert_eq!(r.exit(false), Exit::Success);
+    assert_eq!(r.exit(true), Exit::Failures, "--strict fails on warnings");
 }
 
 #[tokio::test]
@@ -464,7 +465,7 @@ async fn a_target_that_answers_garbage_or_drops_connections_fails_the_step() {
     let r = run_raw(b"SSH-2.0-OpenSSH_9.6\r\n").await;
     let f = caught(&r, "transport", "the response could not be read");
     assert!(f.message.contains("invalid HTTP"), "{}", f.message);
-    assert_eq!(r.exit_code(false), 1);
+    assert_eq!(r.exit(false), Exit::Failures);
 
     let r = run_raw(b"").await;
     caught(&r, "transport", "the response could not be read");
@@ -497,5 +498,5 @@ async fn a_target_that_stops_answering_exits_3() {
     let r = run_at(url).await;
     caught(&r, "transport", "connection failed");
     assert!(r.stopped_answering);
-    assert_eq!(r.exit_code(false), 3);
+    assert_eq!(r.exit(false), Exit::Unreachable);
 }

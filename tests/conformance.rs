@@ -17,8 +17,6 @@ use token_conformance::snapshot;
 use token_conformance::spec::Spec;
 use token_conformance::target::{Settings, Target};
 
-const USER: &str = "conformance@example.com";
-
 fn main() {
     let args = Arguments::from_args();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -54,26 +52,16 @@ fn run_case(spec: &Arc<Spec>, case: Case) -> Result<(), Failed> {
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
     let (text, id) = rt.block_on(async {
-        let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
-        let password = reference_server::token::generate(24).map_err(|e| e.to_string())?;
-        let config = reference_server::Config {
-            listen: "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
-            users: vec![(USER.to_owned(), password.clone())],
-            test_control: true,
-            ..reference_server::Config::new(dir.path().join("reference.db"))
-        };
-        let server = reference_server::spawn(config)
+        let server = reference_server::embedded::start()
             .await
             .map_err(|e| e.to_string())?;
-        let base = format!("http://{}", server.addr());
-        let overrides = Settings {
-            base_url: Some(base.clone()),
-            control_url: Some(format!("{base}/conformance/v1")),
-            username: Some(USER.to_owned()),
-            password: Some(token_conformance::target::Secret::new(password.clone())),
-            ..Settings::default()
-        };
-        let target = Target::resolve(None, &overrides, |_| None).map_err(|e| e.to_string())?;
+        let settings = Settings::local(
+            &server.base_url,
+            &server.control_url,
+            &server.username,
+            &server.password,
+        );
+        let target = Target::resolve(None, &settings, |_| None).map_err(|e| e.to_string())?;
         let id = case.id.clone();
         let report = run::run(
             Arc::clone(spec),
@@ -84,8 +72,9 @@ fn run_case(spec: &Arc<Spec>, case: Case) -> Result<(), Failed> {
         )
         .await
         .map_err(|e| e.to_string())?;
-        server.shutdown().await;
-        let redactor = Redactor::for_report(&report, &spec.secret_fields, [password.clone()]);
+        let password = server.password.clone();
+        server.stop().await;
+        let redactor = Redactor::for_report(&report, &spec.secret_fields, [password]);
         let result = report.cases.first().ok_or("the case did not run")?;
         match result.verdict {
             Verdict::Passed | Verdict::Warned => {}

@@ -14,24 +14,16 @@ async fn every_control_operation_answers_as_documented() {
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/conformance-control.openapi.yaml"),
     )
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let server = reference_server::spawn(reference_server::Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        users: vec![("c@example.com".into(), "control-pass-1".into())],
-        test_control: true,
-        ..reference_server::Config::new(dir.path().join("db.sqlite"))
-    })
-    .await
-    .unwrap();
+    let server = reference_server::embedded::start().await.unwrap();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
-    let base = format!("http://{}", server.addr());
+    let base = server.base_url.clone();
     let token: Value = {
         let r = http
             .post(format!("{base}/integration/v1/createRefreshToken/"))
             .header("content-type", "application/json")
             .body(
-                json!({"username": "c@example.com", "password": "control-pass-1", "name": "n"})
+                json!({"username": server.username, "password": server.password, "name": "n"})
                     .to_string(),
             )
             .send()
@@ -124,5 +116,5 @@ async fn every_control_operation_answers_as_documented() {
     }
     assert!(statuses.contains(&("setClock", 400)) && statuses.contains(&("setClock", 200)));
     assert!(statuses.contains(&("createUser", 201)) && statuses.contains(&("createUser", 400)));
-    server.shutdown().await;
+    server.stop().await;
 }

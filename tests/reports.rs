@@ -31,25 +31,16 @@ fn root() -> &'static Path {
 /// Runs every case against an in-process reference server; returns the report and the password.
 async fn full_run() -> (RunReport, Arc<Spec>, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let password = reference_server::token::generate(24).unwrap();
-    let config = reference_server::Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        users: vec![("leak-test@example.com".into(), password.clone())],
-        test_control: true,
-        ..reference_server::Config::new(dir.path().join("db.sqlite"))
-    };
-    let server = reference_server::spawn(config).await.unwrap();
-    let base = format!("http://{}", server.addr());
+    let server = reference_server::embedded::start().await.unwrap();
     let spec = Arc::new(Spec::load(&root().join("specs/token-auth.openapi.yaml")).unwrap());
     let cases = token_conformance::case::load_dir(&root().join("cases"), &spec).unwrap();
-    let overrides = Settings {
-        base_url: Some(base.clone()),
-        control_url: Some(format!("{base}/conformance/v1")),
-        username: Some("leak-test@example.com".into()),
-        password: Some(token_conformance::target::Secret::new(password.clone())),
-        ..Settings::default()
-    };
-    let target = Target::resolve(None, &overrides, |_| None).unwrap();
+    let settings = Settings::local(
+        &server.base_url,
+        &server.control_url,
+        &server.username,
+        &server.password,
+    );
+    let target = Target::resolve(None, &settings, |_| None).unwrap();
     let report = run::run(
         Arc::clone(&spec),
         &cases,
@@ -59,7 +50,8 @@ async fn full_run() -> (RunReport, Arc<Spec>, String, tempfile::TempDir) {
     )
     .await
     .unwrap();
-    server.shutdown().await;
+    let password = server.password.clone();
+    server.stop().await;
     (report, spec, password, dir)
 }
 
@@ -128,7 +120,7 @@ async fn no_report_snapshot_or_log_holds_a_secret() {
     let snapshots = out.join("snaps");
     cli::apply_snapshots(&mut report, &snapshots, true, &redactor).unwrap();
     let cov = coverage::coverage(&spec, &report);
-    cli::write_reports(&args, &report, &cov, report.exit_code(false), &redactor).unwrap();
+    cli::write_reports(&args, &report, &cov, report.exit(false), &redactor).unwrap();
     let console = console::details(&report, &redactor, Style { color: false });
 
     let mut texts = vec![("console".to_owned(), console)];
@@ -166,7 +158,12 @@ async fn json_report_validates_and_junit_parses_as_junit() {
     let redactor = Redactor::for_report(&report, &spec.secret_fields, [password.clone()]);
     let cov = coverage::coverage(&spec, &report);
 
-    let json = token_conformance::report::json::render(&report, &cov, 0, &redactor);
+    let json = token_conformance::report::json::render(
+        &report,
+        &cov,
+        token_conformance::error::Exit::Success,
+        &redactor,
+    );
     let schema: Value = serde_json::from_str(
         &std::fs::read_to_string(root().join("docs/report.schema.json")).unwrap(),
     )

@@ -98,6 +98,60 @@ fn parse_user(raw: &str) -> Result<(String, String), String> {
     }
 }
 
+/// Runs the command line: `conf`, or the server. Returns the process exit code (0, or 2 when
+/// the server cannot start or `conf` fails).
+pub async fn run(cli: Cli) -> u8 {
+    match &cli.command {
+        Some(Command::Conf(args)) => match conf(args) {
+            Ok(line) => {
+                println!("{line}");
+                0
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                2
+            }
+        },
+        None => serve(&cli.serve).await,
+    }
+}
+
+/// Runs the server with these flags until ctrl-c or SIGTERM, logging to stderr. The demo
+/// user's password, when one is created, goes to stdout once and nowhere else.
+pub async fn serve(args: &ServeArgs) -> u8 {
+    use std::io::IsTerminal as _;
+    // A second call (the harness's `serve` inside a process that logs already) is harmless.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .try_init();
+    let config = args.config();
+    let test_control = config.test_control;
+    let server = match crate::spawn(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    if let Some(demo) = server.demo_user() {
+        println!(
+            "Created demo user {} with password {} (shown only now).",
+            demo.username, demo.password
+        );
+    }
+    println!("reference server listening on http://{}", server.addr());
+    tracing::info!(addr = %server.addr(), test_control, "reference server listening");
+    if test_control {
+        tracing::warn!("test-control protocol is mounted under /conformance/v1/: test use only");
+    }
+    crate::shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    0
+}
+
 /// Runs `conf`: prints the value, or sets it and prints the new value.
 pub fn conf(args: &ConfArgs) -> Result<String, String> {
     let key = LifespanKey::from_conf_key(&args.key).ok_or_else(|| {

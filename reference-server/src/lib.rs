@@ -39,6 +39,7 @@ pub mod body;
 pub mod cli;
 pub mod clock;
 pub mod control;
+pub mod embedded;
 pub mod error;
 pub mod store;
 pub mod throttle;

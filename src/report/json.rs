@@ -24,7 +24,7 @@ fn redact_all(v: &mut Value, r: &Redactor) {
 pub fn render(
     report: &RunReport,
     coverage: &Coverage,
-    exit_code: u8,
+    exit: crate::error::Exit,
     redactor: &Redactor,
 ) -> Value {
     let mut v = json!({
@@ -34,7 +34,7 @@ pub fn render(
         "harness_version": report.harness_version,
         "started_at": report.started_at,
         "millis": report.millis,
-        "exit_code": exit_code,
+        "exit_code": exit.code(),
         "summary": report.summary(),
         "requests": report.requests(),
         "tokens_issued": report.tokens_issued,

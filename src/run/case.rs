@@ -6,17 +6,18 @@ use std::time::Instant;
 
 use serde_json::{Map, Value};
 
-use crate::case::{Action, Body, Call, Case, Severity};
+use crate::case::{Action, Body, Call, Case, Step};
 use crate::check::{
     self, CAPTURE, CONTROL, Exchange, Finding, IssuedTokens, Ledger, Lifespans, TRANSPORT,
 };
 use crate::duration::Span;
 use crate::run::control::Control;
-use crate::run::http::{Http, TransportError, encode};
+use crate::run::error::{ControlError, StepError, TemplateError};
+use crate::run::http::{Http, Received, TransportError, encode};
 use crate::run::matcher::{expect_findings, lookup};
 use crate::run::result::{CaseResult, ResponseView, StepResult, Verdict};
 use crate::run::template::{Scope, render, render_str};
-use crate::spec::Spec;
+use crate::spec::{Operation, Spec};
 use crate::target::Target;
 
 /// What every case of a run shares.
@@ -33,19 +34,6 @@ pub struct Env<'a> {
     pub issued: &'a IssuedTokens,
     /// The run's id, for unique names.
     pub run_id: &'a str,
-}
-
-impl Env<'_> {
-    /// What templates in a step of the case with this unique name can draw on.
-    fn scope<'s>(&'s self, unique: &'s str, captures: &'s BTreeMap<String, Value>) -> Scope<'s> {
-        Scope {
-            username: &self.target.username,
-            password: self.target.password.expose(),
-            unique,
-            run_id: self.run_id,
-            captures,
-        }
-    }
 }
 
 /// What a case's run leaves behind besides its result.
@@ -65,87 +53,89 @@ pub fn profile_lifespans(t: &Target) -> Lifespans {
     }
 }
 
-struct CaseState {
+/// What one case's steps share as it runs.
+struct CaseState<'e> {
+    env: &'e Env<'e>,
+    unique: String,
     captures: BTreeMap<String, Value>,
     ledger: Ledger,
     moved: Span,
     lifespans_changed: bool,
+    traces: Traces,
+}
+
+impl CaseState<'_> {
+    /// What templates in a step can draw on.
+    fn scope(&self) -> Scope<'_> {
+        Scope {
+            username: &self.env.target.username,
+            password: self.env.target.password.expose(),
+            unique: &self.unique,
+            run_id: self.env.run_id,
+            captures: &self.captures,
+        }
+    }
+
+    fn text(&self, template: &str) -> Result<String, TemplateError> {
+        render_str(template, &self.scope()).map(text_of)
+    }
+
+    fn control(&self) -> Result<&Control, ControlError> {
+        self.env.control.ok_or(ControlError::Absent)
+    }
 }
 
 /// Runs `case` (the `index`-th selected case) to its verdict.
 pub async fn run_case(env: &Env<'_>, case: &Case, index: usize) -> (CaseResult, Traces) {
     let started = Instant::now();
-    let unique = format!("{}-{index}", env.run_id);
     let mut state = CaseState {
+        env,
+        unique: format!("{}-{index}", env.run_id),
         captures: BTreeMap::new(),
         ledger: Ledger::new(profile_lifespans(env.target)),
         moved: Span::default(),
         lifespans_changed: false,
+        traces: Traces::default(),
     };
-    let mut traces = Traces::default();
-    let mut steps = Vec::new();
+    let mut result = CaseResult {
+        unique: state.unique.clone(),
+        ..describe(case, Verdict::Passed)
+    };
     for step in &case.steps {
-        let mut result = StepResult {
-            label: step.label.clone(),
-            line: step.line,
-            operation: None,
-            request: None,
-            response: None,
-            findings: Vec::new(),
-        };
-        let stop = match &step.action {
-            Action::Call(call) => {
-                let where_ = format!("{} {}", case.id, step.label);
-                run_call(
-                    env,
-                    call,
-                    &unique,
-                    &where_,
-                    &mut state,
-                    &mut result,
-                    &mut traces,
-                )
-                .await
-            }
-            other => match control_step(env, other, &unique, &mut state).await {
-                Ok(()) => false,
-                Err(message) => {
-                    result.findings.push(Finding::new(CONTROL, message));
-                    true
-                }
-            },
-        };
-        steps.push(result);
+        let (step_result, stop) = run_step(case, step, &mut state).await;
+        result.record(step_result);
         if stop {
             break;
         }
     }
     // Leave the target as the case found it, so later cases see the profile's settings.
-    if let Some(problem) = restore(env, &mut state).await {
-        steps.push(StepResult {
-            label: "restore the target's clock and lifespans".into(),
-            line: 0,
-            operation: None,
-            request: None,
-            response: None,
-            findings: vec![Finding::new(CONTROL, problem)],
-        });
+    if let Some(problem) = restore(&mut state).await {
+        result.record(StepResult::finding(
+            "restore the target's clock and lifespans",
+            Finding::new(CONTROL, problem),
+        ));
     }
-    if case.severity == Severity::Should {
-        for f in steps.iter_mut().flat_map(|s| s.findings.iter_mut()) {
-            f.severity = Severity::Should;
+    result.millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    (result, state.traces)
+}
+
+/// Runs one step; returns its result and whether the case must stop here.
+async fn run_step(case: &Case, step: &Step, state: &mut CaseState<'_>) -> (StepResult, bool) {
+    let mut result = StepResult::new(step.label.clone(), step.line);
+    let stop = match &step.action {
+        Action::Call(call) => {
+            let place = format!("{} {}", case.id, step.label);
+            run_call(call, &place, state, &mut result).await
         }
-    }
-    let verdict = CaseResult::judge(&steps);
-    (
-        CaseResult {
-            steps,
-            millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            unique,
-            ..describe(case, verdict)
+        other => match control_step(other, state).await {
+            Ok(()) => false,
+            Err(e) => {
+                result.findings.push(Finding::new(CONTROL, e.to_string()));
+                true
+            }
         },
-        traces,
-    )
+    };
+    (result, stop)
 }
 
 /// A result that describes `case`, with no steps yet.
@@ -189,7 +179,7 @@ fn text_of(v: Value) -> String {
     }
 }
 
-fn render_request(call: &Call, scope: &Scope<'_>) -> Result<Rendered, String> {
+fn render_request(call: &Call, scope: &Scope<'_>) -> Result<Rendered, TemplateError> {
     let default_type = encode(call.encoding, &Map::new()).0;
     let (fields, content_type, bytes) = match &call.body {
         Body::Fields(f) => {
@@ -222,17 +212,15 @@ fn render_request(call: &Call, scope: &Scope<'_>) -> Result<Rendered, String> {
     })
 }
 
-/// Runs one call step; `where_` names it ("case-id step N: ...") for the uniqueness check.
+/// Runs one call step; `place` names it ("case-id step N: ...") for the uniqueness check.
 /// Returns whether the case must stop here.
 async fn run_call(
-    env: &Env<'_>,
     call: &Call,
-    unique: &str,
-    where_: &str,
-    state: &mut CaseState,
+    place: &str,
+    state: &mut CaseState<'_>,
     result: &mut StepResult,
-    traces: &mut Traces,
 ) -> bool {
+    let env = state.env;
     let Ok(operation) = env.spec.operation(&call.operation) else {
         // Cases are checked against the spec at load time; this cannot happen.
         result.findings.push(Finding::new(
@@ -242,33 +230,13 @@ async fn run_call(
         return true;
     };
     result.operation = Some(operation.id.clone());
-    let scope = env.scope(unique, &state.captures);
-    let Rendered {
-        fields,
-        bytes,
-        headers,
-    } = match render_request(call, &scope) {
-        Ok(r) => r,
-        Err(message) => {
-            result.findings.push(Finding::new(CAPTURE, message));
-            return true;
-        }
+    let Some((fields, resp)) = send(call, operation, state, result).await else {
+        return true;
     };
-    let url = format!("{}{}", env.target.base_url, operation.path);
-    let (sent, received) = env
-        .http
-        .send(&operation.method, &url, &headers, bytes)
-        .await;
-    result.request = Some(sent);
-    let resp = match received {
-        Ok(r) => r,
-        Err(e) => {
-            traces.connect_failed |= e.is_connect() || matches!(e, TransportError::Timeout(_));
-            result.findings.push(Finding::new(TRANSPORT, e.to_string()));
-            return true;
-        }
-    };
-    traces.exercised.push((operation.id.clone(), resp.status));
+    state
+        .traces
+        .exercised
+        .push((operation.id.clone(), resp.status));
     result.response = Some(ResponseView::from(&resp));
     let exchange = Exchange {
         spec: env.spec,
@@ -278,24 +246,72 @@ async fn run_call(
         headers: &resp.headers,
         body: &resp.body,
         tolerance: env.target.tolerance,
-        place: where_,
+        place,
     };
     let (findings, json) = check::judge(&exchange, &mut state.ledger, env.issued);
     result.findings.extend(findings.into_vec());
-
-    let scope = env.scope(unique, &state.captures);
     let expect = expect_findings(
         &call.outcomes,
         &resp,
         json.as_ref(),
         &state.captures,
-        &scope,
+        &state.scope(),
     );
-    let mut stop = !expect.is_empty();
+    let stop = !expect.is_empty();
     result.findings.extend(expect);
+    capture(call, &resp, json.as_ref(), state, result, stop) || stop
+}
+
+/// Renders and sends a call's request; `None` (with a finding) when no response came.
+async fn send(
+    call: &Call,
+    operation: &Operation,
+    state: &mut CaseState<'_>,
+    result: &mut StepResult,
+) -> Option<(Map<String, Value>, Received)> {
+    let Rendered {
+        fields,
+        bytes,
+        headers,
+    } = match render_request(call, &state.scope()) {
+        Ok(r) => r,
+        Err(e) => {
+            result.findings.push(Finding::new(CAPTURE, e.to_string()));
+            return None;
+        }
+    };
+    let url = format!("{}{}", state.env.target.base_url, operation.path);
+    let (sent, received) = state
+        .env
+        .http
+        .send(&operation.method, &url, &headers, bytes)
+        .await;
+    result.request = Some(sent);
+    match received {
+        Ok(r) => Some((fields, r)),
+        Err(e) => {
+            state.traces.connect_failed |=
+                e.is_connect() || matches!(e, TransportError::Timeout(_));
+            result.findings.push(Finding::new(TRANSPORT, e.to_string()));
+            None
+        }
+    }
+}
+
+/// Takes the call's captures from the response; returns whether one found nothing (reported
+/// only when the expectations held, since a wrong answer explains a missing value).
+fn capture(
+    call: &Call,
+    resp: &Received,
+    json: Option<&Value>,
+    state: &mut CaseState<'_>,
+    result: &mut StepResult,
+    expectations_failed: bool,
+) -> bool {
+    let mut missing = false;
     for (name, source) in &call.capture {
         let value = if let Some(path) = source.strip_prefix("body.") {
-            json.as_ref().and_then(|j| lookup(j, path)).cloned()
+            json.and_then(|j| lookup(j, path)).cloned()
         } else if let Some(h) = source.strip_prefix("header.") {
             resp.header(h).map(|v| Value::String(v.to_owned()))
         } else {
@@ -305,28 +321,21 @@ async fn run_call(
             Some(v) => {
                 state.captures.insert(name.clone(), v);
             }
-            None if !stop => {
+            None if !expectations_failed && !missing => {
                 result.findings.push(Finding::new(
                     CAPTURE,
                     format!("capture `{name}` found nothing at {source}"),
                 ));
-                stop = true;
+                missing = true;
             }
             None => {}
         }
     }
-    stop
+    missing
 }
 
-async fn control_step(
-    env: &Env<'_>,
-    action: &Action,
-    unique: &str,
-    state: &mut CaseState,
-) -> Result<(), String> {
-    let control = env.control.ok_or_else(|| {
-        "this step needs the control protocol, and the target has none".to_owned()
-    })?;
+async fn control_step(action: &Action, state: &mut CaseState<'_>) -> Result<(), StepError> {
+    let control = state.control()?;
     match action {
         Action::Call(_) => Ok(()),
         Action::AdvanceClock(by) => {
@@ -347,24 +356,23 @@ async fn control_step(
             Ok(())
         }
         Action::CreateUser(u) => {
-            let scope = env.scope(unique, &state.captures);
-            let text = |s: &str| render_str(s, &scope).map(text_of);
-            let username = text(&u.username)?;
-            let password = u.password.as_deref().map(text).transpose()?;
+            let username = state.text(&u.username)?;
+            let password = u.password.as_deref().map(|p| state.text(p)).transpose()?;
             let answer = control
                 .create_user(&username, password.as_deref(), u.sso)
                 .await?;
             if let Some(name) = &u.capture_id {
                 let id = answer.get("user_id").cloned().ok_or_else(|| {
-                    format!("the control protocol's user answer has no user_id: {answer}")
+                    ControlError::Malformed(format!(
+                        "the control protocol's user answer has no user_id: {answer}"
+                    ))
                 })?;
                 state.captures.insert(name.clone(), id);
             }
             Ok(())
         }
         Action::RevokeRefreshToken(t) => {
-            let scope = env.scope(unique, &state.captures);
-            let token = text_of(render_str(t, &scope)?);
+            let token = state.text(t)?;
             control.revoke_refresh_token(&token).await?;
             state.ledger.admin_revoked(&token);
             Ok(())
@@ -372,26 +380,21 @@ async fn control_step(
     }
 }
 
-async fn restore(env: &Env<'_>, state: &mut CaseState) -> Option<String> {
-    let control = env.control?;
+async fn restore(state: &mut CaseState<'_>) -> Option<String> {
+    let control = state.env.control?;
+    let target = state.env.target;
     let mut problems = Vec::new();
     if state.moved != Span::default()
         && let Err(e) = control.advance(-state.moved.as_secs_f64()).await
     {
-        problems.push(e);
+        problems.push(e.to_string());
     }
     if state.lifespans_changed {
-        let days =
-            u32::try_from(env.target.refresh_lifespan.micros() / 86_400_000_000).unwrap_or(60);
-        let hours =
-            u32::try_from(env.target.access_lifespan.micros() / 3_600_000_000).unwrap_or(24);
+        let days = u32::try_from(target.refresh_lifespan.micros() / 86_400_000_000).unwrap_or(60);
+        let hours = u32::try_from(target.access_lifespan.micros() / 3_600_000_000).unwrap_or(24);
         if let Err(e) = control.set_lifespans(Some(days), Some(hours)).await {
-            problems.push(e);
+            problems.push(e.to_string());
         }
     }
-    if problems.is_empty() {
-        None
-    } else {
-        Some(problems.join("; "))
-    }
+    (!problems.is_empty()).then(|| problems.join("; "))
 }

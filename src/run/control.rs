@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use crate::run::error::ControlError;
 use crate::run::http::Http;
 use crate::target::Capability;
 
@@ -18,7 +19,12 @@ impl Control {
         Self { http, base }
     }
 
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, ControlError> {
         let url = format!("{}{path}", self.base);
         let (headers, bytes) = match body {
             Some(b) => (
@@ -28,29 +34,31 @@ impl Control {
             None => (Vec::new(), Vec::new()),
         };
         let (_, result) = self.http.send(method, &url, &headers, bytes).await;
-        let resp = result.map_err(|e| format!("the control protocol did not answer: {e}"))?;
+        let resp = result.map_err(ControlError::NoAnswer)?;
+        let request = format!("{method} {path}");
         if !(200..300).contains(&resp.status) {
-            let text: String = resp.text().chars().take(300).collect();
-            return Err(format!(
-                "the control protocol refused {method} {path}: {} {text}",
-                resp.status
-            ));
+            return Err(ControlError::Refused {
+                request,
+                status: resp.status,
+                body: resp.text().chars().take(300).collect(),
+            });
         }
-        serde_json::from_slice(&resp.body).map_err(|e| {
-            format!(
-                "the control protocol answered {method} {path} with a body that is not JSON: {e}"
-            )
+        serde_json::from_slice(&resp.body).map_err(|e| ControlError::NotJson {
+            request,
+            cause: e.to_string(),
         })
     }
 
     /// The capabilities the target offers; unknown names are ignored.
-    pub async fn capabilities(&self) -> Result<Vec<Capability>, String> {
+    pub async fn capabilities(&self) -> Result<Vec<Capability>, ControlError> {
         let v = self.call("GET", "/", None).await?;
         let list = v
             .get("capabilities")
             .and_then(Value::as_array)
             .ok_or_else(|| {
-                "the control protocol's discovery answer has no `capabilities` list".to_owned()
+                ControlError::Malformed(
+                    "the control protocol's discovery answer has no `capabilities` list".into(),
+                )
             })?;
         Ok(list
             .iter()
@@ -60,7 +68,7 @@ impl Control {
     }
 
     /// Moves the clock by `seconds`.
-    pub async fn advance(&self, seconds: f64) -> Result<Value, String> {
+    pub async fn advance(&self, seconds: f64) -> Result<Value, ControlError> {
         self.call(
             "POST",
             "/clock/advance",
@@ -74,7 +82,7 @@ impl Control {
         &self,
         days: Option<u32>,
         hours: Option<u32>,
-    ) -> Result<(u32, u32), String> {
+    ) -> Result<(u32, u32), ControlError> {
         let mut body = serde_json::Map::new();
         if let Some(d) = days {
             body.insert("refresh_token_lifespan_days".into(), json!(d));
@@ -95,9 +103,9 @@ impl Control {
             get("access_token_lifespan_hours"),
         ) {
             (Some(d), Some(h)) => Ok((d, h)),
-            _ => Err(format!(
+            _ => Err(ControlError::Malformed(format!(
                 "the control protocol's lifespans answer lacks a field: {v}"
-            )),
+            ))),
         }
     }
 
@@ -107,7 +115,7 @@ impl Control {
         username: &str,
         password: Option<&str>,
         sso: bool,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, ControlError> {
         let mut body = json!({ "username": username, "sso": sso });
         if let Some(p) = password {
             body["password"] = json!(p);
@@ -116,7 +124,7 @@ impl Control {
     }
 
     /// Revokes a refresh token as an administrator.
-    pub async fn revoke_refresh_token(&self, token: &str) -> Result<Value, String> {
+    pub async fn revoke_refresh_token(&self, token: &str) -> Result<Value, ControlError> {
         self.call(
             "POST",
             "/revokeRefreshToken",

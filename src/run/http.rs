@@ -63,6 +63,8 @@ pub enum TransportError {
     Timeout(Duration),
     /// The connection could not be made or broke.
     Connect(String),
+    /// The TLS handshake failed: the target's certificate is not trusted (or TLS is broken).
+    Tls(String),
     /// The body was over the cap.
     TooLarge(usize),
     /// Anything else while reading.
@@ -70,9 +72,9 @@ pub enum TransportError {
 }
 
 impl TransportError {
-    /// Whether this says the target is not there at all.
+    /// Whether this says the target is not there at all (or not reachable as configured).
     pub fn is_connect(&self) -> bool {
-        matches!(self, Self::Connect(_))
+        matches!(self, Self::Connect(_) | Self::Tls(_))
     }
 }
 
@@ -86,7 +88,7 @@ impl std::fmt::Display for TransportError {
                     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
                 )
             ),
-            Self::Connect(c) => write!(f, "connection failed: {c}"),
+            Self::Connect(c) | Self::Tls(c) => write!(f, "connection failed: {c}"),
             Self::TooLarge(n) => write!(f, "the response body is larger than {n} bytes"),
             Self::Read(c) => write!(f, "the response could not be read: {c}"),
         }
@@ -99,6 +101,25 @@ pub struct Http {
     client: reqwest::Client,
     timeout: Duration,
     max_bytes: usize,
+}
+
+/// Whether a TLS error lies somewhere in the chain of causes.
+fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if err.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        // An io::Error's `source()` skips the error it wraps (and TLS errors come wrapped
+        // twice): step into it instead.
+        next = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|i| i as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    false
 }
 
 fn cause_chain(e: &dyn std::error::Error) -> String {
@@ -189,7 +210,9 @@ impl Http {
             let mut resp = req.send().await.map_err(|e| {
                 // Only a failure to establish the connection (refused, DNS, TLS) says the target is
                 // not there; a garbled or dropped answer comes from something that is.
-                if e.is_connect() {
+                if is_tls(&e) {
+                    TransportError::Tls(cause_chain(&e))
+                } else if e.is_connect() {
                     TransportError::Connect(cause_chain(&e))
                 } else {
                     TransportError::Read(cause_chain(&e))

@@ -6,6 +6,7 @@
 
 mod case;
 mod control;
+mod error;
 mod http;
 mod matcher;
 mod result;
@@ -13,6 +14,7 @@ mod template;
 
 pub use case::{Env, run_case, skipped};
 pub use control::Control;
+pub use error::{ControlError, RunError, StepError, TemplateError};
 pub use http::{Http, Received, SentRequest, TransportError, encode};
 pub use result::{CaseResult, ResponseView, RunReport, StepResult, Summary, Verdict};
 
@@ -22,9 +24,8 @@ use std::time::Instant;
 
 use crate::case::Case;
 use crate::check::IssuedTokens;
-use crate::error::{Error, ErrorKind};
 use crate::spec::Spec;
-use crate::target::{Capability, Target};
+use crate::target::Target;
 
 /// How to run.
 #[derive(Clone, Debug)]
@@ -90,25 +91,23 @@ fn run_id() -> String {
 pub async fn resolve_capabilities(
     target: &mut Target,
     http: &Http,
-) -> Result<Option<Control>, Error> {
+) -> Result<Option<Control>, RunError> {
     let Some(url) = target.control_url.clone() else {
         return Ok(None);
     };
     let control = Control::new(http.clone(), url.clone());
     if target.capabilities.is_empty() {
-        let caps = control.capabilities().await.map_err(|e| {
-            Error::new(
-                ErrorKind::Unreachable,
-                format!("control protocol at {url}: {e}"),
-            )
-        })?;
+        let caps = control
+            .capabilities()
+            .await
+            .map_err(|cause| RunError::Control { url, cause })?;
         target.capabilities = caps.into_iter().collect();
     }
     Ok(Some(control))
 }
 
 /// Sends one harmless request to see that the target answers HTTP at all.
-pub async fn probe(target: &Target, spec: &Spec, http: &Http) -> Result<(), String> {
+pub async fn probe(target: &Target, spec: &Spec, http: &Http) -> Result<(), RunError> {
     let path = spec
         .operations
         .values()
@@ -118,11 +117,108 @@ pub async fn probe(target: &Target, spec: &Spec, http: &Http) -> Result<(), Stri
     let url = format!("{}{path}", target.base_url);
     let headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
     match http.send("POST", &url, &headers, b"{}".to_vec()).await.1 {
-        Err(e @ (TransportError::Connect(_) | TransportError::Timeout(_))) => {
-            Err(format!("{url}: {e}"))
-        }
+        Err(
+            cause @ (TransportError::Connect(_)
+            | TransportError::Tls(_)
+            | TransportError::Timeout(_)),
+        ) => Err(RunError::Unreachable { url, cause }),
         // Something answered, however badly: the cases will say how.
         Ok(_) | Err(TransportError::TooLarge(_) | TransportError::Read(_)) => Ok(()),
+    }
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+        ))
+        .unwrap_or_default()
+}
+
+/// The selected cases, split: those skipped for a missing capability (already reported), those
+/// that may run at once, and those that must run alone.
+struct Plan<'c> {
+    concurrent: Vec<(usize, &'c Case)>,
+    exclusive: Vec<(usize, &'c Case)>,
+}
+
+fn plan<'c>(
+    cases: &'c [Case],
+    opts: &Options,
+    target: &Target,
+    results: &mut Vec<Option<CaseResult>>,
+    on_case: &(dyn Fn(&CaseResult) + Sync),
+) -> Plan<'c> {
+    let chosen: Vec<&Case> = cases.iter().filter(|c| selected(c, opts)).collect();
+    results.resize(chosen.len(), None);
+    let mut plan = Plan {
+        concurrent: Vec::new(),
+        exclusive: Vec::new(),
+    };
+    for (i, case) in chosen.into_iter().enumerate() {
+        let missing: Vec<&str> = case
+            .needs
+            .iter()
+            .filter(|c| !target.capabilities.contains(c))
+            .map(|c| c.name())
+            .collect();
+        if !missing.is_empty() {
+            let r = skipped(
+                case,
+                format!("the target does not offer {}", missing.join(", ")),
+            );
+            on_case(&r);
+            results[i] = Some(r);
+        } else if case.is_exclusive() {
+            plan.exclusive.push((i, case));
+        } else {
+            plan.concurrent.push((i, case));
+        }
+    }
+    plan
+}
+
+/// What the cases of a run add up to as they finish.
+#[derive(Default)]
+struct Tally {
+    results: Vec<Option<CaseResult>>,
+    exercised: BTreeSet<(String, u16)>,
+    connect_failed: bool,
+}
+
+impl Tally {
+    fn add(
+        &mut self,
+        i: usize,
+        r: CaseResult,
+        traces: case::Traces,
+        on_case: &(dyn Fn(&CaseResult) + Sync),
+    ) {
+        on_case(&r);
+        self.exercised.extend(traces.exercised);
+        self.connect_failed |= traces.connect_failed;
+        self.results[i] = Some(r);
+    }
+}
+
+/// Runs the planned cases: the concurrent ones `jobs` at a time, then the exclusive ones alone.
+async fn execute(
+    env: &Env<'_>,
+    plan: Plan<'_>,
+    jobs: usize,
+    tally: &mut Tally,
+    on_case: &(dyn Fn(&CaseResult) + Sync),
+) {
+    use futures_util::StreamExt as _;
+    let mut stream = futures_util::stream::iter(plan.concurrent)
+        .map(|(i, case)| async move { (i, run_case(env, case, i).await) })
+        .buffer_unordered(jobs.max(1));
+    while let Some((i, (r, traces))) = stream.next().await {
+        tally.add(i, r, traces, on_case);
+    }
+    for (i, case) in plan.exclusive {
+        let (r, traces) = run_case(env, case, i).await;
+        tally.add(i, r, traces, on_case);
     }
 }
 
@@ -133,22 +229,11 @@ pub async fn run(
     mut target: Target,
     opts: &Options,
     on_case: &(dyn Fn(&CaseResult) + Sync),
-) -> Result<RunReport, Error> {
+) -> Result<RunReport, RunError> {
     let started = Instant::now();
-    let started_at = time::OffsetDateTime::now_utc()
-        .format(time::macros::format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
-        ))
-        .unwrap_or_default();
-    let http = Http::new(&target)?;
-    probe(&target, &spec, &http).await.map_err(|e| {
-        let hint = if e.contains("certificate") {
-            "the target's certificate is not trusted: give --ca-file with its CA (or --insecure for a throw-away instance)"
-        } else {
-            "is the target running, and is --target right?"
-        };
-        Error::new(ErrorKind::Unreachable, e).hint(hint)
-    })?;
+    let started_at = now_rfc3339();
+    let http = Http::new(&target).map_err(RunError::Setup)?;
+    probe(&target, &spec, &http).await?;
     let control = resolve_capabilities(&mut target, &http).await?;
     let issued = IssuedTokens::default();
     let run_id = run_id();
@@ -160,62 +245,12 @@ pub async fn run(
         issued: &issued,
         run_id: &run_id,
     };
-
-    let chosen: Vec<(usize, &Case)> = cases
-        .iter()
-        .filter(|c| selected(c, opts))
-        .enumerate()
-        .collect();
-    let mut results: Vec<Option<CaseResult>> = vec![None; chosen.len()];
-    let mut exercised = BTreeSet::new();
-    let mut connect_failed = false;
-    let mut concurrent = Vec::new();
-    let mut exclusive = Vec::new();
-    for (i, case) in &chosen {
-        let missing: Vec<Capability> = case
-            .needs
-            .iter()
-            .copied()
-            .filter(|c| !target.capabilities.contains(c))
-            .collect();
-        if !missing.is_empty() {
-            let names: Vec<&str> = missing.iter().map(|c| c.name()).collect();
-            let r = skipped(
-                case,
-                format!("the target does not offer {}", names.join(", ")),
-            );
-            on_case(&r);
-            results[*i] = Some(r);
-        } else if case.is_exclusive() {
-            exclusive.push((*i, *case));
-        } else {
-            concurrent.push((*i, *case));
-        }
-    }
-
-    {
-        use futures_util::StreamExt as _;
-        let env = &env;
-        let mut stream = futures_util::stream::iter(concurrent)
-            .map(|(i, case)| async move { (i, run_case(env, case, i).await) })
-            .buffer_unordered(opts.jobs.max(1));
-        while let Some((i, (r, traces))) = stream.next().await {
-            on_case(&r);
-            exercised.extend(traces.exercised);
-            connect_failed |= traces.connect_failed;
-            results[i] = Some(r);
-        }
-    }
-    for (i, case) in exclusive {
-        let (r, traces) = run_case(&env, case, i).await;
-        on_case(&r);
-        exercised.extend(traces.exercised);
-        connect_failed |= traces.connect_failed;
-        results[i] = Some(r);
-    }
+    let mut tally = Tally::default();
+    let plan = plan(cases, opts, &target, &mut tally.results, on_case);
+    execute(&env, plan, opts.jobs, &mut tally, on_case).await;
     // A connection failure during the run: does the target still answer at all?
-    let stopped_answering = connect_failed && probe(&target, &spec, &http).await.is_err();
-    let mut cases: Vec<CaseResult> = results.into_iter().flatten().collect();
+    let stopped_answering = tally.connect_failed && probe(&target, &spec, &http).await.is_err();
+    let mut cases: Vec<CaseResult> = tally.results.into_iter().flatten().collect();
     cases.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(RunReport {
         target: target.base_url.clone(),
@@ -225,7 +260,7 @@ pub async fn run(
         started_at,
         millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         cases,
-        exercised,
+        exercised: tally.exercised,
         tokens_issued: issued.len(),
         stopped_answering,
     })

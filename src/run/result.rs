@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use crate::case::Severity;
 use crate::check::Finding;
+use crate::error::Exit;
 use crate::run::http::{Received, SentRequest};
 
 /// A case's verdict.
@@ -87,6 +88,29 @@ pub struct StepResult {
     pub findings: Vec<Finding>,
 }
 
+impl StepResult {
+    /// A step with nothing recorded yet.
+    pub fn new(label: impl Into<String>, line: u64) -> Self {
+        Self {
+            label: label.into(),
+            line,
+            operation: None,
+            request: None,
+            response: None,
+            findings: Vec::new(),
+        }
+    }
+
+    /// A step of the run itself rather than of the case file (restoring the clock, comparing
+    /// the snapshot), with one finding.
+    pub fn finding(label: impl Into<String>, finding: Finding) -> Self {
+        Self {
+            findings: vec![finding],
+            ..Self::new(label, 0)
+        }
+    }
+}
+
 /// One case's result.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct CaseResult {
@@ -119,8 +143,21 @@ pub struct CaseResult {
 }
 
 impl CaseResult {
-    /// The verdict its findings give.
-    pub fn judge(steps: &[StepResult]) -> Verdict {
+    /// Adds a step's result, and decides the case's verdict again. This is the one place a
+    /// verdict is decided: in a SHOULD case every finding is a warning, and a case with any
+    /// MUST finding fails.
+    pub fn record(&mut self, mut step: StepResult) {
+        if self.severity == Severity::Should {
+            for f in &mut step.findings {
+                f.severity = Severity::Should;
+            }
+        }
+        self.steps.push(step);
+        self.verdict = Self::judge(&self.steps);
+    }
+
+    /// The verdict findings give.
+    fn judge(steps: &[StepResult]) -> Verdict {
         let findings = steps.iter().flat_map(|s| &s.findings);
         let mut verdict = Verdict::Passed;
         for f in findings {
@@ -196,16 +233,16 @@ impl RunReport {
         self.cases.iter().map(CaseResult::requests).sum()
     }
 
-    /// The exit code: 0 conformant (warnings allowed unless `strict`), 1 a conformance failure,
-    /// 3 the target stopped answering.
-    pub fn exit_code(&self, strict: bool) -> u8 {
+    /// The exit code: success (warnings allowed unless `strict`), a conformance failure, or
+    /// the target stopped answering.
+    pub fn exit(&self, strict: bool) -> Exit {
         let s = self.summary();
         if self.stopped_answering {
-            3
+            Exit::Unreachable
         } else if s.failed > 0 || (strict && s.warned > 0) {
-            1
+            Exit::Failures
         } else {
-            0
+            Exit::Success
         }
     }
 }

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::error::TemplateError;
+
 /// What templates can draw on.
 pub struct Scope<'a> {
     /// The profile's username.
@@ -24,15 +26,17 @@ pub struct Scope<'a> {
 }
 
 impl Scope<'_> {
-    fn lookup(&self, name: &str) -> Result<Value, String> {
+    fn lookup(&self, name: &str) -> Result<Value, TemplateError> {
         match name {
             "profile.username" => Ok(Value::String(self.username.to_owned())),
             "profile.password" => Ok(Value::String(self.password.to_owned())),
             "run.unique" => Ok(Value::String(self.unique.to_owned())),
             "run.id" => Ok(Value::String(self.run_id.to_owned())),
-            other => self.captures.get(other).cloned().ok_or_else(|| {
-                format!("`{{{{ {other} }}}}` names nothing: not a capture of an earlier step, nor profile.username, profile.password, run.unique, run.id")
-            }),
+            other => self
+                .captures
+                .get(other)
+                .cloned()
+                .ok_or_else(|| TemplateError::Unknown(other.to_owned())),
         }
     }
 }
@@ -45,7 +49,7 @@ fn as_text(v: &Value) -> String {
 }
 
 /// Renders one string.
-pub fn render_str(s: &str, scope: &Scope<'_>) -> Result<Value, String> {
+pub fn render_str(s: &str, scope: &Scope<'_>) -> Result<Value, TemplateError> {
     let trimmed = s.trim();
     if trimmed.starts_with("{{") && trimmed.ends_with("}}") && trimmed.matches("{{").count() == 1 {
         return scope.lookup(trimmed[2..trimmed.len() - 2].trim());
@@ -57,7 +61,7 @@ pub fn render_str(s: &str, scope: &Scope<'_>) -> Result<Value, String> {
         let after = &rest[start + 2..];
         let end = after
             .find("}}")
-            .ok_or_else(|| format!("unclosed `{{{{` in `{s}`"))?;
+            .ok_or_else(|| TemplateError::Unclosed(s.to_owned()))?;
         out.push_str(&as_text(&scope.lookup(after[..end].trim())?));
         rest = &after[end + 2..];
     }
@@ -66,7 +70,7 @@ pub fn render_str(s: &str, scope: &Scope<'_>) -> Result<Value, String> {
 }
 
 /// Renders every string inside a JSON value.
-pub fn render(v: &Value, scope: &Scope<'_>) -> Result<Value, String> {
+pub fn render(v: &Value, scope: &Scope<'_>) -> Result<Value, TemplateError> {
     Ok(match v {
         Value::String(s) => render_str(s, scope)?,
         Value::Array(items) => Value::Array(
@@ -78,7 +82,7 @@ pub fn render(v: &Value, scope: &Scope<'_>) -> Result<Value, String> {
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| Ok((k.clone(), render(v, scope)?)))
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, TemplateError>>()?,
         ),
         other => other.clone(),
     })
@@ -109,10 +113,9 @@ mod tests {
             render_str("{{ run.unique }}-x", &scope).expect("ok"),
             json!("tc-1-x")
         );
-        assert!(
-            render_str("{{ nope }}", &scope)
-                .expect_err("unknown")
-                .contains("names nothing")
+        assert_eq!(
+            render_str("{{ nope }}", &scope).expect_err("unknown"),
+            TemplateError::Unknown("nope".into())
         );
         assert!(render_str("{{ uid", &scope).is_err());
     }

@@ -1,0 +1,175 @@
+//! Why a run, or one step of a case, could not go on. Each variant carries what its message
+//! and its hint need, so the hint is chosen by what happened, never by reading a message.
+
+use std::fmt;
+
+use crate::error::{Error, ErrorKind};
+use crate::run::http::TransportError;
+
+/// A problem that stops the whole run before any verdict.
+#[derive(Debug)]
+pub enum RunError {
+    /// The target did not answer the first request.
+    Unreachable {
+        /// What was asked.
+        url: String,
+        /// How it failed.
+        cause: TransportError,
+    },
+    /// The control protocol did not answer its discovery request.
+    Control {
+        /// Its base URL.
+        url: String,
+        /// How it failed.
+        cause: ControlError,
+    },
+    /// The HTTP client could not be set up (a CA file that cannot be read, say).
+    Setup(Error),
+}
+
+impl RunError {
+    /// What to do about it.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Self::Unreachable {
+                cause: TransportError::Tls(_),
+                ..
+            } => Some(
+                "the target's certificate is not trusted: give --ca-file with its CA (or --insecure for a throw-away instance)",
+            ),
+            Self::Unreachable { .. } => Some("is the target running, and is --target right?"),
+            Self::Control { .. } => Some(
+                "is --control-url right? Without one, the cases that need the control protocol are skipped",
+            ),
+            Self::Setup(e) => e
+                .hint
+                .is_none()
+                .then_some("check the target's TLS settings"),
+        }
+    }
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unreachable { url, cause } => write!(f, "{url}: {cause}"),
+            Self::Control { url, cause } => write!(f, "control protocol at {url}: {cause}"),
+            Self::Setup(e) => write!(f, "{}", e.message),
+        }
+    }
+}
+
+impl From<RunError> for Error {
+    fn from(e: RunError) -> Self {
+        let hint = e.hint();
+        let out = match e {
+            RunError::Setup(inner) => return inner,
+            other => Error::new(ErrorKind::Unreachable, other.to_string()),
+        };
+        match hint {
+            Some(h) => out.hint(h),
+            None => out,
+        }
+    }
+}
+
+/// What went wrong with one request to the control protocol.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ControlError {
+    /// The step needs the control protocol and the target offers none.
+    Absent,
+    /// No usable answer.
+    NoAnswer(TransportError),
+    /// A non-2xx answer.
+    Refused {
+        /// `METHOD /path`.
+        request: String,
+        /// The status.
+        status: u16,
+        /// The start of the body.
+        body: String,
+    },
+    /// A 2xx answer whose body is not JSON.
+    NotJson {
+        /// `METHOD /path`.
+        request: String,
+        /// The parser's complaint.
+        cause: String,
+    },
+    /// A JSON answer without what the protocol promises.
+    Malformed(String),
+    /// The target did something other than what was asked.
+    NotHonoured(String),
+}
+
+impl fmt::Display for ControlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Absent => {
+                f.write_str("this step needs the control protocol, and the target has none")
+            }
+            Self::NoAnswer(e) => write!(f, "the control protocol did not answer: {e}"),
+            Self::Refused {
+                request,
+                status,
+                body,
+            } => write!(f, "the control protocol refused {request}: {status} {body}"),
+            Self::NotJson { request, cause } => write!(
+                f,
+                "the control protocol answered {request} with a body that is not JSON: {cause}"
+            ),
+            Self::Malformed(what) | Self::NotHonoured(what) => f.write_str(what),
+        }
+    }
+}
+
+/// A template that cannot be rendered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TemplateError {
+    /// `{{ name }}` names nothing in scope.
+    Unknown(String),
+    /// `{{` without `}}`.
+    Unclosed(String),
+}
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unknown(name) => write!(
+                f,
+                "`{{{{ {name} }}}}` names nothing: not a capture of an earlier step, nor profile.username, profile.password, run.unique, run.id"
+            ),
+            Self::Unclosed(text) => write!(f, "unclosed `{{{{` in `{text}`"),
+        }
+    }
+}
+
+/// Why a control step failed: the protocol, or a template in the step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StepError {
+    /// The control protocol.
+    Control(ControlError),
+    /// A template in the step.
+    Template(TemplateError),
+}
+
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Control(e) => e.fmt(f),
+            Self::Template(e) => e.fmt(f),
+        }
+    }
+}
+
+impl From<ControlError> for StepError {
+    fn from(e: ControlError) -> Self {
+        Self::Control(e)
+    }
+}
+
+impl From<TemplateError> for StepError {
+    fn from(e: TemplateError) -> Self {
+        Self::Template(e)
+    }
+}
