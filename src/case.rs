@@ -446,144 +446,13 @@ fn step(
     captured: &mut BTreeSet<String>,
 ) -> Result<Step, Error> {
     let err = |m: String| case_error(file, Some(line), m);
-    let actions = [
-        s.call.is_some(),
-        s.advance_clock.is_some(),
-        s.set_lifespans.is_some(),
-        s.create_user.is_some(),
-        s.revoke_refresh_token.is_some(),
-    ];
-    match actions.iter().filter(|a| **a).count() {
-        1 => {}
-        0 => {
-            return Err(err(format!("step {index} does nothing")).hint(
-                "give one of: call, advance_clock, set_lifespans, create_user, revoke_refresh_token",
-            ));
-        }
-        _ => {
-            return Err(err(format!("step {index} has more than one action")).hint(
-                "one step does one of: call, advance_clock, set_lifespans, create_user, revoke_refresh_token",
-            ));
-        }
-    }
-    let call_only = s.encoding.is_some()
-        || !s.headers.is_empty()
-        || s.body.is_some()
-        || s.raw_body.is_some()
-        || s.body_size.is_some()
-        || s.content_type.is_some()
-        || s.expect.is_some()
-        || !s.capture.is_empty();
-    let action = if let Some(op) = s.call {
-        let operation = spec.operation(&op.value).map_err(|e| {
-            let mut out = err(e.message.clone());
-            out.hint = e.hint;
-            out.place = Some(Place::line(file, op.referenced.line()));
-            out
-        })?;
-        let bodies = [
-            s.body.is_some(),
-            s.raw_body.is_some(),
-            s.body_size.is_some(),
-        ];
-        if bodies.iter().filter(|b| **b).count() > 1 {
-            return Err(err(format!(
-                "step {index} gives more than one of body, raw_body, body_size"
-            )));
-        }
-        let body = match (s.body, s.raw_body, s.body_size) {
-            (_, Some(raw), _) => Body::Raw(raw),
-            (_, _, Some(n)) => Body::Size(n),
-            (Some(fields), _, _) => Body::Fields(fields),
-            (None, None, None) => Body::Fields(serde_json::Map::new()),
-        };
-        let Some(expect) = s.expect else {
-            return Err(err(format!(
-                "step {index} calls {} but expects nothing",
-                op.value
-            ))
-            .hint("add `expect:` with at least a status"));
-        };
-        let outcomes = expect.outcomes();
-        if !expect.one_of.is_empty()
-            && (expect.status.is_some() || !expect.body.is_empty() || !expect.headers.is_empty())
-        {
-            return Err(err(format!(
-                "step {index}: `expect` has both `one_of` and its own status/body"
-            ))
-            .hint("put every alternative inside one_of"));
-        }
-        for outcome in &outcomes {
-            let Some(statuses) = &outcome.status else {
-                return Err(err(format!(
-                    "step {index}: every expected outcome needs a status"
-                )));
-            };
-            for status in &statuses.0 {
-                if !operation.documents(*status) {
-                    let documented: Vec<String> =
-                        operation.responses.keys().map(u16::to_string).collect();
-                    return Err(err(format!(
-                        "step {index} expects {status} from {}, which the contract does not document",
-                        operation.id
-                    ))
-                    .hint(format!("documented: {}", documented.join(", "))));
-                }
-            }
-            for (path, m) in &outcome.body {
-                check_matcher(m, path, captured).map_err(|m| err(format!("step {index}: {m}")))?;
-            }
-            for (name, m) in &outcome.headers {
-                check_matcher(m, name, captured).map_err(|m| err(format!("step {index}: {m}")))?;
-            }
-        }
-        for (name, source) in &s.capture {
-            if !(source.starts_with("body.") || source.starts_with("header.")) {
-                return Err(err(format!(
-                    "step {index}: capture `{name}` reads `{source}`; write body.FIELD or header.NAME"
-                )));
-            }
-        }
-        captured.extend(s.capture.keys().cloned());
-        Action::Call(Box::new(Call {
-            operation: operation.id.clone(),
-            encoding: s.encoding.unwrap_or_default(),
-            headers: s.headers,
-            body,
-            content_type: s.content_type,
-            outcomes,
-            capture: s.capture,
-        }))
-    } else if call_only {
-        return Err(err(format!(
-            "step {index}: encoding, headers, body, expect and capture go with `call`"
-        )));
-    } else if let Some(span) = s.advance_clock {
-        Action::AdvanceClock(span)
-    } else if let Some(l) = s.set_lifespans {
-        if l == SetLifespans::default() {
-            return Err(err(format!("step {index}: set_lifespans sets nothing")));
-        }
-        if l.refresh_token_days == Some(0) || l.access_token_hours == Some(0) {
-            return Err(err(format!("step {index}: a lifespan must be at least 1")));
-        }
-        Action::SetLifespans(l)
-    } else if let Some(u) = s.create_user {
-        if !u.sso && u.password.is_none() {
-            return Err(err(format!(
-                "step {index}: create_user needs a password unless sso is true"
-            )));
-        }
-        if let Some(c) = &u.capture_id {
-            captured.insert(c.clone());
-        }
-        Action::CreateUser(u)
-    } else if let Some(t) = s.revoke_refresh_token {
-        Action::RevokeRefreshToken(t)
-    } else {
-        return Err(err(format!("step {index} does nothing")));
+    one_action(&s, index).map_err(|(m, hint)| err(m).hint(hint))?;
+    let name = s.name.clone();
+    let action = match s.call.clone() {
+        Some(op) => call(s, op, index, file, line, spec, captured)?,
+        None => other_action(s, index, captured).map_err(err)?,
     };
-    let label = match (&s.name, &action) {
+    let label = match (&name, &action) {
         (Some(n), _) => format!("step {index}: {n}"),
         (None, Action::Call(c)) => format!("step {index}: {}", c.operation),
         (None, Action::AdvanceClock(s)) => format!("step {index}: advance clock {s}"),
@@ -597,6 +466,184 @@ fn step(
         line,
         action,
     })
+}
+
+const ACTIONS: &str = "call, advance_clock, set_lifespans, create_user, revoke_refresh_token";
+
+/// A step does exactly one thing; `(message, hint)` when it does none or several.
+fn one_action(s: &StepFile, index: usize) -> Result<(), (String, String)> {
+    let actions = [
+        s.call.is_some(),
+        s.advance_clock.is_some(),
+        s.set_lifespans.is_some(),
+        s.create_user.is_some(),
+        s.revoke_refresh_token.is_some(),
+    ];
+    match actions.iter().filter(|a| **a).count() {
+        1 => Ok(()),
+        0 => Err((
+            format!("step {index} does nothing"),
+            format!("give one of: {ACTIONS}"),
+        )),
+        _ => Err((
+            format!("step {index} has more than one action"),
+            format!("one step does one of: {ACTIONS}"),
+        )),
+    }
+}
+
+/// A `call:` step, checked against the operation the contract documents.
+fn call(
+    s: StepFile,
+    op: Spanned<String>,
+    index: usize,
+    file: &Path,
+    line: u64,
+    spec: &Spec,
+    captured: &mut BTreeSet<String>,
+) -> Result<Action, Error> {
+    let err = |m: String| case_error(file, Some(line), m);
+    let operation = spec.operation(&op.value).map_err(|e| {
+        let mut out = err(e.message.clone());
+        out.hint = e.hint;
+        out.place = Some(Place::line(file, op.referenced.line()));
+        out
+    })?;
+    let body = body(s.body, s.raw_body, s.body_size).ok_or_else(|| {
+        err(format!(
+            "step {index} gives more than one of body, raw_body, body_size"
+        ))
+    })?;
+    let Some(expect) = s.expect else {
+        return Err(err(format!(
+            "step {index} calls {} but expects nothing",
+            op.value
+        ))
+        .hint("add `expect:` with at least a status"));
+    };
+    let outcomes = outcomes(&expect, operation, captured).map_err(|(m, hint)| {
+        let e = err(format!("step {index}{m}"));
+        match hint {
+            Some(h) => e.hint(h),
+            None => e,
+        }
+    })?;
+    for (name, source) in &s.capture {
+        if !(source.starts_with("body.") || source.starts_with("header.")) {
+            return Err(err(format!(
+                "step {index}: capture `{name}` reads `{source}`; write body.FIELD or header.NAME"
+            )));
+        }
+    }
+    captured.extend(s.capture.keys().cloned());
+    Ok(Action::Call(Box::new(Call {
+        operation: operation.id.clone(),
+        encoding: s.encoding.unwrap_or_default(),
+        headers: s.headers,
+        body,
+        content_type: s.content_type,
+        outcomes,
+        capture: s.capture,
+    })))
+}
+
+/// The request body of a call; `None` when more than one kind is given.
+fn body(
+    fields: Option<serde_json::Map<String, Value>>,
+    raw: Option<String>,
+    size: Option<usize>,
+) -> Option<Body> {
+    match (fields, raw, size) {
+        (None, None, None) => Some(Body::Fields(serde_json::Map::new())),
+        (Some(f), None, None) => Some(Body::Fields(f)),
+        (None, Some(r), None) => Some(Body::Raw(r)),
+        (None, None, Some(n)) => Some(Body::Size(n)),
+        _ => None,
+    }
+}
+
+/// The outcomes of an `expect:`, each with a documented status and matchers that check
+/// something; the error is `(message after "step N", hint)`.
+fn outcomes(
+    expect: &Expect,
+    operation: &crate::spec::Operation,
+    captured: &BTreeSet<String>,
+) -> Result<Vec<Outcome>, (String, Option<String>)> {
+    if !expect.one_of.is_empty()
+        && (expect.status.is_some() || !expect.body.is_empty() || !expect.headers.is_empty())
+    {
+        return Err((
+            ": `expect` has both `one_of` and its own status/body".into(),
+            Some("put every alternative inside one_of".into()),
+        ));
+    }
+    let outcomes = expect.outcomes();
+    for outcome in &outcomes {
+        let Some(statuses) = &outcome.status else {
+            return Err((": every expected outcome needs a status".into(), None));
+        };
+        if let Some(status) = statuses.0.iter().find(|s| !operation.documents(**s)) {
+            let documented: Vec<String> = operation.responses.keys().map(u16::to_string).collect();
+            return Err((
+                format!(
+                    " expects {status} from {}, which the contract does not document",
+                    operation.id
+                ),
+                Some(format!("documented: {}", documented.join(", "))),
+            ));
+        }
+        for (what, m) in outcome.body.iter().chain(&outcome.headers) {
+            check_matcher(m, what, captured).map_err(|m| (format!(": {m}"), None))?;
+        }
+    }
+    Ok(outcomes)
+}
+
+/// A step other than a call.
+fn other_action(
+    s: StepFile,
+    index: usize,
+    captured: &mut BTreeSet<String>,
+) -> Result<Action, String> {
+    let call_only = s.encoding.is_some()
+        || !s.headers.is_empty()
+        || s.body.is_some()
+        || s.raw_body.is_some()
+        || s.body_size.is_some()
+        || s.content_type.is_some()
+        || s.expect.is_some()
+        || !s.capture.is_empty();
+    if call_only {
+        return Err(format!(
+            "step {index}: encoding, headers, body, expect and capture go with `call`"
+        ));
+    }
+    if let Some(span) = s.advance_clock {
+        return Ok(Action::AdvanceClock(span));
+    }
+    if let Some(l) = s.set_lifespans {
+        if l == SetLifespans::default() {
+            return Err(format!("step {index}: set_lifespans sets nothing"));
+        }
+        if l.refresh_token_days == Some(0) || l.access_token_hours == Some(0) {
+            return Err(format!("step {index}: a lifespan must be at least 1"));
+        }
+        return Ok(Action::SetLifespans(l));
+    }
+    if let Some(u) = s.create_user {
+        if !u.sso && u.password.is_none() {
+            return Err(format!(
+                "step {index}: create_user needs a password unless sso is true"
+            ));
+        }
+        if let Some(c) = &u.capture_id {
+            captured.insert(c.clone());
+        }
+        return Ok(Action::CreateUser(u));
+    }
+    s.revoke_refresh_token
+        .map(Action::RevokeRefreshToken)
+        .ok_or_else(|| format!("step {index} does nothing"))
 }
 
 fn check_matcher(m: &Matcher, what: &str, captured: &BTreeSet<String>) -> Result<(), String> {

@@ -194,10 +194,14 @@ async fn json_report_validates_and_junit_parses_as_junit() {
                         let tests = e.try_get_attribute("tests").unwrap().unwrap();
                         suite_tests = Some(String::from_utf8(tests.value.to_vec()).unwrap());
                         let ts = e.try_get_attribute("timestamp").unwrap().unwrap();
-                        assert_eq!(
-                            ts.value.len(),
-                            19,
-                            "JUnit timestamps have no fraction or offset"
+                        let ts = String::from_utf8(ts.value.to_vec()).unwrap();
+                        assert!(
+                            time::OffsetDateTime::parse(
+                                &ts,
+                                &time::format_description::well_known::Rfc3339
+                            )
+                            .is_ok(),
+                            "the suite's timestamp is RFC 3339: {ts}"
                         );
                     }
                     b"testcase" => {

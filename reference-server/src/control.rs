@@ -8,17 +8,37 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::AppState;
-use crate::api::{blocking, json_body};
+use axum::Router;
+use axum::routing::{get, post};
+
 use crate::body::read_json_object;
 use crate::clock::format_api;
 use crate::error::ApiError;
+use crate::respond::{json as json_body, json_with};
+use crate::state::AppState;
 use crate::store::LifespanKey;
+
+/// The control protocol's routes, under `/conformance/v1/`.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/conformance/v1/", get(discovery))
+        .route("/conformance/v1/clock", get(get_clock).post(set_clock))
+        .route("/conformance/v1/clock/advance", post(advance_clock))
+        .route(
+            "/conformance/v1/lifespans",
+            get(get_lifespans).post(set_lifespans),
+        )
+        .route("/conformance/v1/users", post(create_user))
+        .route(
+            "/conformance/v1/revokeRefreshToken",
+            post(revoke_refresh_token),
+        )
+}
 
 /// The capabilities this server offers, as listed by `GET /conformance/v1/`.
 pub const CAPABILITIES: [&str; 4] = ["clock", "lifespans", "users", "revoke_refresh_token"];
@@ -92,13 +112,14 @@ pub async fn advance_clock(
 }
 
 async fn lifespans_body(app: Arc<AppState>) -> Result<Response, ApiError> {
-    let (days, hours) = blocking(move || {
-        Ok((
-            app.store.lifespan(LifespanKey::RefreshTokenDays)?,
-            app.store.lifespan(LifespanKey::AccessTokenHours)?,
-        ))
-    })
-    .await?;
+    let (days, hours) = app
+        .on_store(|s| {
+            Ok((
+                s.lifespan(LifespanKey::RefreshTokenDays)?,
+                s.lifespan(LifespanKey::AccessTokenHours)?,
+            ))
+        })
+        .await?;
     Ok(json_body(&json!({
         "refresh_token_lifespan_days": days,
         "access_token_lifespan_hours": hours,
@@ -141,10 +162,9 @@ pub async fn set_lifespans(
             "Give refresh_token_lifespan_days, access_token_lifespan_hours, or both.".into(),
         ));
     }
-    let app2 = Arc::clone(&app);
-    blocking(move || {
+    app.on_store(move |s| {
         for (key, value) in changes {
-            app2.store.set_lifespan(key, value)?;
+            s.set_lifespan(key, value)?;
         }
         Ok(())
     })
@@ -175,21 +195,23 @@ pub async fn create_user(
     } else {
         Some(string(&map, "password")?.to_owned())
     };
-    let app2 = Arc::clone(&app);
+    let hash = match password {
+        Some(p) => Some(
+            tokio::task::spawn_blocking(move || crate::password::hash(&p))
+                .await
+                .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
+                .map_err(ApiError::Internal)?,
+        ),
+        None => None,
+    };
     let name = username.clone();
-    let id = blocking(move || {
-        let hash = password
-            .map(|p| crate::hash_password(&p))
-            .transpose()
-            .map_err(ApiError::Internal)?;
-        Ok(app2.store.upsert_user(&name, hash.as_deref(), sso)?)
-    })
-    .await?;
-    Ok((
+    let id = app
+        .on_store(move |s| s.upsert_user(&name, hash.as_deref(), sso))
+        .await?;
+    Ok(json_with(
         StatusCode::CREATED,
-        json_body(&json!({ "user_id": id, "username": username, "sso": sso })),
-    )
-        .into_response())
+        &json!({ "user_id": id, "username": username, "sso": sso }),
+    ))
 }
 
 /// `POST /conformance/v1/revokeRefreshToken`: `{"refresh_token": ...}`, as an admin would in the
@@ -202,7 +224,8 @@ pub async fn revoke_refresh_token(
     let map = read_json_object(&headers, body, app.body_limit).await?;
     let digest = crate::token::digest(string(&map, "refresh_token")?);
     let now = app.clock.now();
-    let app2 = Arc::clone(&app);
-    let revoked = blocking(move || Ok(app2.store.revoke_refresh_token(&digest, now)?)).await?;
+    let revoked = app
+        .on_store(move |s| s.revoke_refresh_token(&digest, now))
+        .await?;
     Ok(json_body(&json!({ "revoked": revoked })))
 }

@@ -102,7 +102,7 @@ impl IntoResponse for ApiError {
             detail: self.detail(),
             code: format!("{}000", status.as_u16()),
         };
-        let mut response = (status, crate::api::json_body(&body)).into_response();
+        let mut response = crate::respond::json_with(status, &body);
         if let Self::TooManyAttempts(secs) = self {
             response
                 .headers_mut()

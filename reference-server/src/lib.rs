@@ -25,13 +25,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHasher as _, SaltString};
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
 use tokio::sync::oneshot;
 
 pub mod api;
@@ -41,12 +39,16 @@ pub mod clock;
 pub mod control;
 pub mod embedded;
 pub mod error;
+pub mod password;
+pub mod respond;
+pub mod state;
 pub mod store;
 pub mod throttle;
 pub mod token;
 
 pub use clock::Clock;
 pub use error::ApiError;
+pub use state::{AppState, DemoUser, prepare};
 pub use store::{LifespanKey, Store};
 
 /// The contract this server implements, served at `GET /openapi/api_authentication/`.
@@ -125,32 +127,6 @@ impl Config {
     }
 }
 
-/// What every handler shares.
-pub struct AppState {
-    /// The database.
-    pub store: Store,
-    /// The (movable) clock.
-    pub clock: Clock,
-    /// Failed-login throttling.
-    pub throttle: throttle::LoginThrottle,
-    /// An argon2id hash of a random password, checked for unknown users so that they take as
-    /// long to refuse as a wrong password.
-    pub dummy_hash: String,
-    /// Request body limit in bytes.
-    pub body_limit: usize,
-}
-
-/// Hashes a password with argon2id and a fresh random salt.
-pub fn hash_password(password: &str) -> Result<String, String> {
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| format!("CSPRNG: {e}"))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| format!("salt: {e}"))?;
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| format!("argon2: {e}"))
-}
-
 /// Errors that stop the server from starting.
 #[derive(Debug)]
 pub struct StartError(pub String);
@@ -169,97 +145,12 @@ impl From<store::StoreError> for StartError {
     }
 }
 
-/// The demo user created when no user was configured and none exists yet.
-#[derive(Clone, Debug)]
-pub struct DemoUser {
-    /// Its username.
-    pub username: String,
-    /// Its password, generated at random; shown once, stored only as a hash.
-    pub password: String,
-}
-
-/// Opens the database, creates the configured users, and builds the shared state.
-/// Returns the demo user's credentials when one was created.
-pub fn prepare(config: &Config) -> Result<(Arc<AppState>, Option<DemoUser>), StartError> {
-    let store = Store::open(&config.db)?;
-    for (username, password) in &config.users {
-        let hash = hash_password(password).map_err(StartError)?;
-        store.upsert_user(username, Some(&hash), false)?;
-    }
-    for username in &config.sso_users {
-        store.upsert_user(username, None, true)?;
-    }
-    let mut demo = None;
-    if config.users.is_empty() && store.count_password_users()? == 0 {
-        let password = token::generate(18).map_err(|e| StartError(format!("CSPRNG: {e}")))?;
-        let username = "demo@example.com".to_owned();
-        let hash = hash_password(&password).map_err(StartError)?;
-        store.upsert_user(&username, Some(&hash), false)?;
-        demo = Some(DemoUser { username, password });
-    }
-    let dummy_password = token::generate(18).map_err(|e| StartError(format!("CSPRNG: {e}")))?;
-    let state = AppState {
-        store,
-        clock: config.clock.clone(),
-        throttle: throttle::LoginThrottle::new(
-            config.max_failed_logins,
-            THROTTLE_WINDOW,
-            THROTTLE_LOCKOUT,
-        ),
-        dummy_hash: hash_password(&dummy_password).map_err(StartError)?,
-        body_limit: config.body_limit,
-    };
-    Ok((Arc::new(state), demo))
-}
-
-/// The router: the six endpoints, the contract, and (when asked) the test-control protocol.
+/// The router: the six endpoints, the contract, and (when asked) the test-control protocol,
+/// each module contributing its own routes.
 pub fn app(state: Arc<AppState>, test_control: bool) -> Router {
-    let mut router = Router::new()
-        .route(
-            "/integration/v1/createRefreshToken/",
-            post(api::create_refresh_token),
-        )
-        .route(
-            "/integration/v1/validateRefreshToken/",
-            post(api::validate_refresh_token),
-        )
-        .route(
-            "/integration/v1/regenRefreshToken/",
-            post(api::regen_refresh_token),
-        )
-        .route(
-            "/integration/v1/createAPIAccessToken/",
-            post(api::create_api_access_token),
-        )
-        .route(
-            "/integration/v1/validateAPIAccessToken/",
-            post(api::validate_api_access_token),
-        )
-        .route(
-            "/integration/v1/revokeAPIAccessTokens/",
-            post(api::revoke_api_access_tokens),
-        )
-        .route("/openapi/api_authentication/", get(api::openapi));
+    let mut router = api::routes();
     if test_control {
-        router = router
-            .route("/conformance/v1/", get(control::discovery))
-            .route(
-                "/conformance/v1/clock",
-                get(control::get_clock).post(control::set_clock),
-            )
-            .route(
-                "/conformance/v1/clock/advance",
-                post(control::advance_clock),
-            )
-            .route(
-                "/conformance/v1/lifespans",
-                get(control::get_lifespans).post(control::set_lifespans),
-            )
-            .route("/conformance/v1/users", post(control::create_user))
-            .route(
-                "/conformance/v1/revokeRefreshToken",
-                post(control::revoke_refresh_token),
-            );
+        router = router.merge(control::routes());
     }
     router
         .fallback(|| async { ApiError::NotFound })

@@ -65,20 +65,7 @@ async fn binary_prints_demo_user_once_serves_and_stops_on_sigterm() {
     let token: serde_json::Value = serde_json::from_str(&reply.text().await.unwrap()).unwrap();
     let token = token["refresh_token"].as_str().unwrap().to_owned();
 
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let status = child.wait().unwrap();
-    assert!(status.success(), "exit after SIGTERM: {status}");
-    let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    let log = terminate(child);
     assert!(log.contains("shutting down"), "{log}");
     assert!(log.contains("status=201"), "{log}");
     assert!(!log.contains(&password), "the log holds the password");
@@ -107,6 +94,25 @@ async fn binary_prints_demo_user_once_serves_and_stops_on_sigterm() {
     let mut rest = String::new();
     out.read_to_string(&mut rest).unwrap();
     assert!(!rest.contains("password"), "{rest}");
+}
+
+/// Sends SIGTERM, checks the process exits cleanly, and returns what it logged.
+fn terminate(mut child: std::process::Child) -> String {
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit after SIGTERM: {status}");
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    log
 }
 
 #[test]

@@ -16,8 +16,19 @@ fn cell(s: &str) -> String {
 
 /// The report as Markdown.
 pub fn render(report: &RunReport, coverage: &Coverage, redactor: &Redactor) -> String {
-    let s = report.summary();
     let mut m = String::new();
+    header(&mut m, report, coverage, redactor);
+    verdicts(&mut m, report);
+    failures(&mut m, report, redactor);
+    warnings(&mut m, report, redactor);
+    skipped(&mut m, report);
+    matrix(&mut m, coverage);
+    m
+}
+
+/// The title and the table of facts about the run.
+fn header(m: &mut String, report: &RunReport, coverage: &Coverage, redactor: &Redactor) {
+    let s = report.summary();
     let verdict = if s.failed > 0 {
         "**does not conform**"
     } else if s.warned > 0 {
@@ -51,7 +62,10 @@ pub fn render(report: &RunReport, coverage: &Coverage, redactor: &Redactor) -> S
         "| Coverage | {} of {} documented responses exercised ({:.0}%) |\n",
         coverage.exercised, coverage.documented, coverage.percent
     );
+}
 
+/// One row per case: its verdict, level and requirement.
+fn verdicts(m: &mut String, report: &RunReport) {
     let _ = writeln!(m, "## Verdict per requirement\n");
     let _ = writeln!(
         m,
@@ -67,39 +81,46 @@ pub fn render(report: &RunReport, coverage: &Coverage, redactor: &Redactor) -> S
             cell(&c.requirement)
         );
     }
+}
 
-    let failures: Vec<_> = report
+/// Every MUST finding of every failed case.
+fn failures(m: &mut String, report: &RunReport, redactor: &Redactor) {
+    let failed: Vec<_> = report
         .cases
         .iter()
         .filter(|c| c.verdict == Verdict::Failed)
         .collect();
-    if !failures.is_empty() {
-        let _ = writeln!(m, "\n## Failures\n");
-        for c in failures {
-            let _ = writeln!(m, "### `{}`: {}\n", c.id, cell(&c.title));
-            for st in &c.steps {
-                for f in st.findings.iter().filter(|f| f.severity == Severity::Must) {
+    if failed.is_empty() {
+        return;
+    }
+    let _ = writeln!(m, "\n## Failures\n");
+    for c in failed {
+        let _ = writeln!(m, "### `{}`: {}\n", c.id, cell(&c.title));
+        for st in &c.steps {
+            for f in st.findings.iter().filter(|f| f.severity == Severity::Must) {
+                let _ = writeln!(
+                    m,
+                    "- {} — `{}`: {}",
+                    cell(&st.label),
+                    f.check,
+                    cell(&redactor.text(&f.message))
+                );
+                if let (Some(e), Some(a)) = (&f.expected, &f.actual) {
                     let _ = writeln!(
                         m,
-                        "- {} — `{}`: {}",
-                        cell(&st.label),
-                        f.check,
-                        cell(&redactor.text(&f.message))
+                        "  expected `{}`, got `{}`",
+                        cell(&redactor.text(e)),
+                        cell(&redactor.text(a))
                     );
-                    if let (Some(e), Some(a)) = (&f.expected, &f.actual) {
-                        let _ = writeln!(
-                            m,
-                            "  expected `{}`, got `{}`",
-                            cell(&redactor.text(e)),
-                            cell(&redactor.text(a))
-                        );
-                    }
                 }
             }
-            m.push('\n');
         }
+        m.push('\n');
     }
+}
 
+/// Every SHOULD finding.
+fn warnings(m: &mut String, report: &RunReport, redactor: &Redactor) {
     let _ = writeln!(m, "\n## Warnings\n");
     let mut any = false;
     for c in &report.cases {
@@ -124,7 +145,10 @@ pub fn render(report: &RunReport, coverage: &Coverage, redactor: &Redactor) -> S
     if !any {
         let _ = writeln!(m, "None.");
     }
+}
 
+/// The cases not run, and why.
+fn skipped(m: &mut String, report: &RunReport) {
     let _ = writeln!(m, "\n## Skipped\n");
     let skipped: Vec<_> = report
         .cases
@@ -142,18 +166,18 @@ pub fn render(report: &RunReport, coverage: &Coverage, redactor: &Redactor) -> S
             cell(c.skip_reason.as_deref().unwrap_or(""))
         );
     }
+}
 
+/// The (operation, status) matrix: exercised, documented only, or not documented.
+fn matrix(m: &mut String, coverage: &Coverage) {
     let _ = writeln!(m, "\n## Coverage\n");
     let statuses: BTreeSet<u16> = coverage.pairs.iter().map(|p| p.status).collect();
-    let ops: Vec<&str> = {
-        let mut seen = Vec::new();
-        for p in &coverage.pairs {
-            if !seen.contains(&p.operation.as_str()) {
-                seen.push(p.operation.as_str());
-            }
+    let mut ops: Vec<&str> = Vec::new();
+    for p in &coverage.pairs {
+        if !ops.contains(&p.operation.as_str()) {
+            ops.push(p.operation.as_str());
         }
-        seen
-    };
+    }
     let _ = write!(m, "| Operation |");
     for st in &statuses {
         let _ = write!(m, " {st} |");
@@ -183,5 +207,4 @@ pub fn render(report: &RunReport, coverage: &Coverage, redactor: &Redactor) -> S
         m,
         "\n✅ exercised, — documented but not exercised, blank: not documented."
     );
-    m
 }

@@ -23,6 +23,9 @@ fn show(v: &Value) -> String {
     v.to_string()
 }
 
+/// One problem: (message, expected, actual).
+type Problem = (String, String, String);
+
 /// Problems with one value against one matcher; empty when it holds.
 fn check_one(
     m: &Matcher,
@@ -30,72 +33,84 @@ fn check_one(
     value: Option<&Value>,
     captures: &BTreeMap<String, Value>,
     scope: &Scope<'_>,
-) -> Vec<(String, String, String)> {
-    let mut out = Vec::new();
+) -> Vec<Problem> {
     let actual = value.map_or_else(|| "(absent)".to_owned(), show);
-    let wants_absent = m.absent == Some(true) || m.present == Some(false);
-    if wants_absent {
-        if value.is_some() {
-            out.push((
-                format!("{what} is present"),
-                "(absent)".into(),
-                actual.clone(),
-            ));
-        }
-        return out;
+    if m.absent == Some(true) || m.present == Some(false) {
+        return match value {
+            Some(_) => vec![(format!("{what} is present"), "(absent)".into(), actual)],
+            None => Vec::new(),
+        };
     }
     let Some(v) = value else {
-        out.push((format!("{what} is absent"), "present".into(), actual));
-        return out;
+        return vec![(format!("{what} is absent"), "present".into(), actual)];
     };
-    if let Some(expected) = &m.equals {
-        match render(expected, scope) {
-            Ok(e) if &e == v => {}
-            Ok(e) => out.push((format!("{what} differs"), show(&e), actual.clone())),
-            Err(err) => out.push((format!("{what}: {err}"), String::new(), actual.clone())),
-        }
-    }
-    if let Some(options) = &m.one_of {
-        let rendered: Vec<Value> = options
-            .iter()
-            .filter_map(|o| render(o, scope).ok())
-            .collect();
-        if !rendered.contains(v) {
-            let list: Vec<String> = rendered.iter().map(show).collect();
-            out.push((
-                format!("{what} is none of the expected values"),
-                format!("one of {}", list.join(", ")),
-                actual.clone(),
-            ));
-        }
-    }
-    if let Some(kind) = m.kind
-        && !kind.matches(v)
-    {
+    let mut out = Vec::new();
+    out.extend(equals(m, what, v, scope));
+    out.extend(one_of(m, what, v, scope));
+    if let Some(kind) = m.kind.filter(|k| !k.matches(v)) {
         out.push((
             format!("{what} is not of type {}", kind.name()),
             kind.name().into(),
-            actual.clone(),
+            show(v),
         ));
     }
-    if let Some(crate::case::Pattern(re)) = &m.pattern {
+    if let Some(crate::case::Pattern(re)) = &m.pattern
+        && !v.as_str().is_some_and(|s| re.is_match(s))
+    {
         let p = re.as_str();
-        let ok = v.as_str().is_some_and(|s| re.is_match(s));
-        if !ok {
-            out.push((
-                format!("{what} does not match /{p}/"),
-                format!("/{p}/"),
-                actual.clone(),
-            ));
-        }
+        out.push((
+            format!("{what} does not match /{p}/"),
+            format!("/{p}/"),
+            show(v),
+        ));
     }
+    out.extend(captured(m, what, v, captures));
+    out
+}
+
+/// `equals`.
+fn equals(m: &Matcher, what: &str, v: &Value, scope: &Scope<'_>) -> Option<Problem> {
+    let expected = m.equals.as_ref()?;
+    match render(expected, scope) {
+        Ok(e) if &e == v => None,
+        Ok(e) => Some((format!("{what} differs"), show(&e), show(v))),
+        Err(err) => Some((format!("{what}: {err}"), String::new(), show(v))),
+    }
+}
+
+/// `one_of`.
+fn one_of(m: &Matcher, what: &str, v: &Value, scope: &Scope<'_>) -> Option<Problem> {
+    let options = m.one_of.as_ref()?;
+    let rendered: Vec<Value> = options
+        .iter()
+        .filter_map(|o| render(o, scope).ok())
+        .collect();
+    if rendered.contains(v) {
+        return None;
+    }
+    let list: Vec<String> = rendered.iter().map(show).collect();
+    Some((
+        format!("{what} is none of the expected values"),
+        format!("one of {}", list.join(", ")),
+        show(v),
+    ))
+}
+
+/// `same_as` and `different_from`.
+fn captured(
+    m: &Matcher,
+    what: &str,
+    v: &Value,
+    captures: &BTreeMap<String, Value>,
+) -> Vec<Problem> {
+    let mut out = Vec::new();
     if let Some(name) = &m.same_as {
         let c = captures.get(name);
         if c != Some(v) {
             out.push((
                 format!("{what} is not the same as capture `{name}`"),
                 c.map_or("(not captured)".into(), show),
-                actual.clone(),
+                show(v),
             ));
         }
     }
@@ -105,7 +120,7 @@ fn check_one(
         out.push((
             format!("{what} equals capture `{name}`"),
             format!("different from `{name}`"),
-            actual,
+            show(v),
         ));
     }
     out

@@ -1,4 +1,5 @@
-//! Helpers for the reference server's HTTP tests: a server on 127.0.0.1 with a real SQLite file,
+//! Helpers for the reference server's tests: a server with a real SQLite file, reached either
+//! over real HTTP on 127.0.0.1 or in-process through `tower::ServiceExt::oneshot` on `app()`,
 //! and a client that sends each of the three encodings byte for byte.
 
 #![allow(dead_code, clippy::unwrap_used)]
@@ -27,6 +28,8 @@ pub struct Harness {
     pub server: Option<Running>,
     pub base: String,
     pub http: reqwest::Client,
+    /// Set for an in-process harness: requests go straight to the router.
+    router: Option<axum::Router>,
 }
 
 pub fn db_path(dir: &tempfile::TempDir) -> PathBuf {
@@ -61,7 +64,57 @@ impl Harness {
             server: Some(server),
             base,
             http: client(),
+            router: None,
         }
+    }
+
+    /// The same server without a socket: `app()` called through `oneshot`, for the tests of
+    /// request parsing and answers that need no transport.
+    pub async fn in_process() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(&dir);
+        let (state, _) = tokio::task::spawn_blocking(move || reference_server::prepare(&cfg))
+            .await
+            .unwrap()
+            .unwrap();
+        Self {
+            dir,
+            server: None,
+            base: String::new(),
+            http: client(),
+            router: Some(reference_server::app(state, true)),
+        }
+    }
+
+    /// One request, over whichever transport this harness uses.
+    async fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Reply {
+        if let Some(router) = &self.router {
+            use tower::ServiceExt as _;
+            let mut req = axum::http::Request::builder().method(method).uri(path);
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            let resp = router
+                .clone()
+                .oneshot(req.body(axum::body::Body::from(body)).unwrap())
+                .await
+                .unwrap();
+            return Reply::in_process(resp).await;
+        }
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base))
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Reply::from(req.send().await.unwrap()).await
     }
 
     /// Stops the server and starts a new one on the same database.
@@ -89,15 +142,10 @@ impl Harness {
         headers: &[(&str, &str)],
     ) -> Reply {
         let (content_type, body) = encode(enc, fields);
-        let mut req = self
-            .http
-            .post(format!("{}/integration/v1/{op}/", self.base))
-            .header("Content-Type", content_type)
-            .body(body);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        Reply::from(req.send().await.unwrap()).await
+        let mut all = vec![("Content-Type", content_type.as_str())];
+        all.extend_from_slice(headers);
+        self.exchange("POST", &format!("/integration/v1/{op}/"), &all, body)
+            .await
     }
 
     pub async fn raw(
@@ -107,14 +155,11 @@ impl Harness {
         content_type: Option<&str>,
         body: Vec<u8>,
     ) -> Reply {
-        let mut req = self
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", self.base))
-            .body(body);
-        if let Some(ct) = content_type {
-            req = req.header("Content-Type", ct);
-        }
-        Reply::from(req.send().await.unwrap()).await
+        let headers: Vec<(&str, &str)> = content_type
+            .map(|ct| ("Content-Type", ct))
+            .into_iter()
+            .collect();
+        self.exchange(method, path, &headers, body).await
     }
 
     pub async fn control(&self, path: &str, body: Value) -> Reply {
@@ -221,6 +266,22 @@ pub struct Reply {
 }
 
 impl Reply {
+    async fn in_process(r: axum::response::Response) -> Self {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Self {
+            status,
+            headers,
+            text,
+            json,
+        }
+    }
+
     async fn from(r: reqwest::Response) -> Self {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
@@ -253,4 +314,9 @@ pub fn ts(v: &Value) -> time::OffsetDateTime {
     assert_eq!(s.len(), 27, "not YYYY-MM-DDTHH:MM:SS.ffffffZ: {s}");
     assert!(s.ends_with('Z'), "{s}");
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap()
+}
+
+/// `token_expires_at - created_at` of a token object.
+pub fn lifespan(v: &Value) -> time::Duration {
+    ts(&v["token_expires_at"]) - ts(&v["created_at"])
 }

@@ -1,0 +1,649 @@
+//! The API's answers, in-process: `app()` called through `tower::ServiceExt::oneshot`, with a
+//! real SQLite file but no socket. Request parsing, the Error shape, and what each operation
+//! does to tokens.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use time::Duration;
+
+#[tokio::test]
+async fn user_id_may_be_a_json_string() {
+    let h = Harness::in_process().await;
+    let t = h.login("s").await;
+    let r = h
+        .call(
+            "validateRefreshToken",
+            Enc::Json,
+            &[
+                ("refresh_token", t["refresh_token"].clone()),
+                ("user_id", Value::String(t["user_id"].to_string())),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.json["user_id"].is_i64());
+}
+
+#[tokio::test]
+async fn duplicate_names_give_new_tokens() {
+    let h = Harness::in_process().await;
+    let a = h.login("same").await;
+    let b = h.login("same").await;
+    assert_ne!(a["refresh_token"], b["refresh_token"]);
+    for t in [&a, &b] {
+        let r = h
+            .call("validateRefreshToken", Enc::Form, &refresh_fields(t))
+            .await;
+        assert_eq!(r.status, 200);
+    }
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_are_indistinguishable() {
+    let h = Harness::in_process().await;
+    let wrong = h
+        .call(
+            "createRefreshToken",
+            Enc::Form,
+            &[
+                ("username", USER.into()),
+                ("password", "nope".into()),
+                ("name", "n".into()),
+            ],
+        )
+        .await;
+    let unknown = h
+        .call(
+            "createRefreshToken",
+            Enc::Form,
+            &[
+                ("username", "nobody@example.com".into()),
+                ("password", "nope".into()),
+                ("name", "n".into()),
+            ],
+        )
+        .await;
+    wrong.assert_error(401, "Invalid username or password.");
+    assert_eq!(wrong.status, unknown.status);
+    assert_eq!(wrong.text, unknown.text);
+}
+
+#[tokio::test]
+async fn usernames_ignore_case() {
+    let h = Harness::in_process().await;
+    let r = h
+        .call(
+            "createRefreshToken",
+            Enc::Json,
+            &[
+                ("username", USER.to_uppercase().into()),
+                ("password", PASSWORD.into()),
+                ("name", "n".into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
+#[tokio::test]
+async fn sso_users_get_403() {
+    let h = Harness::in_process().await;
+    let r = h
+        .call(
+            "createRefreshToken",
+            Enc::Json,
+            &[
+                ("username", SSO_USER.into()),
+                ("password", "x".into()),
+                ("name", "n".into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.json["detail"].as_str().unwrap().contains("/account/auth"));
+}
+
+#[tokio::test]
+async fn missing_and_mistyped_fields_get_400_in_the_error_shape() {
+    let h = Harness::in_process().await;
+    let t = h.login("m").await;
+    for op in [
+        "validateRefreshToken",
+        "regenRefreshToken",
+        "createAPIAccessToken",
+        "revokeAPIAccessTokens",
+    ] {
+        let r = h
+            .call(op, Enc::Form, &[("user_id", t["user_id"].clone())])
+            .await;
+        r.assert_error(400, "Missing required field(s): refresh_token.");
+        let r = h
+            .call(
+                op,
+                Enc::Json,
+                &[
+                    ("refresh_token", t["refresh_token"].clone()),
+                    ("user_id", "abc".into()),
+                ],
+            )
+            .await;
+        r.assert_error(400, "Field 'user_id' must be an integer.");
+    }
+    let r = h.call("validateAPIAccessToken", Enc::Multipart, &[]).await;
+    r.assert_error(400, "Missing required field(s): api_access_token, user_id.");
+    let r = h
+        .call(
+            "createRefreshToken",
+            Enc::Json,
+            &[("username", USER.into())],
+        )
+        .await;
+    r.assert_error(400, "Missing required field(s): password, name.");
+    let r = h
+        .call(
+            "createRefreshToken",
+            Enc::Json,
+            &[
+                ("username", USER.into()),
+                ("password", PASSWORD.into()),
+                ("name", json!(["x"])),
+            ],
+        )
+        .await;
+    r.assert_error(400, "Field 'name' must be a string, not a array.");
+}
+
+#[tokio::test]
+async fn bodies_that_cannot_be_parsed_get_400_in_the_error_shape() {
+    let h = Harness::in_process().await;
+    let path = "/integration/v1/validateRefreshToken/";
+    let r = h
+        .raw(
+            "POST",
+            path,
+            Some("application/json"),
+            b"{not json".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(
+        r.json["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("Request body is not valid JSON")
+    );
+    let r = h
+        .raw("POST", path, Some("application/json"), b"[1]".to_vec())
+        .await;
+    r.assert_error(400, "Request body must be a JSON object.");
+    let r = h
+        .raw(
+            "POST",
+            path,
+            Some("multipart/form-data; boundary=xyz"),
+            b"garbage".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(
+        r.json["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("Malformed multipart body")
+    );
+    let r = h
+        .raw(
+            "POST",
+            path,
+            Some("application/x-www-form-urlencoded"),
+            b"user_id=1&user_id=2".to_vec(),
+        )
+        .await;
+    r.assert_error(400, "Field 'user_id' is given more than once.");
+    // No content type and no body: an empty form, so the answer names the missing fields.
+    let r = h.raw("POST", path, None, Vec::new()).await;
+    r.assert_error(400, "Missing required field(s): refresh_token, user_id.");
+}
+
+#[tokio::test]
+async fn wrong_content_type_is_415_and_big_bodies_413() {
+    let h = Harness::in_process().await;
+    let path = "/integration/v1/createRefreshToken/";
+    let r = h
+        .raw("POST", path, Some("text/plain"), b"username=x".to_vec())
+        .await;
+    assert_eq!(r.status, 415, "{}", r.text);
+    assert_eq!(r.json["code"], "415000");
+    let r = h.raw("POST", path, None, b"username=x".to_vec()).await;
+    assert_eq!(r.status, 415, "{}", r.text);
+    let big = vec![b'a'; reference_server::DEFAULT_BODY_LIMIT + 1];
+    let r = h.raw("POST", path, Some("application/json"), big).await;
+    assert_eq!(r.status, 413, "{}", r.text);
+    assert_eq!(r.json["code"], "413000");
+}
+
+#[tokio::test]
+async fn unknown_paths_and_methods_answer_in_the_error_shape() {
+    let h = Harness::in_process().await;
+    let r = h
+        .raw(
+            "GET",
+            "/integration/v1/createRefreshToken/",
+            None,
+            Vec::new(),
+        )
+        .await;
+    r.assert_error(405, "Method not allowed; these endpoints take POST.");
+    let r = h
+        .raw(
+            "POST",
+            "/integration/v1/createRefreshToken",
+            None,
+            Vec::new(),
+        )
+        .await;
+    r.assert_error(404, "Not found.");
+}
+
+#[tokio::test]
+async fn repeated_failed_logins_are_throttled_with_retry_after() {
+    let h = Harness::in_process().await;
+    let bad = [
+        ("username", USER.into()),
+        ("password", "wrong".into()),
+        ("name", "n".into()),
+    ];
+    for _ in 0..reference_server::DEFAULT_MAX_FAILED_LOGINS {
+        let r = h.call("createRefreshToken", Enc::Form, &bad).await;
+        assert_eq!(r.status, 401);
+    }
+    let good = [
+        ("username", USER.into()),
+        ("password", PASSWORD.into()),
+        ("name", "n".into()),
+    ];
+    let r = h.call("createRefreshToken", Enc::Form, &good).await;
+    assert_eq!(
+        r.status, 429,
+        "even the right password is refused while locked: {}",
+        r.text
+    );
+    let secs: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&secs), "{secs}");
+    assert_eq!(r.json["code"], "429000");
+    // Another account is not affected.
+    let other = [
+        ("username", "x@example.com".into()),
+        ("password", "p".into()),
+        ("name", "n".into()),
+    ];
+    assert_eq!(
+        h.call("createRefreshToken", Enc::Form, &other).await.status,
+        401
+    );
+}
+
+#[tokio::test]
+async fn token_header_is_ignored() {
+    let h = Harness::in_process().await;
+    let t = h.login("t").await;
+    for header in ["TOKEN", "token", "Token"] {
+        let r = h
+            .send(
+                "validateRefreshToken",
+                Enc::Json,
+                &refresh_fields(&t),
+                &[(header, "garbage")],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{header}: {}", r.text);
+    }
+}
+
+#[tokio::test]
+async fn tokens_of_another_user_are_invalid() {
+    let h = Harness::in_process().await;
+    let t = h.login("x").await;
+    let a = h.mint(&t).await;
+    let other = h
+        .control(
+            "users",
+            json!({"username": "other@example.com", "password": "pw-other"}),
+        )
+        .await;
+    assert_eq!(other.status, 201, "{}", other.text);
+    let other_id = other.json["user_id"].clone();
+    assert_ne!(other_id, t["user_id"]);
+    let fields = [
+        ("refresh_token", t["refresh_token"].clone()),
+        ("user_id", other_id.clone()),
+    ];
+    for op in [
+        "validateRefreshToken",
+        "regenRefreshToken",
+        "createAPIAccessToken",
+        "revokeAPIAccessTokens",
+    ] {
+        h.call(op, Enc::Json, &fields)
+            .await
+            .assert_error(401, "Refresh token provided is invalid.");
+    }
+    h.call(
+        "validateAPIAccessToken",
+        Enc::Json,
+        &[
+            ("api_access_token", a["api_access_token"].clone()),
+            ("user_id", other_id),
+        ],
+    )
+    .await
+    .assert_error(401, "API Access Token provided is invalid.");
+    // And the token is still fine for its owner.
+    assert_eq!(
+        h.call("validateRefreshToken", Enc::Json, &refresh_fields(&t))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn unknown_tokens_are_invalid() {
+    let h = Harness::in_process().await;
+    let fields = [
+        ("refresh_token", json!("no-such-token")),
+        ("user_id", json!(1)),
+    ];
+    for op in [
+        "validateRefreshToken",
+        "regenRefreshToken",
+        "createAPIAccessToken",
+        "revokeAPIAccessTokens",
+    ] {
+        h.call(op, Enc::Form, &fields)
+            .await
+            .assert_error(401, "Refresh token provided is invalid.");
+    }
+    h.call(
+        "validateAPIAccessToken",
+        Enc::Form,
+        &[
+            ("api_access_token", json!("no-such-token")),
+            ("user_id", json!(1)),
+        ],
+    )
+    .await
+    .assert_error(401, "API Access Token provided is invalid.");
+}
+
+#[tokio::test]
+async fn regeneration_replaces_the_token_and_revokes_its_access_tokens() {
+    let h = Harness::in_process().await;
+    let old = h.login("regen me").await;
+    let a1 = h.mint(&old).await;
+    let a2 = h.mint(&old).await;
+    let sibling = h.login("sibling").await;
+    let a3 = h.mint(&sibling).await;
+
+    let r = h
+        .call("regenRefreshToken", Enc::Json, &refresh_fields(&old))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let new = r.json.clone();
+    assert_eq!(new["name"], "regen me");
+    assert_eq!(new["token_status"], "ACTIVE");
+    assert_eq!(new["last_used_at"], Value::Null);
+    assert!(ts(&new["created_at"]) > ts(&old["created_at"]));
+    assert_eq!(lifespan(&new), Duration::days(60));
+
+    h.call("validateRefreshToken", Enc::Json, &refresh_fields(&old))
+        .await
+        .assert_error(401, "Refresh token provided is expired or revoked.");
+    h.call("createAPIAccessToken", Enc::Json, &refresh_fields(&old))
+        .await
+        .assert_error(401, "Refresh token provided is expired or revoked.");
+    h.call("regenRefreshToken", Enc::Json, &refresh_fields(&old))
+        .await
+        .assert_error(401, "Refresh token provided is expired or revoked.");
+    for a in [&a1, &a2] {
+        h.call("validateAPIAccessToken", Enc::Json, &access_fields(a))
+            .await
+            .assert_error(401, "API Access Token provided is expired or revoked.");
+    }
+    // Other refresh tokens' access tokens are untouched; the new token works.
+    assert_eq!(
+        h.call("validateAPIAccessToken", Enc::Json, &access_fields(&a3))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        h.call("validateRefreshToken", Enc::Json, &refresh_fields(&new))
+            .await
+            .status,
+        200
+    );
+    h.mint(&new).await;
+}
+
+#[tokio::test]
+async fn revocation_kills_access_tokens_but_not_the_refresh_token() {
+    let h = Harness::in_process().await;
+    let t = h.login("rev").await;
+    let a1 = h.mint(&t).await;
+    let a2 = h.mint(&t).await;
+    assert_ne!(a1["api_access_token"], a2["api_access_token"]);
+    let r = h
+        .call("revokeAPIAccessTokens", Enc::Json, &refresh_fields(&t))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    for a in [&a1, &a2] {
+        h.call("validateAPIAccessToken", Enc::Json, &access_fields(a))
+            .await
+            .assert_error(401, "API Access Token provided is expired or revoked.");
+    }
+    assert_eq!(
+        h.call("validateRefreshToken", Enc::Json, &refresh_fields(&t))
+            .await
+            .status,
+        200
+    );
+    let a3 = h.mint(&t).await;
+    assert_eq!(
+        h.call("validateAPIAccessToken", Enc::Json, &access_fields(&a3))
+            .await
+            .status,
+        200
+    );
+    // Revoking again, with nothing left to revoke, still answers 200.
+    assert_eq!(
+        h.call("revokeAPIAccessTokens", Enc::Json, &refresh_fields(&t))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn tokens_expire_when_the_clock_moves() {
+    let h = Harness::in_process().await;
+    let t = h.login("exp").await;
+    let a = h.mint(&t).await;
+    let r = h
+        .control("clock/advance", json!({"seconds": 24 * 3600 + 1}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    h.call("validateAPIAccessToken", Enc::Json, &access_fields(&a))
+        .await
+        .assert_error(401, "API Access Token provided is expired or revoked.");
+    assert_eq!(
+        h.call("validateRefreshToken", Enc::Json, &refresh_fields(&t))
+            .await
+            .status,
+        200
+    );
+
+    let r = h
+        .control("clock/advance", json!({"seconds": 60 * 86400}))
+        .await;
+    assert_eq!(r.status, 200);
+    for op in [
+        "validateRefreshToken",
+        "createAPIAccessToken",
+        "revokeAPIAccessTokens",
+    ] {
+        h.call(op, Enc::Json, &refresh_fields(&t))
+            .await
+            .assert_error(401, "Refresh token provided is expired or revoked.");
+    }
+    // An expired refresh token can still be regenerated; the new one is dated by the moved clock.
+    let r = h
+        .call("regenRefreshToken", Enc::Json, &refresh_fields(&t))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["token_status"], "ACTIVE");
+    let moved = ts(&r.json["created_at"]) - ts(&t["created_at"]);
+    assert!(moved >= Duration::days(61), "{moved}");
+}
+
+#[tokio::test]
+async fn control_protocol_sets_clock_lifespans_and_users() {
+    let h = Harness::in_process().await;
+    let r = h.raw("GET", "/conformance/v1/", None, Vec::new()).await;
+    assert_eq!(
+        r.json["capabilities"],
+        json!(["clock", "lifespans", "users", "revoke_refresh_token"])
+    );
+
+    let r = h
+        .control("clock", json!({"now": "2031-03-04T05:06:07Z"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.json["now"]
+            .as_str()
+            .unwrap()
+            .starts_with("2031-03-04T05:06:0")
+    );
+    let t = h.login("dated").await;
+    assert!(
+        t["created_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2031-03-04T05:06:")
+    );
+
+    let r = h
+        .control("lifespans", json!({"access_token_lifespan_hours": 2}))
+        .await;
+    assert_eq!(
+        r.json,
+        json!({"refresh_token_lifespan_days": 60, "access_token_lifespan_hours": 2})
+    );
+    assert_eq!(lifespan(&h.mint(&t).await), Duration::hours(2));
+
+    let r = h
+        .control(
+            "users",
+            json!({"username": "sso2@example.com", "sso": true}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let r = h
+        .call(
+            "createRefreshToken",
+            Enc::Json,
+            &[
+                ("username", "sso2@example.com".into()),
+                ("password", "x".into()),
+                ("name", "n".into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+
+    let r = h
+        .control(
+            "revokeRefreshToken",
+            json!({"refresh_token": t["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(r.json, json!({"revoked": true}));
+    h.call("validateRefreshToken", Enc::Json, &refresh_fields(&t))
+        .await
+        .assert_error(401, "Refresh token provided is expired or revoked.");
+
+    for (path, body) in [
+        ("clock", json!({"now": "yesterday"})),
+        ("clock/advance", json!({"seconds": "ten"})),
+        ("clock/advance", json!({"seconds": 1e300})),
+        ("lifespans", json!({"access_token_lifespan_hours": 0})),
+        ("lifespans", json!({})),
+        ("users", json!({"username": "p@example.com"})),
+    ] {
+        let r = h.control(path, body.clone()).await;
+        assert_eq!(r.status, 400, "{path} {body}: {}", r.text);
+        assert_eq!(r.json["code"], "400000");
+    }
+}
+
+#[tokio::test]
+async fn control_protocol_is_off_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&dir);
+    cfg.test_control = false;
+    let server = reference_server::spawn(cfg).await.unwrap();
+    let r = client()
+        .post(format!(
+            "http://{}/conformance/v1/clock/advance",
+            server.addr()
+        ))
+        .header("Content-Type", "application/json")
+        .body(r#"{"seconds": 100000}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn serves_its_contract() {
+    let h = Harness::in_process().await;
+    let r = h
+        .raw("GET", "/openapi/api_authentication/", None, Vec::new())
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.starts_with("openapi: 3.0.3"));
+    assert!(r.text.contains("operationId: revokeAPIAccessTokens"));
+}
+
+#[tokio::test]
+async fn internal_errors_say_nothing_about_internals() {
+    let h = Harness::in_process().await;
+    let t = h.login("broken db").await;
+    // Break the database under the running server, as a failing disk or a bad migration would.
+    let conn = rusqlite::Connection::open(db_path(&h.dir)).unwrap();
+    conn.execute_batch("DROP TABLE access_tokens;").unwrap();
+    let r = h
+        .call("createAPIAccessToken", Enc::Json, &refresh_fields(&t))
+        .await;
+    r.assert_error(500, "Internal server error.");
+    assert!(
+        !r.text.contains("access_tokens") && !r.text.to_lowercase().contains("sql"),
+        "{}",
+        r.text
+    );
+    // The rest of the API still answers.
+    assert_eq!(
+        h.call("validateRefreshToken", Enc::Json, &refresh_fields(&t))
+            .await
+            .status,
+        200
+    );
+}
