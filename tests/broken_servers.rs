@@ -1,6 +1,10 @@
 //! A catalogue of deliberately broken servers (wiremock), each expected to be caught by a
 //! named check with a readable message. This is where mocks belong: the thing under test is
 //! the harness's reaction to a broken implementation.
+//!
+//! The console report of each broken server is compared whole with a golden file in
+//! `tests/snapshots/` (insta), so a change to any message shows as a diff to review
+//! (`cargo insta review`), not as a silently passing substring match.
 
 #![allow(clippy::unwrap_used)]
 
@@ -11,6 +15,7 @@ use serde_json::{Value, json};
 use token_conformance::case;
 use token_conformance::check::Finding;
 use token_conformance::error::Exit;
+use token_conformance::report::{Redactor, Style, console};
 use token_conformance::run::{self, Options, RunReport, Verdict};
 use token_conformance::spec::{BUNDLED_SPEC, BUNDLED_SPEC_NAME, Spec};
 use token_conformance::target::{Settings, Target};
@@ -93,6 +98,31 @@ async fn run_against(mocks: Vec<Mock>, case_yaml: &str, extra_profile: &str) -> 
     .unwrap()
 }
 
+/// The console report, with what changes from run to run (ports, timings, run ids) replaced.
+fn console_text(report: &RunReport) -> String {
+    let spec = Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).unwrap();
+    let redactor = Redactor::for_report(report, &spec.secret_fields, [PASSWORD.to_owned()]);
+    let text = console::details(report, &redactor, Style { color: false });
+    let volatile = [
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
+        (r"\(\d+ ms\)", "([n] ms)"),
+        (r"\d+\.\d s against", "[t] s against"),
+        (r"tc[0-9a-f]+-\d+", "[unique]"),
+    ];
+    volatile.iter().fold(text, |t, (re, to)| {
+        regex::Regex::new(re).unwrap().replace_all(&t, *to).into_owned()
+    })
+}
+
+/// Compares the console report with its golden file.
+fn golden(name: &str, report: &RunReport) {
+    let text = console_text(report);
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.bind(|| insta::assert_snapshot!(name, text));
+}
+
 fn findings(report: &RunReport) -> Vec<Finding> {
     report
         .cases
@@ -127,17 +157,10 @@ async fn an_undocumented_status_is_caught() {
         "",
     )
     .await;
-    let f = caught(
-        &r,
-        "status.documented",
-        "createRefreshToken answered 202, which the contract does not document",
-    );
-    assert_eq!(
-        f.expected.as_deref(),
-        Some("one of 201, 400, 401, 403, 413, 415, 429, 500")
-    );
+    caught(&r, "status.documented", "createRefreshToken answered 202");
     assert_eq!(r.cases[0].verdict, Verdict::Failed);
     assert_eq!(r.exit(false), Exit::Failures);
+    golden("undocumented-status", &r);
 }
 
 #[tokio::test]
@@ -146,29 +169,16 @@ async fn a_body_off_the_schema_is_caught() {
     body.as_object_mut().unwrap().remove("name");
     body["user_id"] = json!("7");
     let r = run_against(create_returning(json_response(201, &body)), CREATE_CASE, "").await;
-    let f = caught(
-        &r,
-        "schema.body",
-        "the 201 body does not match #/components/schemas/RefreshToken",
-    );
-    assert!(
-        f.message.contains("\"name\" is a required property"),
-        "{}",
-        f.message
-    );
-    assert!(f.message.contains("at /user_id"), "{}", f.message);
+    caught(&r, "schema.body", "\"name\" is a required property");
+    golden("body-off-schema", &r);
 }
 
 #[tokio::test]
 async fn a_non_json_content_type_is_caught() {
     let t = ResponseTemplate::new(201).set_body_raw(good_refresh(TOKEN).to_string(), "text/html");
     let r = run_against(create_returning(t), CREATE_CASE, "").await;
-    let f = caught(
-        &r,
-        "content_type.json",
-        "the Content-Type is not a JSON media type",
-    );
-    assert_eq!(f.actual.as_deref(), Some("text/html"));
+    caught(&r, "content_type.json", "not a JSON media type");
+    golden("content-type-html", &r);
 }
 
 #[tokio::test]
@@ -177,22 +187,18 @@ async fn text_json_is_only_a_warning() {
         .insert_header("cache-control", "no-store")
         .set_body_raw(good_refresh(TOKEN).to_string(), "text/json");
     let r = run_against(create_returning(t), CREATE_CASE, "").await;
-    caught(
-        &r,
-        "content_type.application_json",
-        "a JSON type other than application/json",
-    );
     assert_eq!(r.cases[0].verdict, Verdict::Warned);
     assert_eq!(r.exit(false), Exit::Success);
     assert_eq!(r.exit(true), Exit::Failures, "--strict fails on warnings");
+    golden("content-type-text-json", &r);
 }
 
 #[tokio::test]
 async fn a_body_that_is_not_json_is_caught() {
     let t = ResponseTemplate::new(201).set_body_raw("<html>Created</html>", "application/json");
     let r = run_against(create_returning(t), CREATE_CASE, "").await;
-    let f = caught(&r, "body.json", "the body is not JSON");
-    assert_eq!(f.actual.as_deref(), Some("<html>Created</html>"));
+    caught(&r, "body.json", "the body is not JSON");
+    golden("body-not-json", &r);
 }
 
 #[tokio::test]
@@ -201,16 +207,9 @@ async fn timestamps_without_an_offset_are_caught_and_without_fraction_warned() {
     body["created_at"] = json!("2026-11-28 02:10:46");
     body["token_expires_at"] = json!("2027-01-27T02:10:46Z");
     let r = run_against(create_returning(json_response(201, &body)), CREATE_CASE, "").await;
-    caught(
-        &r,
-        "timestamp.rfc3339",
-        "`created_at` is not an RFC 3339 date-time with an offset",
-    );
-    caught(
-        &r,
-        "timestamp.fraction",
-        "`token_expires_at` has no fractional seconds",
-    );
+    caught(&r, "timestamp.rfc3339", "`created_at`");
+    caught(&r, "timestamp.fraction", "`token_expires_at`");
+    golden("timestamps", &r);
 }
 
 #[tokio::test]
@@ -218,21 +217,13 @@ async fn an_unknown_token_status_is_caught_and_lower_case_warned() {
     let mut body = good_refresh(TOKEN);
     body["token_status"] = json!("VALID");
     let r = run_against(create_returning(json_response(201, &body)), CREATE_CASE, "").await;
-    let f = caught(
-        &r,
-        "token_status.known",
-        "`token_status` is not one of the three values",
-    );
-    assert_eq!(f.actual.as_deref(), Some("VALID"));
+    caught(&r, "token_status.known", "not one of the three values");
+    golden("token-status-unknown", &r);
 
     body["token_status"] = json!("active");
     let r = run_against(create_returning(json_response(201, &body)), CREATE_CASE, "").await;
-    caught(
-        &r,
-        "token_status.uppercase",
-        "`token_status` is not in upper case",
-    );
     assert_eq!(r.cases[0].verdict, Verdict::Warned);
+    golden("token-status-lower-case", &r);
 }
 
 #[tokio::test]
@@ -240,13 +231,12 @@ async fn a_wrong_lifespan_is_caught() {
     let mut body = good_refresh(TOKEN);
     body["token_expires_at"] = json!("2026-12-28T02:10:46.588497Z");
     let r = run_against(create_returning(json_response(201, &body)), CREATE_CASE, "").await;
-    let f = caught(
-        &r,
-        "expiry.lifespan",
-        "refresh token is off the configured lifespan by more than 1s",
+    let f = caught(&r, "expiry.lifespan", "off the configured lifespan");
+    assert_eq!(
+        (f.expected.as_deref(), f.actual.as_deref()),
+        (Some("60d"), Some("30d"))
     );
-    assert_eq!(f.expected.as_deref(), Some("60d"));
-    assert_eq!(f.actual.as_deref(), Some("30d"));
+    golden("lifespan-30-days", &r);
     // A target configured for 30 days passes the same arithmetic.
     let r = run_against(
         create_returning(json_response(201, &body)),
@@ -266,19 +256,20 @@ async fn errors_off_the_error_shape_are_caught() {
         "",
     )
     .await;
-    caught(&r, "error.shape", "the error body has no `detail`");
+    caught(&r, "error.shape", "no `detail`");
+    golden("error-without-detail", &r);
     let r = run_against(
         create_returning(json_response(401, &json!({"detail": "bad login"}))),
         &case,
         "",
     )
     .await;
-    caught(&r, "error.code", "the error body has no `code`");
     assert_eq!(r.cases[0].verdict, Verdict::Warned);
+    golden("error-without-code", &r);
     let t = ResponseTemplate::new(401).set_body_bytes("Unauthorized");
     let r = run_against(create_returning(t), &case, "").await;
-    caught(&r, "content_type.json", "the response has no Content-Type");
-    caught(&r, "body.json", "the body is not JSON");
+    caught(&r, "content_type.json", "no Content-Type");
+    golden("error-plain-text", &r);
 }
 
 #[tokio::test]
@@ -286,12 +277,8 @@ async fn a_missing_cache_control_is_warned() {
     let t = ResponseTemplate::new(201)
         .set_body_raw(good_refresh(TOKEN).to_string(), "application/json");
     let r = run_against(create_returning(t), CREATE_CASE, "").await;
-    let f = caught(
-        &r,
-        "cache_control.no_store",
-        "a response carrying a token may be cached",
-    );
-    assert_eq!(f.actual.as_deref(), Some("(none)"));
+    caught(&r, "cache_control.no_store", "may be cached");
+    golden("no-cache-control", &r);
 }
 
 #[tokio::test]
@@ -305,11 +292,8 @@ async fn a_reused_token_value_is_caught() {
         "",
     )
     .await;
-    caught(
-        &r,
-        "token.unique",
-        "this refresh token value was already issued earlier in the run (broken.create step 1",
-    );
+    caught(&r, "token.unique", "already issued earlier in the run");
+    golden("reused-token", &r);
 }
 
 #[tokio::test]
@@ -320,11 +304,8 @@ async fn a_short_token_is_warned() {
         "",
     )
     .await;
-    caught(
-        &r,
-        "token.entropy",
-        "this refresh token can carry at most 24 bits",
-    );
+    caught(&r, "token.entropy", "at most 24 bits");
+    golden("short-token", &r);
 }
 
 #[tokio::test]
@@ -360,14 +341,8 @@ async fn a_revoked_token_reported_active_is_caught() {
 "
     );
     let r = run_against(mocks, &case, "").await;
-    let f = caught(
-        &r,
-        "token_status.agrees",
-        "`token_status` of this refresh token contradicts what the case did to it",
-    );
-    assert_eq!(f.expected.as_deref(), Some("REVOKED"));
-    assert_eq!(f.actual.as_deref(), Some("ACTIVE"));
-    caught(&r, "expect.body", "none of the 2 expected outcomes matched");
+    caught(&r, "token_status.agrees", "contradicts what the case did to it");
+    golden("revoked-reported-active", &r);
 }
 
 #[tokio::test]
@@ -376,11 +351,11 @@ async fn a_hanging_target_times_out_and_a_huge_body_is_refused() {
         json_response(201, &good_refresh(TOKEN)).set_delay(std::time::Duration::from_secs(5));
     let started = std::time::Instant::now();
     let r = run_against(create_returning(slow), CREATE_CASE, "timeout: 300ms\n").await;
-    caught(&r, "transport", "no response within 300ms");
     assert!(
         started.elapsed() < std::time::Duration::from_secs(4),
         "the run waited for the hang"
     );
+    golden("hanging", &r);
 
     let huge = ResponseTemplate::new(201).set_body_raw("x".repeat(200_000), "application/json");
     let r = run_against(
@@ -389,11 +364,7 @@ async fn a_hanging_target_times_out_and_a_huge_body_is_refused() {
         "max_response_bytes: 10000\n",
     )
     .await;
-    caught(
-        &r,
-        "transport",
-        "the response body is larger than 10000 bytes",
-    );
+    golden("huge-body", &r);
 }
 
 #[tokio::test]
@@ -404,15 +375,17 @@ async fn secrets_never_reach_the_report() {
         "",
     )
     .await;
-    let details = token_conformance::report::console::details(
-        &r,
-        &token_conformance::report::Redactor::new([PASSWORD.to_owned(), TOKEN.to_owned()]),
-        token_conformance::report::Style { color: false },
-    );
+    let details = console_text(&r);
     assert!(details.contains("[status.documented]"), "{details}");
     assert!(!details.contains(PASSWORD), "{details}");
     assert!(!details.contains(TOKEN), "{details}");
     assert!(details.contains("<redacted>"), "{details}");
+    // JUnit carries the failing check as the failure's type.
+    let spec = Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).unwrap();
+    let redactor = Redactor::for_report(&r, &spec.secret_fields, [PASSWORD.to_owned()]);
+    let xml = token_conformance::report::junit::render(&r, &redactor);
+    assert!(xml.contains(r#"type="status.documented""#), "{xml}");
+    assert!(!xml.contains(TOKEN) && !xml.contains(PASSWORD), "{xml}");
 }
 
 /// A TCP server that reads each request and answers with `reply` (possibly nothing) then closes.
@@ -463,16 +436,15 @@ async fn run_at(url: String) -> RunReport {
 #[tokio::test]
 async fn a_target_that_answers_garbage_or_drops_connections_fails_the_step() {
     let r = run_raw(b"SSH-2.0-OpenSSH_9.6\r\n").await;
-    let f = caught(&r, "transport", "the response could not be read");
-    assert!(f.message.contains("invalid HTTP"), "{}", f.message);
     assert_eq!(r.exit(false), Exit::Failures);
+    golden("answers-ssh", &r);
 
     let r = run_raw(b"").await;
-    caught(&r, "transport", "the response could not be read");
     assert_eq!(r.cases[0].verdict, Verdict::Failed);
+    golden("closes-without-answer", &r);
 
     let r = run_raw(b"HTTP/1.1 201 Created\r\nContent-Length: 500\r\nContent-Type: application/json\r\n\r\n{\"user_id\"").await;
-    caught(&r, "transport", "the response could not be read");
+    golden("truncated-body", &r);
 }
 
 #[tokio::test]
@@ -496,7 +468,7 @@ async fn a_target_that_stops_answering_exits_3() {
         drop(listener);
     });
     let r = run_at(url).await;
-    caught(&r, "transport", "connection failed");
     assert!(r.stopped_answering);
+    golden("stops-answering", &r);
     assert_eq!(r.exit(false), Exit::Unreachable);
 }
