@@ -697,7 +697,7 @@ pub fn load_dir(dir: &Path, spec: &Spec) -> Result<Vec<Case>, Vec<Error>> {
                 continue;
             }
         };
-        match parse(&text, &f, spec) {
+        match parse(&text, &f, spec).and_then(|c| follows_path(c, dir, &f)) {
             Ok(case) => {
                 if let Some(other) = ids.insert(case.id.clone(), f.clone()) {
                     errors.push(case_error(
@@ -716,6 +716,31 @@ pub fn load_dir(dir: &Path, spec: &Spec) -> Result<Vec<Case>, Vec<Error>> {
         Ok(cases)
     } else {
         Err(errors)
+    }
+}
+
+/// The id a case file's path gives it: its path under the cases directory, without the
+/// extension, with `/` as `.` (`access-token/create.revoked-refresh.yaml` is
+/// `access-token.create.revoked-refresh`).
+pub fn id_from_path(dir: &Path, file: &Path) -> Option<String> {
+    let rel = file.strip_prefix(dir).ok()?.with_extension("");
+    let parts: Vec<&str> = rel.iter().map(|p| p.to_str()).collect::<Option<_>>()?;
+    Some(parts.join("."))
+}
+
+/// A case's id must be the one its path gives, so ids, files and snapshots can be found from
+/// one another.
+fn follows_path(case: Case, dir: &Path, file: &Path) -> Result<Case, Error> {
+    match id_from_path(dir, file) {
+        Some(expected) if expected != case.id => Err(case_error(
+            file,
+            Some(1),
+            format!("case id `{}` does not follow the file's path", case.id),
+        )
+        .hint(format!(
+            "write `id: {expected}`, or rename the file after the id"
+        ))),
+        _ => Ok(case),
     }
 }
 
@@ -859,6 +884,22 @@ steps:
             );
             assert_eq!(e.kind, ErrorKind::Case);
         }
+    }
+
+    #[test]
+    fn ids_follow_file_paths() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir(dir.path().join("area")).expect("mkdir");
+        let good = GOOD.replace("id: refresh.create", "id: area.create.form");
+        std::fs::write(dir.path().join("area/create.form.yaml"), &good).expect("write");
+        assert_eq!(load_dir(dir.path(), &spec()).expect("loads").len(), 1);
+        std::fs::write(dir.path().join("area/other.yaml"), &good).expect("write");
+        let errors = load_dir(dir.path(), &spec()).expect_err("id off its path");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(
+            errors[0].hint.as_deref(),
+            Some("write `id: area.other`, or rename the file after the id")
+        );
     }
 
     /// The editor schema in `cases/` accepts every shipped case and refuses what the loader refuses.

@@ -110,7 +110,10 @@ fn console_text(report: &RunReport) -> String {
         (r"tc[0-9a-f]+-\d+", "[unique]"),
     ];
     volatile.iter().fold(text, |t, (re, to)| {
-        regex::Regex::new(re).unwrap().replace_all(&t, *to).into_owned()
+        regex::Regex::new(re)
+            .unwrap()
+            .replace_all(&t, *to)
+            .into_owned()
     })
 }
 
@@ -341,7 +344,11 @@ async fn a_revoked_token_reported_active_is_caught() {
 "
     );
     let r = run_against(mocks, &case, "").await;
-    caught(&r, "token_status.agrees", "contradicts what the case did to it");
+    caught(
+        &r,
+        "token_status.agrees",
+        "contradicts what the case did to it",
+    );
     golden("revoked-reported-active", &r);
 }
 
