@@ -43,6 +43,15 @@ impl Encoding {
             Self::Multipart => "multipart",
         }
     }
+
+    /// Its media type.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Self::Json => "application/json",
+            Self::Form => "application/x-www-form-urlencoded",
+            Self::Multipart => "multipart/form-data",
+        }
+    }
 }
 
 /// JSON types a matcher can require.
@@ -509,6 +518,24 @@ fn call(
         out.place = Some(Place::line(file, op.referenced.line()));
         out
     })?;
+    let encoding = s.encoding.unwrap_or_default();
+    if s.content_type.is_none()
+        && !operation
+            .request_types
+            .iter()
+            .any(|t| t == encoding.media_type())
+    {
+        return Err(err(format!(
+            "step {index} sends {} to {}, which the contract does not document it taking",
+            encoding.media_type(),
+            operation.id
+        ))
+        .hint("to send an undocumented type on purpose, give content_type"));
+    }
+    if let Some(fields) = &s.body {
+        misspelled_field(fields, operation)
+            .map_err(|(m, hint)| err(format!("step {index}: {m}")).hint(hint))?;
+    }
     let body = body(s.body, s.raw_body, s.body_size).ok_or_else(|| {
         err(format!(
             "step {index} gives more than one of body, raw_body, body_size"
@@ -538,13 +565,32 @@ fn call(
     captured.extend(s.capture.keys().cloned());
     Ok(Action::Call(Box::new(Call {
         operation: operation.id.clone(),
-        encoding: s.encoding.unwrap_or_default(),
+        encoding,
         headers: s.headers,
         body,
         content_type: s.content_type,
         outcomes,
         capture: s.capture,
     })))
+}
+
+/// A body field the operation does not declare but that is one typo away from one it does.
+/// Fields far from any declared one pass: cases send unknown fields on purpose (they must be
+/// ignored).
+fn misspelled_field(
+    fields: &serde_json::Map<String, Value>,
+    operation: &crate::spec::Operation,
+) -> Result<(), (String, String)> {
+    let declared = &operation.request_fields;
+    for name in fields.keys().filter(|k| !declared.contains(k)) {
+        if let Some(best) = did_you_mean(name, declared.iter().map(String::as_str)) {
+            return Err((
+                format!("{} takes no field `{name}`", operation.id),
+                format!("did you mean `{best}`?"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The request body of a call; `None` when more than one kind is given.
@@ -872,6 +918,11 @@ steps:
                 "      refresh: body.refresh_token",
                 "      refresh: refresh_token",
                 "body.FIELD",
+            ),
+            (
+                "      name: '{{ run.unique }}'",
+                "      nmae: '{{ run.unique }}'",
+                "did you mean `name`",
             ),
         ] {
             assert!(GOOD.contains(from), "{from}");
