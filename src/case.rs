@@ -17,7 +17,7 @@ use serde_saphyr::Spanned;
 use crate::duration::Span;
 use crate::error::{Error, ErrorKind, Place, did_you_mean};
 use crate::spec::Spec;
-use crate::target::Capability;
+use crate::target::{Capability, Need};
 
 pub use crate::spec::Severity;
 
@@ -148,6 +148,15 @@ pub struct Matcher {
     /// Different from an earlier capture.
     #[serde(default)]
     pub different_from: Option<String>,
+    /// A date-time strictly later than an earlier capture's.
+    #[serde(default)]
+    pub later_than: Option<String>,
+    /// A date-time no earlier than an earlier capture's.
+    #[serde(default)]
+    pub not_before: Option<String>,
+    /// Absence is fine; when present, the other keys apply.
+    #[serde(default)]
+    pub optional: bool,
 }
 
 /// A status or a set of statuses.
@@ -284,6 +293,30 @@ struct StepFile {
     create_user: Option<CreateUser>,
     #[serde(default)]
     revoke_refresh_token: Option<String>,
+    #[serde(default)]
+    borrow_refresh_token: Option<Borrow>,
+    #[serde(default)]
+    advance_clock_to: Option<ClockTarget>,
+}
+
+/// A refresh token of the profile's user, lent by the run's pool for one case.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Borrow {
+    /// Captures from the token object: name -> `body.FIELD`.
+    pub capture: BTreeMap<String, String>,
+}
+
+/// A point to move the target's clock to: a date-time (a template, usually a captured
+/// `token_expires_at`) plus an offset.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockTarget {
+    /// The date-time.
+    pub at: String,
+    /// Added to it (`-1s`, `1s`).
+    #[serde(default)]
+    pub offset: Span,
 }
 
 /// The request body of a call.
@@ -329,14 +362,18 @@ pub enum Action {
     CreateUser(CreateUser),
     /// Revoke a refresh token as an admin (capability `revoke_refresh_token`); a template.
     RevokeRefreshToken(String),
+    /// Borrow a refresh token from the run's pool.
+    BorrowRefreshToken(Borrow),
+    /// Move the target's clock to a date-time (capability `clock`).
+    AdvanceClockTo(ClockTarget),
 }
 
 impl Action {
     /// The capability this step needs, if any.
     pub fn needs(&self) -> Option<Capability> {
         match self {
-            Self::Call(_) => None,
-            Self::AdvanceClock(_) => Some(Capability::Clock),
+            Self::Call(_) | Self::BorrowRefreshToken(_) => None,
+            Self::AdvanceClock(_) | Self::AdvanceClockTo(_) => Some(Capability::Clock),
             Self::SetLifespans(_) => Some(Capability::Lifespans),
             Self::CreateUser(_) => Some(Capability::Users),
             Self::RevokeRefreshToken(_) => Some(Capability::RevokeRefreshToken),
@@ -369,7 +406,7 @@ struct CaseFile {
     severity: Severity,
     requirement: String,
     #[serde(default)]
-    needs: Vec<Capability>,
+    needs: Vec<Need>,
     steps: Vec<Spanned<StepFile>>,
 }
 
@@ -386,8 +423,8 @@ pub struct Case {
     pub severity: Severity,
     /// The requirement it tests (a reference into the contract or api-behaviour.md).
     pub requirement: String,
-    /// Capabilities needed: those declared plus those its steps need.
-    pub needs: BTreeSet<Capability>,
+    /// What it needs of the target: declared, plus what its steps need.
+    pub needs: BTreeSet<Need>,
     /// The steps, in order.
     pub steps: Vec<Step>,
     /// The file it came from.
@@ -399,6 +436,14 @@ impl Case {
     /// alone.
     pub fn is_exclusive(&self) -> bool {
         self.needs.iter().any(|c| c.is_global())
+    }
+
+    /// How many refresh tokens it borrows from the run's pool.
+    pub fn borrows(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| matches!(s.action, Action::BorrowRefreshToken(_)))
+            .count()
     }
 }
 
@@ -423,14 +468,18 @@ pub fn parse(text: &str, file: &Path, spec: &Spec) -> Result<Case, Error> {
     if raw.steps.is_empty() {
         return Err(case_error(file, None, "a case needs at least one step"));
     }
-    let mut needs: BTreeSet<Capability> = raw.needs.into_iter().collect();
+    let mut needs: BTreeSet<Need> = raw.needs.into_iter().collect();
+    // A template naming the SSO user needs one; no declaration can forget it.
+    if text.contains("sso.username") {
+        needs.insert(Need::SsoUser);
+    }
     let mut steps = Vec::new();
     let mut captured: BTreeSet<String> = BTreeSet::new();
     for (i, spanned) in raw.steps.into_iter().enumerate() {
         let line = spanned.referenced.line();
         let step = step(spanned.value, i + 1, line, file, spec, &mut captured)?;
         if let Some(c) = step.action.needs() {
-            needs.insert(c);
+            needs.insert(Need::Capability(c));
         }
         steps.push(step);
     }
@@ -468,6 +517,10 @@ fn step(
         (None, Action::SetLifespans(_)) => format!("step {index}: set lifespans"),
         (None, Action::CreateUser(_)) => format!("step {index}: create user"),
         (None, Action::RevokeRefreshToken(_)) => format!("step {index}: revoke refresh token"),
+        (None, Action::BorrowRefreshToken(_)) => format!("step {index}: borrow a refresh token"),
+        (None, Action::AdvanceClockTo(t)) => {
+            format!("step {index}: move the clock to {} {}", t.at, t.offset)
+        }
     };
     Ok(Step {
         index,
@@ -477,7 +530,7 @@ fn step(
     })
 }
 
-const ACTIONS: &str = "call, advance_clock, set_lifespans, create_user, revoke_refresh_token";
+const ACTIONS: &str = "call, advance_clock, advance_clock_to, set_lifespans, create_user, revoke_refresh_token, borrow_refresh_token";
 
 /// A step does exactly one thing; `(message, hint)` when it does none or several.
 fn one_action(s: &StepFile, index: usize) -> Result<(), (String, String)> {
@@ -487,6 +540,8 @@ fn one_action(s: &StepFile, index: usize) -> Result<(), (String, String)> {
         s.set_lifespans.is_some(),
         s.create_user.is_some(),
         s.revoke_refresh_token.is_some(),
+        s.borrow_refresh_token.is_some(),
+        s.advance_clock_to.is_some(),
     ];
     match actions.iter().filter(|a| **a).count() {
         1 => Ok(()),
@@ -687,13 +742,28 @@ fn other_action(
         }
         return Ok(Action::CreateUser(u));
     }
+    if let Some(b) = s.borrow_refresh_token {
+        if let Some((name, source)) = b.capture.iter().find(|(_, src)| !src.starts_with("body.")) {
+            return Err(format!(
+                "step {index}: borrow_refresh_token captures `{name}` from `{source}`; write body.FIELD"
+            ));
+        }
+        captured.extend(b.capture.keys().cloned());
+        return Ok(Action::BorrowRefreshToken(b));
+    }
+    if let Some(t) = s.advance_clock_to {
+        return Ok(Action::AdvanceClockTo(t));
+    }
     s.revoke_refresh_token
         .map(Action::RevokeRefreshToken)
         .ok_or_else(|| format!("step {index} does nothing"))
 }
 
 fn check_matcher(m: &Matcher, what: &str, captured: &BTreeSet<String>) -> Result<(), String> {
-    for name in [&m.same_as, &m.different_from].into_iter().flatten() {
+    for name in [&m.same_as, &m.different_from, &m.later_than, &m.not_before]
+        .into_iter()
+        .flatten()
+    {
         if !captured.contains(name) {
             let hint = did_you_mean(name, captured.iter().map(String::as_str))
                 .map(|b| format!(" (did you mean `{b}`?)"))
@@ -710,7 +780,9 @@ fn check_matcher(m: &Matcher, what: &str, captured: &BTreeSet<String>) -> Result
         && m.kind.is_none()
         && m.pattern.is_none()
         && m.same_as.is_none()
-        && m.different_from.is_none();
+        && m.different_from.is_none()
+        && m.later_than.is_none()
+        && m.not_before.is_none();
     if empty {
         return Err(format!("the matcher for `{what}` checks nothing"));
     }
@@ -847,7 +919,7 @@ steps:
         let c = parse(GOOD, Path::new("good.yaml"), &spec()).expect("loads");
         assert_eq!(c.steps.len(), 3);
         assert_eq!(c.steps[1].line, 19);
-        assert!(c.needs.contains(&Capability::Clock));
+        assert!(c.needs.contains(&Need::Capability(Capability::Clock)));
         assert!(c.is_exclusive());
         let Action::Call(call) = &c.steps[0].action else {
             panic!("call")

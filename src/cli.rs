@@ -239,8 +239,8 @@ fn judge_coverage(
     exit: Exit,
 ) -> Exit {
     println!(
-        "coverage: {} of {} documented responses exercised ({:.1}%)",
-        coverage.exercised, coverage.documented, coverage.percent
+        "coverage: {} of {} documented responses exercised ({:.1}%), {} not provokable",
+        coverage.exercised, coverage.documented, coverage.percent, coverage.excluded
     );
     match args.min_coverage {
         Some(min) if coverage.percent + 1e-9 < min && exit == Exit::Success => {
@@ -398,13 +398,15 @@ pub fn lint_text(spec: &Spec, cases: &[Case]) -> String {
         spec.title,
         spec.version
     );
-    let mut missing = Vec::new();
-    for op in spec.operations.values() {
-        for st in op.responses.keys() {
-            if !expected.contains(&(op.id.clone(), *st)) {
-                missing.push(format!("{} {st}", op.id));
-            }
-        }
+    let pairs = crate::report::coverage::pairs(spec);
+    let missing: Vec<String> = pairs
+        .iter()
+        .filter(|p| p.not_provokable.is_none())
+        .filter(|p| !expected.contains(&(p.operation.clone(), p.status)))
+        .map(|p| format!("{} {}", p.operation, p.status))
+        .collect();
+    for line in crate::report::coverage::exclusions(&pairs) {
+        out.push_str(&format!("not provokable, left out of coverage: {line}\n"));
     }
     if !missing.is_empty() {
         out.push_str(&format!(

@@ -97,20 +97,32 @@ impl Span {
 }
 
 impl fmt::Display for Span {
+    /// The units that add up to it, largest first, in the form `parse` reads: `61d`, `24h1s`,
+    /// `4h33m59s`, `300ms`, `1s500ms`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let m = self.micros;
-        let sign = if m < 0 { "-" } else { "" };
-        let a = m.unsigned_abs();
-        if a.is_multiple_of(86_400_000_000) && a > 0 {
-            write!(f, "{sign}{}d", a / 86_400_000_000)
-        } else if a.is_multiple_of(3_600_000_000) && a > 0 {
-            write!(f, "{sign}{}h", a / 3_600_000_000)
-        } else if a.is_multiple_of(1_000_000) {
-            write!(f, "{sign}{}s", a / 1_000_000)
-        } else if a.is_multiple_of(1_000) {
-            write!(f, "{sign}{}ms", a / 1_000)
-        } else {
-            write!(f, "{sign}{a}us")
+        if m == 0 {
+            return f.write_str("0s");
+        }
+        if m < 0 {
+            f.write_str("-")?;
+        }
+        let mut rest = m.unsigned_abs();
+        for (unit, size) in [
+            ("d", 86_400_000_000),
+            ("h", 3_600_000_000),
+            ("m", 60_000_000),
+            ("s", 1_000_000),
+        ] {
+            if rest >= size {
+                write!(f, "{}{unit}", rest / size)?;
+                rest %= size;
+            }
+        }
+        match rest {
+            0 => Ok(()),
+            r if r.is_multiple_of(1_000) => write!(f, "{}ms", r / 1_000),
+            r => write!(f, "{r}us"),
         }
     }
 }
@@ -147,8 +159,13 @@ mod tests {
 
     #[test]
     fn displays_compactly() {
-        assert_eq!(Span::from_secs(86_401).to_string(), "86401s");
+        assert_eq!(Span::from_secs(86_401).to_string(), "1d1s");
         assert_eq!(Span::from_secs(86_400 * 61).to_string(), "61d");
+        assert_eq!(Span::from_secs(16_439).to_string(), "4h33m59s");
         assert_eq!(Span::from_micros(1500).to_string(), "1500us");
+        assert_eq!(Span::from_micros(-300_000).to_string(), "-300ms");
+        for s in ["1d1s", "1h30m", "250ms", "61d", "1s500ms"] {
+            assert_eq!(Span::parse(s).expect("parses").to_string(), s, "round trip");
+        }
     }
 }

@@ -5,7 +5,8 @@
 //! volatile or secret value replaced by a stable placeholder: token values by
 //! `[refresh_token N]` / `[api_access_token N]` (numbered in order of appearance, so "the same
 //! token again" stays visible), user ids by `[user_id N]`, timestamps by `[timestamp]`, the
-//! case's unique name by `[unique]`, and retry delays by `[n]`. A snapshot never contains a
+//! case's unique name by `[unique]`, the run's id (in token names) by `[run]`, and retry delays
+//! by `[n]`. A snapshot never contains a
 //! password or a token value.
 //!
 //! insta reports only by panicking and reads its settings once per process, which fits the
@@ -67,6 +68,21 @@ fn seconds(s: &str) -> String {
     out
 }
 
+/// Replaces the case's unique name, then the run's id it starts with (`<run id>-<index>`).
+/// A token name the run gave (`token-conformance <run id> ...`) becomes `[token name]` whole:
+/// which case created a token a case borrowed depends on scheduling, and the cases that give
+/// names check them with their own matchers.
+fn volatile(s: &str, unique: &str) -> String {
+    let text = s.replace(unique, "[unique]");
+    let Some((run_id, _)) = unique.rsplit_once('-').filter(|(r, _)| !r.is_empty()) else {
+        return text;
+    };
+    if text.starts_with(&format!("token-conformance {run_id} ")) {
+        return "[token name]".to_owned();
+    }
+    text.replace(run_id, "[run]")
+}
+
 fn scrub(v: &mut Value, key: Option<&str>, ph: &mut Placeholders, unique: &str) {
     match v {
         Value::Object(map) => {
@@ -88,7 +104,7 @@ fn scrub(v: &mut Value, key: Option<&str>, ph: &mut Placeholders, unique: &str) 
             };
             *s = match replaced {
                 Some(r) => r,
-                None if !unique.is_empty() => seconds(&s.replace(unique, "[unique]")),
+                None if !unique.is_empty() => seconds(&volatile(s, unique)),
                 None => seconds(s),
             };
         }
@@ -140,7 +156,7 @@ pub fn render(case: &CaseResult, redactor: &Redactor) -> String {
                     text = text.replace(value.as_str(), p);
                 }
                 if !case.unique.is_empty() {
-                    text = text.replace(&case.unique, "[unique]");
+                    text = volatile(&text, &case.unique);
                 }
                 let _ = writeln!(out, "{}", seconds(&text));
             }
@@ -300,13 +316,14 @@ mod tests {
                 .collect(),
             millis: 1,
             unique: "tc1-3".into(),
+            used_control: false,
         }
     }
 
     #[test]
     fn volatile_and_secret_values_become_stable_placeholders() {
         let c = case_with(&[
-            r#"{"user_id": 12, "created_at": "2026-11-28T02:10:46.588497Z", "name": "tc1-3 x", "refresh_token": "SECRETSECRET"}"#,
+            r#"{"user_id": 12, "created_at": "2026-11-28T02:10:46.588497Z", "name": "tc1-3 x token-conformance tc1 a.b", "refresh_token": "SECRETSECRET"}"#,
             r#"{"refresh_token": "SECRETSECRET", "api_access_token": "OTHERSECRET", "detail": "try again in 57 seconds."}"#,
         ]);
         let redactor = Redactor::with_fields(
@@ -316,12 +333,18 @@ mod tests {
         let text = render(&c, &redactor);
         assert!(text.contains("\"user_id\": \"[user_id 1]\""), "{text}");
         assert!(text.contains("\"created_at\": \"[timestamp]\""), "{text}");
-        assert!(text.contains("\"name\": \"[unique] x\""), "{text}");
+        assert!(
+            text.contains("\"name\": \"[unique] x token-conformance [run] a.b\""),
+            "{text}"
+        );
         assert_eq!(text.matches("[refresh_token 1]").count(), 2, "{text}");
         assert!(text.contains("[api_access_token 1]"), "{text}");
         assert!(text.contains("try again in [n] seconds."), "{text}");
         assert!(text.contains("retry-after: [n]"), "{text}");
         assert!(!text.contains("SECRET"), "{text}");
+        let named = case_with(&[r#"{"name": "token-conformance tc1 a.b Zoë"}"#]);
+        let text = render(&named, &redactor);
+        assert!(text.contains("\"name\": \"[token name]\""), "{text}");
     }
 
     #[test]

@@ -74,6 +74,9 @@ pub struct TokenShape {
     pub kind: TokenKind,
     /// The field that holds the value.
     pub value: String,
+    /// The field that holds the owner's user id.
+    #[serde(default)]
+    pub owner: Option<String>,
     /// The creation timestamp's field (response objects only).
     #[serde(default)]
     pub created: Option<String>,
@@ -83,6 +86,18 @@ pub struct TokenShape {
     /// The status field (response objects only).
     #[serde(default)]
     pub status: Option<String>,
+}
+
+/// The fields of the login request (`x-login` on its schema).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    /// The username field.
+    pub username: String,
+    /// The password field.
+    pub password: String,
+    /// The token name field.
+    pub name: String,
 }
 
 /// The canonical word of each token state, from `x-states` on the status enum's schema.
@@ -97,24 +112,25 @@ pub struct States {
     pub revoked: String,
 }
 
-/// What a successful call does to a token named in its request (`x-token-effects`).
+/// What a successful call does to tokens (`x-token-effects`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Effect {
-    /// What happens.
-    pub action: EffectAction,
-    /// The request field naming the token it happens to.
-    pub field: String,
-    /// How firmly the contract requires it.
-    pub severity: Severity,
-}
-
-/// The actions of [`Effect`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EffectAction {
-    /// The token itself is revoked.
-    Revoke,
-    /// Every access token minted from the (refresh) token is revoked.
-    RevokeAccessTokensOf,
+pub enum Effect {
+    /// The response carries a new token of this kind.
+    Issues(TokenKind),
+    /// The token a request field names is revoked.
+    Revoke {
+        /// The request field.
+        field: String,
+        /// How firmly the contract requires it.
+        severity: Severity,
+    },
+    /// Every access token minted from the refresh token a request field names is revoked.
+    RevokeAccessTokensOf {
+        /// The request field.
+        field: String,
+        /// How firmly the contract requires it.
+        severity: Severity,
+    },
 }
 
 /// An effect as written in the document.
@@ -122,24 +138,24 @@ pub enum EffectAction {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct EffectFile {
     #[serde(default)]
+    issues: Option<TokenKind>,
+    #[serde(default)]
     revoke: Option<String>,
     #[serde(default)]
     revoke_access_tokens_of: Option<String>,
+    #[serde(default)]
     severity: Severity,
 }
 
 impl EffectFile {
     fn effect(self) -> Option<Effect> {
-        let (action, field) = match (self.revoke, self.revoke_access_tokens_of) {
-            (Some(f), None) => (EffectAction::Revoke, f),
-            (None, Some(f)) => (EffectAction::RevokeAccessTokensOf, f),
-            _ => return None,
-        };
-        Some(Effect {
-            action,
-            field,
-            severity: self.severity,
-        })
+        let severity = self.severity;
+        match (self.issues, self.revoke, self.revoke_access_tokens_of) {
+            (Some(kind), None, None) => Some(Effect::Issues(kind)),
+            (None, Some(field), None) => Some(Effect::Revoke { field, severity }),
+            (None, None, Some(field)) => Some(Effect::RevokeAccessTokensOf { field, severity }),
+            _ => None,
+        }
     }
 }
 
@@ -158,6 +174,12 @@ pub struct ResponseDoc {
     pub token: Option<TokenShape>,
     /// The canonical state words of the body's status field, when it has one.
     pub states: Option<States>,
+    /// Why no request to a correct server provokes this response (`x-not-provokable`), when
+    /// none can.
+    pub not_provokable: Option<String>,
+    /// The status this one is an alternative to (`x-alternative-to`): an implementation
+    /// answers one or the other.
+    pub alternative_to: Option<u16>,
 }
 
 /// One operation.
@@ -175,6 +197,8 @@ pub struct Operation {
     pub request_fields: Vec<String>,
     /// The token the request names, when its body schema is marked with `x-token`.
     pub request_token: Option<TokenShape>,
+    /// The login fields, when the request is a login (`x-login`).
+    pub login: Option<Login>,
     /// What a successful call does to the tokens its request names.
     pub effects: Vec<Effect>,
     /// Documented statuses and their bodies.
@@ -192,6 +216,14 @@ impl Operation {
     /// Whether the operation documents `status`.
     pub fn documents(&self, status: u16) -> bool {
         self.has_default || self.responses.contains_key(&status)
+    }
+
+    /// The kind of token a successful call issues, if it issues one.
+    pub fn issues(&self) -> Option<TokenKind> {
+        self.effects.iter().find_map(|e| match e {
+            Effect::Issues(kind) => Some(*kind),
+            _ => None,
+        })
     }
 }
 
@@ -324,6 +356,45 @@ impl Spec {
         })
     }
 
+    /// The shape of the token objects of `kind` that responses carry.
+    pub fn token_shape(&self, kind: TokenKind) -> Option<&TokenShape> {
+        self.operations
+            .values()
+            .flat_map(|o| o.responses.values())
+            .filter_map(|d| d.token.as_ref())
+            .find(|t| t.kind == kind)
+    }
+
+    /// The operation that logs in and issues a refresh token (`x-login`).
+    pub fn login(&self) -> Option<&Operation> {
+        self.operations.values().find(|o| o.login.is_some())
+    }
+
+    /// The operation that regenerates a token of `kind`: it issues one and revokes the one its
+    /// request names.
+    pub fn regenerate(&self, kind: TokenKind) -> Option<&Operation> {
+        self.operations.values().find(|o| {
+            o.issues() == Some(kind) && o.request_token.as_ref().is_some_and(|t| t.kind == kind)
+        })
+    }
+
+    /// The operation that revokes the access tokens minted from a refresh token.
+    pub fn revoke_access_tokens(&self) -> Option<&Operation> {
+        self.operations.values().find(|o| {
+            o.issues().is_none()
+                && o.effects
+                    .iter()
+                    .any(|e| matches!(e, Effect::RevokeAccessTokensOf { .. }))
+        })
+    }
+
+    /// The operation that validates a token of `kind`: it names one and changes nothing.
+    pub fn validation(&self, kind: TokenKind) -> Option<&Operation> {
+        self.operations.values().find(|o| {
+            o.effects.is_empty() && o.request_token.as_ref().is_some_and(|t| t.kind == kind)
+        })
+    }
+
     /// Validates `body` against the schema documented for `status`; returns one line per
     /// violation (at most `limit`), each naming the JSON location.
     pub fn validate(&self, response: &ResponseDoc, body: &Value, limit: usize) -> Vec<String> {
@@ -349,6 +420,7 @@ struct Request {
     types: Vec<String>,
     fields: Vec<String>,
     token: Option<TokenShape>,
+    login: Option<Login>,
 }
 
 /// Builds validators, one per distinct schema location.
@@ -434,6 +506,7 @@ impl<'a> ValidatorSet<'a> {
             types: request_types,
             fields: request_fields,
             token: request_token,
+            login,
         } = self.request(op, base)?;
         let mut responses = BTreeMap::new();
         let mut has_default = false;
@@ -462,6 +535,7 @@ impl<'a> ValidatorSet<'a> {
             request_types,
             request_fields,
             request_token,
+            login,
             effects: self.effects(id, op)?,
             responses,
             has_default,
@@ -487,6 +561,11 @@ impl<'a> ValidatorSet<'a> {
                     r.fields = props.keys().cloned().collect();
                 }
                 r.token = self.token_shape(&ptr, schema)?;
+                if let Some(login) = schema.get("x-login") {
+                    r.login = Some(serde_json::from_value(login.clone()).map_err(|e| {
+                        spec_error(self.file, format!("#{ptr}: `x-login` is malformed: {e}"))
+                    })?);
+                }
             }
         }
         Ok(r)
@@ -510,6 +589,14 @@ impl<'a> ValidatorSet<'a> {
             enum_fields: BTreeMap::new(),
             token: None,
             states: None,
+            not_provokable: resp
+                .get("x-not-provokable")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            alternative_to: resp
+                .get("x-alternative-to")
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse().ok()),
         };
         if let Some(media) = json_media {
             let schema_ptr = format!("{resp_ptr}/content/{}/schema", escape(&media));
@@ -538,6 +625,7 @@ impl<'a> ValidatorSet<'a> {
         let props = schema.get("properties").and_then(Value::as_object);
         let named = [
             Some(&shape.value),
+            shape.owner.as_ref(),
             shape.created.as_ref(),
             shape.expires.as_ref(),
             shape.status.as_ref(),
@@ -702,7 +790,7 @@ mod tests {
         assert_eq!(create.method, "POST");
         assert_eq!(
             create.responses.keys().copied().collect::<Vec<_>>(),
-            [201, 400, 401, 403, 413, 415, 429, 500]
+            [201, 400, 401, 403, 404, 413, 415, 429, 500]
         );
         assert_eq!(create.request_types.len(), 3);
         let created = create.response(201).expect("201");
@@ -744,17 +832,49 @@ mod tests {
         assert_eq!(
             regen.effects,
             [
-                Effect {
-                    action: EffectAction::Revoke,
+                Effect::Issues(TokenKind::Refresh),
+                Effect::Revoke {
                     field: "refresh_token".into(),
                     severity: Severity::Must
                 },
-                Effect {
-                    action: EffectAction::RevokeAccessTokensOf,
+                Effect::RevokeAccessTokensOf {
                     field: "refresh_token".into(),
                     severity: Severity::Should
                 }
             ]
+        );
+        assert_eq!(
+            spec.operation("createAPIAccessToken").expect("op").issues(),
+            Some(TokenKind::Access)
+        );
+        let create = spec.operation("createRefreshToken").expect("op");
+        assert!(
+            create
+                .response(500)
+                .and_then(|d| d.not_provokable.as_ref())
+                .is_some()
+        );
+        assert!(
+            create
+                .response(429)
+                .and_then(|d| d.not_provokable.as_ref())
+                .is_none()
+        );
+        assert_eq!(
+            spec.login().map(|o| o.id.as_str()),
+            Some("createRefreshToken")
+        );
+        assert_eq!(
+            spec.regenerate(TokenKind::Refresh).map(|o| o.id.as_str()),
+            Some("regenRefreshToken")
+        );
+        assert_eq!(
+            spec.revoke_access_tokens().map(|o| o.id.as_str()),
+            Some("revokeAPIAccessTokens")
+        );
+        assert_eq!(
+            spec.validation(TokenKind::Access).map(|o| o.id.as_str()),
+            Some("validateAPIAccessToken")
         );
         let secrets: Vec<&str> = spec.secret_fields.iter().map(String::as_str).collect();
         assert_eq!(secrets, ["api_access_token", "password", "refresh_token"]);
@@ -877,7 +997,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 44, "every documented response has an example");
+        assert_eq!(checked, 45, "every documented response has an example");
         let control = Spec::load(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/conformance-control.openapi.yaml"),
         )

@@ -101,6 +101,46 @@ impl Capability {
     }
 }
 
+/// What a case needs of a target beyond the API: a capability of the control protocol, or an
+/// account the profile may name instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Need {
+    /// A capability of the control protocol.
+    Capability(Capability),
+    /// A user who signs in through SSO: `sso_username` in the profile, or one the control
+    /// protocol's `users` capability creates.
+    SsoUser,
+}
+
+impl Need {
+    /// The name in case files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Capability(c) => c.name(),
+            Self::SsoUser => "sso_user",
+        }
+    }
+
+    /// Whether cases needing it change state every other case sees, and so must run alone.
+    pub fn is_global(self) -> bool {
+        matches!(self, Self::Capability(c) if c.is_global())
+    }
+}
+
+impl<'de> Deserialize<'de> for Need {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        if name == "sso_user" {
+            return Ok(Self::SsoUser);
+        }
+        Capability::from_name(&name).map(Self::Capability).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown need `{name}`, expected one of `clock`, `lifespans`, `users`, `revoke_refresh_token`, `sso_user`"
+            ))
+        })
+    }
+}
+
 fn parse_capability(s: &str) -> Result<Capability, String> {
     Capability::from_name(s).ok_or_else(|| {
         let names: Vec<&str> = Capability::ALL.iter().map(|c| c.name()).collect();
@@ -177,6 +217,16 @@ pub struct Settings {
     #[arg(long = "capability", value_name = "NAME", value_parser = parse_capability)]
     #[serde(default)]
     pub capabilities: Vec<Capability>,
+    /// A user of the target who signs in through SSO, for the cases about SSO users (without
+    /// it they need the control protocol's `users` capability).
+    #[arg(long, value_name = "EMAIL")]
+    #[serde(default)]
+    pub sso_username: Option<String>,
+    /// The id of a user other than the profile's, for the cases that send another user's
+    /// `user_id` (without it: one the control protocol creates, or the next id).
+    #[arg(long, value_name = "ID")]
+    #[serde(default)]
+    pub other_user_id: Option<i64>,
     /// TLS options.
     #[command(flatten)]
     #[serde(default)]
@@ -207,6 +257,8 @@ impl Settings {
             } else {
                 self.capabilities
             },
+            sso_username: self.sso_username.or(lower.sso_username),
+            other_user_id: self.other_user_id.or(lower.other_user_id),
             tls: Tls {
                 ca_file: self.tls.ca_file.or(lower.tls.ca_file),
                 insecure: self.tls.insecure || lower.tls.insecure,
@@ -282,8 +334,25 @@ pub struct Target {
     pub capabilities: BTreeSet<Capability>,
     /// The control protocol's base URL, without a trailing slash.
     pub control_url: Option<String>,
+    /// An SSO user, when the profile names one.
+    pub sso_username: Option<String>,
+    /// Another user's id, when the profile names one.
+    pub other_user_id: Option<i64>,
     /// TLS options.
     pub tls: Tls,
+}
+
+impl Target {
+    /// Whether the target can give a case what it needs: the capability, or for an SSO user,
+    /// the profile's or one the control protocol can create.
+    pub fn provides(&self, need: Need) -> bool {
+        match need {
+            Need::Capability(c) => self.capabilities.contains(&c),
+            Need::SsoUser => {
+                self.sso_username.is_some() || self.capabilities.contains(&Capability::Users)
+            }
+        }
+    }
 }
 
 /// Where a setting came from, for messages: the profile file when there is one.
@@ -349,6 +418,8 @@ impl Target {
             max_response_bytes: s.max_response_bytes.unwrap_or(1024 * 1024),
             capabilities,
             control_url,
+            sso_username: s.sso_username,
+            other_user_id: s.other_user_id,
             tls: s.tls,
         })
     }

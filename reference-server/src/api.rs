@@ -128,9 +128,11 @@ pub async fn create_refresh_token(
     body: Body,
 ) -> Result<Response, ApiError> {
     let fields = read_fields(&headers, body, app.body_limit).await?;
-    fields.require(&["username", "password", "name"])?;
+    fields.require_with(&["username", "password", "name"], &["password"])?;
     let username = fields.text("username")?.to_owned();
-    let password = fields.text("password")?.to_owned();
+    // An empty password is a wrong password (401), never a missing field: it goes through
+    // the same verification, and the same throttle, as any other.
+    let password = fields.text_or_empty("password")?.to_owned();
     let name = fields.text("name")?.to_owned();
 
     if let Err(secs) = app.throttle.check(&username) {

@@ -35,6 +35,9 @@ enum Value {
     Number(serde_json::Number),
     /// A JSON value of another type; the name of the type, for the message.
     Other(&'static str),
+    /// The field came more than once (form and multipart bodies). Unknown fields are ignored,
+    /// repeated or not; a field an operation reads is refused when repeated.
+    Repeated,
 }
 
 /// The fields of a request body.
@@ -46,15 +49,28 @@ pub struct Fields {
 impl Fields {
     /// Fails with one 400 that names every field that is missing or empty.
     pub fn require(&self, names: &[&str]) -> Result<(), ApiError> {
+        self.require_with(names, &[])
+    }
+
+    /// Like [`Fields::require`], but the fields in `may_be_empty` only have to be present.
+    pub fn require_with(&self, names: &[&str], may_be_empty: &[&str]) -> Result<(), ApiError> {
         let missing: Vec<&str> = names
             .iter()
             .copied()
             .filter(|n| match self.map.get(*n) {
                 None => true,
-                Some(Value::Text(t)) => t.trim().is_empty(),
+                Some(Value::Text(t)) => t.trim().is_empty() && !may_be_empty.contains(n),
                 Some(_) => false,
             })
             .collect();
+        if let Some(name) = names
+            .iter()
+            .find(|n| self.map.get(**n) == Some(&Value::Repeated))
+        {
+            return Err(ApiError::BadRequest(format!(
+                "Field '{name}' is given more than once."
+            )));
+        }
         if missing.is_empty() {
             Ok(())
         } else {
@@ -78,9 +94,20 @@ impl Fields {
             Some(Value::Text(t)) => Ok(t),
             Some(Value::Number(_)) => Err(wrong_type(name, "string", "number")),
             Some(Value::Other(kind)) => Err(wrong_type(name, "string", kind)),
+            Some(Value::Repeated) => Err(ApiError::BadRequest(format!(
+                "Field '{name}' is given more than once."
+            ))),
             None => Err(ApiError::BadRequest(format!(
                 "Missing required field(s): {name}."
             ))),
+        }
+    }
+
+    /// A field that may be empty (a password: empty is a wrong password, not a missing one).
+    pub fn text_or_empty(&self, name: &str) -> Result<&str, ApiError> {
+        match self.map.get(name) {
+            Some(Value::Text(t)) if t.is_empty() => Ok(t),
+            _ => self.text(name),
         }
     }
 
@@ -236,13 +263,16 @@ fn parse_json(bytes: &[u8]) -> Result<Fields, ApiError> {
     Ok(Fields { map })
 }
 
+/// Adds a form field; a second value makes it `Repeated`, refused only if an operation reads it.
 fn insert_once(fields: &mut Fields, name: String, value: String) -> Result<(), ApiError> {
-    if fields.map.contains_key(&name) {
-        return Err(ApiError::BadRequest(format!(
-            "Field '{name}' is given more than once."
-        )));
+    match fields.map.entry(name) {
+        std::collections::hash_map::Entry::Occupied(mut e) => {
+            e.insert(Value::Repeated);
+        }
+        std::collections::hash_map::Entry::Vacant(e) => {
+            e.insert(Value::Text(value));
+        }
     }
-    fields.map.insert(name, Value::Text(value));
     Ok(())
 }
 
@@ -323,7 +353,14 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_form_fields_are_refused() {
-        assert!(parse_form(b"name=a&name=b").is_err());
+    fn a_repeated_field_is_refused_only_when_read() {
+        let f = parse_form(b"name=a&name=b&foo=1&foo=2&user_id=3").expect("form");
+        assert!(f.text("name").is_err());
+        assert!(f.require(&["name"]).is_err());
+        assert_eq!(
+            f.user_id().expect("id"),
+            3,
+            "a repeated unknown field is ignored"
+        );
     }
 }

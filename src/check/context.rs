@@ -26,6 +26,12 @@ pub struct Exchange<'a> {
     pub tolerance: Span,
     /// Where this exchange happened ("case-id step N: ..."), for messages that point back.
     pub place: &'a str,
+    /// The statuses the case expects (empty for the run's own requests).
+    pub expected: &'a [u16],
+    /// When the request was sent, by the harness's clock.
+    pub sent_at: time::OffsetDateTime,
+    /// How far the target's clock is from the harness's, when the control protocol says.
+    pub target_clock: Option<Span>,
 }
 
 impl Exchange<'_> {

@@ -27,6 +27,11 @@ pub const CONTROL: CheckInfo = CheckInfo::must(
     "control",
     "The control protocol accepts the request of a clock, lifespan or user step.",
 );
+/// The run could prepare what the case needs.
+pub const SETUP: CheckInfo = CheckInfo::must(
+    "setup",
+    "The run can prepare what a case needs: a refresh token of the profile's user to lend it.",
+);
 /// A case's responses differ from its accepted snapshot.
 pub const SNAPSHOT_DRIFT: CheckInfo = CheckInfo::must(
     "snapshot.drift",
@@ -41,5 +46,6 @@ pub const ENGINE_CHECKS: &[CheckInfo] = &[
     CAPTURE,
     TRANSPORT,
     CONTROL,
+    SETUP,
     SNAPSHOT_DRIFT,
 ];

@@ -13,6 +13,9 @@ pub struct CheckInfo {
     pub severity: Severity,
     /// One line: what it verifies.
     pub summary: &'static str,
+    /// Whether a SHOULD case turns its findings into warnings. A few checks stay MUST in any
+    /// case: they guard against what no severity makes acceptable (a crash on bad input).
+    pub demotable: bool,
 }
 
 impl CheckInfo {
@@ -22,6 +25,15 @@ impl CheckInfo {
             id,
             severity: Severity::Must,
             summary,
+            demotable: true,
+        }
+    }
+
+    /// The same check, MUST even in a SHOULD case.
+    pub const fn in_every_case(self) -> Self {
+        Self {
+            demotable: false,
+            ..self
         }
     }
 
@@ -31,6 +43,7 @@ impl CheckInfo {
             id,
             severity: Severity::Should,
             summary,
+            demotable: true,
         }
     }
 }
@@ -53,6 +66,9 @@ pub struct Finding {
     /// What was found, when it is a value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actual: Option<String>,
+    /// Whether a SHOULD case may turn it into a warning.
+    #[serde(skip)]
+    pub demotable: bool,
 }
 
 impl Finding {
@@ -64,6 +80,7 @@ impl Finding {
             message: message.into(),
             expected: None,
             actual: None,
+            demotable: check.demotable,
         }
     }
 

@@ -9,6 +9,10 @@
 //! What a call does to tokens is not written here: it is the operation's `x-token-effects` in
 //! the contract. The one effect the contract cannot state, because it happens outside the API,
 //! is an administrator's revocation (the control protocol's document: it cascades).
+//!
+//! The ledger also remembers where each token came from (borrowed from the run's pool, or
+//! issued during the case) and which token replaced which, so that the run can hand live
+//! tokens back to the pool and clean up what is left when it ends.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -18,7 +22,7 @@ use time::OffsetDateTime;
 
 use super::Exchange;
 use crate::duration::Span;
-use crate::spec::{EffectAction, Operation, ResponseDoc, Severity, TokenKind};
+use crate::spec::{Effect, Operation, ResponseDoc, Severity, TokenKind, TokenShape};
 
 /// The lifespans in force for new tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +56,28 @@ pub enum Expected {
     Dead,
 }
 
+impl Expected {
+    /// Whether the token should no longer be usable.
+    pub fn is_dead(self) -> bool {
+        !matches!(self, Self::Active)
+    }
+}
+
+/// Where a token the case knows came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Lent by the run's pool.
+    Borrowed,
+    /// Issued by a response during the case; `by_profile` when the request that made it named
+    /// the profile's user.
+    Issued {
+        /// Made for the profile's user.
+        by_profile: bool,
+    },
+    /// Only seen in a response, never issued here.
+    Seen,
+}
+
 #[derive(Clone, Debug)]
 struct Known {
     kind: TokenKind,
@@ -61,6 +87,9 @@ struct Known {
     moved_at_issue: Span,
     revoked: Option<Severity>,
     parent: Option<String>,
+    successor: Option<String>,
+    origin: Origin,
+    body: Map<String, Value>,
 }
 
 /// One token value seen in a response body.
@@ -70,7 +99,7 @@ pub struct Seen {
     pub kind: TokenKind,
     /// The value.
     pub value: String,
-    /// Whether this response issued it (it was not in the request).
+    /// Whether this response issued it (the operation issues tokens of its kind).
     pub is_new: bool,
     /// The lifespan in force when it was created.
     pub lifespan: Span,
@@ -80,12 +109,34 @@ pub struct Seen {
     pub expires_at: Option<OffsetDateTime>,
 }
 
+/// What a case leaves behind about one token, for the run's clean-up.
+#[derive(Clone, Debug)]
+pub struct Fact {
+    /// The value.
+    pub value: String,
+    /// Its kind.
+    pub kind: TokenKind,
+    /// Where it came from.
+    pub origin: Origin,
+    /// Revoked, and how surely.
+    pub revoked: Option<Severity>,
+    /// The refresh token an access token was minted from.
+    pub parent: Option<String>,
+    /// The token that replaced it.
+    pub successor: Option<String>,
+    /// The latest token object a response showed for it.
+    pub body: Map<String, Value>,
+    /// When it was issued (local clock).
+    pub issued: Instant,
+}
+
 /// The case's knowledge.
 #[derive(Debug)]
 pub struct Ledger {
     tokens: HashMap<String, Known>,
     lifespans: Lifespans,
     moved: Span,
+    profile_username: String,
 }
 
 fn text(map: &Map<String, Value>, field: &str) -> Option<String> {
@@ -99,13 +150,23 @@ fn time_field(map: &Map<String, Value>, field: Option<&String>) -> Option<Offset
     text(map, field?).and_then(|s| super::timestamp::parse(&s))
 }
 
+/// `expires - created` of a token object, as its shape names the fields.
+fn reported_lifespan(shape: &TokenShape, body: &Map<String, Value>) -> Option<Span> {
+    let created = time_field(body, shape.created.as_ref())?;
+    let expires = time_field(body, shape.expires.as_ref())?;
+    i64::try_from((expires - created).whole_microseconds())
+        .ok()
+        .map(Span::from_micros)
+}
+
 impl Ledger {
-    /// A ledger for a case on a target with these lifespans.
-    pub fn new(lifespans: Lifespans) -> Self {
+    /// A ledger for a case on a target with these lifespans, logging in as `profile_username`.
+    pub fn new(lifespans: Lifespans, profile_username: &str) -> Self {
         Self {
             tokens: HashMap::new(),
             lifespans,
             moved: Span::default(),
+            profile_username: profile_username.to_owned(),
         }
     }
 
@@ -124,11 +185,39 @@ impl Ledger {
         self.moved = Span::from_micros(self.moved.micros().saturating_add(by.micros()));
     }
 
+    /// How far the case has moved the target's clock.
+    pub fn moved(&self) -> Span {
+        self.moved
+    }
+
     /// Records an administrator's revocation of a refresh token, which the control protocol's
     /// document says revokes its access tokens too.
     pub fn admin_revoked(&mut self, refresh: &str) {
         self.revoke(refresh, Severity::Must);
         self.revoke_children(refresh, Severity::Must);
+    }
+
+    /// Takes a token lent by the run's pool: `body` is its latest token object, issued at
+    /// `issued` (local clock), shaped as `shape` says.
+    pub fn adopt(&mut self, shape: &TokenShape, body: Map<String, Value>, issued: Instant) {
+        let Some(value) = text(&body, &shape.value) else {
+            return;
+        };
+        self.tokens.insert(
+            value,
+            Known {
+                kind: shape.kind,
+                lifespan: self.lifespans.of(shape.kind),
+                reported_lifespan: reported_lifespan(shape, &body),
+                issued,
+                moved_at_issue: self.moved,
+                revoked: None,
+                parent: None,
+                successor: None,
+                origin: Origin::Borrowed,
+                body,
+            },
+        );
     }
 
     fn mark(k: &mut Known, how: Severity) {
@@ -185,18 +274,9 @@ impl Ledger {
         let Some(value) = text(body, &shape.value) else {
             return Vec::new();
         };
-        let is_new = !x
-            .request
-            .values()
-            .any(|v| v.as_str() == Some(value.as_str()));
+        let is_new = x.operation.issues() == Some(shape.kind);
         let created_at = time_field(body, shape.created.as_ref());
         let expires_at = time_field(body, shape.expires.as_ref());
-        let reported = match (created_at, expires_at) {
-            (Some(c), Some(e)) => i64::try_from((e - c).whole_microseconds())
-                .ok()
-                .map(Span::from_micros),
-            _ => None,
-        };
         // An access token's parent is the refresh token its request named.
         let parent = match (shape.kind, &x.operation.request_token) {
             (TokenKind::Access, Some(req)) if req.kind == TokenKind::Refresh => {
@@ -204,16 +284,30 @@ impl Ledger {
             }
             _ => None,
         };
+        let origin = if is_new {
+            Origin::Issued {
+                by_profile: x
+                    .request
+                    .values()
+                    .any(|v| v.as_str() == Some(self.profile_username.as_str())),
+            }
+        } else {
+            Origin::Seen
+        };
         let (lifespan, moved) = (self.lifespans.of(shape.kind), self.moved);
         let entry = self.tokens.entry(value.clone()).or_insert_with(|| Known {
             kind: shape.kind,
             lifespan,
-            reported_lifespan: reported,
+            reported_lifespan: reported_lifespan(shape, body),
             issued: Instant::now(),
             moved_at_issue: moved,
             revoked: None,
             parent,
+            successor: None,
+            origin,
+            body: Map::new(),
         });
+        entry.body = body.clone();
         vec![Seen {
             kind: shape.kind,
             value,
@@ -225,18 +319,62 @@ impl Ledger {
     }
 
     /// Applies what a successful call of `op` does to the tokens its request names, as the
-    /// operation's `x-token-effects` declare.
-    pub fn apply_effects(&mut self, op: &Operation, request: &Map<String, Value>) {
+    /// operation's `x-token-effects` declare; `seen` is what its response carried. A token that
+    /// revokes the request's token of its own kind replaces it.
+    pub fn apply_effects(&mut self, op: &Operation, request: &Map<String, Value>, seen: &[Seen]) {
+        let issued = op.issues();
         for effect in &op.effects {
-            let Some(value) = text(request, &effect.field) else {
-                continue;
-            };
-            match effect.action {
-                EffectAction::Revoke => self.revoke(&value, effect.severity),
-                EffectAction::RevokeAccessTokensOf => {
-                    self.revoke_children(&value, effect.severity);
+            match effect {
+                Effect::Issues(_) => {}
+                Effect::Revoke { field, severity } => {
+                    let Some(value) = text(request, field) else {
+                        continue;
+                    };
+                    self.revoke(&value, *severity);
+                    let kind = self.tokens.get(&value).map(|k| k.kind);
+                    let new = seen
+                        .iter()
+                        .find(|s| s.is_new && Some(s.kind) == kind && issued == kind);
+                    if let (Some(new), Some(k)) = (new, self.tokens.get_mut(&value)) {
+                        k.successor = Some(new.value.clone());
+                    }
+                }
+                Effect::RevokeAccessTokensOf { field, severity } => {
+                    if let Some(value) = text(request, field) {
+                        self.revoke_children(&value, *severity);
+                    }
                 }
             }
         }
+    }
+
+    /// The token that finally replaced `value` (itself when none did).
+    pub fn latest(&self, value: &str) -> String {
+        let mut current = value.to_owned();
+        // A chain longer than the tokens known would be a loop.
+        for _ in 0..=self.tokens.len() {
+            match self.tokens.get(&current).and_then(|k| k.successor.clone()) {
+                Some(next) => current = next,
+                None => break,
+            }
+        }
+        current
+    }
+
+    /// Everything the case learnt about its tokens.
+    pub fn facts(&self) -> Vec<Fact> {
+        self.tokens
+            .iter()
+            .map(|(value, k)| Fact {
+                value: value.clone(),
+                kind: k.kind,
+                origin: k.origin,
+                revoked: k.revoked,
+                parent: k.parent.clone(),
+                successor: k.successor.clone(),
+                body: k.body.clone(),
+                issued: k.issued,
+            })
+            .collect()
     }
 }

@@ -8,10 +8,12 @@
 mod cache_control;
 mod content_type;
 mod context;
+mod dead_token;
 mod engine;
 mod error_shape;
 mod expiry;
 mod finding;
+mod input;
 mod ledger;
 mod registry;
 mod schema;
@@ -22,11 +24,11 @@ mod token_value;
 
 pub use context::{Context, Exchange};
 pub use engine::{
-    CAPTURE, CONTROL, ENGINE_CHECKS, EXPECT_BODY, EXPECT_HEADER, EXPECT_STATUS, SNAPSHOT_DRIFT,
-    TRANSPORT,
+    CAPTURE, CONTROL, ENGINE_CHECKS, EXPECT_BODY, EXPECT_HEADER, EXPECT_STATUS, SETUP,
+    SNAPSHOT_DRIFT, TRANSPORT,
 };
 pub use finding::{CheckFn, CheckInfo, Finding, Findings};
-pub use ledger::{Ledger, Lifespans, Seen};
+pub use ledger::{Expected, Fact, Ledger, Lifespans, Origin, Seen};
 pub use registry::{RESPONSE_CHECKS, all, judge};
 pub use timestamp::parse as parse_timestamp;
 pub use token_value::{IssuedTokens, entropy_bits};

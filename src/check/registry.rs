@@ -6,8 +6,8 @@ use serde_json::Value;
 use super::context::Body;
 use super::{
     CheckFn, CheckInfo, Context, ENGINE_CHECKS, Exchange, Findings, IssuedTokens, Ledger,
-    cache_control, content_type, error_shape, expiry, schema, status, timestamp, token_status,
-    token_value,
+    cache_control, content_type, dead_token, error_shape, expiry, input, schema, status, timestamp,
+    token_status, token_value,
 };
 
 /// Every response check, in the order it runs and CHECKS.md lists it.
@@ -19,12 +19,15 @@ pub const RESPONSE_CHECKS: &[(CheckInfo, CheckFn)] = &[
     (schema::BODY, schema::body),
     (error_shape::SHAPE, error_shape::shape),
     (error_shape::CODE, error_shape::code),
+    (input::REJECTED, input::rejected),
     (timestamp::RFC3339, timestamp::rfc3339),
     (timestamp::FRACTION, timestamp::fraction),
+    (timestamp::SKEW, timestamp::skew),
     (token_status::KNOWN, token_status::known),
     (token_status::UPPERCASE, token_status::uppercase),
     (token_status::AGREES, token_status::agrees),
     (token_status::CASCADE, token_status::cascade),
+    (dead_token::REFUSED, dead_token::refused),
     (expiry::LIFESPAN, expiry::lifespan),
     (token_value::UNIQUE, token_value::unique),
     (token_value::ENTROPY, token_value::entropy),
@@ -74,7 +77,7 @@ pub fn judge(
         check(&cx, &mut out);
     }
     if success && wants_json && parsed.is_ok() {
-        ledger.apply_effects(x.operation, x.request);
+        ledger.apply_effects(x.operation, x.request, &tokens);
     }
     (out, parsed.ok())
 }

@@ -53,21 +53,56 @@ impl IssuedTokens {
     }
 }
 
-/// Bits of entropy a value can carry at most, by its length and the smallest alphabet that
-/// spells it (hex, URL-safe or standard base64, or anything printable).
-pub fn entropy_bits(value: &str) -> f64 {
-    let hex = value.chars().all(|c| c.is_ascii_hexdigit());
-    let b64 = value
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_+/=".contains(c));
-    let per_char = if hex {
+/// Bits a character can carry at most: the smallest alphabet that spells the value (hex, the
+/// base64 alphabets, or anything printable).
+fn bits_per_char(value: &str) -> f64 {
+    if value.chars().all(|c| c.is_ascii_hexdigit()) {
         4.0
-    } else if b64 {
+    } else if value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_+/=".contains(c))
+    {
         6.0
     } else {
         6.5
+    }
+}
+
+/// Whether character `i` follows from those before it: the fourth of four equal characters,
+/// or the fifth of five in one arithmetic step (`abcde`, `13579`). Shorter patterns occur in
+/// random values too often to count against them.
+fn predictable(c: &[char], i: usize) -> bool {
+    let code = |k: usize| i64::from(u32::from(c[k]));
+    let run = i >= 3 && (1..=3).all(|k| c[i - k] == c[i]);
+    let step = i >= 4 && {
+        let d = code(i) - code(i - 1);
+        d != 0 && (1..=3).all(|k| code(i - k) - code(i - k - 1) == d)
     };
-    value.trim_end_matches('=').chars().count() as f64 * per_char
+    run || step
+}
+
+/// The smallest block the value repeats, if it repeats one at least twice.
+fn period(c: &[char]) -> Option<usize> {
+    (1..=c.len() / 2).find(|&p| (p..c.len()).all(|i| c[i] == c[i - p]))
+}
+
+/// An estimate of the bits of entropy in a value, from the value itself: its length and
+/// alphabet, less what repeats (a block repeated, a run of one character, a counting run).
+pub fn entropy_bits(value: &str) -> f64 {
+    let per = bits_per_char(value);
+    let chars: Vec<char> = value.trim_end_matches('=').chars().collect();
+    let chars = match period(&chars) {
+        Some(p) => &chars[..p],
+        None => &chars[..],
+    };
+    let free = (0..chars.len()).filter(|&i| !predictable(chars, i)).count();
+    free as f64 * per
+}
+
+/// In how many places two values of the same length differ.
+fn differences(a: &str, b: &str) -> Option<usize> {
+    (a.chars().count() == b.chars().count())
+        .then(|| a.chars().zip(b.chars()).filter(|(x, y)| x != y).count())
 }
 
 /// `token.unique`.
@@ -94,7 +129,7 @@ pub fn entropy(cx: &Context<'_>, out: &mut Findings) {
                 Finding::new(
                     ENTROPY,
                     format!(
-                        "this {} can carry at most {bits:.0} bits",
+                        "this {} carries about {bits:.0} bits, by its length, alphabet and repetitions",
                         token.kind.name()
                     ),
                 )
@@ -102,6 +137,29 @@ pub fn entropy(cx: &Context<'_>, out: &mut Findings) {
                     "at least 128 bits",
                     format!("{} characters", token.value.chars().count()),
                 ),
+            );
+            continue;
+        }
+        // A value a few characters away from an earlier one is a counter, not random.
+        let per = bits_per_char(&token.value);
+        let nearest = cx
+            .issued
+            .values()
+            .into_iter()
+            .filter(|v| *v != token.value)
+            .filter_map(|v| differences(&v, &token.value))
+            .min();
+        if let Some(d) = nearest.filter(|d| (*d as f64) * per < 128.0) {
+            out.push(
+                Finding::new(
+                    ENTROPY,
+                    format!(
+                        "this {} differs from a value issued earlier in the run in only {d} of {} characters",
+                        token.kind.name(),
+                        token.value.chars().count()
+                    ),
+                )
+                .values("at least 128 bits of difference", format!("about {:.0} bits", d as f64 * per)),
             );
         }
     }
@@ -112,10 +170,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn entropy_estimates() {
-        assert_eq!(entropy_bits(&"z".repeat(43)), 258.0);
-        assert_eq!(entropy_bits(&"a".repeat(43)), 172.0);
-        assert_eq!(entropy_bits(&"ab12".repeat(16)), 256.0);
+    fn entropy_is_estimated_from_the_value_not_its_length() {
         assert!(entropy_bits("short") < 128.0);
+        assert_eq!(entropy_bits(&"z".repeat(43)), 6.0, "one character repeated");
+        assert_eq!(
+            entropy_bits(&"ab12".repeat(16)),
+            16.0,
+            "a block repeated (in hex)"
+        );
+        assert_eq!(
+            entropy_bits("Q3zzzz"),
+            30.0,
+            "the fourth of a run of four is free"
+        );
+        let counting: String = ('A'..='Z').chain('a'..='z').collect();
+        assert!(entropy_bits(&counting) < 64.0, "a counting run");
+        let counter = format!("tok{:040}", 7);
+        assert!(entropy_bits(&counter) < 128.0, "{counter}");
+        // Real random values keep their estimate, including the shortest that carry 128 bits.
+        for v in [
+            "EWBWdWrX20cY8EpwxWSTlI98pRyV1rhmXcevEUHG5Lc",
+            "mnuM-jp7uAOLWsG7ojs6rY-wweh2JVfKmNtWyPgVs-RdIysp4QyEHJtdd5Q5fECWEOsGVYxZ0eHy37j_lqoPcQ",
+            "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
+            "q3Zp0Lr-7Xw9Yb2Tn8Kc4A",
+        ] {
+            assert!(entropy_bits(v) >= 128.0, "{v}: {}", entropy_bits(v));
+        }
+    }
+
+    #[test]
+    fn near_copies_differ_in_few_places() {
+        assert_eq!(differences("abcdef", "abcdeg"), Some(1));
+        assert_eq!(differences("abc", "abcd"), None);
     }
 }

@@ -156,6 +156,14 @@ pub fn details(report: &RunReport, redactor: &Redactor, style: Style) -> String 
         report.millis as f64 / 1000.0,
         report.target
     );
+    let (without, ran) = report.without_control();
+    let _ = writeln!(
+        out,
+        "{without} of {ran} cases ran without the control protocol"
+    );
+    for line in report.leftovers.lines(&report.run_id) {
+        let _ = writeln!(out, "{}", style.paint("33", &line));
+    }
     if report.stopped_answering {
         let _ = writeln!(
             out,

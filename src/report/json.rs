@@ -39,6 +39,9 @@ pub fn render(
         "requests": report.requests(),
         "tokens_issued": report.tokens_issued,
         "stopped_answering": report.stopped_answering,
+        "run_id": report.run_id,
+        "without_control": {"ran": report.without_control().1, "without": report.without_control().0},
+        "leftovers": report.leftovers,
         "coverage": coverage,
         "cases": report.cases,
     });

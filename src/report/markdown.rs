@@ -22,6 +22,7 @@ pub fn render(report: &RunReport, coverage: &Coverage, redactor: &Redactor) -> S
     failures(&mut m, report, redactor);
     warnings(&mut m, report, redactor);
     skipped(&mut m, report);
+    leftovers(&mut m, report);
     matrix(&mut m, coverage);
     m
 }
@@ -57,11 +58,32 @@ fn header(m: &mut String, report: &RunReport, coverage: &Coverage, redactor: &Re
         "| Cases | {} passed, {} failed, {} warned, {} skipped |",
         s.passed, s.failed, s.warned, s.skipped
     );
+    let (without, ran) = report.without_control();
     let _ = writeln!(
         m,
-        "| Coverage | {} of {} documented responses exercised ({:.0}%) |\n",
-        coverage.exercised, coverage.documented, coverage.percent
+        "| Without control protocol | {without} of {ran} cases ran without the control protocol |"
     );
+    let _ = writeln!(
+        m,
+        "| Coverage | {} of {} documented responses exercised ({:.0}%); {} not provokable |\n",
+        coverage.exercised, coverage.documented, coverage.percent, coverage.excluded
+    );
+}
+
+/// What the run left active on the target, and why.
+fn leftovers(m: &mut String, report: &RunReport) {
+    let _ = writeln!(m, "\n## Left on the target\n");
+    let lines = report.leftovers.lines(&report.run_id);
+    if lines.is_empty() {
+        let _ = writeln!(
+            m,
+            "Nothing: every token the run created was revoked, or handed back clean ({} revoked through the control protocol).",
+            report.leftovers.revoked_by_control
+        );
+    }
+    for line in lines {
+        let _ = writeln!(m, "- {}", cell(&line));
+    }
 }
 
 /// One row per case: its verdict, level and requirement.
@@ -196,6 +218,7 @@ fn matrix(m: &mut String, coverage: &Coverage) {
                 .find(|p| p.operation == op && p.status == *st)
             {
                 Some(p) if p.exercised => "✅",
+                Some(p) if p.not_provokable.is_some() => "∅",
                 Some(_) => "—",
                 None => " ",
             };
@@ -205,6 +228,9 @@ fn matrix(m: &mut String, coverage: &Coverage) {
     }
     let _ = writeln!(
         m,
-        "\n✅ exercised, — documented but not exercised, blank: not documented."
+        "\n✅ exercised, — documented but not exercised, ∅ not provokable, blank: not documented.\n"
     );
+    for line in super::coverage::exclusions(&coverage.pairs) {
+        let _ = writeln!(m, "- ∅ {}", cell(&line));
+    }
 }

@@ -1,5 +1,6 @@
 //! Runs one case: its steps in order, every response judged by the named checks and by the
-//! case's expectations, captures fed to later steps.
+//! case's expectations, captures fed to later steps; then hands borrowed tokens back to the
+//! pool and what the case learnt of its tokens to the run's inventory.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -8,16 +9,22 @@ use serde_json::{Map, Value};
 
 use crate::case::{Action, Body, Call, Case, Step};
 use crate::check::{
-    self, CAPTURE, CONTROL, Exchange, Finding, IssuedTokens, Ledger, Lifespans, TRANSPORT,
+    self, CAPTURE, CONTROL, Exchange, Finding, IssuedTokens, Ledger, Lifespans, Origin, SETUP,
+    TRANSPORT,
 };
 use crate::duration::Span;
+use crate::run::api::Api;
+use crate::run::cleanup::Inventory;
 use crate::run::control::Control;
-use crate::run::error::{ControlError, StepError, TemplateError};
+use crate::run::error::{ControlError, TemplateError};
+use crate::run::fixtures::Fixtures;
 use crate::run::http::{Http, Received, TransportError, encode};
-use crate::run::matcher::{expect_findings, lookup};
+use crate::run::matcher::{Against, expect_findings, lookup};
+use crate::run::pool::{Lent, Pool};
 use crate::run::result::{CaseResult, ResponseView, StepResult, Verdict};
+use crate::run::steps;
 use crate::run::template::{Scope, render, render_str};
-use crate::spec::{Operation, Spec};
+use crate::spec::{Operation, Spec, TokenKind};
 use crate::target::Target;
 
 /// What every case of a run shares.
@@ -34,6 +41,23 @@ pub struct Env<'a> {
     pub issued: &'a IssuedTokens,
     /// The run's id, for unique names.
     pub run_id: &'a str,
+    /// What the run set up for its cases.
+    pub fixtures: &'a Fixtures,
+    /// The refresh tokens cases borrow.
+    pub pool: &'a Pool,
+    /// What the cases learnt of their tokens, for the clean-up.
+    pub inventory: &'a Inventory,
+}
+
+impl Env<'_> {
+    /// The run's own client of the API.
+    pub fn api(&self) -> Api<'_> {
+        Api {
+            spec: self.spec,
+            http: self.http,
+            target: self.target,
+        }
+    }
 }
 
 /// What a case's run leaves behind besides its result.
@@ -43,6 +67,8 @@ pub struct Traces {
     pub exercised: Vec<(String, u16)>,
     /// Some request failed to connect at all.
     pub connect_failed: bool,
+    /// The case used the control protocol.
+    pub used_control: bool,
 }
 
 /// The target's profile lifespans.
@@ -54,34 +80,51 @@ pub fn profile_lifespans(t: &Target) -> Lifespans {
 }
 
 /// What one case's steps share as it runs.
-struct CaseState<'e> {
-    env: &'e Env<'e>,
+pub(super) struct CaseState<'e> {
+    pub(super) env: &'e Env<'e>,
     unique: String,
-    captures: BTreeMap<String, Value>,
-    ledger: Ledger,
-    moved: Span,
-    lifespans_changed: bool,
-    traces: Traces,
+    name: String,
+    pub(super) captures: BTreeMap<String, Value>,
+    pub(super) ledger: Ledger,
+    pub(super) moved: Span,
+    pub(super) lifespans_changed: bool,
+    pub(super) traces: Traces,
+    /// Tokens lent by the pool, not yet taken by a borrow step.
+    loan: Vec<Lent>,
+    /// Tokens taken by borrow steps.
+    pub(super) borrowed: Vec<String>,
 }
 
-impl CaseState<'_> {
+impl<'e> CaseState<'e> {
     /// What templates in a step can draw on.
-    fn scope(&self) -> Scope<'_> {
+    pub(super) fn scope(&self) -> Scope<'_> {
         Scope {
             username: &self.env.target.username,
             password: self.env.target.password.expose(),
+            sso_username: self.env.fixtures.sso_username.as_deref(),
+            other_user_id: self.env.fixtures.other_user_id,
             unique: &self.unique,
+            name: &self.name,
             run_id: self.env.run_id,
             captures: &self.captures,
         }
     }
 
-    fn text(&self, template: &str) -> Result<String, TemplateError> {
+    pub(super) fn text(&self, template: &str) -> Result<String, TemplateError> {
         render_str(template, &self.scope()).map(text_of)
     }
 
-    fn control(&self) -> Result<&Control, ControlError> {
+    pub(super) fn control(&mut self) -> Result<&'e Control, ControlError> {
+        self.traces.used_control = true;
         self.env.control.ok_or(ControlError::Absent)
+    }
+
+    /// The target's clock offset from the harness's, as far as the run knows it.
+    fn target_clock(&self) -> Option<Span> {
+        self.env
+            .fixtures
+            .clock_offset
+            .map(|o| Span::from_micros(o.micros().saturating_add(self.ledger.moved().micros())))
     }
 }
 
@@ -91,16 +134,37 @@ pub async fn run_case(env: &Env<'_>, case: &Case, index: usize) -> (CaseResult, 
     let mut state = CaseState {
         env,
         unique: format!("{}-{index}", env.run_id),
+        name: format!("token-conformance {} {}", env.run_id, case.id),
         captures: BTreeMap::new(),
-        ledger: Ledger::new(profile_lifespans(env.target)),
+        ledger: Ledger::new(profile_lifespans(env.target), &env.target.username),
         moved: Span::default(),
         lifespans_changed: false,
         traces: Traces::default(),
+        loan: Vec::new(),
+        borrowed: Vec::new(),
     };
     let mut result = CaseResult {
         unique: state.unique.clone(),
         ..describe(case, Verdict::Passed)
     };
+    // An SSO user the profile does not name came from the control protocol.
+    state.traces.used_control |=
+        case.needs.contains(&crate::target::Need::SsoUser) && env.target.sso_username.is_none();
+    let api = env.api();
+    let loan = match case.borrows() {
+        0 => None,
+        n => match env.pool.borrow(&api, env.issued, n).await {
+            Ok(loan) => Some(loan),
+            Err(e) => {
+                let f = Finding::new(SETUP, format!("no refresh token to lend the case: {e}"));
+                result.record(StepResult::finding("borrow refresh tokens", f));
+                return (finish(result, started), state.traces);
+            }
+        },
+    };
+    if let Some(l) = &loan {
+        state.loan = l.tokens.iter().rev().cloned().collect();
+    }
     for step in &case.steps {
         let (step_result, stop) = run_step(case, step, &mut state).await;
         result.record(step_result);
@@ -109,14 +173,78 @@ pub async fn run_case(env: &Env<'_>, case: &Case, index: usize) -> (CaseResult, 
         }
     }
     // Leave the target as the case found it, so later cases see the profile's settings.
-    if let Some(problem) = restore(&mut state).await {
+    if let Some(problem) = steps::restore(&mut state).await {
         result.record(StepResult::finding(
             "restore the target's clock and lifespans",
             Finding::new(CONTROL, problem),
         ));
     }
+    hand_back(&state).await;
+    drop(loan);
+    (finish(result, started), state.traces)
+}
+
+fn finish(mut result: CaseResult, started: Instant) -> CaseResult {
     result.millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    (result, state.traces)
+    result
+}
+
+/// Gives the pool back what the case borrowed (its live successors), offers it the live
+/// tokens the case created for the profile's user, and tells the inventory what it learnt.
+async fn hand_back(state: &CaseState<'_>) {
+    let env = state.env;
+    let api = env.api();
+    let facts = state.ledger.facts();
+    let tolerance = env.target.tolerance;
+    let alive = |value: &str| {
+        state
+            .ledger
+            .expected(value, tolerance)
+            .is_none_or(|e| !e.is_dead())
+    };
+    for lent in &state.borrowed {
+        let latest = state.ledger.latest(lent);
+        match facts.iter().find(|f| f.value == latest) {
+            Some(f) if alive(&latest) => {
+                let token = Lent {
+                    body: f.body.clone(),
+                    issued: f.issued,
+                };
+                env.pool.give_back(&api, env.issued, token).await;
+                env.inventory.retire(&latest);
+            }
+            _ => env.pool.drop_dead(),
+        }
+    }
+    let borrowed_latest: Vec<String> = state
+        .borrowed
+        .iter()
+        .map(|b| state.ledger.latest(b))
+        .collect();
+    // The live end of every line of tokens the case made for the profile's user.
+    let mut donors: Vec<String> = facts
+        .iter()
+        .filter(|f| {
+            f.kind == TokenKind::Refresh && f.origin == (Origin::Issued { by_profile: true })
+        })
+        .map(|f| state.ledger.latest(&f.value))
+        .filter(|v| !borrowed_latest.contains(v) && alive(v))
+        .collect();
+    donors.sort();
+    donors.dedup();
+    for value in donors {
+        let Some(f) = facts.iter().find(|f| f.value == value) else {
+            continue;
+        };
+        let token = Lent {
+            body: f.body.clone(),
+            issued: f.issued,
+        };
+        if env.pool.donate(&api, env.issued, token).await {
+            env.inventory.retire(&value);
+        }
+    }
+    env.inventory.add(facts);
 }
 
 /// Runs one step; returns its result and whether the case must stop here.
@@ -127,7 +255,14 @@ async fn run_step(case: &Case, step: &Step, state: &mut CaseState<'_>) -> (StepR
             let place = format!("{} {}", case.id, step.label);
             run_call(call, &place, state, &mut result).await
         }
-        other => match control_step(other, state).await {
+        Action::BorrowRefreshToken(b) => match take_loan(state, &b.capture) {
+            Ok(()) => false,
+            Err(message) => {
+                result.findings.push(Finding::new(SETUP, message));
+                true
+            }
+        },
+        other => match steps::control_step(other, state).await {
             Ok(()) => false,
             Err(e) => {
                 result.findings.push(Finding::new(CONTROL, e.to_string()));
@@ -136,6 +271,25 @@ async fn run_step(case: &Case, step: &Step, state: &mut CaseState<'_>) -> (StepR
         },
     };
     (result, stop)
+}
+
+/// A borrow step: the next lent token enters the ledger, and its fields the captures.
+fn take_loan(state: &mut CaseState<'_>, capture: &BTreeMap<String, String>) -> Result<(), String> {
+    let lent = state
+        .loan
+        .pop()
+        .ok_or("the case borrows more tokens than the run lent it")?;
+    let shape = state.env.pool.shape.clone();
+    let value = state.env.pool.value(&lent.body).map(str::to_owned);
+    for (name, source) in capture {
+        let path = source.strip_prefix("body.").unwrap_or(source);
+        let found = lookup(&Value::Object(lent.body.clone()), path).cloned();
+        let v = found.ok_or_else(|| format!("the lent token has nothing at {source}"))?;
+        state.captures.insert(name.clone(), v);
+    }
+    state.ledger.adopt(&shape, lent.body, lent.issued);
+    state.borrowed.extend(value);
+    Ok(())
 }
 
 /// A result that describes `case`, with no steps yet.
@@ -153,6 +307,7 @@ fn describe(case: &Case, verdict: Verdict) -> CaseResult {
         steps: Vec::new(),
         millis: 0,
         unique: String::new(),
+        used_control: false,
     }
 }
 
@@ -172,7 +327,7 @@ struct Rendered {
     headers: Vec<(String, String)>,
 }
 
-fn text_of(v: Value) -> String {
+pub(super) fn text_of(v: Value) -> String {
     match v {
         Value::String(s) => s,
         other => other.to_string(),
@@ -230,7 +385,8 @@ async fn run_call(
         return true;
     };
     result.operation = Some(operation.id.clone());
-    let Some((fields, resp)) = send(call, operation, state, result).await else {
+    let target_clock = state.target_clock();
+    let Some((fields, resp, sent_at)) = send(call, operation, state, result).await else {
         return true;
     };
     state
@@ -238,6 +394,11 @@ async fn run_call(
         .exercised
         .push((operation.id.clone(), resp.status));
     result.response = Some(ResponseView::from(&resp));
+    let expected: Vec<u16> = call
+        .outcomes
+        .iter()
+        .flat_map(|o| o.status.iter().flat_map(|s| s.0.iter().copied()))
+        .collect();
     let exchange = Exchange {
         spec: env.spec,
         operation,
@@ -247,16 +408,21 @@ async fn run_call(
         body: &resp.body,
         tolerance: env.target.tolerance,
         place,
+        expected: &expected,
+        sent_at,
+        target_clock,
     };
     let (findings, json) = check::judge(&exchange, &mut state.ledger, env.issued);
     result.findings.extend(findings.into_vec());
-    let expect = expect_findings(
-        &call.outcomes,
-        &resp,
-        json.as_ref(),
-        &state.captures,
-        &state.scope(),
-    );
+    let scope = state.scope();
+    let against = Against {
+        resp: &resp,
+        json: json.as_ref(),
+        enums: operation.response(resp.status).map(|d| &d.enum_fields),
+        captures: &state.captures,
+        scope: &scope,
+    };
+    let expect = expect_findings(&call.outcomes, &against);
     let stop = !expect.is_empty();
     result.findings.extend(expect);
     capture(call, &resp, json.as_ref(), state, result, stop) || stop
@@ -268,7 +434,7 @@ async fn send(
     operation: &Operation,
     state: &mut CaseState<'_>,
     result: &mut StepResult,
-) -> Option<(Map<String, Value>, Received)> {
+) -> Option<(Map<String, Value>, Received, time::OffsetDateTime)> {
     let Rendered {
         fields,
         bytes,
@@ -281,6 +447,7 @@ async fn send(
         }
     };
     let url = format!("{}{}", state.env.target.base_url, operation.path);
+    let sent_at = time::OffsetDateTime::now_utc();
     let (sent, received) = state
         .env
         .http
@@ -288,7 +455,7 @@ async fn send(
         .await;
     result.request = Some(sent);
     match received {
-        Ok(r) => Some((fields, r)),
+        Ok(r) => Some((fields, r, sent_at)),
         Err(e) => {
             state.traces.connect_failed |=
                 e.is_connect() || matches!(e, TransportError::Timeout(_));
@@ -332,69 +499,4 @@ fn capture(
         }
     }
     missing
-}
-
-async fn control_step(action: &Action, state: &mut CaseState<'_>) -> Result<(), StepError> {
-    let control = state.control()?;
-    match action {
-        Action::Call(_) => Ok(()),
-        Action::AdvanceClock(by) => {
-            control.advance(by.as_secs_f64()).await?;
-            state.moved = Span::from_micros(state.moved.micros().saturating_add(by.micros()));
-            state.ledger.clock_moved(*by);
-            Ok(())
-        }
-        Action::SetLifespans(l) => {
-            let (days, hours) = control
-                .set_lifespans(l.refresh_token_days, l.access_token_hours)
-                .await?;
-            state.lifespans_changed = true;
-            state.ledger.set_lifespans(Lifespans {
-                refresh: Span::from_secs(i64::from(days) * 86_400),
-                access: Span::from_secs(i64::from(hours) * 3_600),
-            });
-            Ok(())
-        }
-        Action::CreateUser(u) => {
-            let username = state.text(&u.username)?;
-            let password = u.password.as_deref().map(|p| state.text(p)).transpose()?;
-            let answer = control
-                .create_user(&username, password.as_deref(), u.sso)
-                .await?;
-            if let Some(name) = &u.capture_id {
-                let id = answer.get("user_id").cloned().ok_or_else(|| {
-                    ControlError::Malformed(format!(
-                        "the control protocol's user answer has no user_id: {answer}"
-                    ))
-                })?;
-                state.captures.insert(name.clone(), id);
-            }
-            Ok(())
-        }
-        Action::RevokeRefreshToken(t) => {
-            let token = state.text(t)?;
-            control.revoke_refresh_token(&token).await?;
-            state.ledger.admin_revoked(&token);
-            Ok(())
-        }
-    }
-}
-
-async fn restore(state: &mut CaseState<'_>) -> Option<String> {
-    let control = state.env.control?;
-    let target = state.env.target;
-    let mut problems = Vec::new();
-    if state.moved != Span::default()
-        && let Err(e) = control.advance(-state.moved.as_secs_f64()).await
-    {
-        problems.push(e.to_string());
-    }
-    if state.lifespans_changed {
-        let days = u32::try_from(target.refresh_lifespan.micros() / 86_400_000_000).unwrap_or(60);
-        let hours = u32::try_from(target.access_lifespan.micros() / 3_600_000_000).unwrap_or(24);
-        if let Err(e) = control.set_lifespans(Some(days), Some(hours)).await {
-            problems.push(e.to_string());
-        }
-    }
-    (!problems.is_empty()).then(|| problems.join("; "))
 }

@@ -67,6 +67,18 @@ impl Control {
             .collect())
     }
 
+    /// The target's clock.
+    pub async fn now(&self) -> Result<time::OffsetDateTime, ControlError> {
+        let v = self.call("GET", "/clock", None).await?;
+        clock_value(&v)
+    }
+
+    /// Moves the clock by `seconds`; the target's time after the move.
+    pub async fn advance_to(&self, seconds: f64) -> Result<time::OffsetDateTime, ControlError> {
+        let v = self.advance(seconds).await?;
+        clock_value(&v)
+    }
+
     /// Moves the clock by `seconds`.
     pub async fn advance(&self, seconds: f64) -> Result<Value, ControlError> {
         self.call(
@@ -132,4 +144,16 @@ impl Control {
         )
         .await
     }
+}
+
+/// The `now` of a clock answer.
+fn clock_value(v: &Value) -> Result<time::OffsetDateTime, ControlError> {
+    v.get("now")
+        .and_then(Value::as_str)
+        .and_then(crate::check::parse_timestamp)
+        .ok_or_else(|| {
+            ControlError::Malformed(format!(
+                "the control protocol's clock answer has no RFC 3339 `now`: {v}"
+            ))
+        })
 }

@@ -130,6 +130,12 @@ pub enum TemplateError {
     Unknown(String),
     /// `{{` without `}}`.
     Unclosed(String),
+    /// `| name` names no filter.
+    UnknownFilter(String),
+    /// A filter that cannot apply to this value.
+    Filter(String, String),
+    /// `fill(...)` not written as `fill(N, "c")`.
+    Fill(String),
 }
 
 impl fmt::Display for TemplateError {
@@ -137,9 +143,17 @@ impl fmt::Display for TemplateError {
         match self {
             Self::Unknown(name) => write!(
                 f,
-                "`{{{{ {name} }}}}` names nothing: not a capture of an earlier step, nor profile.username, profile.password, run.unique, run.id"
+                "`{{{{ {name} }}}}` names nothing: not a capture of an earlier step, nor profile.username, profile.password, sso.username (when the run has an SSO user), run.name, run.unique, run.id"
             ),
             Self::Unclosed(text) => write!(f, "unclosed `{{{{` in `{text}`"),
+            Self::UnknownFilter(name) => {
+                write!(
+                    f,
+                    "no filter `{name}` (there are `string` and `other_user`)"
+                )
+            }
+            Self::Filter(name, value) => write!(f, "the filter `{name}` cannot apply to {value}"),
+            Self::Fill(expr) => write!(f, "`{expr}` is not fill(WIDTH, \"TEXT\")"),
         }
     }
 }

@@ -1,5 +1,10 @@
 //! A case's expectations applied to a response: statuses, body matchers, header matchers, and
 //! alternatives.
+//!
+//! Words of a field the contract documents as an enum (`token_status`) are compared without
+//! regard to case: the case of such a word is a SHOULD property with a check of its own
+//! (`token_status.uppercase`), and a case's `equals: ACTIVE` must not turn that warning into a
+//! MUST failure.
 
 use std::collections::BTreeMap;
 
@@ -10,8 +15,11 @@ use crate::check::{EXPECT_BODY, EXPECT_HEADER, EXPECT_STATUS, Finding};
 use crate::run::http::Received;
 use crate::run::template::{Scope, render};
 
-/// The value at a dotted path (`detail`, `a.b`, `items.0`).
+/// The value at a dotted path (`detail`, `a.b`, `items.0`); `$` is the whole body.
 pub fn lookup<'v>(json: &'v Value, path: &str) -> Option<&'v Value> {
+    if path == "$" {
+        return Some(json);
+    }
     path.split('.').try_fold(json, |v, part| match v {
         Value::Object(m) => m.get(part),
         Value::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
@@ -26,13 +34,42 @@ fn show(v: &Value) -> String {
 /// One problem: (message, expected, actual).
 type Problem = (String, String, String);
 
+/// What a response is judged against.
+pub struct Against<'a> {
+    /// The response.
+    pub resp: &'a Received,
+    /// Its body, if JSON.
+    pub json: Option<&'a Value>,
+    /// The enum fields the contract documents for its status, with their words.
+    pub enums: Option<&'a BTreeMap<String, Vec<String>>>,
+    /// Captures so far.
+    pub captures: &'a BTreeMap<String, Value>,
+    /// What templates in matchers draw on.
+    pub scope: &'a Scope<'a>,
+}
+
+impl Against<'_> {
+    /// Whether `path` is a field whose words are compared without regard to case.
+    fn caseless(&self, path: &str) -> bool {
+        self.enums.is_some_and(|e| e.contains_key(path))
+    }
+}
+
+/// Equality, ignoring the case of strings when `caseless`.
+fn same(a: &Value, b: &Value, caseless: bool) -> bool {
+    match (a, b) {
+        (Value::String(x), Value::String(y)) if caseless => x.eq_ignore_ascii_case(y),
+        _ => a == b,
+    }
+}
+
 /// Problems with one value against one matcher; empty when it holds.
 fn check_one(
     m: &Matcher,
     what: &str,
     value: Option<&Value>,
-    captures: &BTreeMap<String, Value>,
-    scope: &Scope<'_>,
+    caseless: bool,
+    on: &Against<'_>,
 ) -> Vec<Problem> {
     let actual = value.map_or_else(|| "(absent)".to_owned(), show);
     if m.absent == Some(true) || m.present == Some(false) {
@@ -42,11 +79,14 @@ fn check_one(
         };
     }
     let Some(v) = value else {
+        if m.optional {
+            return Vec::new();
+        }
         return vec![(format!("{what} is absent"), "present".into(), actual)];
     };
     let mut out = Vec::new();
-    out.extend(equals(m, what, v, scope));
-    out.extend(one_of(m, what, v, scope));
+    out.extend(equals(m, what, v, caseless, on.scope));
+    out.extend(one_of(m, what, v, caseless, on.scope));
     if let Some(kind) = m.kind.filter(|k| !k.matches(v)) {
         out.push((
             format!("{what} is not of type {}", kind.name()),
@@ -64,28 +104,41 @@ fn check_one(
             show(v),
         ));
     }
-    out.extend(captured(m, what, v, captures));
+    out.extend(captured(m, what, v, on.captures));
+    out.extend(ordered(m, what, v, on.captures));
     out
 }
 
 /// `equals`.
-fn equals(m: &Matcher, what: &str, v: &Value, scope: &Scope<'_>) -> Option<Problem> {
+fn equals(
+    m: &Matcher,
+    what: &str,
+    v: &Value,
+    caseless: bool,
+    scope: &Scope<'_>,
+) -> Option<Problem> {
     let expected = m.equals.as_ref()?;
     match render(expected, scope) {
-        Ok(e) if &e == v => None,
+        Ok(e) if same(&e, v, caseless) => None,
         Ok(e) => Some((format!("{what} differs"), show(&e), show(v))),
         Err(err) => Some((format!("{what}: {err}"), String::new(), show(v))),
     }
 }
 
 /// `one_of`.
-fn one_of(m: &Matcher, what: &str, v: &Value, scope: &Scope<'_>) -> Option<Problem> {
+fn one_of(
+    m: &Matcher,
+    what: &str,
+    v: &Value,
+    caseless: bool,
+    scope: &Scope<'_>,
+) -> Option<Problem> {
     let options = m.one_of.as_ref()?;
     let rendered: Vec<Value> = options
         .iter()
         .filter_map(|o| render(o, scope).ok())
         .collect();
-    if rendered.contains(v) {
+    if rendered.iter().any(|o| same(o, v, caseless)) {
         return None;
     }
     let list: Vec<String> = rendered.iter().map(show).collect();
@@ -126,44 +179,70 @@ fn captured(
     out
 }
 
-/// The findings of one outcome; empty when it matches.
-pub fn outcome_findings(
-    o: &Outcome,
-    resp: &Received,
-    json: Option<&Value>,
-    captures: &BTreeMap<String, Value>,
-    scope: &Scope<'_>,
-) -> Vec<Finding> {
+/// `later_than` and `not_before`: date-times compared with an earlier capture's.
+fn ordered(m: &Matcher, what: &str, v: &Value, captures: &BTreeMap<String, Value>) -> Vec<Problem> {
+    let time = |v: Option<&Value>| {
+        v.and_then(Value::as_str)
+            .and_then(crate::check::parse_timestamp)
+    };
     let mut out = Vec::new();
+    for (name, strict) in [(&m.later_than, true), (&m.not_before, false)] {
+        let Some(name) = name else { continue };
+        let (Some(t), Some(c)) = (time(Some(v)), time(captures.get(name))) else {
+            out.push((
+                format!("{what} and capture `{name}` are not both date-times"),
+                "two RFC 3339 date-times".into(),
+                show(v),
+            ));
+            continue;
+        };
+        let ok = if strict { t > c } else { t >= c };
+        if !ok {
+            let rel = if strict {
+                "later than"
+            } else {
+                "no earlier than"
+            };
+            out.push((
+                format!("{what} is not {rel} capture `{name}`"),
+                format!(
+                    "{rel} {}",
+                    captures.get(name).map_or_else(String::new, show)
+                ),
+                show(v),
+            ));
+        }
+    }
+    out
+}
+
+/// The findings of one outcome; empty when it matches.
+pub fn outcome_findings(o: &Outcome, on: &Against<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let status = on.resp.status;
     if let Some(st) = &o.status
-        && !st.0.contains(&resp.status)
+        && !st.0.contains(&status)
     {
         let want: Vec<String> = st.0.iter().map(u16::to_string).collect();
         out.push(
             Finding::new(
                 EXPECT_STATUS,
-                format!("expected status {}, got {}", want.join(" or "), resp.status),
+                format!("expected status {}, got {status}", want.join(" or ")),
             )
-            .values(want.join(" or "), resp.status.to_string()),
+            .values(want.join(" or "), status.to_string()),
         );
         // The body of an unexpected status says nothing about the matchers.
         return out;
     }
     for (path, m) in &o.body {
-        let value = json.and_then(|j| lookup(j, path));
-        for (msg, e, a) in check_one(m, &format!("`{path}`"), value, captures, scope) {
+        let value = on.json.and_then(|j| lookup(j, path));
+        for (msg, e, a) in check_one(m, &format!("`{path}`"), value, on.caseless(path), on) {
             out.push(Finding::new(EXPECT_BODY, msg).values(e, a));
         }
     }
     for (name, m) in &o.headers {
-        let value = resp.header(name).map(|h| Value::String(h.to_owned()));
-        for (msg, e, a) in check_one(
-            m,
-            &format!("header `{name}`"),
-            value.as_ref(),
-            captures,
-            scope,
-        ) {
+        let value = on.resp.header(name).map(|h| Value::String(h.to_owned()));
+        for (msg, e, a) in check_one(m, &format!("header `{name}`"), value.as_ref(), false, on) {
             out.push(Finding::new(EXPECT_HEADER, msg).values(e, a));
         }
     }
@@ -172,16 +251,10 @@ pub fn outcome_findings(
 
 /// The findings of an expectation with alternatives: empty when any alternative matches;
 /// otherwise the findings of the only alternative, or one finding that lists why each failed.
-pub fn expect_findings(
-    outcomes: &[Outcome],
-    resp: &Received,
-    json: Option<&Value>,
-    captures: &BTreeMap<String, Value>,
-    scope: &Scope<'_>,
-) -> Vec<Finding> {
+pub fn expect_findings(outcomes: &[Outcome], on: &Against<'_>) -> Vec<Finding> {
     let mut all = Vec::new();
     for o in outcomes {
-        let f = outcome_findings(o, resp, json, captures, scope);
+        let f = outcome_findings(o, on);
         if f.is_empty() {
             return Vec::new();
         }
@@ -234,16 +307,29 @@ mod tests {
         }
     }
 
+    fn scope(captures: &BTreeMap<String, Value>) -> Scope<'_> {
+        Scope {
+            username: "u",
+            password: "p",
+            sso_username: None,
+            other_user_id: None,
+            unique: "x",
+            name: "n",
+            run_id: "r",
+            captures,
+        }
+    }
+
+    fn matcher(f: impl FnOnce(&mut Matcher)) -> Matcher {
+        let mut m = Matcher::default();
+        f(&mut m);
+        m
+    }
+
     #[test]
     fn alternatives_pass_when_one_matches() {
         let captures = BTreeMap::from([("t".to_owned(), json!("abc"))]);
-        let scope = Scope {
-            username: "u",
-            password: "p",
-            unique: "x",
-            run_id: "r",
-            captures: &captures,
-        };
+        let scope = scope(&captures);
         let dead: Outcome = Outcome {
             status: Some(Statuses(vec![401])),
             ..Outcome::default()
@@ -254,81 +340,136 @@ mod tests {
         };
         alive.body.insert(
             "token_status".into(),
-            Matcher {
-                one_of: Some(vec![json!("EXPIRED"), json!("REVOKED")]),
-                ..Matcher::default()
-            },
+            matcher(|m| m.one_of = Some(vec![json!("EXPIRED"), json!("REVOKED")])),
         );
         alive.body.insert(
             "refresh_token".into(),
-            Matcher {
-                same_as: Some("t".into()),
-                ..Matcher::default()
-            },
+            matcher(|m| m.same_as = Some("t".into())),
         );
         let outcomes = vec![dead, alive];
         let body = json!({"token_status": "REVOKED", "refresh_token": "abc"});
-        assert!(expect_findings(&outcomes, &resp(200), Some(&body), &captures, &scope).is_empty());
-        assert!(expect_findings(&outcomes, &resp(401), None, &captures, &scope).is_empty());
+        let (r200, r401, r500) = (resp(200), resp(401), resp(500));
+        let on = |resp, json| Against {
+            resp,
+            json,
+            enums: None,
+            captures: &captures,
+            scope: &scope,
+        };
+        assert!(expect_findings(&outcomes, &on(&r200, Some(&body))).is_empty());
+        assert!(expect_findings(&outcomes, &on(&r401, None)).is_empty());
         let active = json!({"token_status": "ACTIVE", "refresh_token": "abc"});
-        let f = expect_findings(&outcomes, &resp(200), Some(&active), &captures, &scope);
+        let f = expect_findings(&outcomes, &on(&r200, Some(&active)));
         assert_eq!(f.len(), 1);
         assert!(f[0].message.contains("none of the 2"), "{}", f[0].message);
-        let f = expect_findings(&outcomes, &resp(500), None, &captures, &scope);
+        let f = expect_findings(&outcomes, &on(&r500, None));
         assert_eq!(f[0].check, "expect.status");
     }
 
     #[test]
-    fn matchers_report_expected_and_actual() {
+    fn enum_words_compare_without_regard_to_case() {
         let captures = BTreeMap::new();
-        let scope = Scope {
-            username: "u",
-            password: "p",
-            unique: "x",
-            run_id: "r",
-            captures: &captures,
+        let scope = scope(&captures);
+        let enums = BTreeMap::from([("token_status".to_owned(), vec!["ACTIVE".to_owned()])]);
+        let mut o = Outcome {
+            status: Some(Statuses(vec![200])),
+            ..Outcome::default()
         };
+        o.body.insert(
+            "token_status".into(),
+            matcher(|m| m.equals = Some(json!("ACTIVE"))),
+        );
+        o.body
+            .insert("name".into(), matcher(|m| m.equals = Some(json!("ABC"))));
+        let r = resp(200);
+        let body = json!({"token_status": "active", "name": "ABC"});
+        let on = Against {
+            resp: &r,
+            json: Some(&body),
+            enums: Some(&enums),
+            captures: &captures,
+            scope: &scope,
+        };
+        assert!(
+            outcome_findings(&o, &on).is_empty(),
+            "the case of an enum word is a SHOULD, checked elsewhere"
+        );
+        let body = json!({"token_status": "ACTIVE", "name": "abc"});
+        let on = Against {
+            json: Some(&body),
+            ..on
+        };
+        assert_eq!(
+            outcome_findings(&o, &on).len(),
+            1,
+            "other fields compare exactly"
+        );
+    }
+
+    #[test]
+    fn matchers_report_expected_and_actual() {
+        let captures = BTreeMap::from([("then".to_owned(), json!("2026-01-01T00:00:00Z"))]);
+        let scope = scope(&captures);
         let mut o = Outcome {
             status: Some(Statuses(vec![200])),
             ..Outcome::default()
         };
         o.body.insert(
             "last_used_at".into(),
-            Matcher {
-                equals: Some(Value::Null),
-                ..Matcher::default()
-            },
+            matcher(|m| m.equals = Some(Value::Null)),
         );
         o.body.insert(
             "name".into(),
-            Matcher {
-                equals: Some(json!("{{ run.unique }}")),
-                ..Matcher::default()
-            },
+            matcher(|m| m.equals = Some(json!("{{ run.unique }}"))),
+        );
+        o.body
+            .insert("secret".into(), matcher(|m| m.absent = Some(true)));
+        o.body.insert(
+            "maybe".into(),
+            matcher(|m| {
+                m.optional = true;
+                m.equals = Some(Value::Null);
+            }),
         );
         o.body.insert(
-            "secret".into(),
-            Matcher {
-                absent: Some(true),
-                ..Matcher::default()
-            },
+            "created_at".into(),
+            matcher(|m| m.later_than = Some("then".into())),
         );
         o.headers.insert(
             "Cache-Control".into(),
-            Matcher {
-                pattern: Some(crate::case::Pattern(
+            matcher(|m| {
+                m.pattern = Some(crate::case::Pattern(
                     regex::Regex::new("no-store").expect("regex"),
-                )),
-                ..Matcher::default()
-            },
+                ));
+            }),
         );
-        let good = json!({"last_used_at": null, "name": "x"});
-        assert!(outcome_findings(&o, &resp(200), Some(&good), &captures, &scope).is_empty());
-        let bad = json!({"last_used_at": "2020-01-01T00:00:00Z", "name": "y", "secret": 1});
-        let f = outcome_findings(&o, &resp(200), Some(&bad), &captures, &scope);
-        assert_eq!(f.len(), 3, "{f:#?}");
+        let r = resp(200);
+        let good = json!({"last_used_at": null, "name": "x", "created_at": "2026-01-01T00:00:01Z"});
+        let on = Against {
+            resp: &r,
+            json: Some(&good),
+            enums: None,
+            captures: &captures,
+            scope: &scope,
+        };
+        assert!(
+            outcome_findings(&o, &on).is_empty(),
+            "{:#?}",
+            outcome_findings(&o, &on)
+        );
+        let bad = json!({"last_used_at": "2020-01-01T00:00:00Z", "name": "y", "secret": 1, "maybe": 3, "created_at": "2026-01-01T00:00:00Z"});
+        let on = Against {
+            json: Some(&bad),
+            ..on
+        };
+        let f = outcome_findings(&o, &on);
+        assert_eq!(f.len(), 5, "{f:#?}");
         assert!(f.iter().any(
             |f| f.expected.as_deref() == Some("\"x\"") && f.actual.as_deref() == Some("\"y\"")
         ));
+        assert!(
+            f.iter()
+                .any(|f| f.message.contains("is not later than capture `then`"))
+        );
     }
 }

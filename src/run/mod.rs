@@ -1,21 +1,31 @@
 //! Running cases against a target: selection, scheduling, and the run's report.
 //!
-//! Cases run concurrently (at most `jobs` at once), the steps of a case in order. Cases that
-//! change state every other case sees (the clock, the lifespans) run afterwards, one at a time,
-//! each restoring what it changed, so every result is the one a serial run would give.
+//! Cases run concurrently (at most `jobs` at once), the steps of a case in order: first those
+//! that borrow no token (among them the cases that create tokens, which seed the pool), then
+//! those that borrow. Cases that change state every other case sees (the clock, the lifespans)
+//! run last, one at a time, each restoring what it changed, so every result is the one a
+//! serial run would give. The run then cleans up what it created (`cleanup`).
 
+mod api;
 mod case;
+mod cleanup;
 mod control;
 mod error;
+mod fixtures;
 mod http;
 mod matcher;
+mod pool;
 mod result;
+mod steps;
 mod template;
 
 pub use case::{Env, run_case, skipped};
+pub use cleanup::{Inventory, Leftovers};
 pub use control::Control;
 pub use error::{ControlError, RunError, StepError, TemplateError};
+pub use fixtures::Fixtures;
 pub use http::{Http, Received, SentRequest, TransportError, encode};
+pub use pool::Pool;
 pub use result::{CaseResult, ResponseView, RunReport, StepResult, Summary, Verdict};
 
 use std::collections::BTreeSet;
@@ -24,8 +34,8 @@ use std::time::Instant;
 
 use crate::case::Case;
 use crate::check::IssuedTokens;
-use crate::spec::Spec;
-use crate::target::Target;
+use crate::spec::{Spec, TokenKind};
+use crate::target::{Need, Target};
 
 /// How to run.
 #[derive(Clone, Debug)]
@@ -67,24 +77,27 @@ pub fn selected(case: &Case, opts: &Options) -> bool {
 /// The share (0..n) a case id falls in: FNV-1a of the id, so it is stable across runs,
 /// machines and case order, and adding a case never moves another.
 pub fn share(id: &str, n: u32) -> u32 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in id.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    u32::try_from(h % u64::from(n.max(1))).unwrap_or(0)
+    u32::try_from(share_hash(id) % u64::from(n.max(1))).unwrap_or(0)
 }
 
-/// A run identifier that makes names unique across runs against one target.
+/// A run identifier that makes names unique across runs against one target: eight hex digits
+/// from the time and the process, so names built from it have a fixed length.
 fn run_id() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    format!(
-        "tc{:x}{:x}",
-        now.as_millis() % 0xFFFF_FFFF,
-        std::process::id() % 0xFFFF
-    )
+    let seed = format!("{}-{}", now.as_micros(), std::process::id());
+    format!("tc{:08x}", share_hash(&seed) & 0xFFFF_FFFF)
+}
+
+/// FNV-1a, the stable hash behind partitions and run ids.
+fn share_hash(text: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
 }
 
 /// Discovers the target's capabilities when the profile names a control URL but no list.
@@ -135,44 +148,48 @@ fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-/// The selected cases, split: those skipped for a missing capability (already reported), those
-/// that may run at once, and those that must run alone.
+/// The selected cases, split: those skipped for something the target lacks (already
+/// reported), the phases that may run at once, and those that must run alone.
 struct Plan<'c> {
-    concurrent: Vec<(usize, &'c Case)>,
+    /// Cases that borrow no token, then cases that do.
+    concurrent: [Vec<(usize, &'c Case)>; 2],
     exclusive: Vec<(usize, &'c Case)>,
 }
 
 fn plan<'c>(
-    cases: &'c [Case],
-    opts: &Options,
+    chosen: Vec<&'c Case>,
     target: &Target,
     results: &mut Vec<Option<CaseResult>>,
     on_case: &(dyn Fn(&CaseResult) + Sync),
 ) -> Plan<'c> {
-    let chosen: Vec<&Case> = cases.iter().filter(|c| selected(c, opts)).collect();
     results.resize(chosen.len(), None);
     let mut plan = Plan {
-        concurrent: Vec::new(),
+        concurrent: [Vec::new(), Vec::new()],
         exclusive: Vec::new(),
     };
     for (i, case) in chosen.into_iter().enumerate() {
         let missing: Vec<&str> = case
             .needs
             .iter()
-            .filter(|c| !target.capabilities.contains(c))
-            .map(|c| c.name())
+            .filter(|n| !target.provides(**n))
+            .map(|n| n.name())
             .collect();
         if !missing.is_empty() {
+            let hint = if case.needs.contains(&Need::SsoUser) && !target.provides(Need::SsoUser) {
+                " (name one with sso_username in the profile, or offer the control protocol's users capability)"
+            } else {
+                ""
+            };
             let r = skipped(
                 case,
-                format!("the target does not offer {}", missing.join(", ")),
+                format!("the target does not offer {}{hint}", missing.join(", ")),
             );
             on_case(&r);
             results[i] = Some(r);
         } else if case.is_exclusive() {
             plan.exclusive.push((i, case));
         } else {
-            plan.concurrent.push((i, case));
+            plan.concurrent[usize::from(case.borrows() > 0)].push((i, case));
         }
     }
     plan
@@ -190,10 +207,11 @@ impl Tally {
     fn add(
         &mut self,
         i: usize,
-        r: CaseResult,
+        mut r: CaseResult,
         traces: case::Traces,
         on_case: &(dyn Fn(&CaseResult) + Sync),
     ) {
+        r.used_control = traces.used_control;
         on_case(&r);
         self.exercised.extend(traces.exercised);
         self.connect_failed |= traces.connect_failed;
@@ -201,7 +219,8 @@ impl Tally {
     }
 }
 
-/// Runs the planned cases: the concurrent ones `jobs` at a time, then the exclusive ones alone.
+/// Runs the planned cases: each concurrent phase `jobs` at a time, then the exclusive ones
+/// alone.
 async fn execute(
     env: &Env<'_>,
     plan: Plan<'_>,
@@ -210,16 +229,37 @@ async fn execute(
     on_case: &(dyn Fn(&CaseResult) + Sync),
 ) {
     use futures_util::StreamExt as _;
-    let mut stream = futures_util::stream::iter(plan.concurrent)
-        .map(|(i, case)| async move { (i, run_case(env, case, i).await) })
-        .buffer_unordered(jobs.max(1));
-    while let Some((i, (r, traces))) = stream.next().await {
-        tally.add(i, r, traces, on_case);
+    for phase in plan.concurrent {
+        let mut stream = futures_util::stream::iter(phase)
+            .map(|(i, case)| async move { (i, run_case(env, case, i).await) })
+            .buffer_unordered(jobs.max(1));
+        while let Some((i, (r, traces))) = stream.next().await {
+            tally.add(i, r, traces, on_case);
+        }
     }
     for (i, case) in plan.exclusive {
         let (r, traces) = run_case(env, case, i).await;
         tally.add(i, r, traces, on_case);
     }
+}
+
+/// The run's pool: as many tokens as cases run at once, or as one case borrows.
+fn pool(spec: &Spec, cases: &[&Case], jobs: usize, run_id: &str) -> Result<Pool, RunError> {
+    let shape = spec
+        .token_shape(TokenKind::Refresh)
+        .cloned()
+        .ok_or_else(|| {
+            RunError::Setup(crate::error::Error::new(
+                crate::error::ErrorKind::Spec,
+                "the contract shapes no refresh token object (x-token)",
+            ))
+        })?;
+    let most = cases.iter().map(|c| c.borrows()).max().unwrap_or(0);
+    Ok(Pool::new(
+        jobs.max(most),
+        shape,
+        format!("token-conformance {run_id} pool"),
+    ))
 }
 
 /// Runs the selected cases and returns the report. `on_case` sees each result as it finishes.
@@ -235,8 +275,12 @@ pub async fn run(
     let http = Http::new(&target).map_err(RunError::Setup)?;
     probe(&target, &spec, &http).await?;
     let control = resolve_capabilities(&mut target, &http).await?;
-    let issued = IssuedTokens::default();
+    let chosen: Vec<&Case> = cases.iter().filter(|c| selected(c, opts)).collect();
     let run_id = run_id();
+    let needs_sso = chosen.iter().any(|c| c.needs.contains(&Need::SsoUser));
+    let fixtures = fixtures::prepare(&target, control.as_ref(), &run_id, needs_sso).await?;
+    let pool = pool(&spec, &chosen, opts.jobs, &run_id)?;
+    let (issued, inventory) = (IssuedTokens::default(), Inventory::default());
     let env = Env {
         spec: &spec,
         target: &target,
@@ -244,12 +288,20 @@ pub async fn run(
         control: control.as_ref(),
         issued: &issued,
         run_id: &run_id,
+        fixtures: &fixtures,
+        pool: &pool,
+        inventory: &inventory,
     };
     let mut tally = Tally::default();
-    let plan = plan(cases, opts, &target, &mut tally.results, on_case);
+    let plan = plan(chosen, &target, &mut tally.results, on_case);
     execute(&env, plan, opts.jobs, &mut tally, on_case).await;
     // A connection failure during the run: does the target still answer at all?
     let stopped_answering = tally.connect_failed && probe(&target, &spec, &http).await.is_err();
+    let leftovers = if stopped_answering {
+        Leftovers::default()
+    } else {
+        cleanup::clean_up(&env.api(), control.as_ref(), &pool, &inventory).await
+    };
     let mut cases: Vec<CaseResult> = tally.results.into_iter().flatten().collect();
     cases.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(RunReport {
@@ -263,5 +315,7 @@ pub async fn run(
         exercised: tally.exercised,
         tokens_issued: issued.len(),
         stopped_answering,
+        run_id,
+        leftovers,
     })
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use crate::case::Severity;
 use crate::check::Finding;
 use crate::error::Exit;
+use crate::run::cleanup::Leftovers;
 use crate::run::http::{Received, SentRequest};
 
 /// A case's verdict.
@@ -140,6 +141,8 @@ pub struct CaseResult {
     /// The `{{ run.unique }}` of this case, so snapshots can replace it with a placeholder.
     #[serde(skip)]
     pub unique: String,
+    /// Whether it used the control protocol.
+    pub used_control: bool,
 }
 
 impl CaseResult {
@@ -148,7 +151,7 @@ impl CaseResult {
     /// MUST finding fails.
     pub fn record(&mut self, mut step: StepResult) {
         if self.severity == Severity::Should {
-            for f in &mut step.findings {
+            for f in step.findings.iter_mut().filter(|f| f.demotable) {
                 f.severity = Severity::Should;
             }
         }
@@ -198,6 +201,10 @@ pub struct RunReport {
     pub tokens_issued: usize,
     /// The target stopped answering during the run.
     pub stopped_answering: bool,
+    /// The run's id, which every token it created carries in its name.
+    pub run_id: String,
+    /// What the run left active on the target.
+    pub leftovers: Leftovers,
 }
 
 /// Counts of verdicts.
@@ -226,6 +233,17 @@ impl RunReport {
             }
         }
         s
+    }
+
+    /// Of the cases that ran, how many did without the control protocol, and how many ran.
+    pub fn without_control(&self) -> (usize, usize) {
+        let ran = self.cases.iter().filter(|c| c.verdict != Verdict::Skipped);
+        let (mut without, mut all) = (0, 0);
+        for c in ran {
+            all += 1;
+            without += usize::from(!c.used_control);
+        }
+        (without, all)
     }
 
     /// HTTP requests made by the cases.

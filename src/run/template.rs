@@ -1,9 +1,21 @@
-//! Templates in case files: `{{ profile.username }}`, `{{ profile.password }}`,
-//! `{{ run.unique }}` (a name unique to this case in this run), `{{ run.id }}`, and
-//! `{{ NAME }}` for a value an earlier step captured.
+//! Templates in case files.
 //!
-//! A string that is exactly one template takes the captured value's JSON type (so a captured
-//! `user_id` stays a number in a JSON body); otherwise values are spliced in as text.
+//! `{{ NAME }}` draws on what a case may use: `profile.username`, `profile.password`,
+//! `sso.username` (an SSO user, from the profile or made through the control protocol),
+//! `run.name` (`token-conformance <run id> <case id>`, the name of every token a case
+//! creates), `run.unique` (unique to the case in this run, for throw-away user names),
+//! `run.id`, and any value an earlier step captured.
+//!
+//! A filter after `|` changes the value: `string` gives its text as a JSON string (a captured
+//! `user_id` sent as `"5"`), and `other_user` turns a user id into the id of another user (the
+//! run's second user when it has one, else the next id).
+//!
+//! `{{ fill(N, "c") }}` repeats `c` until the whole string is N characters long, for names
+//! exactly as long as the contract allows.
+//!
+//! A string that is exactly one template (no other characters, not even spaces) takes the
+//! value's JSON type, so a captured `user_id` stays a number in a JSON body; anything else is
+//! text.
 
 use std::collections::BTreeMap;
 
@@ -17,8 +29,14 @@ pub struct Scope<'a> {
     pub username: &'a str,
     /// The profile's password.
     pub password: &'a str,
+    /// An SSO user's name, when the run has one.
+    pub sso_username: Option<&'a str>,
+    /// The id of a user other than the profile's, when the run knows one.
+    pub other_user_id: Option<i64>,
     /// Unique per case per run.
     pub unique: &'a str,
+    /// `token-conformance <run id> <case id>`.
+    pub name: &'a str,
     /// The run's id.
     pub run_id: &'a str,
     /// Captures so far.
@@ -27,16 +45,51 @@ pub struct Scope<'a> {
 
 impl Scope<'_> {
     fn lookup(&self, name: &str) -> Result<Value, TemplateError> {
+        let text = |s: &str| Ok(Value::String(s.to_owned()));
         match name {
-            "profile.username" => Ok(Value::String(self.username.to_owned())),
-            "profile.password" => Ok(Value::String(self.password.to_owned())),
-            "run.unique" => Ok(Value::String(self.unique.to_owned())),
-            "run.id" => Ok(Value::String(self.run_id.to_owned())),
+            "profile.username" => text(self.username),
+            "profile.password" => text(self.password),
+            "sso.username" => self
+                .sso_username
+                .map_or_else(|| Err(TemplateError::Unknown(name.to_owned())), text),
+            "run.unique" => text(self.unique),
+            "run.name" => text(self.name),
+            "run.id" => text(self.run_id),
             other => self
                 .captures
                 .get(other)
                 .cloned()
                 .ok_or_else(|| TemplateError::Unknown(other.to_owned())),
+        }
+    }
+
+    /// `NAME | filter | ...`.
+    fn expression(&self, expr: &str) -> Result<Value, TemplateError> {
+        let mut parts = expr.split('|').map(str::trim);
+        let mut value = self.lookup(parts.next().unwrap_or_default())?;
+        for filter in parts {
+            value = self.filter(filter, value)?;
+        }
+        Ok(value)
+    }
+
+    fn filter(&self, filter: &str, value: Value) -> Result<Value, TemplateError> {
+        match filter {
+            "string" => Ok(Value::String(as_text(&value))),
+            "other_user" => {
+                let id = match &value {
+                    Value::Number(n) => n.as_i64(),
+                    Value::String(s) => s.trim().parse().ok(),
+                    _ => None,
+                }
+                .ok_or_else(|| TemplateError::Filter(filter.to_owned(), value.to_string()))?;
+                let other = self
+                    .other_user_id
+                    .filter(|o| *o != id)
+                    .unwrap_or(id.saturating_add(1));
+                Ok(Value::from(other))
+            }
+            _ => Err(TemplateError::UnknownFilter(filter.to_owned())),
         }
     }
 }
@@ -48,13 +101,29 @@ fn as_text(v: &Value) -> String {
     }
 }
 
+/// `fill(N, "c")`: the width and the character, if `expr` is one.
+fn fill_spec(expr: &str) -> Option<Result<(usize, String), TemplateError>> {
+    let args = expr.strip_prefix("fill(")?.strip_suffix(')')?;
+    let bad = || TemplateError::Fill(expr.to_owned());
+    let parse = || {
+        let (width, with) = args.split_once(',')?;
+        let width: usize = width.trim().parse().ok()?;
+        let with = with.trim().strip_prefix('"')?.strip_suffix('"')?;
+        (!with.is_empty()).then(|| (width, with.to_owned()))
+    };
+    Some(parse().ok_or_else(bad))
+}
+
 /// Renders one string.
 pub fn render_str(s: &str, scope: &Scope<'_>) -> Result<Value, TemplateError> {
-    let trimmed = s.trim();
-    if trimmed.starts_with("{{") && trimmed.ends_with("}}") && trimmed.matches("{{").count() == 1 {
-        return scope.lookup(trimmed[2..trimmed.len() - 2].trim());
+    if let Some(inner) = s.strip_prefix("{{").and_then(|r| r.strip_suffix("}}"))
+        && !inner.contains("{{")
+        && fill_spec(inner.trim()).is_none()
+    {
+        return scope.expression(inner.trim());
     }
     let mut out = String::new();
+    let mut fill: Option<(usize, usize, String)> = None;
     let mut rest = s;
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
@@ -62,10 +131,26 @@ pub fn render_str(s: &str, scope: &Scope<'_>) -> Result<Value, TemplateError> {
         let end = after
             .find("}}")
             .ok_or_else(|| TemplateError::Unclosed(s.to_owned()))?;
-        out.push_str(&as_text(&scope.lookup(after[..end].trim())?));
+        let expr = after[..end].trim();
+        match fill_spec(expr) {
+            Some(spec) => {
+                let (width, with) = spec?;
+                fill = Some((out.len(), width, with));
+            }
+            None => out.push_str(&as_text(&scope.expression(expr)?)),
+        }
         rest = &after[end + 2..];
     }
     out.push_str(rest);
+    if let Some((at, width, with)) = fill {
+        let mut padding = String::new();
+        let mut len = out.chars().count();
+        while len < width {
+            padding.push_str(&with);
+            len += with.chars().count();
+        }
+        out.insert_str(at, &padding);
+    }
     Ok(Value::String(out))
 }
 
@@ -93,22 +178,31 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    #[test]
-    fn whole_templates_keep_their_type_and_parts_splice() {
-        let mut captures = BTreeMap::new();
-        captures.insert("uid".to_owned(), json!(7));
-        let scope = Scope {
+    fn scope(captures: &BTreeMap<String, Value>) -> Scope<'_> {
+        Scope {
             username: "u@x",
             password: "pw",
+            sso_username: None,
+            other_user_id: None,
             unique: "tc-1",
+            name: "token-conformance r a.b",
             run_id: "r",
-            captures: &captures,
-        };
+            captures,
+        }
+    }
+
+    #[test]
+    fn whole_templates_keep_their_type_and_parts_splice() {
+        let captures = BTreeMap::from([("uid".to_owned(), json!(7))]);
+        let scope = scope(&captures);
         assert_eq!(render_str("{{ uid }}", &scope).expect("ok"), json!(7));
+        assert_eq!(render_str("{{uid}}", &scope).expect("ok"), json!(7));
         assert_eq!(
             render_str("id={{uid}}!", &scope).expect("ok"),
             json!("id=7!")
         );
+        // Anything around the template, a space included, makes text.
+        assert_eq!(render_str("{{ uid }} ", &scope).expect("ok"), json!("7 "));
         assert_eq!(
             render_str("{{ run.unique }}-x", &scope).expect("ok"),
             json!("tc-1-x")
@@ -118,5 +212,51 @@ mod tests {
             TemplateError::Unknown("nope".into())
         );
         assert!(render_str("{{ uid", &scope).is_err());
+        assert!(render_str("{{ sso.username }}", &scope).is_err());
+    }
+
+    #[test]
+    fn filters_give_a_string_or_another_user() {
+        let captures = BTreeMap::from([("uid".to_owned(), json!(7))]);
+        let mut s = scope(&captures);
+        assert_eq!(
+            render_str("{{ uid | string }}", &s).expect("ok"),
+            json!("7")
+        );
+        assert_eq!(
+            render_str("{{ uid | other_user }}", &s).expect("ok"),
+            json!(8)
+        );
+        s.other_user_id = Some(42);
+        assert_eq!(
+            render_str("{{ uid | other_user }}", &s).expect("ok"),
+            json!(42)
+        );
+        s.other_user_id = Some(7);
+        assert_eq!(
+            render_str("{{ uid | other_user }}", &s).expect("ok"),
+            json!(8)
+        );
+        assert_eq!(
+            render_str("{{ uid | other_user | string }}", &s).expect("ok"),
+            json!("8")
+        );
+        assert!(matches!(
+            render_str("{{ uid | shout }}", &s),
+            Err(TemplateError::UnknownFilter(_))
+        ));
+    }
+
+    #[test]
+    fn fill_pads_the_whole_string_to_its_width() {
+        let captures = BTreeMap::new();
+        let s = scope(&captures);
+        let v = render_str("{{ run.name }} ü{{ fill(40, \"é\") }}😀", &s).expect("ok");
+        let text = v.as_str().expect("text");
+        assert_eq!(text.chars().count(), 40, "{text}");
+        assert!(text.starts_with("token-conformance r a.b üé") && text.ends_with("é😀"));
+        let v = render_str("{{ fill(5, \"ab\") }}", &s).expect("ok");
+        assert_eq!(v, json!("ababab"), "never shorter than the width");
+        assert!(render_str("{{ fill(x, \"a\") }}", &s).is_err());
     }
 }

@@ -1,0 +1,150 @@
+//! The run's own requests to the API, outside any case: lending refresh tokens to cases,
+//! cleaning them between cases, and cleaning up at the end of the run. They are plumbing, not
+//! judged; which operation does what comes from the contract's extensions, not from names.
+
+use serde_json::{Map, Value};
+
+use crate::run::http::Http;
+use crate::spec::{Operation, Spec, TokenKind, TokenShape};
+use crate::target::Target;
+
+/// One of the run's own requests, answered.
+#[derive(Debug)]
+pub struct Answer {
+    /// The status.
+    pub status: u16,
+    /// The body, when it is a JSON object.
+    pub body: Option<Map<String, Value>>,
+}
+
+impl Answer {
+    /// Whether the status is 2xx.
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// The run's client of the API.
+pub struct Api<'a> {
+    /// The contract.
+    pub spec: &'a Spec,
+    /// The HTTP client.
+    pub http: &'a Http,
+    /// The target.
+    pub target: &'a Target,
+}
+
+impl Api<'_> {
+    /// Calls `op` with a JSON body; an error names what went wrong.
+    pub async fn call(&self, op: &Operation, body: Map<String, Value>) -> Result<Answer, String> {
+        let url = format!("{}{}", self.target.base_url, op.path);
+        let headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let (_, result) = self.http.send(&op.method, &url, &headers, bytes).await;
+        let resp = result.map_err(|e| format!("{}: {e}", op.id))?;
+        Ok(Answer {
+            status: resp.status,
+            body: serde_json::from_slice::<Value>(&resp.body)
+                .ok()
+                .and_then(|v| match v {
+                    Value::Object(m) => Some(m),
+                    _ => None,
+                }),
+        })
+    }
+
+    /// Logs in as the profile's user and creates a refresh token named `name`.
+    pub async fn create_refresh_token(&self, name: &str) -> Result<Map<String, Value>, String> {
+        self.login(&self.target.username, self.target.password.expose(), name)
+            .await
+            .map_err(|e| format!("{e} to the profile's credentials"))
+    }
+
+    /// Logs in and creates a refresh token named `name`.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        name: &str,
+    ) -> Result<Map<String, Value>, String> {
+        let op = self
+            .spec
+            .login()
+            .ok_or("the contract marks no operation as the login (x-login)")?;
+        let login = op.login.as_ref().ok_or("no x-login")?;
+        let body = Map::from_iter([
+            (login.username.clone(), Value::from(username)),
+            (login.password.clone(), Value::from(password)),
+            (login.name.clone(), Value::from(name)),
+        ]);
+        let answer = self.call(op, body).await?;
+        match answer.body {
+            Some(body) if answer.ok() => Ok(body),
+            _ => Err(format!("{} answered {}", op.id, answer.status)),
+        }
+    }
+
+    /// The request naming the token in `token` (its value and owner, as `shape` names them),
+    /// in the fields `op`'s request takes.
+    pub fn naming(
+        op: &Operation,
+        shape: &TokenShape,
+        token: &Map<String, Value>,
+    ) -> Option<Map<String, Value>> {
+        let req = op.request_token.as_ref()?;
+        let mut body = Map::new();
+        body.insert(req.value.clone(), token.get(&shape.value)?.clone());
+        if let (Some(from), Some(to)) = (&shape.owner, &req.owner) {
+            body.insert(to.clone(), token.get(from)?.clone());
+        }
+        Some(body)
+    }
+
+    /// Revokes the access tokens of a refresh token.
+    pub async fn revoke_access_tokens(
+        &self,
+        shape: &TokenShape,
+        token: &Map<String, Value>,
+    ) -> Result<Answer, String> {
+        let op = self
+            .spec
+            .revoke_access_tokens()
+            .ok_or("the contract has no operation that revokes access tokens")?;
+        let body = Self::naming(op, shape, token).ok_or("the token lacks its value or owner")?;
+        self.call(op, body).await
+    }
+
+    /// Regenerates a refresh token; the new token object.
+    pub async fn regenerate(
+        &self,
+        shape: &TokenShape,
+        token: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, String> {
+        let op = self
+            .spec
+            .regenerate(TokenKind::Refresh)
+            .ok_or("the contract has no operation that regenerates a refresh token")?;
+        let body = Self::naming(op, shape, token).ok_or("the token lacks its value or owner")?;
+        let answer = self.call(op, body).await?;
+        match answer.body {
+            Some(b) if answer.ok() && b.contains_key(&shape.value) => Ok(b),
+            _ => Err(format!("{} answered {}", op.id, answer.status)),
+        }
+    }
+
+    /// The token object of a live access token (`None` when it is refused).
+    pub async fn validate_access(
+        &self,
+        shape: &TokenShape,
+        token: &Map<String, Value>,
+    ) -> Result<Option<Map<String, Value>>, String> {
+        let op = self
+            .spec
+            .validation(TokenKind::Access)
+            .ok_or("the contract has no operation that validates access tokens")?;
+        let body = Self::naming(op, shape, token).ok_or("the token lacks its value or owner")?;
+        let answer = self.call(op, body).await?;
+        let ok = answer.ok();
+        Ok(answer.body.filter(|_| ok))
+    }
+}

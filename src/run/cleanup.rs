@@ -1,0 +1,193 @@
+//! What a run leaves on the target, and the clean-up at its end.
+//!
+//! Every case hands in what its ledger learnt of its tokens; at the end of the run every
+//! access token still alive is revoked (through revokeAPIAccessTokens), and with the control
+//! protocol every refresh token the run created is revoked too. What the API cannot revoke is
+//! reported, with why and where to revoke it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, PoisonError};
+
+use serde_json::{Map, Value};
+
+use crate::check::{Fact, Origin};
+use crate::run::api::Api;
+use crate::run::control::Control;
+use crate::run::pool::Pool;
+use crate::spec::{Severity, TokenKind};
+use crate::target::Capability;
+
+/// Everything the run's cases learnt about the tokens they touched.
+#[derive(Default)]
+pub struct Inventory {
+    facts: Mutex<HashMap<String, Fact>>,
+    retired: Mutex<HashSet<String>>,
+}
+
+impl Inventory {
+    /// Adds what one case learnt; a token seen by several cases keeps its most certain end.
+    pub fn add(&self, facts: Vec<Fact>) {
+        let mut all = self.facts.lock().unwrap_or_else(PoisonError::into_inner);
+        for f in facts {
+            match all.get_mut(&f.value) {
+                Some(known) => {
+                    known.revoked = match (known.revoked, f.revoked) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                    known.successor = known.successor.take().or(f.successor);
+                    if !f.body.is_empty() {
+                        known.body = f.body;
+                    }
+                }
+                None => {
+                    all.insert(f.value.clone(), f);
+                }
+            }
+        }
+    }
+
+    /// A token the run's own pool regenerated, so it is revoked.
+    pub fn retire(&self, value: &str) {
+        self.retired
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(value.to_owned());
+    }
+
+    fn snapshot(&self) -> (Vec<Fact>, HashSet<String>) {
+        let facts = self.facts.lock().unwrap_or_else(PoisonError::into_inner);
+        let retired = self.retired.lock().unwrap_or_else(PoisonError::into_inner);
+        (facts.values().cloned().collect(), retired.clone())
+    }
+}
+
+/// What a run left active on the target.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Leftovers {
+    /// Refresh tokens still active: the API has no call that revokes one.
+    pub refresh_tokens: usize,
+    /// Access tokens still active.
+    pub access_tokens: usize,
+    /// Refresh tokens the control protocol revoked at the end.
+    pub revoked_by_control: usize,
+    /// What went wrong while cleaning up.
+    pub problems: Vec<String>,
+}
+
+impl Leftovers {
+    /// The lines reports print, one per kind of token left active.
+    pub fn lines(&self, run_id: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let plural = |n: usize, one: &str, many: &str| {
+            if n == 1 {
+                format!("1 {one}")
+            } else {
+                format!("{n} {many}")
+            }
+        };
+        if self.refresh_tokens > 0 {
+            out.push(format!(
+                "{} left active: this API cannot revoke them; revoke them at /account/auth (their names start with `token-conformance {run_id}`)",
+                plural(self.refresh_tokens, "refresh token", "refresh tokens")
+            ));
+        }
+        if self.access_tokens > 0 {
+            out.push(format!(
+                "{} left active: minted from refresh tokens that were regenerated, and the target did not revoke them with it",
+                plural(self.access_tokens, "access token", "access tokens")
+            ));
+        }
+        out.extend(self.problems.iter().map(|p| format!("clean-up: {p}")));
+        out
+    }
+}
+
+fn is_alive(f: &Fact, retired: &HashSet<String>) -> bool {
+    f.revoked.is_none() && f.successor.is_none() && !retired.contains(&f.value)
+}
+
+/// The refresh tokens the run created that are still alive, as token objects.
+fn live_refresh_tokens(
+    facts: &[Fact],
+    retired: &HashSet<String>,
+    idle: Vec<Map<String, Value>>,
+) -> Vec<Map<String, Value>> {
+    let mut out: Vec<Map<String, Value>> = facts
+        .iter()
+        .filter(|f| f.kind == TokenKind::Refresh && f.origin != Origin::Seen)
+        .filter(|f| is_alive(f, retired) && !f.body.is_empty())
+        .map(|f| f.body.clone())
+        .collect();
+    out.extend(idle);
+    out
+}
+
+/// Cleans up after the run: revokes what it can, and counts what is left.
+pub async fn clean_up(
+    api: &Api<'_>,
+    control: Option<&Control>,
+    pool: &Pool,
+    inventory: &Inventory,
+) -> Leftovers {
+    let idle: Vec<Map<String, Value>> = pool.drain().into_iter().map(|l| l.body).collect();
+    let (facts, retired) = inventory.snapshot();
+    let live = live_refresh_tokens(&facts, &retired, idle);
+    let mut left = Leftovers::default();
+    let admin = control.filter(|_| {
+        api.target
+            .capabilities
+            .contains(&Capability::RevokeRefreshToken)
+    });
+    let shape = &pool.shape;
+    for token in &live {
+        let Some(value) = pool.value(token) else {
+            continue;
+        };
+        match admin {
+            Some(c) => match c.revoke_refresh_token(value).await {
+                Ok(_) => left.revoked_by_control += 1,
+                Err(e) => left.problems.push(e.to_string()),
+            },
+            None => {
+                let minted = facts.iter().any(|f| {
+                    f.parent.as_deref() == Some(value) && f.revoked != Some(Severity::Must)
+                });
+                if minted && let Err(e) = api.revoke_access_tokens(shape, token).await {
+                    left.problems.push(e);
+                }
+                left.refresh_tokens += 1;
+            }
+        }
+    }
+    left.access_tokens = orphans(api, &facts, &retired).await;
+    left
+}
+
+/// Access tokens whose refresh token died without surely taking them along (regeneration
+/// revokes them only as a SHOULD): asks the target whether each is still active.
+async fn orphans(api: &Api<'_>, facts: &[Fact], retired: &HashSet<String>) -> usize {
+    let Some(shape) = api.spec.token_shape(TokenKind::Access) else {
+        return 0;
+    };
+    let dead_parents: HashSet<&str> = facts
+        .iter()
+        .filter(|f| f.kind == TokenKind::Refresh && !is_alive(f, retired))
+        .map(|f| f.value.as_str())
+        .collect();
+    let mut left = 0;
+    for f in facts.iter().filter(|f| f.kind == TokenKind::Access) {
+        let orphaned = f
+            .parent
+            .as_deref()
+            .is_some_and(|p| dead_parents.contains(p));
+        if orphaned
+            && f.revoked != Some(Severity::Must)
+            && !f.body.is_empty()
+            && let Ok(Some(_)) = api.validate_access(shape, &f.body).await
+        {
+            left += 1;
+        }
+    }
+    left
+}

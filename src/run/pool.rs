@@ -1,0 +1,158 @@
+//! The run's pool of refresh tokens, so that a run against someone else's deployment creates
+//! as few 60-day credentials as it can.
+//!
+//! Cases that are not about creating tokens borrow one (`borrow_refresh_token`). The pool
+//! creates a token only when none is idle, and never holds more than its capacity; cases that
+//! create tokens for the profile's user donate the live ones when they end. A token comes back
+//! clean: its access tokens revoked, then regenerated, so the next case gets a fresh value and
+//! nothing it minted lives on. A token a case killed is dropped, and the pool may make another.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::check::IssuedTokens;
+use crate::run::api::Api;
+use crate::spec::TokenShape;
+
+/// A refresh token the pool holds or lends: its latest token object, and when it was issued.
+#[derive(Clone, Debug)]
+pub struct Lent {
+    /// The token object, as the last response that issued it showed it.
+    pub body: Map<String, Value>,
+    /// When it was issued (local clock).
+    pub issued: Instant,
+}
+
+/// Tokens lent to one case, with the right to hold them.
+pub struct Loan<'p> {
+    _permit: SemaphorePermit<'p>,
+    /// The tokens, in the order the case's borrow steps take them.
+    pub tokens: Vec<Lent>,
+}
+
+/// The pool.
+pub struct Pool {
+    capacity: usize,
+    permits: Semaphore,
+    idle: Mutex<Vec<Lent>>,
+    /// Tokens the pool holds or lends.
+    held: AtomicUsize,
+    /// The shape of refresh token objects.
+    pub shape: TokenShape,
+    /// The name every token the pool creates carries.
+    name: String,
+}
+
+impl Pool {
+    /// A pool of at most `capacity` tokens, named `name`.
+    pub fn new(capacity: usize, shape: TokenShape, name: String) -> Self {
+        let capacity = capacity.max(1);
+        Self {
+            capacity,
+            permits: Semaphore::new(capacity),
+            idle: Mutex::new(Vec::new()),
+            held: AtomicUsize::new(0),
+            shape,
+            name,
+        }
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Lent>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Lends `n` tokens, waiting while others hold the pool's capacity; creates those it lacks.
+    pub async fn borrow(
+        &self,
+        api: &Api<'_>,
+        issued: &IssuedTokens,
+        n: usize,
+    ) -> Result<Loan<'_>, String> {
+        let want = u32::try_from(n.min(self.capacity)).unwrap_or(1);
+        let permit = self
+            .permits
+            .acquire_many(want)
+            .await
+            .map_err(|_| "the pool is closed".to_owned())?;
+        let mut tokens = Vec::new();
+        for _ in 0..n {
+            let next = self.idle().pop();
+            let lent = match next {
+                Some(l) => l,
+                None => {
+                    let body = api.create_refresh_token(&self.name).await?;
+                    self.record(&body, issued);
+                    self.held.fetch_add(1, Ordering::SeqCst);
+                    Lent {
+                        body,
+                        issued: Instant::now(),
+                    }
+                }
+            };
+            tokens.push(lent);
+        }
+        Ok(Loan {
+            _permit: permit,
+            tokens,
+        })
+    }
+
+    fn record(&self, body: &Map<String, Value>, issued: &IssuedTokens) {
+        if let Some(Value::String(v)) = body.get(&self.shape.value) {
+            issued.record(v, "the run's token pool");
+        }
+    }
+
+    /// Takes back a live token after a case: revokes its access tokens and regenerates it.
+    /// A token that cannot be regenerated goes back as it is.
+    pub async fn give_back(&self, api: &Api<'_>, issued: &IssuedTokens, token: Lent) {
+        let _ = api.revoke_access_tokens(&self.shape, &token.body).await;
+        let clean = match api.regenerate(&self.shape, &token.body).await {
+            Ok(body) => {
+                self.record(&body, issued);
+                Lent {
+                    body,
+                    issued: Instant::now(),
+                }
+            }
+            Err(_) => token,
+        };
+        self.idle().push(clean);
+    }
+
+    /// A lent token that died during its case: the pool may make another.
+    pub fn drop_dead(&self) {
+        let _ = self
+            .held
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |h| h.checked_sub(1));
+    }
+
+    /// Offers a live token a case created for the profile's user; the pool takes it (after
+    /// cleaning it) while it holds fewer than its capacity. Returns whether it did.
+    pub async fn donate(&self, api: &Api<'_>, issued: &IssuedTokens, token: Lent) -> bool {
+        let took = self
+            .held
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |h| {
+                (h < self.capacity).then_some(h + 1)
+            })
+            .is_ok();
+        if took {
+            self.give_back(api, issued, token).await;
+        }
+        took
+    }
+
+    /// The idle tokens, for the clean-up at the end of the run.
+    pub fn drain(&self) -> Vec<Lent> {
+        std::mem::take(&mut *self.idle())
+    }
+
+    /// The value of a token object.
+    pub fn value<'b>(&self, body: &'b Map<String, Value>) -> Option<&'b str> {
+        body.get(&self.shape.value).and_then(Value::as_str)
+    }
+}
