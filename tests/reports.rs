@@ -92,17 +92,13 @@ fn token_values(report: &RunReport) -> Vec<String> {
 async fn no_report_snapshot_or_log_holds_a_secret() {
     let (mut report, spec, password, dir) = full_run().await;
     let tokens = token_values(&report);
+    // The pool's own values (regenerated between cases) never show in a case's responses.
     assert!(
-        tokens.len() >= report.tokens_issued,
-        "{} < {}",
-        tokens.len(),
-        report.tokens_issued
+        tokens.len() > 30,
+        "the run's bodies show only {} tokens",
+        tokens.len()
     );
-    assert!(
-        report.tokens_issued > 30,
-        "the run issued only {} tokens",
-        report.tokens_issued
-    );
+    assert!(report.tokens_issued >= tokens.len());
 
     let out = dir.path();
     let paths = |name: &str| out.join(name).to_str().unwrap().to_owned();
@@ -244,9 +240,12 @@ fn reports_from_the_binary_show_failures_skips_and_coverage() {
     let dir = tempfile::tempdir().unwrap();
     let md = dir.path().join("report.md");
     let xml = dir.path().join("report.xml");
-    // An impossible coverage floor fails an otherwise clean run; a reachable one does not.
+    // A coverage floor a run does not reach fails an otherwise clean run; the full suite
+    // reaches every provokable response.
     let (code, out) = run_bin(&[
         "run",
+        "--tag",
+        "smoke",
         "--min-coverage",
         "99",
         "--markdown",
@@ -267,7 +266,7 @@ fn reports_from_the_binary_show_failures_skips_and_coverage() {
     ] {
         assert!(md.contains(section), "markdown lacks {section}:\n{md}");
     }
-    let (code, out) = run_bin(&["run", "--min-coverage", "50"]);
+    let (code, out) = run_bin(&["run", "--min-coverage", "100"]);
     assert_eq!(code, 0, "{out}");
 }
 
