@@ -647,3 +647,62 @@ async fn internal_errors_say_nothing_about_internals() {
         200
     );
 }
+
+#[tokio::test]
+async fn an_empty_password_is_a_wrong_password() {
+    let h = Harness::in_process().await;
+    for enc in ENCODINGS {
+        h.call(
+            "createRefreshToken",
+            enc,
+            &[
+                ("username", USER.into()),
+                ("password", "".into()),
+                ("name", "n".into()),
+            ],
+        )
+        .await
+        .assert_error(401, "Invalid username or password.");
+    }
+    // A missing password is still a missing field.
+    h.call(
+        "createRefreshToken",
+        Enc::Json,
+        &[("username", USER.into()), ("name", "n".into())],
+    )
+    .await
+    .assert_error(400, "Missing required field(s): password.");
+}
+
+#[tokio::test]
+async fn repeated_unknown_fields_are_ignored_and_repeated_known_ones_refused() {
+    let h = Harness::in_process().await;
+    let t = h.login("r").await;
+    let path = "/integration/v1/validateRefreshToken/";
+    let form = |extra: &str| {
+        format!(
+            "refresh_token={}&user_id={}{extra}",
+            t["refresh_token"].as_str().unwrap(),
+            t["user_id"]
+        )
+        .into_bytes()
+    };
+    let r = h
+        .raw(
+            "POST",
+            path,
+            Some("application/x-www-form-urlencoded"),
+            form("&x=1&x=2"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = h
+        .raw(
+            "POST",
+            path,
+            Some("application/x-www-form-urlencoded"),
+            form("&user_id=1"),
+        )
+        .await;
+    r.assert_error(400, "Field 'user_id' is given more than once.");
+}

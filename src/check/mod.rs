@@ -6,6 +6,7 @@
 //! keeps in step. A SHOULD finding is a warning; it fails the run only under `--strict`.
 
 mod cache_control;
+mod client_error;
 mod content_type;
 mod context;
 mod dead_token;
@@ -13,7 +14,6 @@ mod engine;
 mod error_shape;
 mod expiry;
 mod finding;
-mod input;
 mod ledger;
 mod registry;
 mod schema;

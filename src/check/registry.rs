@@ -6,8 +6,8 @@ use serde_json::Value;
 use super::context::Body;
 use super::{
     CheckFn, CheckInfo, Context, ENGINE_CHECKS, Exchange, Findings, IssuedTokens, Ledger,
-    cache_control, content_type, dead_token, error_shape, expiry, input, schema, status, timestamp,
-    token_status, token_value,
+    cache_control, client_error, content_type, dead_token, error_shape, expiry, schema, status,
+    timestamp, token_status, token_value,
 };
 
 /// Every response check, in the order it runs and CHECKS.md lists it.
@@ -19,7 +19,7 @@ pub const RESPONSE_CHECKS: &[(CheckInfo, CheckFn)] = &[
     (schema::BODY, schema::body),
     (error_shape::SHAPE, error_shape::shape),
     (error_shape::CODE, error_shape::code),
-    (input::REJECTED, input::rejected),
+    (client_error::KEPT, client_error::kept),
     (timestamp::RFC3339, timestamp::rfc3339),
     (timestamp::FRACTION, timestamp::fraction),
     (timestamp::SKEW, timestamp::skew),

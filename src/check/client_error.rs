@@ -1,16 +1,16 @@
-//! `bad_input.rejected`.
+//! `client_error.kept`.
 
 use super::{CheckInfo, Context, Finding, Findings};
 
-/// Bad input gets a client error, whatever else the case expects.
-pub const REJECTED: CheckInfo = CheckInfo::must(
-    "bad_input.rejected",
-    "A request the case marks as bad input (every status it expects is 4xx) gets a 4xx: not a 2xx, which accepts it, nor a 5xx, which crashed on it.",
+/// A request the case expects refused gets a client error, whatever else the case expects.
+pub const KEPT: CheckInfo = CheckInfo::must(
+    "client_error.kept",
+    "A request the case expects refused (every status it expects is 4xx: bad input, a dead or unknown token, a wrong password) gets a 4xx: not a 2xx, which accepted it, nor a 5xx, which crashed on it.",
 )
 .in_every_case();
 
-/// `bad_input.rejected`.
-pub fn rejected(cx: &Context<'_>, out: &mut Findings) {
+/// `client_error.kept`.
+pub fn kept(cx: &Context<'_>, out: &mut Findings) {
     let expected = cx.x.expected;
     if expected.is_empty() || !expected.iter().all(|s| (400..500).contains(s)) {
         return;
@@ -26,9 +26,9 @@ pub fn rejected(cx: &Context<'_>, out: &mut Findings) {
     let want: Vec<String> = expected.iter().map(u16::to_string).collect();
     out.push(
         Finding::new(
-            REJECTED,
+            KEPT,
             format!(
-                "{} {what} a request the case marks as bad input (it answered {status})",
+                "{} {what} a request the case expects it to refuse (it answered {status})",
                 cx.x.operation.id
             ),
         )
