@@ -799,19 +799,38 @@ pub fn load_dir(dir: &Path, spec: &Spec) -> Result<Vec<Case>, Vec<Error>> {
         ]);
     }
     files.sort();
-    if files.is_empty() {
-        return Err(vec![
-            Error::new(ErrorKind::Case, "no case files (*.yaml) found").at(Place::file(dir)),
-        ]);
-    }
+    let texts = files.into_iter().map(|f| {
+        let text = std::fs::read_to_string(&f)
+            .map_err(|e| case_error(&f, None, format!("cannot read: {e}")));
+        (f, text)
+    });
+    load_texts(dir, texts, spec)
+}
+
+/// The cases built into the binary, reported as if read from `cases/`.
+pub fn load_builtin(spec: &Spec) -> Result<Vec<Case>, Vec<Error>> {
+    let dir = Path::new(crate::builtin::CASES_DIR);
+    let texts = crate::builtin::CASES
+        .iter()
+        .filter(|(rel, _)| rel.ends_with(".yaml"))
+        .map(|(rel, text)| (dir.join(rel), Ok((*text).to_owned())));
+    load_texts(dir, texts, spec)
+}
+
+/// Loads case texts found under `dir`; every error is collected.
+fn load_texts(
+    dir: &Path,
+    texts: impl Iterator<Item = (PathBuf, Result<String, Error>)>,
+    spec: &Spec,
+) -> Result<Vec<Case>, Vec<Error>> {
     let mut cases: Vec<Case> = Vec::new();
     let mut errors = Vec::new();
     let mut ids: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for f in files {
-        let text = match std::fs::read_to_string(&f) {
+    for (f, text) in texts {
+        let text = match text {
             Ok(t) => t,
             Err(e) => {
-                errors.push(case_error(&f, None, format!("cannot read: {e}")));
+                errors.push(e);
                 continue;
             }
         };
@@ -829,6 +848,10 @@ pub fn load_dir(dir: &Path, spec: &Spec) -> Result<Vec<Case>, Vec<Error>> {
             }
             Err(e) => errors.push(e),
         }
+    }
+    if cases.is_empty() && errors.is_empty() {
+        errors
+            .push(Error::new(ErrorKind::Case, "no case files (*.yaml) found").at(Place::file(dir)));
     }
     if errors.is_empty() {
         Ok(cases)

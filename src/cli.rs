@@ -13,17 +13,14 @@ use crate::run::{self, Options};
 use crate::spec::{BUNDLED_SPEC, BUNDLED_SPEC_NAME, Spec};
 use crate::target::{Settings, Target};
 
-/// Where cases and the spec are looked for by default.
-pub const DEFAULT_CASES: &str = "cases";
-
 /// `--cases` and `--spec`.
 #[derive(Clone, Debug, Args)]
 pub struct Sources {
-    /// Directory of case files (*.yaml, searched recursively).
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_CASES)]
-    pub cases: PathBuf,
-    /// The OpenAPI document (default: specs/token-auth.openapi.yaml if present, else the copy
-    /// built into this binary).
+    /// Directory of case files (*.yaml, searched recursively); default: the cases built into
+    /// this binary (`cases export DIR` writes them out to edit).
+    #[arg(long, value_name = "DIR")]
+    pub cases: Option<PathBuf>,
+    /// The OpenAPI document; default: the contract built into this binary.
     #[arg(long, value_name = "FILE")]
     pub spec: Option<PathBuf>,
 }
@@ -110,29 +107,45 @@ impl RunArgs {
     }
 }
 
-/// Loads the spec named by `sources`, or the default.
+/// Loads the spec named by `sources`, or the one built into the binary.
 pub fn load_spec(sources: &Sources) -> Result<Spec, Error> {
     match &sources.spec {
         Some(file) => Spec::load(file),
-        None => {
-            let local = Path::new(BUNDLED_SPEC_NAME);
-            if local.is_file() {
-                Spec::load(local)
-            } else {
-                Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME))
-            }
-        }
+        None => Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)),
     }
 }
 
 /// Loads spec and cases; every case error is reported, not only the first.
 pub fn load(sources: &Sources) -> Result<(Spec, Vec<Case>), Vec<Error>> {
-    if !sources.cases.is_dir() {
-        return Err(vec![no_cases(&sources.cases)]);
+    if let Some(dir) = sources.cases.as_deref().filter(|d| !d.is_dir()) {
+        return Err(vec![no_cases(dir)]);
     }
     let spec = load_spec(sources).map_err(|e| vec![e])?;
-    let cases = case::load_dir(&sources.cases, &spec)?;
+    let cases = match &sources.cases {
+        Some(dir) => case::load_dir(dir, &spec)?,
+        None => case::load_builtin(&spec)?,
+    };
     Ok((spec, cases))
+}
+
+/// `cases export DIR`: writes the built-in cases out to edit.
+pub fn export_cases(dir: &Path) -> Exit {
+    match crate::builtin::export(dir) {
+        Ok(n) => {
+            println!(
+                "wrote {n} files to {}; run them with --cases {}",
+                dir.display(),
+                dir.display()
+            );
+            Exit::Success
+        }
+        Err(e) => {
+            report_errors(&[
+                Error::new(ErrorKind::Usage, format!("cannot export the cases: {e}"))
+                    .at(Place::file(dir)),
+            ])
+        }
+    }
 }
 
 /// Prints errors to stderr and returns the exit code they call for.
@@ -213,17 +226,16 @@ async fn run_with(
             ""
         }
     );
-    let password = target.password.expose().to_owned();
+    // The password and the gateway headers' values are redacted in every output.
+    let secrets: Vec<String> = std::iter::once(target.password.expose().to_owned())
+        .chain(target.headers.iter().map(|(_, v)| v.expose().to_owned()))
+        .collect();
     let print = move |r: &run::CaseResult| println!("{}", console::progress_line(r, style));
     let spec = Arc::new(spec);
     let mut report = run::run(Arc::clone(&spec), cases, target, &opts, &print).await?;
-    let redactor = Redactor::for_report(&report, &spec.secret_fields, [password]);
-    let snapshots = args.snapshots.clone().or_else(|| {
-        let default = Path::new(DEFAULT_SNAPSHOTS);
-        (embedded && default.is_dir()).then(|| default.to_owned())
-    });
-    if let Some(dir) = &snapshots {
-        apply_snapshots(&mut report, dir, args.update_snapshots, &redactor)?;
+    let redactor = Redactor::for_report(&report, &spec.secret_fields, secrets);
+    if let Some(store) = snapshot_store(args, embedded) {
+        apply_snapshots(&mut report, &store, args.update_snapshots, &redactor)?;
     }
     print!("{}", console::details(&report, &redactor, style));
     let coverage = crate::report::coverage::coverage(&spec, &report);
@@ -254,54 +266,109 @@ fn judge_coverage(
     }
 }
 
-/// Where the reference server's accepted snapshots live.
+/// Where the reference server's accepted snapshots live in a checkout.
 pub const DEFAULT_SNAPSHOTS: &str = "snapshots";
+
+/// Where a run's accepted snapshots are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SnapshotStore {
+    /// A directory of `.snap` files; drift is written beside them as `.snap.new`.
+    Dir(std::path::PathBuf),
+    /// The reference server's snapshots built into the binary (compared only).
+    BuiltIn,
+}
+
+/// Which snapshots a run compares with: `--snapshots DIR`; for the embedded reference server
+/// running the built-in cases, a checkout's `snapshots/` (so drift can be reviewed) or else
+/// the built-in ones. Another target's snapshots are only the ones the flag names.
+pub fn snapshot_store(args: &RunArgs, embedded: bool) -> Option<SnapshotStore> {
+    if let Some(dir) = &args.snapshots {
+        return Some(SnapshotStore::Dir(dir.clone()));
+    }
+    if !embedded || args.sources.cases.is_some() {
+        return None;
+    }
+    let checkout = Path::new(DEFAULT_SNAPSHOTS);
+    if checkout.is_dir() || args.update_snapshots {
+        Some(SnapshotStore::Dir(checkout.to_owned()))
+    } else {
+        Some(SnapshotStore::BuiltIn)
+    }
+}
 
 /// Compares (or writes) every run case's snapshot; drift becomes a `snapshot.drift` finding.
 pub fn apply_snapshots(
     report: &mut run::RunReport,
-    dir: &Path,
+    store: &SnapshotStore,
     update: bool,
     redactor: &Redactor,
 ) -> Result<(), Error> {
-    use crate::snapshot::{Comparison, compare, render, write};
-    let io = |e: std::io::Error| {
-        Error::new(ErrorKind::Usage, format!("cannot write snapshots: {e}")).at(Place::file(dir))
-    };
+    use crate::snapshot::render;
     for case in report
         .cases
         .iter_mut()
         .filter(|c| c.verdict != run::Verdict::Skipped)
     {
         let text = render(case, redactor);
-        if update {
-            write(dir, case, &text, false).map_err(io)?;
-            continue;
-        }
-        let problem = match compare(dir, &case.id, &text) {
-            Comparison::Same => None,
-            Comparison::Missing => Some(format!(
-                "no snapshot {} yet (review the new one, or run with --update-snapshots)",
-                crate::snapshot::path(dir, &case.id).display()
-            )),
-            Comparison::Changed(diff) => Some(format!(
-                "the responses differ from {}:\n{diff}",
-                crate::snapshot::path(dir, &case.id).display()
-            )),
+        let problem = match store {
+            SnapshotStore::Dir(dir) => compare_in(dir, case, &text, update)?,
+            SnapshotStore::BuiltIn => compare_builtin(case, &text),
         };
         if let Some(message) = problem {
-            let pending = write(dir, case, &text, true).map_err(io)?;
-            let finding = crate::check::Finding::new(
-                crate::check::SNAPSHOT_DRIFT,
-                format!(
-                    "{message}(pending: {}; accept with `cargo insta review` or --update-snapshots)",
-                    pending.display()
-                ),
-            );
+            let finding = crate::check::Finding::new(crate::check::SNAPSHOT_DRIFT, message);
             case.record(run::StepResult::finding("snapshot", finding));
         }
     }
     Ok(())
+}
+
+/// Compares with (or writes) the snapshot in `dir`; the drift message, if any.
+fn compare_in(
+    dir: &Path,
+    case: &run::CaseResult,
+    text: &str,
+    update: bool,
+) -> Result<Option<String>, Error> {
+    use crate::snapshot::{Comparison, compare, path, write};
+    let io = |e: std::io::Error| {
+        Error::new(ErrorKind::Usage, format!("cannot write snapshots: {e}")).at(Place::file(dir))
+    };
+    if update {
+        write(dir, case, text, false).map_err(io)?;
+        return Ok(None);
+    }
+    let file = path(dir, &case.id);
+    let message = match compare(dir, &case.id, text) {
+        Comparison::Same => return Ok(None),
+        Comparison::Missing => format!(
+            "no snapshot {} yet (review the new one, or run with --update-snapshots)",
+            file.display()
+        ),
+        Comparison::Changed(diff) => {
+            format!("the responses differ from {}:\n{diff}", file.display())
+        }
+    };
+    let pending = write(dir, case, text, true).map_err(io)?;
+    Ok(Some(format!(
+        "{message}(pending: {}; accept with `cargo insta review` or --update-snapshots)",
+        pending.display()
+    )))
+}
+
+/// Compares with the built-in snapshot; the drift message, if any.
+fn compare_builtin(case: &run::CaseResult, text: &str) -> Option<String> {
+    use crate::snapshot::{Comparison, compare_with};
+    match compare_with(crate::builtin::snapshot(&case.id), text) {
+        Comparison::Same => None,
+        Comparison::Missing => Some(format!(
+            "no built-in snapshot of {} (give --snapshots DIR --update-snapshots to write one)",
+            case.id
+        )),
+        Comparison::Changed(diff) => Some(format!(
+            "the responses differ from the built-in snapshot of {}:\n{diff}(run from a checkout, or give --snapshots DIR, to keep the new one for review)",
+            case.id
+        )),
+    }
 }
 
 /// Writes the reports the flags ask for.
@@ -350,9 +417,63 @@ pub fn list(sources: &Sources) -> Exit {
     print_loaded(sources, |_, cases| list_text(cases))
 }
 
-/// `lint`: prints how the cases load against the contract, and what they leave untested.
+/// The most wrong passwords a run may send the profile's account: the wrong password, the
+/// empty password and the `TOKEN` header cases. Well under any lockout threshold, so a run can
+/// never lock out the account it logs in with.
+pub const MAX_WRONG_PASSWORDS: usize = 3;
+
+/// `lint`: prints how the cases load against the contract, and what they leave untested; fails
+/// when the cases would send the profile's account more wrong passwords than promised.
 pub fn lint(sources: &Sources) -> Exit {
-    print_loaded(sources, lint_text)
+    match load(sources) {
+        Ok((spec, cases)) => {
+            print!("{}", lint_text(&spec, &cases));
+            let wrong = wrong_passwords(&spec, &cases);
+            if wrong.len() > MAX_WRONG_PASSWORDS {
+                return report_errors(&[Error::new(
+                    ErrorKind::Case,
+                    format!(
+                        "the cases send the profile's account {} wrong passwords, more than the {MAX_WRONG_PASSWORDS} promised: {}",
+                        wrong.len(),
+                        wrong.join(", ")
+                    ),
+                )
+                .hint("use a throw-away user name for failed logins: 'nobody-{{ run.unique }}@example.invalid'")]);
+            }
+            Exit::Success
+        }
+        Err(errors) => report_errors(&errors),
+    }
+}
+
+/// The steps that log in as the profile's user with another password than the profile's:
+/// `case-id step N`.
+pub fn wrong_passwords(spec: &Spec, cases: &[Case]) -> Vec<String> {
+    let Some(login) = spec.login().and_then(|o| o.login.as_ref().map(|l| (o, l))) else {
+        return Vec::new();
+    };
+    let (op, fields) = login;
+    let mut out = Vec::new();
+    for c in cases {
+        for s in &c.steps {
+            let crate::case::Action::Call(call) = &s.action else {
+                continue;
+            };
+            let crate::case::Body::Fields(body) = &call.body else {
+                continue;
+            };
+            let is = |field: &str, template: &str| {
+                body.get(field).and_then(serde_json::Value::as_str) == Some(template)
+            };
+            if call.operation == op.id
+                && is(&fields.username, "{{ profile.username }}")
+                && !is(&fields.password, "{{ profile.password }}")
+            {
+                out.push(format!("{} step {}", c.id, s.index));
+            }
+        }
+    }
+    out
 }
 
 /// The listing of `list`.
@@ -408,6 +529,12 @@ pub fn lint_text(spec: &Spec, cases: &[Case]) -> String {
     for line in crate::report::coverage::exclusions(&pairs) {
         out.push_str(&format!("not provokable, left out of coverage: {line}\n"));
     }
+    let wrong = wrong_passwords(spec, cases);
+    out.push_str(&format!(
+        "the profile's account receives {} wrong passwords per run (at most {MAX_WRONG_PASSWORDS} promised): {}\n",
+        wrong.len(),
+        if wrong.is_empty() { "none".to_owned() } else { wrong.join(", ") }
+    ));
     if !missing.is_empty() {
         out.push_str(&format!(
             "no case expects these documented responses: {}\n",
@@ -421,5 +548,5 @@ pub fn lint_text(spec: &Spec, cases: &[Case]) -> String {
 pub fn no_cases(dir: &Path) -> Error {
     Error::new(ErrorKind::Usage, "no cases directory")
         .at(Place::file(dir))
-        .hint("run from the repository root, or give --cases DIR")
+        .hint("give --cases an existing directory, or leave it out to run the built-in cases")
 }

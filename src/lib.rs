@@ -31,6 +31,7 @@
 //! # Ok::<(), token_conformance::error::Error>(())
 //! ```
 
+pub mod builtin;
 pub mod case;
 pub mod check;
 pub mod cli;

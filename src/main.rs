@@ -25,6 +25,20 @@ enum Command {
     Lint(Sources),
     /// Run the bundled reference server (same flags as `reference-server`).
     Serve(reference_server::cli::ServeArgs),
+    /// The built-in cases.
+    #[command(subcommand)]
+    Cases(CasesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CasesCommand {
+    /// Write the built-in cases (with their README and editor schema) into DIR, to edit and
+    /// run with --cases DIR.
+    Export {
+        /// An empty or new directory.
+        #[arg(value_name = "DIR")]
+        dir: std::path::PathBuf,
+    },
 }
 
 /// The default target: a throw-away reference server, the one part of the harness that knows
@@ -53,6 +67,7 @@ fn main() -> ExitCode {
             0 => Exit::Success,
             _ => Exit::Error,
         },
+        Command::Cases(CasesCommand::Export { dir }) => cli::export_cases(&dir),
     };
     exit.into()
 }

@@ -204,16 +204,22 @@ pub enum Comparison {
 
 /// Compares `text` with the snapshot of `case_id` in `dir`.
 pub fn compare(dir: &Path, case_id: &str, text: &str) -> Comparison {
-    match std::fs::read_to_string(path(dir, case_id)) {
-        Err(_) => Comparison::Missing,
-        Ok(file) => {
-            let old = contents(&file);
-            if old == text.trim_end() {
-                Comparison::Same
-            } else {
-                Comparison::Changed(diff(old, text.trim_end()))
-            }
-        }
+    compare_with(
+        std::fs::read_to_string(path(dir, case_id)).ok().as_deref(),
+        text,
+    )
+}
+
+/// Compares `text` with an accepted `.snap` file's text, if there is one.
+pub fn compare_with(accepted: Option<&str>, text: &str) -> Comparison {
+    let Some(file) = accepted else {
+        return Comparison::Missing;
+    };
+    let old = contents(file);
+    if old == text.trim_end() {
+        Comparison::Same
+    } else {
+        Comparison::Changed(diff(old, text.trim_end()))
     }
 }
 

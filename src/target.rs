@@ -227,6 +227,21 @@ pub struct Settings {
     #[arg(long, value_name = "ID")]
     #[serde(default)]
     pub other_user_id: Option<i64>,
+    /// A header sent on every request to the target and its control protocol, as
+    /// `Name: value` (repeatable); `${VAR}` in the value is read from the environment. Values
+    /// are redacted in every output, like passwords.
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    #[serde(default)]
+    pub headers: Vec<String>,
+    /// At most this many requests per second to the target.
+    #[arg(long, value_name = "N")]
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// Allow plain http:// to a host that is not this machine (the password travels in
+    /// clear text).
+    #[arg(long)]
+    #[serde(default)]
+    pub allow_plain_http: bool,
     /// TLS options.
     #[command(flatten)]
     #[serde(default)]
@@ -259,6 +274,10 @@ impl Settings {
             },
             sso_username: self.sso_username.or(lower.sso_username),
             other_user_id: self.other_user_id.or(lower.other_user_id),
+            // Headers add up: a profile's gateway key and a flag's tracing header both go out.
+            headers: lower.headers.into_iter().chain(self.headers).collect(),
+            rate: self.rate.or(lower.rate),
+            allow_plain_http: self.allow_plain_http || lower.allow_plain_http,
             tls: Tls {
                 ca_file: self.tls.ca_file.or(lower.tls.ca_file),
                 insecure: self.tls.insecure || lower.tls.insecure,
@@ -299,7 +318,7 @@ impl Settings {
 
     /// The environment layer: the credentials, from the variables `lower` names (or the
     /// default ones).
-    pub fn from_env(lower: &Self, env: impl Fn(&str) -> Option<String>) -> Self {
+    pub fn from_env(lower: &Self, env: &impl Fn(&str) -> Option<String>) -> Self {
         let var = |name: &Option<String>, default: &str| {
             env(name.as_deref().unwrap_or(default)).filter(|v| !v.is_empty())
         };
@@ -338,6 +357,10 @@ pub struct Target {
     pub sso_username: Option<String>,
     /// Another user's id, when the profile names one.
     pub other_user_id: Option<i64>,
+    /// Headers sent on every request (values from `${VAR}` already read).
+    pub headers: Vec<(String, Secret)>,
+    /// Requests per second at most.
+    pub rate: Option<f64>,
     /// TLS options.
     pub tls: Tls,
 }
@@ -367,7 +390,7 @@ impl Origin {
         }
     }
 
-    fn url(&self, url: &str, what: &str) -> Result<String, Error> {
+    fn url(&self, url: &str, what: &str, plain_ok: bool) -> Result<String, Error> {
         let u = url.trim().trim_end_matches('/');
         if !(u.starts_with("http://") || u.starts_with("https://")) || u.len() < "https://".len() {
             return Err(self.error(
@@ -375,8 +398,92 @@ impl Origin {
                 format!("{what} `{url}` is not an http:// or https:// URL"),
             ));
         }
+        if let Some(rest) = u.strip_prefix("http://")
+            && !plain_ok
+            && !is_loopback(host_of(rest))
+        {
+            return Err(self
+                .error(
+                    ErrorKind::Usage,
+                    format!(
+                        "{what} `{url}` is plain HTTP to a host that is not this machine: the password and every token would travel in clear text"
+                    ),
+                )
+                .hint("use https://, or give --allow-plain-http (allow_plain_http: true) if the network in between is yours"));
+        }
         Ok(u.to_owned())
     }
+}
+
+/// The host of a URL without its scheme: `user@host:port/path` gives `host`, `[::1]:8080`
+/// gives `::1`.
+fn host_of(rest: &str) -> &str {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if let Some(v6) = host_port.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or_default();
+    }
+    host_port.split(':').next().unwrap_or_default()
+}
+
+/// Whether a host is this machine: `localhost`, 127.0.0.0/8 or `::1`, judged from the name
+/// alone (nothing is resolved).
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `Name: value` headers, with `${VAR}` read through `env`.
+fn headers(
+    specs: &[String],
+    env: &impl Fn(&str) -> Option<String>,
+    origin: &Origin,
+) -> Result<Vec<(String, Secret)>, Error> {
+    let mut out = Vec::new();
+    for spec in specs {
+        let bad = |why: &str| {
+            origin
+                .error(ErrorKind::Usage, format!("header `{spec}` {why}"))
+                .hint("write it as 'Name: value'; ${VAR} takes the value from the environment")
+        };
+        let (name, value) = spec.split_once(':').ok_or_else(|| bad("has no `:`"))?;
+        let name = name.trim();
+        let valid_name = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if !valid_name {
+            return Err(bad("has no valid header name"));
+        }
+        let value = expand(value.trim(), env)
+            .map_err(|var| bad(&format!("reads ${{{var}}}, which is not set")))?;
+        if value.bytes().any(|b| b < 0x20 && b != b'\t') {
+            return Err(bad("has a control character in its value"));
+        }
+        out.push((name.to_owned(), Secret::new(value)));
+    }
+    Ok(out)
+}
+
+/// Replaces every `${VAR}` with the variable's value; the name of the first one not set.
+fn expand(value: &str, env: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return Ok(out);
+        };
+        let var = &after[..end];
+        out.push_str(&env(var).ok_or_else(|| var.to_owned())?);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 impl Target {
@@ -391,9 +498,13 @@ impl Target {
             .map(Settings::from_profile)
             .transpose()?
             .unwrap_or_default();
-        let environment = Settings::from_env(&file, env);
+        let environment = Settings::from_env(&file, &env);
         let merged = flags.clone().over(environment.over(file));
-        Self::from_settings(merged, Origin(profile.map(Place::file)))
+        let origin = Origin(profile.map(Place::file));
+        let headers = headers(&merged.headers, &env, &origin)?;
+        let mut target = Self::from_settings(merged, origin)?;
+        target.headers = headers;
+        Ok(target)
     }
 
     fn from_settings(s: Settings, origin: Origin) -> Result<Self, Error> {
@@ -403,7 +514,7 @@ impl Target {
                 "no target: give --target URL or base_url in --profile",
             )
         })?;
-        let base_url = origin.url(base_url, "target")?;
+        let base_url = origin.url(base_url, "target", s.allow_plain_http)?;
         let (username, password) = credentials(&s)?;
         let (refresh_lifespan, access_lifespan) = lifespans(&s, &origin)?;
         let (control_url, capabilities) = control(&s, &origin)?;
@@ -420,6 +531,8 @@ impl Target {
             control_url,
             sso_username: s.sso_username,
             other_user_id: s.other_user_id,
+            headers: Vec::new(),
+            rate: s.rate.filter(|r| *r > 0.0),
             tls: s.tls,
         })
     }
@@ -461,7 +574,7 @@ fn control(s: &Settings, origin: &Origin) -> Result<(Option<String>, BTreeSet<Ca
     let url = s
         .control_url
         .as_deref()
-        .map(|u| origin.url(u, "control URL"))
+        .map(|u| origin.url(u, "control URL", s.allow_plain_http))
         .transpose()?;
     let capabilities: BTreeSet<Capability> = s.capabilities.iter().copied().collect();
     if !capabilities.is_empty() && url.is_none() {
@@ -515,7 +628,7 @@ mod tests {
     #[test]
     fn every_setting_merges_the_same_way() {
         let f = profile(
-            "base_url: http://x\nusername: u\ncontrol_url: http://x/c\ncapabilities: [clock]\ntls: {insecure: true}\n",
+            "base_url: http://localhost\nusername: u\ncontrol_url: http://localhost/c\ncapabilities: [clock]\ntls: {insecure: true}\n",
         );
         let flags = Settings {
             password: Some(Secret::new("pw")),
@@ -545,6 +658,77 @@ mod tests {
             !t.capabilities.contains(&Capability::Clock),
             "flags replace the list"
         );
+    }
+
+    #[test]
+    fn plain_http_to_another_host_is_refused_unless_allowed() {
+        let at = |url: &str, allow: bool| {
+            let s = Settings {
+                base_url: Some(url.into()),
+                username: Some("u".into()),
+                password: Some(Secret::new("p")),
+                allow_plain_http: allow,
+                ..Settings::default()
+            };
+            Target::resolve(None, &s, |_| None)
+        };
+        for ok in [
+            "http://localhost:8080",
+            "http://127.0.0.1",
+            "http://127.9.8.7:1/x",
+            "http://[::1]:8080",
+            "https://staging.example.com",
+            "http://user@LOCALHOST/",
+        ] {
+            assert!(at(ok, false).is_ok(), "{ok}");
+        }
+        for refused in [
+            "http://staging.example.com",
+            "http://10.0.0.1:8080",
+            "http://localhost.example.com",
+            "http://127.0.0.1.nip.io",
+            "http://[::2]",
+        ] {
+            let e = at(refused, false).expect_err(refused);
+            assert!(e.message.contains("clear text"), "{e}");
+            assert!(
+                at(refused, true).is_ok(),
+                "{refused} with --allow-plain-http"
+            );
+        }
+    }
+
+    #[test]
+    fn headers_read_the_environment_and_add_up() {
+        let f =
+            profile("base_url: https://x\nusername: u\nheaders: ['X-Api-Key: ${GATEWAY_KEY}']\n");
+        let flags = Settings {
+            password: Some(Secret::new("p")),
+            headers: vec!["X-Trace: run-${RUN}-a".into()],
+            ..Settings::default()
+        };
+        let env = |k: &str| match k {
+            "GATEWAY_KEY" => Some("k-123".to_owned()),
+            "RUN" => Some("7".to_owned()),
+            _ => None,
+        };
+        let t = Target::resolve(Some(f.path()), &flags, env).expect("ok");
+        let got: Vec<(&str, &str)> = t
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.expose()))
+            .collect();
+        assert_eq!(got, [("X-Api-Key", "k-123"), ("X-Trace", "run-7-a")]);
+        let e = Target::resolve(Some(f.path()), &flags, |_| None).expect_err("unset");
+        assert!(
+            e.message.contains("${GATEWAY_KEY}, which is not set"),
+            "{e}"
+        );
+        let bad = Settings {
+            headers: vec!["no colon".into()],
+            ..flags
+        };
+        assert!(Target::resolve(Some(f.path()), &bad, env).is_err());
     }
 
     #[test]

@@ -30,6 +30,17 @@ impl Instance {
         self.server.addr()
     }
 
+    /// The database file.
+    pub fn db(&self) -> std::path::PathBuf {
+        self._dir.path().join("reference.db")
+    }
+
+    /// How many refresh and access tokens are active now: what a run left behind.
+    pub fn active_tokens(&self) -> Result<(i64, i64), StartError> {
+        let store = crate::Store::open(&self.db())?;
+        Ok(store.count_active(time::OffsetDateTime::now_utc())?)
+    }
+
     /// Stops the server, letting requests in flight finish, then deletes the database.
     pub async fn stop(self) {
         self.server.shutdown().await;

@@ -492,6 +492,24 @@ impl Store {
     }
 }
 
+impl Store {
+    /// How many refresh tokens and access tokens are active at `now`: not revoked, not expired.
+    pub fn count_active(&self, now: OffsetDateTime) -> Result<(i64, i64), StoreError> {
+        let conn = self.conn();
+        let at = to_micros(now);
+        let count = |table: &str| -> Result<i64, StoreError> {
+            Ok(conn.query_row(
+                &format!(
+                    "SELECT COUNT(*) FROM {table} WHERE revoked_at IS NULL AND expires_at > ?1"
+                ),
+                [at],
+                |r| r.get(0),
+            )?)
+        };
+        Ok((count("refresh_tokens")?, count("access_tokens")?))
+    }
+}
+
 fn digest_blob(d: &[u8; 32]) -> &[u8] {
     d.as_slice()
 }

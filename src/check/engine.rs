@@ -27,6 +27,11 @@ pub const CONTROL: CheckInfo = CheckInfo::must(
     "control",
     "The control protocol accepts the request of a clock, lifespan or user step.",
 );
+/// A request was rate-limited and waited out.
+pub const RATE_LIMITED: CheckInfo = CheckInfo::should(
+    "rate_limited",
+    "A request other than a login being tested is not refused with 429; the run waits a bounded Retry-After out and sends it again.",
+);
 /// The run could prepare what the case needs.
 pub const SETUP: CheckInfo = CheckInfo::must(
     "setup",
@@ -47,5 +52,6 @@ pub const ENGINE_CHECKS: &[CheckInfo] = &[
     TRANSPORT,
     CONTROL,
     SETUP,
+    RATE_LIMITED,
     SNAPSHOT_DRIFT,
 ];

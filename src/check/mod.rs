@@ -24,8 +24,8 @@ mod token_value;
 
 pub use context::{Context, Exchange};
 pub use engine::{
-    CAPTURE, CONTROL, ENGINE_CHECKS, EXPECT_BODY, EXPECT_HEADER, EXPECT_STATUS, SETUP,
-    SNAPSHOT_DRIFT, TRANSPORT,
+    CAPTURE, CONTROL, ENGINE_CHECKS, EXPECT_BODY, EXPECT_HEADER, EXPECT_STATUS, RATE_LIMITED,
+    SETUP, SNAPSHOT_DRIFT, TRANSPORT,
 };
 pub use finding::{CheckFn, CheckInfo, Finding, Findings};
 pub use ledger::{Expected, Fact, Ledger, Lifespans, Origin, Seen};

@@ -40,7 +40,10 @@ impl Api<'_> {
         let url = format!("{}{}", self.target.base_url, op.path);
         let headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        let (_, result) = self.http.send(&op.method, &url, &headers, bytes).await;
+        let (_, result, _) = self
+            .http
+            .send_patiently(&op.method, &url, &headers, bytes)
+            .await;
         let resp = result.map_err(|e| format!("{}: {e}", op.id))?;
         Ok(Answer {
             status: resp.status,

@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 
 use crate::case::{Action, Body, Call, Case, Step};
 use crate::check::{
-    self, CAPTURE, CONTROL, Exchange, Finding, IssuedTokens, Ledger, Lifespans, Origin, SETUP,
-    TRANSPORT,
+    self, CAPTURE, CONTROL, Exchange, Finding, IssuedTokens, Ledger, Lifespans, Origin,
+    RATE_LIMITED, SETUP, TRANSPORT,
 };
 use crate::duration::Span;
 use crate::run::api::Api;
@@ -448,11 +448,24 @@ async fn send(
     };
     let url = format!("{}{}", state.env.target.base_url, operation.path);
     let sent_at = time::OffsetDateTime::now_utc();
-    let (sent, received) = state
-        .env
-        .http
-        .send(&operation.method, &url, &headers, bytes)
-        .await;
+    let http = state.env.http;
+    // A 429 is what a login under test may answer; anything else is waited out, politely.
+    let (sent, received, waited) = if operation.login.is_some() {
+        let (s, r) = http.send(&operation.method, &url, &headers, bytes).await;
+        (s, r, Vec::new())
+    } else {
+        http.send_patiently(&operation.method, &url, &headers, bytes)
+            .await
+    };
+    for secs in waited {
+        result.findings.push(Finding::new(
+            RATE_LIMITED,
+            format!(
+                "{} answered 429; the run waited {secs} s (Retry-After) and sent it again",
+                operation.id
+            ),
+        ));
+    }
     result.request = Some(sent);
     match received {
         Ok(r) => Some((fields, r, sent_at)),

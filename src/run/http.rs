@@ -101,6 +101,42 @@ pub struct Http {
     client: reqwest::Client,
     timeout: Duration,
     max_bytes: usize,
+    /// Paces requests under `--rate`: the earliest instant the next one may leave.
+    pace: Option<std::sync::Arc<Pace>>,
+}
+
+/// A shared pace: one request every `every`.
+#[derive(Debug)]
+struct Pace {
+    every: Duration,
+    next: tokio::sync::Mutex<Instant>,
+}
+
+impl Pace {
+    /// Waits for this request's turn.
+    async fn turn(&self) {
+        let at = {
+            let mut next = self.next.lock().await;
+            let at = (*next).max(Instant::now());
+            *next = at + self.every;
+            at
+        };
+        tokio::time::sleep_until(at.into()).await;
+    }
+}
+
+/// The longest `Retry-After` the run waits out, and how often, before it takes the 429.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// How many times one request is sent again after a 429.
+pub const MAX_RETRIES: usize = 3;
+
+/// The seconds a 429 asks to wait, when it asks for a bounded wait in whole seconds.
+pub fn retry_after(r: &Received) -> Option<Duration> {
+    if r.status != 429 {
+        return None;
+    }
+    let secs: u64 = r.header("retry-after")?.trim().parse().ok()?;
+    Some(Duration::from_secs(secs)).filter(|d| *d <= MAX_RETRY_AFTER)
 }
 
 /// Whether a TLS error lies somewhere in the chain of causes.
@@ -172,17 +208,48 @@ impl Http {
                 builder = builder.add_root_certificate(cert);
             }
         }
+        builder = builder.default_headers(default_headers(target)?);
         let client = builder.build().map_err(|e| {
             Error::new(
                 ErrorKind::Profile,
                 format!("cannot set up HTTP: {}", cause_chain(&e)),
             )
         })?;
+        let pace = target.rate.map(|r| {
+            std::sync::Arc::new(Pace {
+                every: Duration::from_secs_f64(1.0 / r),
+                next: tokio::sync::Mutex::new(Instant::now()),
+            })
+        });
         Ok(Self {
             client,
             timeout,
             max_bytes: target.max_response_bytes,
+            pace,
         })
+    }
+
+    /// Sends a request like [`Http::send`]; a 429 with a bounded `Retry-After` is waited out
+    /// and the request sent again (at most [`MAX_RETRIES`] times). Returns the seconds waited.
+    pub async fn send_patiently(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+    ) -> (SentRequest, Result<Received, TransportError>, Vec<u64>) {
+        let mut waited = Vec::new();
+        loop {
+            let (sent, result) = self.send(method, url, headers, body.clone()).await;
+            let wait = result.as_ref().ok().and_then(retry_after);
+            match wait {
+                Some(d) if waited.len() < MAX_RETRIES => {
+                    waited.push(d.as_secs());
+                    tokio::time::sleep(d).await;
+                }
+                _ => return (sent, result, waited),
+            }
+        }
     }
 
     /// Sends a request and reads the whole response under the timeout and the size cap.
@@ -199,6 +266,9 @@ impl Http {
             headers: headers.to_vec(),
             body: String::from_utf8_lossy(&body[..body.len().min(4096)]).into_owned(),
         };
+        if let Some(pace) = &self.pace {
+            pace.turn().await;
+        }
         let method =
             reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::POST);
         let mut req = self.client.request(method, url).body(body);
@@ -257,6 +327,21 @@ impl Http {
         .unwrap_or(Err(TransportError::Timeout(self.timeout)));
         (sent, result)
     }
+}
+
+/// The profile's headers (`--header`), sent on every request.
+fn default_headers(target: &Target) -> Result<reqwest::header::HeaderMap, Error> {
+    let mut map = reqwest::header::HeaderMap::new();
+    for (name, value) in &target.headers {
+        let bad = |what: &str| Error::new(ErrorKind::Usage, format!("header `{name}`: {what}"));
+        let n = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| bad("not a valid header name"))?;
+        let mut v = reqwest::header::HeaderValue::from_str(value.expose())
+            .map_err(|_| bad("not a valid header value"))?;
+        v.set_sensitive(true);
+        map.append(n, v);
+    }
+    Ok(map)
 }
 
 fn as_text(v: &Value) -> String {

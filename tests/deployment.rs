@@ -1,0 +1,366 @@
+//! Pointing the harness at someone else's deployment: an installed binary with no checkout,
+//! gateway headers, what a run leaves active, polite traffic, and no password in clear text.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use token_conformance::case;
+use token_conformance::run::{self, Options, RunReport};
+use token_conformance::spec::{BUNDLED_SPEC, BUNDLED_SPEC_NAME, Spec};
+use token_conformance::target::{Secret, Settings, Target};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const BIN: &str = env!("CARGO_BIN_EXE_token-conformance");
+
+fn bin(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("TOKEN_CONFORMANCE_USERNAME")
+        .env_remove("TOKEN_CONFORMANCE_PASSWORD");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn the_binary_runs_its_built_in_cases_from_any_directory() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let o = bin(&["run"], elsewhere.path(), &[]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("0 failed, 0 warned, 0 skipped"), "{out}");
+    assert!(!out.contains("snapshot.drift"), "{out}");
+    assert!(
+        !elsewhere.path().join("snapshots").exists(),
+        "a run writes nothing where it runs"
+    );
+
+    // Export, edit, run the edited copy.
+    let copy = elsewhere.path().join("my-cases");
+    let o = bin(&["cases", "export", "my-cases"], elsewhere.path(), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(copy.join("README.md").is_file() && copy.join("case.schema.json").is_file());
+    std::fs::remove_dir_all(copy.join("bad-input")).unwrap();
+    let o = bin(&["list", "--cases", "my-cases"], elsewhere.path(), &[]);
+    assert!(!text(&o).contains("bad-input."), "{}", text(&o));
+    let o = bin(
+        &["run", "--cases", "my-cases", "--tag", "smoke"],
+        elsewhere.path(),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Never over an existing copy.
+    let o = bin(&["cases", "export", "my-cases"], elsewhere.path(), &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("exists"), "{}", text(&o));
+}
+
+#[test]
+fn plain_http_to_another_host_is_refused_before_any_request() {
+    let here = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let o = bin(
+        &[
+            "run",
+            "--target",
+            "http://staging.example.invalid",
+            "--username",
+            "u",
+        ],
+        here.path(),
+        &[("TOKEN_CONFORMANCE_PASSWORD", "p")],
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains("clear text"), "{out}");
+    assert!(out.contains("--allow-plain-http"), "{out}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "it tried to connect"
+    );
+}
+
+/// A gateway in front of a target: only requests with its key get through.
+async fn gateway(key: &str) -> MockServer {
+    let server = MockServer::start().await;
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let token = json!({
+        "user_id": 7, "created_at": fmt(now), "token_expires_at": fmt(now + time::Duration::days(60)),
+        "token_status": "ACTIVE", "last_used_at": null, "name": "n",
+        "refresh_token": "mnuM-jp7uAOLWsG7ojs6rY-wweh2JVfKmNtWyPgVs-RdIysp4QyEHJtdd5Q5fECWEOsGVYxZ0eHy37j_lqoPcQ"
+    });
+    Mock::given(method("POST"))
+        .and(path("/integration/v1/createRefreshToken/"))
+        .and(header("x-gateway-key", key))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .insert_header("cache-control", "no-store")
+                .set_body_raw(token.to_string(), "application/json"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(header("x-gateway-key", key))
+        .respond_with(ResponseTemplate::new(400).set_body_raw(
+            r#"{"detail":"Missing required field(s).","code":"400000"}"#,
+            "application/json",
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(403).set_body_raw("no key", "text/plain"))
+        .mount(&server)
+        .await;
+    server
+}
+
+const CREATE_CASE: &str = "\
+id: gateway.create
+title: create
+requirement: r
+steps:
+  - call: createRefreshToken
+    body: {username: '{{ profile.username }}', password: '{{ profile.password }}', name: '{{ run.name }}'}
+    expect: {status: 201}
+";
+
+#[tokio::test]
+async fn gateway_headers_go_on_every_request_and_never_into_a_report() {
+    let key = "gw-key-5f1c29a7";
+    let server = gateway(key).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("gateway")).unwrap();
+    std::fs::write(dir.path().join("gateway/create.yaml"), CREATE_CASE).unwrap();
+    let uri = server.uri();
+    let d = dir.path().to_owned();
+    let o = tokio::task::spawn_blocking(move || {
+        bin(
+            &[
+                "run",
+                "--target",
+                &uri,
+                "--username",
+                "u@example.com",
+                "--cases",
+                ".",
+                "--header",
+                "X-Gateway-Key: ${GATEWAY_KEY}",
+                "--json",
+                "r.json",
+                "--markdown",
+                "r.md",
+            ],
+            &d,
+            &[
+                ("GATEWAY_KEY", key),
+                ("TOKEN_CONFORMANCE_PASSWORD", "pw-1234567"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let received = server.received_requests().await.unwrap();
+    assert!(received.len() >= 2, "the probe and the case");
+    for r in &received {
+        assert_eq!(
+            r.headers.get("x-gateway-key").map(|v| v.as_bytes()),
+            Some(key.as_bytes()),
+            "{} went out without the gateway's key",
+            r.url
+        );
+    }
+    for (name, t) in [
+        ("console", out),
+        (
+            "json",
+            std::fs::read_to_string(dir.path().join("r.json")).unwrap(),
+        ),
+        (
+            "markdown",
+            std::fs::read_to_string(dir.path().join("r.md")).unwrap(),
+        ),
+    ] {
+        assert!(!t.contains(key), "the {name} report holds the gateway key");
+    }
+
+    // Without the key, the gateway refuses, and the run says so rather than passing.
+    let uri = server.uri();
+    let d = dir.path().to_owned();
+    let o = tokio::task::spawn_blocking(move || {
+        bin(
+            &[
+                "run",
+                "--target",
+                &uri,
+                "--username",
+                "u@example.com",
+                "--cases",
+                ".",
+            ],
+            &d,
+            &[("TOKEN_CONFORMANCE_PASSWORD", "pw-1234567")],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}
+
+/// Runs one case (YAML) against `url` with these settings.
+async fn run_case(url: &str, yaml: &str, tweak: impl FnOnce(&mut Settings)) -> RunReport {
+    let spec = Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).unwrap();
+    let case = case::parse(yaml, Path::new("t.yaml"), &spec).unwrap();
+    let mut settings = Settings {
+        base_url: Some(url.to_owned()),
+        username: Some("u@example.com".into()),
+        password: Some(Secret::new("pw-1234567")),
+        ..Settings::default()
+    };
+    tweak(&mut settings);
+    let target = Target::resolve(None, &settings, |_| None).unwrap();
+    run::run(
+        Arc::new(spec),
+        &[case],
+        target,
+        &Options::default(),
+        &|_| {},
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn rate_caps_requests_per_second() {
+    let key = "k";
+    let server = gateway(key).await;
+    let five = CREATE_CASE.to_owned()
+        + &"  - call: validateRefreshToken\n    body: {user_id: 1}\n    expect: {status: 400}\n"
+            .repeat(5);
+    let started = Instant::now();
+    let report = run_case(&server.uri(), &five, |s| {
+        s.headers = vec![format!("x-gateway-key: {key}")];
+        s.rate = Some(10.0);
+    })
+    .await;
+    let sent = server.received_requests().await.unwrap().len();
+    assert!(sent >= 7, "the probe, six steps: {sent}");
+    let floor = Duration::from_millis(100 * (sent as u64 - 1));
+    assert!(
+        started.elapsed() >= floor,
+        "{sent} requests at 10/s took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(report.summary().failed, 0, "{:#?}", report.cases);
+}
+
+#[tokio::test]
+async fn a_429_is_waited_out_and_warned() {
+    let server = gateway("k").await;
+    Mock::given(method("POST"))
+        .and(path("/integration/v1/validateRefreshToken/"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "1")
+                .set_body_raw(
+                    r#"{"detail":"slow down","code":"429000"}"#,
+                    "application/json",
+                ),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let case = CREATE_CASE.to_owned()
+        + "  - call: validateRefreshToken\n    body: {user_id: 1}\n    expect: {status: 400}\n";
+    let started = Instant::now();
+    let report = run_case(&server.uri(), &case, |s| {
+        s.headers = vec!["x-gateway-key: k".into()];
+    })
+    .await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "it did not wait"
+    );
+    let findings: Vec<_> = report.cases[0]
+        .steps
+        .iter()
+        .flat_map(|s| &s.findings)
+        .collect();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.check == "rate_limited" && f.message.contains("waited 1 s")),
+        "{findings:#?}"
+    );
+    assert_eq!(report.summary().warned, 1, "a warning, not a failure");
+}
+
+/// A full run against a fresh reference server; what it left active.
+async fn left_active(with_control: bool) -> (i64, i64, RunReport) {
+    let server = reference_server::embedded::start().await.unwrap();
+    let mut settings = Settings::local(
+        &server.base_url,
+        &server.control_url,
+        &server.username,
+        &server.password,
+    );
+    if !with_control {
+        settings.control_url = None;
+    }
+    let spec = Arc::new(Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).unwrap());
+    let cases = case::load_builtin(&spec).unwrap();
+    let target = Target::resolve(None, &settings, |_| None).unwrap();
+    let report = run::run(spec, &cases, target, &Options::default(), &|_| {})
+        .await
+        .unwrap();
+    let (refresh, access) = server.active_tokens().unwrap();
+    server.stop().await;
+    (refresh, access, report)
+}
+
+#[tokio::test]
+async fn a_run_leaves_at_most_jobs_plus_3_refresh_tokens_and_no_access_token() {
+    let jobs = Options::default().jobs;
+    let (refresh, access, report) = left_active(false).await;
+    assert_eq!(report.summary().failed, 0);
+    assert_eq!(access, 0, "access tokens left active on a plain deployment");
+    assert!(
+        refresh <= i64::try_from(jobs + 3).unwrap(),
+        "{refresh} refresh tokens left active, more than --jobs + 3"
+    );
+    assert_eq!(
+        report.leftovers.refresh_tokens,
+        usize::try_from(refresh).unwrap(),
+        "the report counts what the target holds"
+    );
+    let (refresh, access, report) = left_active(true).await;
+    assert_eq!(report.summary().failed, 0);
+    assert_eq!(
+        (refresh, access),
+        (0, 0),
+        "with the control protocol, nothing is left"
+    );
+}
