@@ -2,14 +2,15 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use serde::Serialize;
 
+use crate::ClientAddr;
 use crate::body::read_fields;
 use crate::clock::format_api;
 use crate::error::{
@@ -124,6 +125,7 @@ fn refusal(r: Refusal) -> ApiError {
 /// `POST /integration/v1/createRefreshToken/`
 pub async fn create_refresh_token(
     State(app): State<Arc<AppState>>,
+    client: Option<Extension<ClientAddr>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -135,33 +137,61 @@ pub async fn create_refresh_token(
     let password = fields.text_or_empty("password")?.to_owned();
     let name = fields.text("name")?.to_owned();
 
-    if let Err(secs) = app.throttle.check(&username) {
-        return Err(ApiError::TooManyAttempts(secs));
-    }
-    let lookup = username.clone();
-    let user = app.on_store(move |s| s.find_user(&lookup)).await?;
-    if user.as_ref().is_some_and(|u| u.sso) {
-        // SSO accounts have no password here; the vendor sends them to the web UI.
-        return Err(ApiError::SsoUser);
-    }
-    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let ok = app.passwords.verify(stored, password).await?;
-    let user = match user {
-        Some(u) if ok => u,
-        _ => {
-            app.throttle.failure(&username);
-            return Err(ApiError::Unauthorized(BAD_CREDENTIALS));
-        }
-    };
-    app.throttle.success(&username);
+    let user = login(&app, client.map(|c| c.0.0), &username, password).await?;
 
     let value = new_token(token::REFRESH_TOKEN_BYTES)?;
     let digest = token::digest(&value);
     let now = app.clock.now();
     let row = app
-        .on_store(move |s| s.create_refresh_token(user.id, &name, &digest, now))
+        .store
+        .write(move |tx| tx.create_refresh_token(user.id, &name, &digest, now))
         .await?;
     Ok(refresh_response(StatusCode::CREATED, &row, &value, now))
+}
+
+/// Checks a username and password, under the login throttle; the user when they match.
+/// Shared by the API and the web page, so a failed sign-in counts the same wherever it is.
+pub async fn login(
+    app: &AppState,
+    client: Option<std::net::IpAddr>,
+    username: &str,
+    password: String,
+) -> Result<crate::store::User, ApiError> {
+    let attempt = app
+        .throttle
+        .begin(username, client)
+        .await
+        .map_err(ApiError::TooManyAttempts)?;
+    let user = match app.store.read(|r| r.find_user(username)) {
+        Ok(user) => user,
+        Err(e) => {
+            // No verdict: an unavailable store must not count against the user.
+            attempt.undecided();
+            return Err(e.into());
+        }
+    };
+    if user.as_ref().is_some_and(|u| u.sso) {
+        // SSO accounts have no password here; the vendor sends them to the web UI. Not a
+        // failed guess, so it is not counted.
+        attempt.undecided();
+        return Err(ApiError::SsoUser);
+    }
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    // An unknown user is checked against the dummy hash: the same cost and the same answer.
+    match (app.passwords.verify(stored, password).await, user) {
+        (Ok(true), Some(u)) => {
+            attempt.succeeded();
+            Ok(u)
+        }
+        (Ok(_), _) => {
+            attempt.failed();
+            Err(ApiError::Unauthorized(BAD_CREDENTIALS))
+        }
+        (Err(e), _) => {
+            attempt.undecided();
+            Err(e)
+        }
+    }
 }
 
 /// The `refresh_token` and `user_id` fields that four endpoints take.
@@ -184,8 +214,8 @@ pub async fn validate_refresh_token(
     let (value, user_id) = refresh_fields(&app, &headers, body).await?;
     let digest = token::digest(&value);
     let row = app
-        .on_store(move |s| s.find_refresh_token(&digest, user_id))
-        .await?
+        .store
+        .read(|r| r.find_refresh_token(&digest, user_id))?
         .ok_or(ApiError::Unauthorized(REFRESH_INVALID))?;
     let now = app.clock.now();
     match row.status(now) {
@@ -206,7 +236,8 @@ pub async fn regen_refresh_token(
     let new_digest = token::digest(&value);
     let now = app.clock.now();
     let row = app
-        .on_store(move |s| s.regenerate_refresh_token(&old_digest, user_id, &new_digest, now))
+        .store
+        .write(move |tx| tx.regenerate_refresh_token(&old_digest, user_id, &new_digest, now))
         .await?
         .map_err(refusal)?;
     Ok(refresh_response(StatusCode::OK, &row, &value, now))
@@ -224,7 +255,8 @@ pub async fn create_api_access_token(
     let access_digest = token::digest(&value);
     let now = app.clock.now();
     let row = app
-        .on_store(move |s| s.create_access_token(&refresh_digest, user_id, &access_digest, now))
+        .store
+        .write(move |tx| tx.create_access_token(&refresh_digest, user_id, &access_digest, now))
         .await?
         .map_err(refusal)?;
     Ok(access_response(StatusCode::CREATED, &row, &value, now))
@@ -242,8 +274,8 @@ pub async fn validate_api_access_token(
     let user_id = fields.user_id()?;
     let digest = token::digest(&value);
     let row = app
-        .on_store(move |s| s.find_access_token(&digest, user_id))
-        .await?
+        .store
+        .read(|r| r.find_access_token(&digest, user_id))?
         .ok_or(ApiError::Unauthorized(ACCESS_INVALID))?;
     let now = app.clock.now();
     match row.status(now) {
@@ -262,7 +294,8 @@ pub async fn revoke_api_access_tokens(
     let digest = token::digest(&refresh);
     let now = app.clock.now();
     let count = app
-        .on_store(move |s| s.revoke_access_tokens(&digest, user_id, now))
+        .store
+        .write(move |tx| tx.revoke_access_tokens(&digest, user_id, now))
         .await?
         .map_err(refusal)?;
     tracing::info!(count, "revoked API access tokens");

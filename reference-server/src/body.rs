@@ -140,14 +140,33 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
     )
 }
 
-/// Bodies over the limit but under this size are read to the end and discarded before the 413
-/// goes out. Answering while the client is still sending makes the connection close under it,
-/// and most clients then report a broken pipe instead of the 413; draining a modest body costs
-/// bandwidth but no memory. Anything larger is cut off at once.
-pub const DRAIN_MAX: u64 = 2 * 1024 * 1024;
+/// After a 413, what the client still sends is read and thrown away (a lingering close), up to
+/// this many bytes and for at most [`LINGER_TIME`]: a client that sends its whole body before
+/// reading (Python's urllib does) then reads the 413 instead of a broken pipe. Nothing of it is
+/// kept, so it costs bandwidth, never memory.
+pub const LINGER_BYTES: u64 = 32 * 1024 * 1024;
 
-/// Reads the whole body, refusing it with 413 as soon as it passes `limit` bytes. At most
-/// `limit` bytes are ever held in memory.
+/// How long the rest of a refused body is read, at most.
+pub const LINGER_TIME: Duration = Duration::from_secs(10);
+
+/// Reads what is left of a refused body in the background and discards it, within bounds.
+fn linger(mut body: Body) {
+    tokio::spawn(async move {
+        let drain = async {
+            let mut seen: u64 = 0;
+            while let Some(Ok(frame)) = body.frame().await {
+                seen += frame.data_ref().map_or(0, |d| d.len() as u64);
+                if seen > LINGER_BYTES {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(LINGER_TIME, drain).await;
+    });
+}
+
+/// Reads the whole body, refusing it with 413 as soon as it passes `limit` bytes (or declares
+/// more). At most `limit` bytes are ever held in memory; the rest lingers (see [`linger`]).
 pub async fn read_limited(
     headers: &HeaderMap,
     body: Body,
@@ -157,31 +176,25 @@ pub async fn read_limited(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        // Refused before a byte of the body is read.
+        linger(body);
+        return Err(ApiError::PayloadTooLarge(limit));
+    }
     let read = async {
-        if declared.is_some_and(|n| n > DRAIN_MAX) {
-            // Refused before a byte of the body is read.
-            return Err(ApiError::PayloadTooLarge(limit));
-        }
         let mut body = body;
         let mut buf: Vec<u8> = Vec::new();
-        let mut seen: u64 = 0;
         while let Some(frame) = body.frame().await {
             let frame = frame
                 .map_err(|_| ApiError::BadRequest("Request body could not be read.".into()))?;
             let Ok(data) = frame.into_data() else {
                 continue;
             };
-            seen += data.len() as u64;
-            if seen > DRAIN_MAX {
+            if buf.len() + data.len() > limit {
+                linger(body);
                 return Err(ApiError::PayloadTooLarge(limit));
             }
-            // Over the limit: keep draining, keep nothing.
-            if seen <= limit as u64 && declared.is_none_or(|n| n <= limit as u64) {
-                buf.extend_from_slice(&data);
-            }
-        }
-        if seen > limit as u64 || declared.is_some_and(|n| n > limit as u64) {
-            return Err(ApiError::PayloadTooLarge(limit));
+            buf.extend_from_slice(&data);
         }
         Ok(axum::body::Bytes::from(buf))
     };

@@ -75,7 +75,7 @@ impl ServeArgs {
 }
 
 /// `conf KEY [-s VALUE] --db PATH`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ConfArgs {
     /// `.authentication.token.refresh_token_lifespan` (days) or
     /// `.authentication.token.access_token_lifespan` (hours).
@@ -102,7 +102,14 @@ fn parse_user(raw: &str) -> Result<(String, String), String> {
 /// the server cannot start or `conf` fails).
 pub async fn run(cli: Cli) -> u8 {
     match &cli.command {
-        Some(Command::Conf(args)) => match conf(args) {
+        // The store's synchronous calls may not block the async runtime's threads.
+        Some(Command::Conf(args)) => match tokio::task::spawn_blocking({
+            let args = args.clone();
+            move || conf(&args)
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("the conf task failed: {e}")))
+        {
             Ok(line) => {
                 println!("{line}");
                 0
@@ -171,9 +178,11 @@ pub fn conf(args: &ConfArgs) -> Result<String, String> {
     }
     let store = Store::open(&args.db).map_err(|e| e.to_string())?;
     if let Some(value) = args.set {
-        store.set_lifespan(key, value).map_err(|e| e.to_string())?;
+        store
+            .write_blocking(move |tx| tx.set_lifespan(key, value))
+            .map_err(|e| e.to_string())?;
     }
-    let value = store.lifespan(key).map_err(|e| e.to_string())?;
+    let value = store.read(|r| r.lifespan(key)).map_err(|e| e.to_string())?;
     Ok(format!("{} = {value} ({})", key.conf_key(), key.unit()))
 }
 

@@ -112,14 +112,12 @@ pub async fn advance_clock(
 }
 
 async fn lifespans_body(app: Arc<AppState>) -> Result<Response, ApiError> {
-    let (days, hours) = app
-        .on_store(|s| {
-            Ok((
-                s.lifespan(LifespanKey::RefreshTokenDays)?,
-                s.lifespan(LifespanKey::AccessTokenHours)?,
-            ))
-        })
-        .await?;
+    let (days, hours) = app.store.read(|r| {
+        Ok((
+            r.lifespan(LifespanKey::RefreshTokenDays)?,
+            r.lifespan(LifespanKey::AccessTokenHours)?,
+        ))
+    })?;
     Ok(json_body(&json!({
         "refresh_token_lifespan_days": days,
         "access_token_lifespan_hours": hours,
@@ -162,13 +160,14 @@ pub async fn set_lifespans(
             "Give refresh_token_lifespan_days, access_token_lifespan_hours, or both.".into(),
         ));
     }
-    app.on_store(move |s| {
-        for (key, value) in changes {
-            s.set_lifespan(key, value)?;
-        }
-        Ok(())
-    })
-    .await?;
+    app.store
+        .write(move |tx| {
+            for (key, value) in changes {
+                tx.set_lifespan(key, value)?;
+            }
+            Ok(())
+        })
+        .await?;
     lifespans_body(app).await
 }
 
@@ -196,17 +195,13 @@ pub async fn create_user(
         Some(string(&map, "password")?.to_owned())
     };
     let hash = match password {
-        Some(p) => Some(
-            tokio::task::spawn_blocking(move || crate::password::hash(&p))
-                .await
-                .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
-                .map_err(ApiError::Internal)?,
-        ),
+        Some(p) => Some(app.passwords.hash(p).await?),
         None => None,
     };
     let name = username.clone();
     let id = app
-        .on_store(move |s| s.upsert_user(&name, hash.as_deref(), sso))
+        .store
+        .write(move |tx| tx.upsert_user(&name, hash.as_deref(), sso))
         .await?;
     Ok(json_with(
         StatusCode::CREATED,
@@ -225,7 +220,8 @@ pub async fn revoke_refresh_token(
     let digest = crate::token::digest(string(&map, "refresh_token")?);
     let now = app.clock.now();
     let revoked = app
-        .on_store(move |s| s.revoke_refresh_token(&digest, now))
+        .store
+        .write(move |tx| tx.revoke_refresh_token(&digest, now))
         .await?;
     Ok(json_body(&json!({ "revoked": revoked })))
 }

@@ -38,7 +38,7 @@ impl Instance {
     /// How many refresh and access tokens are active now: what a run left behind.
     pub fn active_tokens(&self) -> Result<(i64, i64), StartError> {
         let store = crate::Store::open(&self.db())?;
-        Ok(store.count_active(time::OffsetDateTime::now_utc())?)
+        Ok(store.read(|r| r.count_active(time::OffsetDateTime::now_utc()))?)
     }
 
     /// Stops the server, letting requests in flight finish, then deletes the database.

@@ -34,6 +34,9 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// 429: too many failed logins; retry after this many seconds.
     TooManyAttempts(u64),
+    /// 503: the server cannot serve now (busy, or its storage faulty); retry after this many
+    /// seconds.
+    Unavailable(u64),
     /// 500: logged with its cause, answered without it.
     Internal(String),
 }
@@ -50,6 +53,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -72,6 +76,9 @@ impl ApiError {
             Self::TooManyAttempts(secs) => {
                 format!("Too many failed login attempts; try again in {secs} seconds.")
             }
+            Self::Unavailable(secs) => {
+                format!("The service is busy or its storage unavailable; try again in {secs} seconds.")
+            }
             Self::Internal(_) => "Internal server error.".to_owned(),
         }
     }
@@ -79,9 +86,19 @@ impl ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        Self::Internal(e.to_string())
+        match e {
+            crate::store::StoreError::Unavailable(cause) => {
+                // Ours (disk, lock, queue), never request data.
+                tracing::warn!(%cause, "storage unavailable");
+                Self::Unavailable(STORAGE_RETRY_SECS)
+            }
+            crate::store::StoreError::Internal(cause) => Self::Internal(cause),
+        }
     }
 }
+
+/// How long a client is told to wait after a storage fault.
+const STORAGE_RETRY_SECS: u64 = 2;
 
 /// The Error shape, keys in the order real servers send them.
 #[derive(serde::Serialize)]
@@ -103,7 +120,7 @@ impl IntoResponse for ApiError {
             code: format!("{}000", status.as_u16()),
         };
         let mut response = crate::respond::json_with(status, &body);
-        if let Self::TooManyAttempts(secs) = self {
+        if let Self::TooManyAttempts(secs) | Self::Unavailable(secs) = self {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -26,9 +26,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
+use axum::response::IntoResponse as _;
 use axum::response::Response;
 use tokio::sync::oneshot;
 
@@ -127,6 +128,10 @@ impl Config {
     }
 }
 
+/// The address a request came from, set by the accept loop (absent in-process).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
 /// Errors that stop the server from starting.
 #[derive(Debug)]
 pub struct StartError(pub String);
@@ -155,18 +160,30 @@ pub fn app(state: Arc<AppState>, test_control: bool) -> Router {
     router
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(middleware::from_fn(policy))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), policy))
         .with_state(state)
 }
 
-/// Every response: `Cache-Control: no-store` (bodies carry tokens, and errors must not be cached
-/// either), and one log line with method, path, status and time. Bodies are never logged:
-/// they carry passwords and tokens.
-async fn policy(request: Request, next: Next) -> Response {
+/// Requests in flight at most; past it, a request is answered 503 at once instead of queued.
+pub const MAX_IN_FLIGHT: usize = 1024;
+
+/// How long a request may take in all before it is answered 503.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Every request: shed past [`MAX_IN_FLIGHT`], cut at [`REQUEST_TIMEOUT`]. Every response:
+/// `Cache-Control: no-store` (bodies carry tokens, and errors must not be cached either), and
+/// one log line with method, path, status and time. Bodies are never logged: they carry
+/// passwords and tokens.
+async fn policy(State(app): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let mut response = next.run(request).await;
+    let mut response = match app.in_flight.try_acquire() {
+        Err(_) => ApiError::Unavailable(1).into_response(),
+        Ok(_permit) => tokio::time::timeout(REQUEST_TIMEOUT, next.run(request))
+            .await
+            .unwrap_or_else(|_| ApiError::Unavailable(1).into_response()),
+    };
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -186,6 +203,7 @@ pub struct Running {
     demo: Option<DemoUser>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    purger: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -205,6 +223,7 @@ impl Running {
             let _ = stop.send(());
         }
         let _ = (&mut self.task).await;
+        self.purger.abort();
     }
 }
 
@@ -213,6 +232,7 @@ impl Drop for Running {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        self.purger.abort();
     }
 }
 
@@ -231,6 +251,7 @@ pub async fn spawn(config: Config) -> Result<Running, StartError> {
         .local_addr()
         .map_err(|e| StartError(format!("cannot read the bound address: {e}")))?;
     let (stop, stopped) = oneshot::channel::<()>();
+    let purger = tokio::spawn(purge_every(Arc::clone(&state), PURGE_EVERY));
     let router = app(state, config.test_control);
     let task = tokio::spawn(serve(listener, router, config.header_timeout, stopped));
     Ok(Running {
@@ -238,7 +259,28 @@ pub async fn spawn(config: Config) -> Result<Running, StartError> {
         demo,
         stop: Some(stop),
         task,
+        purger,
     })
+}
+
+/// How often the server deletes rows dead for longer than [`store::PURGE_RETENTION`].
+pub const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Purges dead rows now and every `every`, by the real clock (retention is housekeeping, not
+/// a token's life, so the test clock does not move it).
+async fn purge_every(app: Arc<AppState>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let cutoff = time::OffsetDateTime::now_utc() - store::PURGE_RETENTION;
+        match app.store.purge(cutoff).await {
+            Ok((refresh, access)) if refresh + access > 0 => {
+                tracing::info!(refresh, access, "purged tokens dead for over the retention");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "purge failed; trying again later"),
+        }
+    }
 }
 
 /// Accepts connections until `stopped`, then lets requests in flight finish (for at most
@@ -265,8 +307,8 @@ async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(s) => s,
                     Err(e) => {
                         // Out of file descriptors and the like: back off instead of spinning.
                         tracing::warn!(error = %e, "accept failed");
@@ -274,7 +316,9 @@ async fn serve(
                         continue;
                     }
                 };
-                let service = TowerToHyperService::new(router.clone());
+                let client = ClientAddr(peer.ip());
+                let service =
+                    TowerToHyperService::new(tower::ServiceExt::map_request(router.clone(), tag(client)));
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn.into_owned());
                 tokio::spawn(async move {
@@ -294,6 +338,14 @@ async fn serve(
         tracing::warn!("requests still running after the grace period; closing them");
     }
     Ok(())
+}
+
+/// Marks every request of a connection with the client's address.
+fn tag<B>(client: ClientAddr) -> impl Fn(axum::http::Request<B>) -> axum::http::Request<B> + Clone {
+    move |mut req| {
+        req.extensions_mut().insert(client);
+        req
+    }
 }
 
 /// Resolves on ctrl-c or SIGTERM.

@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use crate::error::ApiError;
-use crate::password::{self, Passwords};
-use crate::store::{Store, StoreError};
+use crate::password::Passwords;
+use crate::store::Store;
 use crate::{Config, StartError, THROTTLE_LOCKOUT, THROTTLE_WINDOW, clock::Clock, throttle, token};
 
 /// What every handler shares.
 pub struct AppState {
-    /// The database. Handlers reach it through [`AppState::on_store`].
+    /// The database: [`Store::read`] on the caller's thread, [`Store::write`] through the
+    /// writer's group commit.
     pub store: Store,
     /// The (movable) clock.
     pub clock: Clock,
@@ -19,21 +19,8 @@ pub struct AppState {
     pub passwords: Passwords,
     /// Request body limit in bytes.
     pub body_limit: usize,
-}
-
-impl AppState {
-    /// Runs `f` on the store off the async workers (SQLite blocks) and turns a storage error
-    /// into an internal error.
-    pub async fn on_store<T: Send + 'static>(
-        self: &Arc<Self>,
-        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, ApiError> {
-        let app = Arc::clone(self);
-        tokio::task::spawn_blocking(move || f(&app.store))
-            .await
-            .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
-            .map_err(ApiError::from)
-    }
+    /// Requests in flight (load shedding past its size).
+    pub in_flight: tokio::sync::Semaphore,
 }
 
 /// The demo user created when no user was configured and none exists yet.
@@ -49,19 +36,28 @@ pub struct DemoUser {
 /// Returns the demo user's credentials when one was created.
 pub fn prepare(config: &Config) -> Result<(Arc<AppState>, Option<DemoUser>), StartError> {
     let store = Store::open(&config.db)?;
+    let passwords = Passwords::new().map_err(StartError)?;
+    let upsert = |username: &str, hash: Option<String>, sso: bool| {
+        let username = username.to_owned();
+        store.write_blocking(move |tx| tx.upsert_user(&username, hash.as_deref(), sso))
+    };
     for (username, password) in &config.users {
-        let hash = password::hash(password).map_err(StartError)?;
-        store.upsert_user(username, Some(&hash), false)?;
+        let hash = passwords
+            .hash_blocking(password.clone())
+            .map_err(StartError)?;
+        upsert(username, Some(hash), false)?;
     }
     for username in &config.sso_users {
-        store.upsert_user(username, None, true)?;
+        upsert(username, None, true)?;
     }
     let mut demo = None;
-    if config.users.is_empty() && store.count_password_users()? == 0 {
+    if config.users.is_empty() && store.read(|r| r.count_password_users())? == 0 {
         let password = token::generate(18).map_err(|e| StartError(format!("CSPRNG: {e}")))?;
         let username = "demo@example.com".to_owned();
-        let hash = password::hash(&password).map_err(StartError)?;
-        store.upsert_user(&username, Some(&hash), false)?;
+        let hash = passwords
+            .hash_blocking(password.clone())
+            .map_err(StartError)?;
+        upsert(&username, Some(hash), false)?;
         demo = Some(DemoUser { username, password });
     }
     let state = AppState {
@@ -72,8 +68,9 @@ pub fn prepare(config: &Config) -> Result<(Arc<AppState>, Option<DemoUser>), Sta
             THROTTLE_WINDOW,
             THROTTLE_LOCKOUT,
         ),
-        passwords: Passwords::new().map_err(StartError)?,
+        passwords,
         body_limit: config.body_limit,
+        in_flight: tokio::sync::Semaphore::new(crate::MAX_IN_FLIGHT),
     };
     Ok((Arc::new(state), demo))
 }

@@ -706,3 +706,103 @@ async fn repeated_unknown_fields_are_ignored_and_repeated_known_ones_refused() {
         .await;
     r.assert_error(400, "Field 'user_id' is given more than once.");
 }
+
+/// A storage fault answers 503 with Retry-After in the Error shape, changes nothing, and
+/// passes by itself: a full disk (`max_page_count`), a read-only database (`query_only`), and
+/// a database another process holds locked.
+#[tokio::test]
+async fn storage_faults_are_503_change_nothing_and_pass() {
+    let h = Harness::in_process().await;
+    let store = &h.state.as_ref().unwrap().store;
+    let t = h.login("faults").await;
+    let a = h.mint(&t).await;
+    let pages: i64 = store.read(|r| r.page_count()).unwrap();
+    for (fault, undo) in [
+        (
+            format!("PRAGMA max_page_count = {pages}"),
+            "PRAGMA max_page_count = 1073741823".to_owned(),
+        ),
+        (
+            "PRAGMA query_only = ON".to_owned(),
+            "PRAGMA query_only = OFF".to_owned(),
+        ),
+    ] {
+        store.configure(&fault).await.unwrap();
+        // A full disk refuses what needs a new page; mint until it does.
+        let mut refused = None;
+        for _ in 0..300 {
+            let r = h
+                .call("createAPIAccessToken", Enc::Json, &refresh_fields(&t))
+                .await;
+            if r.status == 503 {
+                refused = Some(r);
+                break;
+            }
+        }
+        let r = refused.unwrap_or_else(|| panic!("{fault}: never refused"));
+        r.assert_error(
+            503,
+            "The service is busy or its storage unavailable; try again in 2 seconds.",
+        );
+        assert_eq!(r.header("retry-after"), Some("2"));
+        let r = h
+            .call("revokeAPIAccessTokens", Enc::Json, &refresh_fields(&t))
+            .await;
+        assert_eq!(r.status, 503, "{fault}: {}", r.text);
+        let r = h
+            .call("regenRefreshToken", Enc::Json, &refresh_fields(&t))
+            .await;
+        assert_eq!(r.status, 503, "{fault}: {}", r.text);
+        // Reads still answer, and show that nothing changed.
+        let r = h
+            .call("validateAPIAccessToken", Enc::Json, &access_fields(&a))
+            .await;
+        assert_eq!(
+            (r.status, r.json["token_status"].as_str()),
+            (200, Some("ACTIVE")),
+            "{fault}"
+        );
+        store.configure(&undo).await.unwrap();
+        let r = h
+            .call("createAPIAccessToken", Enc::Json, &refresh_fields(&t))
+            .await;
+        assert_eq!(r.status, 201, "{fault}: recovered by itself: {}", r.text);
+    }
+    // Another process holds the database: writes wait their busy timeout, then 503.
+    let other = rusqlite::Connection::open(db_path(&h.dir)).unwrap();
+    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let r = h
+        .call("createAPIAccessToken", Enc::Json, &refresh_fields(&t))
+        .await;
+    assert_eq!(r.status, 503, "{}", r.text);
+    other.execute_batch("COMMIT").unwrap();
+    let r = h
+        .call("createAPIAccessToken", Enc::Json, &refresh_fields(&t))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
+/// Dead tokens are deleted once the retention has passed since they died, and a purged token
+/// then answers as one never issued.
+#[tokio::test]
+async fn purged_tokens_go_after_the_retention() {
+    let h = Harness::in_process().await;
+    let store = &h.state.as_ref().unwrap().store;
+    let t = h.login("purge").await;
+    h.call("regenRefreshToken", Enc::Json, &refresh_fields(&t))
+        .await;
+    let now = time::OffsetDateTime::now_utc();
+    // Within the retention nothing goes; a retention later, the revoked token does.
+    assert_eq!(
+        store
+            .purge(now - reference_server::store::PURGE_RETENTION)
+            .await
+            .unwrap(),
+        (0, 0)
+    );
+    let (refresh, _) = store.purge(now + time::Duration::seconds(1)).await.unwrap();
+    assert_eq!(refresh, 1, "the regenerated token went");
+    h.call("validateRefreshToken", Enc::Json, &refresh_fields(&t))
+        .await
+        .assert_error(401, "Refresh token provided is invalid.");
+}

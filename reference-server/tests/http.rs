@@ -296,6 +296,52 @@ async fn oversized_bodies_get_413_not_a_broken_pipe() {
     assert_eq!(r.status().as_u16(), 413);
 }
 
+/// A client that sends its whole body before it reads anything (as Python's urllib does) reads
+/// the 413, not a broken pipe: the server keeps reading after it answers (a lingering close).
+#[tokio::test]
+async fn a_client_that_sends_4_mib_before_reading_gets_the_413() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let h = Harness::start().await;
+    let addr = h.base.trim_start_matches("http://").to_owned();
+    let size = 4 * 1024 * 1024;
+    for chunked in [false, true] {
+        let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = if chunked {
+            "POST /integration/v1/createRefreshToken/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".to_owned()
+        } else {
+            format!(
+                "POST /integration/v1/createRefreshToken/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
+            )
+        };
+        sock.write_all(head.as_bytes()).await.unwrap();
+        let chunk = vec![b'a'; 64 * 1024];
+        for _ in 0..(size / chunk.len()) {
+            if chunked {
+                sock.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                    .await
+                    .unwrap();
+                sock.write_all(&chunk).await.unwrap();
+                sock.write_all(b"\r\n").await.unwrap();
+            } else {
+                sock.write_all(&chunk).await.unwrap();
+            }
+        }
+        if chunked {
+            sock.write_all(b"0\r\n\r\n").await.unwrap();
+        }
+        let mut answer = vec![0u8; 1024];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), sock.read(&mut answer))
+            .await
+            .expect("an answer within 10 s")
+            .expect("read, not a reset");
+        let text = String::from_utf8_lossy(&answer[..n]);
+        assert!(
+            text.starts_with("HTTP/1.1 413"),
+            "chunked={chunked}: {text}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_client_that_trickles_its_headers_is_disconnected() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};

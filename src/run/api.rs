@@ -42,7 +42,7 @@ impl Api<'_> {
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let (_, result, _) = self
             .http
-            .send_patiently(&op.method, &url, &headers, bytes)
+            .send_patiently(&op.method, &url, &headers, bytes, false)
             .await;
         let resp = result.map_err(|e| format!("{}: {e}", op.id))?;
         Ok(Answer {

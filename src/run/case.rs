@@ -449,19 +449,22 @@ async fn send(
     let url = format!("{}{}", state.env.target.base_url, operation.path);
     let sent_at = time::OffsetDateTime::now_utc();
     let http = state.env.http;
-    // A 429 is what a login under test may answer; anything else is waited out, politely.
-    let (sent, received, waited) = if operation.login.is_some() {
-        let (s, r) = http.send(&operation.method, &url, &headers, bytes).await;
-        (s, r, Vec::new())
-    } else {
-        http.send_patiently(&operation.method, &url, &headers, bytes)
-            .await
-    };
-    for secs in waited {
+    // A 429 is what a login under test may answer; anything else, and every 503, is waited
+    // out, politely.
+    let (sent, received, waited) = http
+        .send_patiently(
+            &operation.method,
+            &url,
+            &headers,
+            bytes,
+            operation.login.is_some(),
+        )
+        .await;
+    for (status, secs) in waited {
         result.findings.push(Finding::new(
             RATE_LIMITED,
             format!(
-                "{} answered 429; the run waited {secs} s (Retry-After) and sent it again",
+                "{} answered {status}; the run waited {secs} s (Retry-After) and sent it again",
                 operation.id
             ),
         ));

@@ -130,9 +130,9 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// How many times one request is sent again after a 429.
 pub const MAX_RETRIES: usize = 3;
 
-/// The seconds a 429 asks to wait, when it asks for a bounded wait in whole seconds.
+/// The seconds a 429 or 503 asks to wait, when it asks for a bounded wait in whole seconds.
 pub fn retry_after(r: &Received) -> Option<Duration> {
-    if r.status != 429 {
+    if r.status != 429 && r.status != 503 {
         return None;
     }
     let secs: u64 = r.header("retry-after")?.trim().parse().ok()?;
@@ -229,22 +229,32 @@ impl Http {
         })
     }
 
-    /// Sends a request like [`Http::send`]; a 429 with a bounded `Retry-After` is waited out
-    /// and the request sent again (at most [`MAX_RETRIES`] times). Returns the seconds waited.
+    /// Sends a request like [`Http::send`]; a 503 (and, unless `keep_429`, a 429) with a
+    /// bounded `Retry-After` is waited out and the request sent again (at most
+    /// [`MAX_RETRIES`] times). Returns the statuses and seconds waited.
     pub async fn send_patiently(
         &self,
         method: &str,
         url: &str,
         headers: &[(String, String)],
         body: Vec<u8>,
-    ) -> (SentRequest, Result<Received, TransportError>, Vec<u64>) {
+        keep_429: bool,
+    ) -> (
+        SentRequest,
+        Result<Received, TransportError>,
+        Vec<(u16, u64)>,
+    ) {
         let mut waited = Vec::new();
         loop {
             let (sent, result) = self.send(method, url, headers, body.clone()).await;
-            let wait = result.as_ref().ok().and_then(retry_after);
+            let wait = result
+                .as_ref()
+                .ok()
+                .filter(|r| !(keep_429 && r.status == 429))
+                .and_then(|r| retry_after(r).map(|d| (r.status, d)));
             match wait {
-                Some(d) if waited.len() < MAX_RETRIES => {
-                    waited.push(d.as_secs());
+                Some((status, d)) if waited.len() < MAX_RETRIES => {
+                    waited.push((status, d.as_secs()));
                     tokio::time::sleep(d).await;
                 }
                 _ => return (sent, result, waited),

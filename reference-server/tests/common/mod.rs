@@ -30,6 +30,8 @@ pub struct Harness {
     pub http: reqwest::Client,
     /// Set for an in-process harness: requests go straight to the router.
     router: Option<axum::Router>,
+    /// The in-process server's state, for the tests that reach into its store.
+    pub state: Option<std::sync::Arc<reference_server::AppState>>,
 }
 
 pub fn db_path(dir: &tempfile::TempDir) -> PathBuf {
@@ -65,6 +67,7 @@ impl Harness {
             base,
             http: client(),
             router: None,
+            state: None,
         }
     }
 
@@ -82,7 +85,8 @@ impl Harness {
             server: None,
             base: String::new(),
             http: client(),
-            router: Some(reference_server::app(state, true)),
+            router: Some(reference_server::app(std::sync::Arc::clone(&state), true)),
+            state: Some(state),
         }
     }
 
