@@ -1004,4 +1004,70 @@ mod tests {
         .expect("control document loads");
         assert_eq!(control.operations.len(), 8);
     }
+
+    /// Every OpenAPI link names an operation of the contract, fills exactly the fields that
+    /// operation requires, and takes each from a field the linking response has, so stateful
+    /// tools (schemathesis) chain real calls rather than guesses.
+    #[test]
+    fn links_fill_their_targets_required_fields_from_the_response() {
+        let raw: Value =
+            crate::yaml::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME), ErrorKind::Spec)
+                .expect("yaml");
+        let deref = |v: &'_ Value| -> Value {
+            match v.get("$ref").and_then(Value::as_str) {
+                Some(r) => raw.pointer(r.trim_start_matches('#')).expect("ref").clone(),
+                None => v.clone(),
+            }
+        };
+        let schema_of = |body: &Value| deref(&body["content"]["application/json"]["schema"]);
+        let paths = raw["paths"].as_object().expect("paths");
+        let request_of = |id: &str| {
+            paths
+                .values()
+                .map(|p| &p["post"])
+                .find(|op| op["operationId"] == id)
+                .map(|op| schema_of(&op["requestBody"]))
+        };
+        let mut linked = BTreeSet::new();
+        for op in paths.values().map(|p| &p["post"]) {
+            for (status, response) in op["responses"].as_object().expect("responses") {
+                let response = deref(response);
+                let Some(links) = response.get("links").and_then(Value::as_object) else {
+                    continue;
+                };
+                let source = schema_of(&response);
+                for link in links.values().map(deref) {
+                    let target = link["operationId"].as_str().expect("operationId");
+                    let wanted = request_of(target).unwrap_or_else(|| panic!("{target}"));
+                    let body = link["requestBody"].as_object().expect("requestBody");
+                    let mut required: Vec<&str> = wanted["required"]
+                        .as_array()
+                        .expect("required")
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect();
+                    required.sort_unstable();
+                    assert_eq!(
+                        body.keys().map(String::as_str).collect::<Vec<_>>(),
+                        required,
+                        "{} {status} -> {target}",
+                        op["operationId"]
+                    );
+                    for expr in body.values() {
+                        let field = expr
+                            .as_str()
+                            .and_then(|e| e.strip_prefix("$response.body#/"))
+                            .unwrap_or_else(|| panic!("{expr}"));
+                        assert!(
+                            source["properties"].get(field).is_some(),
+                            "{} {status} has no {field}",
+                            op["operationId"]
+                        );
+                    }
+                    linked.insert(format!("{} -> {target}", op["operationId"]));
+                }
+            }
+        }
+        assert_eq!(linked.len(), 9, "{linked:?}");
+    }
 }

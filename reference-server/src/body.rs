@@ -28,6 +28,9 @@ fn max_len(field: &str) -> usize {
     }
 }
 
+/// The id given for a `user_id` too large to be one: ids are positive, so no user has it.
+const NO_USER: i64 = -1;
+
 /// One field's value as it arrived.
 #[derive(Clone, Debug, PartialEq)]
 enum Value {
@@ -103,10 +106,11 @@ impl Fields {
         }
     }
 
-    /// A field that may be empty (a password: empty is a wrong password, not a missing one).
+    /// A field that may be empty or blank (a password: white space is a password like any
+    /// other, and an empty one is a wrong password, not a missing one).
     pub fn text_or_empty(&self, name: &str) -> Result<&str, ApiError> {
         match self.map.get(name) {
-            Some(Value::Text(t)) if t.is_empty() => Ok(t),
+            Some(Value::Text(t)) if t.trim().is_empty() => Ok(t),
             _ => self.text(name),
         }
     }
@@ -114,9 +118,16 @@ impl Fields {
     /// The required `user_id`, as a JSON number or a string of digits.
     pub fn user_id(&self) -> Result<i64, ApiError> {
         self.require(&["user_id"])?;
+        // An integer too large for an id is well-formed, but no user has it: it answers like any
+        // unknown owner (401), not as a malformed request.
         let parsed = match self.map.get("user_id") {
-            Some(Value::Number(n)) => n.as_i64(),
-            Some(Value::Text(t)) => t.trim().parse::<i64>().ok(),
+            Some(Value::Number(n)) => n.as_i64().or(n.as_u64().map(|_| NO_USER)),
+            Some(Value::Text(t)) => {
+                let t = t.trim();
+                t.parse::<i64>().ok().or_else(|| {
+                    (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())).then_some(NO_USER)
+                })
+            }
             _ => None,
         };
         parsed.ok_or_else(|| ApiError::BadRequest("Field 'user_id' must be an integer.".into()))
@@ -225,7 +236,7 @@ pub async fn read_fields(
     match media.as_str() {
         "application/json" | "text/json" => parse_json(&bytes),
         "application/x-www-form-urlencoded" => parse_form(&bytes),
-        "multipart/form-data" => parse_multipart(headers, bytes).await,
+        "multipart/form-data" => parse_multipart(headers, &bytes),
         _ => Err(ApiError::UnsupportedMediaType),
     }
 }
@@ -277,16 +288,19 @@ fn parse_json(bytes: &[u8]) -> Result<Fields, ApiError> {
 }
 
 /// Adds a form field; a second value makes it `Repeated`, refused only if an operation reads it.
-fn insert_once(fields: &mut Fields, name: String, value: String) -> Result<(), ApiError> {
+fn insert_once(fields: &mut Fields, name: String, value: String) {
+    insert_value(fields, name, Value::Text(value));
+}
+
+fn insert_value(fields: &mut Fields, name: String, value: Value) {
     match fields.map.entry(name) {
         std::collections::hash_map::Entry::Occupied(mut e) => {
             e.insert(Value::Repeated);
         }
         std::collections::hash_map::Entry::Vacant(e) => {
-            e.insert(Value::Text(value));
+            e.insert(value);
         }
     }
-    Ok(())
 }
 
 fn parse_form(bytes: &[u8]) -> Result<Fields, ApiError> {
@@ -295,39 +309,26 @@ fn parse_form(bytes: &[u8]) -> Result<Fields, ApiError> {
     }
     let mut fields = Fields::default();
     for (k, v) in form_urlencoded::parse(bytes) {
-        insert_once(&mut fields, k.into_owned(), v.into_owned())?;
+        insert_once(&mut fields, k.into_owned(), v.into_owned());
     }
     Ok(fields)
 }
 
-async fn parse_multipart(
-    headers: &HeaderMap,
-    bytes: axum::body::Bytes,
-) -> Result<Fields, ApiError> {
+fn parse_multipart(headers: &HeaderMap, bytes: &[u8]) -> Result<Fields, ApiError> {
     let malformed = |what: &str| ApiError::BadRequest(format!("Malformed multipart body: {what}."));
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let boundary = multer::parse_boundary(content_type)
-        .map_err(|_| malformed("no boundary in Content-Type"))?;
-    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(bytes) });
-    let mut multipart = multer::Multipart::new(stream, boundary);
+    let boundary = crate::multipart::boundary(content_type)
+        .ok_or_else(|| malformed("no boundary in Content-Type"))?;
     let mut fields = Fields::default();
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(_) => return Err(malformed("cannot split the parts")),
-        };
-        let Some(name) = field.name().map(str::to_owned) else {
-            return Err(malformed("a part has no name"));
-        };
-        let value = field
-            .text()
-            .await
-            .map_err(|_| malformed("a part is not valid text"))?;
-        insert_once(&mut fields, name, value)?;
+    for (name, value) in crate::multipart::parse(bytes, boundary).map_err(malformed)? {
+        match value {
+            Some(text) => insert_once(&mut fields, name, text),
+            // Refused only if an operation reads it, like any other unknown field.
+            None => insert_value(&mut fields, name, Value::Other("value that is not UTF-8")),
+        }
     }
     Ok(fields)
 }
@@ -346,6 +347,15 @@ mod tests {
         assert!(f.user_id().is_err());
         let f = parse_json(br#"{"user_id": 1.5}"#).expect("json");
         assert!(f.user_id().is_err());
+        for huge in [
+            &b"user_id=5807345090640623349086"[..],
+            b"user_id=17083345694763179486",
+        ] {
+            let f = parse_form(huge).expect("form");
+            assert_eq!(f.user_id().expect("well-formed"), NO_USER);
+        }
+        let f = parse_json(br#"{"user_id": 17083345694763179486}"#).expect("json");
+        assert_eq!(f.user_id().expect("well-formed"), NO_USER);
     }
 
     #[test]

@@ -40,6 +40,7 @@ pub mod clock;
 pub mod control;
 pub mod embedded;
 pub mod error;
+mod multipart;
 pub mod password;
 pub mod respond;
 pub mod state;

@@ -649,15 +649,15 @@ async fn internal_errors_say_nothing_about_internals() {
 }
 
 #[tokio::test]
-async fn an_empty_password_is_a_wrong_password() {
+async fn an_empty_or_blank_password_is_a_wrong_password() {
     let h = Harness::in_process().await;
-    for enc in ENCODINGS {
+    for (enc, password) in ENCODINGS.into_iter().flat_map(|e| [(e, ""), (e, " \t")]) {
         h.call(
             "createRefreshToken",
             enc,
             &[
                 ("username", USER.into()),
-                ("password", "".into()),
+                ("password", password.into()),
                 ("name", "n".into()),
             ],
         )
