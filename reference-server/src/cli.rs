@@ -30,6 +30,9 @@ pub struct Cli {
 pub enum Command {
     /// Reads or sets a lifespan, like the vendor's `_conf`.
     Conf(ConfArgs),
+    /// Deletes tokens revoked or expired longer ago than the retention (the server also does
+    /// this by itself every hour, with the default retention).
+    Purge(PurgeArgs),
 }
 
 /// Flags of the server itself.
@@ -89,6 +92,19 @@ pub struct ConfArgs {
     pub db: PathBuf,
 }
 
+/// `purge [--retention-days N] --db PATH`.
+#[derive(Debug, Clone, Args)]
+pub struct PurgeArgs {
+    /// Keep tokens that died fewer than this many days ago. Until purged, a dead token is
+    /// refused as "expired or revoked"; after, as "invalid".
+    #[arg(long, default_value_t = crate::store::PURGE_RETENTION.whole_days(), value_name = "DAYS",
+          value_parser = clap::value_parser!(i64).range(0..=36_500))]
+    pub retention_days: i64,
+    /// The server's database.
+    #[arg(long, default_value = "token-auth.db", value_name = "PATH")]
+    pub db: PathBuf,
+}
+
 fn parse_user(raw: &str) -> Result<(String, String), String> {
     match raw.split_once(':') {
         Some((user, pass)) if !user.trim().is_empty() && !pass.is_empty() => {
@@ -98,28 +114,33 @@ fn parse_user(raw: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Runs the command line: `conf`, or the server. Returns the process exit code (0, or 2 when
-/// the server cannot start or `conf` fails).
+/// Runs the command line: a maintenance command, or the server. Returns the process exit code
+/// (0, or 2 when the server cannot start or a command fails).
 pub async fn run(cli: Cli) -> u8 {
-    match &cli.command {
-        // The store's synchronous calls may not block the async runtime's threads.
-        Some(Command::Conf(args)) => match tokio::task::spawn_blocking({
+    let job: Box<dyn FnOnce() -> Result<String, String> + Send> = match &cli.command {
+        Some(Command::Conf(args)) => {
             let args = args.clone();
-            move || conf(&args)
-        })
+            Box::new(move || conf(&args))
+        }
+        Some(Command::Purge(args)) => {
+            let args = args.clone();
+            Box::new(move || purge(&args))
+        }
+        None => return serve(&cli.serve).await,
+    };
+    // The store's synchronous calls may not block the async runtime's threads.
+    match tokio::task::spawn_blocking(job)
         .await
-        .unwrap_or_else(|e| Err(format!("the conf task failed: {e}")))
-        {
-            Ok(line) => {
-                println!("{line}");
-                0
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                2
-            }
-        },
-        None => serve(&cli.serve).await,
+        .unwrap_or_else(|e| Err(format!("the command failed: {e}")))
+    {
+        Ok(line) => {
+            println!("{line}");
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
     }
 }
 
@@ -169,14 +190,7 @@ pub fn conf(args: &ConfArgs) -> Result<String, String> {
             known.join(", ")
         )
     })?;
-    // A typo in --db must not silently create an empty database and configure that.
-    if !args.db.is_file() {
-        return Err(format!(
-            "no database at {} (give the --db the server runs with)",
-            args.db.display()
-        ));
-    }
-    let store = Store::open(&args.db).map_err(|e| e.to_string())?;
+    let store = open_existing(&args.db)?;
     if let Some(value) = args.set {
         store
             .write_blocking(move |tx| tx.set_lifespan(key, value))
@@ -184,6 +198,31 @@ pub fn conf(args: &ConfArgs) -> Result<String, String> {
     }
     let value = store.read(|r| r.lifespan(key)).map_err(|e| e.to_string())?;
     Ok(format!("{} = {value} ({})", key.conf_key(), key.unit()))
+}
+
+/// Runs `purge`: deletes what died before the retention, and says how much went.
+pub fn purge(args: &PurgeArgs) -> Result<String, String> {
+    let store = open_existing(&args.db)?;
+    let cutoff = time::OffsetDateTime::now_utc() - time::Duration::days(args.retention_days);
+    let (refresh, access) = store
+        .write_blocking(move |tx| tx.purge(cutoff))
+        .map_err(|e| e.to_string())?;
+    Ok(format!(
+        "purged {refresh} refresh token(s) and {access} access token(s) dead for over {} day(s)",
+        args.retention_days
+    ))
+}
+
+/// Opens the database a server runs with; a typo in `--db` must not silently create an empty
+/// database and work on that.
+fn open_existing(db: &std::path::Path) -> Result<Store, String> {
+    if !db.is_file() {
+        return Err(format!(
+            "no database at {} (give the --db the server runs with)",
+            db.display()
+        ));
+    }
+    Store::open(db).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -229,6 +229,53 @@ async fn conf_changes_lifespans_for_new_tokens_only_while_running() {
     );
 }
 
+/// `reference-server purge` works on a running server's database, like `conf`.
+#[tokio::test]
+async fn purge_deletes_dead_tokens_of_a_running_server() {
+    let h = Harness::start().await;
+    let old = h.login("old").await;
+    let new = h
+        .call("regenRefreshToken", Enc::Json, &refresh_fields(&old))
+        .await
+        .json;
+    let purge = |days: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_reference-server"))
+            .args(["purge", "--retention-days", days, "--db"])
+            .arg(db_path(&h.dir))
+            .output()
+            .unwrap()
+    };
+    // Within the default retention, nothing goes.
+    let out = purge("30");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("purged 0 refresh token(s)"));
+    h.call("validateRefreshToken", Enc::Json, &refresh_fields(&old))
+        .await
+        .assert_error(401, "Refresh token provided is expired or revoked.");
+    let out = purge("0");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "purged 1 refresh token(s) and 0 access token(s) dead for over 0 day(s)"
+    );
+    h.call("validateRefreshToken", Enc::Json, &refresh_fields(&old))
+        .await
+        .assert_error(401, "Refresh token provided is invalid.");
+    let r = h
+        .call("validateRefreshToken", Enc::Json, &refresh_fields(&new))
+        .await;
+    assert_eq!(r.status, 200, "the live token stays: {}", r.text);
+    let out = purge("-1");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a negative retention is refused"
+    );
+}
+
 #[tokio::test]
 async fn database_files_never_hold_a_token_or_password() {
     let h = Harness::start().await;

@@ -534,13 +534,35 @@ mod tests {
             .await
             .expect("create");
         }
-        // The old refresh token expired at t0 + 60d; the new one lives.
+        // An access token that outlives its refresh token (a lifespan of 200 days).
+        s.write(move |tx| {
+            tx.set_lifespan(LifespanKey::AccessTokenHours, 24 * 200)?;
+            tx.create_refresh_token(uid, "parent", &digest("parent"), t0)?;
+            tx.create_access_token(&digest("parent"), uid, &digest("long"), t0)?
+                .ok();
+            Ok(())
+        })
+        .await
+        .expect("create");
+        // The old refresh token expired at t0 + 60d, its access token at t0 + 1d; the new one
+        // lives, and so does the long access token, which keeps its expired parent.
         let (refresh, access) = s.purge(t0 + Duration::days(95)).await.expect("purge");
         assert_eq!((refresh, access), (1, 1));
         assert!(
             s.read(|r| r.find_refresh_token(&digest("new"), uid))
                 .expect("db")
                 .is_some()
+        );
+        assert!(
+            s.read(|r| r.find_access_token(&digest("long"), uid))
+                .expect("db")
+                .is_some(),
+            "a live access token is never purged"
+        );
+        // Once it has died too, both go (and by then "new" and its access token have died too).
+        assert_eq!(
+            s.purge(t0 + Duration::days(201)).await.expect("purge"),
+            (2, 2)
         );
     }
 }

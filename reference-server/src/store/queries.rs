@@ -350,21 +350,23 @@ impl<'c> Tx<'c> {
         Ok(id.is_some())
     }
 
-    /// Deletes what died before `cutoff`: access tokens revoked or expired then, and those of
-    /// refresh tokens that go; then the refresh tokens revoked or expired then.
+    /// Deletes what died before `cutoff`: access tokens revoked or expired then, then the
+    /// refresh tokens revoked or expired then that have no access token left. An access token
+    /// still alive (a long access lifespan can outlive its refresh token) keeps its refresh
+    /// token's row until it dies too, so purging never changes a live token's answer.
     pub fn purge(&self, cutoff: OffsetDateTime) -> Result<(usize, usize), StoreError> {
         let at = to_micros(cutoff);
         let dead = "((revoked_at IS NOT NULL AND revoked_at < ?1) OR expires_at < ?1)";
         let access = self
             .conn
-            .prepare_cached(&format!(
-                "DELETE FROM access_tokens WHERE {dead}
-                 OR refresh_token_id IN (SELECT id FROM refresh_tokens WHERE {dead})"
-            ))?
+            .prepare_cached(&format!("DELETE FROM access_tokens WHERE {dead}"))?
             .execute([at])?;
         let refresh = self
             .conn
-            .prepare_cached(&format!("DELETE FROM refresh_tokens WHERE {dead}"))?
+            .prepare_cached(&format!(
+                "DELETE FROM refresh_tokens WHERE {dead} AND NOT EXISTS
+                 (SELECT 1 FROM access_tokens a WHERE a.refresh_token_id = refresh_tokens.id)"
+            ))?
             .execute([at])?;
         Ok((refresh, access))
     }
