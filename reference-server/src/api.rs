@@ -273,11 +273,11 @@ pub async fn validate_api_access_token(
     let value = fields.text("api_access_token")?.to_owned();
     let user_id = fields.user_id()?;
     let digest = token::digest(&value);
+    let now = app.clock.now();
     let row = app
         .store
-        .read(|r| r.find_access_token(&digest, user_id))?
+        .access_token(&digest, user_id, now)?
         .ok_or(ApiError::Unauthorized(ACCESS_INVALID))?;
-    let now = app.clock.now();
     match row.status(now) {
         TokenStatus::Active => Ok(access_response(StatusCode::OK, &row, &value, now)),
         _ => Err(ApiError::Unauthorized(ACCESS_DEAD)),

@@ -60,6 +60,10 @@ pub struct ServeArgs {
     /// Failed logins for one username within 15 minutes before it is locked out for a minute.
     #[arg(long, default_value_t = DEFAULT_MAX_FAILED_LOGINS, value_name = "N")]
     pub max_failed_logins: u32,
+    /// Log one line per request (method, path, status, time; never a body). Errors are
+    /// logged without it.
+    #[arg(long)]
+    pub log_requests: bool,
 }
 
 impl ServeArgs {
@@ -72,6 +76,7 @@ impl ServeArgs {
             test_control: self.test_control,
             body_limit: self.body_limit,
             max_failed_logins: self.max_failed_logins,
+            log_requests: self.log_requests,
             ..Config::new(self.db.clone())
         }
     }

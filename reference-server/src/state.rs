@@ -19,6 +19,8 @@ pub struct AppState {
     pub passwords: Passwords,
     /// Request body limit in bytes.
     pub body_limit: usize,
+    /// Whether every request is logged ([`crate::Config::log_requests`]).
+    pub log_requests: bool,
     /// Requests in flight (load shedding past its size).
     pub in_flight: tokio::sync::Semaphore,
 }
@@ -70,6 +72,7 @@ pub fn prepare(config: &Config) -> Result<(Arc<AppState>, Option<DemoUser>), Sta
         ),
         passwords,
         body_limit: config.body_limit,
+        log_requests: config.log_requests,
         in_flight: tokio::sync::Semaphore::new(crate::MAX_IN_FLIGHT),
     };
     Ok((Arc::new(state), demo))

@@ -20,16 +20,18 @@ async fn binary_prints_demo_user_once_serves_and_stops_on_sigterm() {
         .local_addr()
         .unwrap()
         .port();
-    let start = || {
+    let start = |extra: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_reference-server"))
             .args(["--listen", &format!("127.0.0.1:{port}"), "--db"])
             .arg(&db)
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap()
     };
-    let mut child = start();
+    // The first run logs every request, so the log can be searched for secrets.
+    let mut child = start(&["--log-requests"]);
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
@@ -72,7 +74,7 @@ async fn binary_prints_demo_user_once_serves_and_stops_on_sigterm() {
     assert!(!log.contains(&token), "the log holds a token");
 
     // A second start on the same database creates no new demo user and prints no password.
-    let mut again = start();
+    let mut again = start(&[]);
     let mut out = BufReader::new(again.stdout.take().unwrap());
     let deadline = Instant::now() + Duration::from_secs(20);
     while http
@@ -86,14 +88,15 @@ async fn binary_prints_demo_user_once_serves_and_stops_on_sigterm() {
         assert!(Instant::now() < deadline, "second start never answered");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Command::new("kill")
-        .args(["-TERM", &again.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(again.wait().unwrap().success());
+    let log = terminate(again);
     let mut rest = String::new();
     out.read_to_string(&mut rest).unwrap();
     assert!(!rest.contains("password"), "{rest}");
+    assert!(log.contains("shutting down"), "{log}");
+    assert!(
+        !log.contains("status=200"),
+        "requests are not logged by default: {log}"
+    );
 }
 
 /// Sends SIGTERM, checks the process exits cleanly, and returns what it logged.

@@ -19,9 +19,12 @@
 //! - Lifespans are read from the `settings` table inside the transaction that creates a token,
 //!   so `reference-server conf` run against a live server's database applies to the next token.
 //! - Instants are stored as microseconds since the Unix epoch, the precision the API publishes.
+//! - Active access tokens found by validation are kept in memory (see `cache.rs`), emptied
+//!   after every transaction that revokes or deletes one, before its answers go out.
 //! - Revoked and expired rows are deleted [`PURGE_RETENTION`] after they died ([`Store::purge`]),
 //!   so the file stays bounded under churn.
 
+mod cache;
 mod queries;
 mod writer;
 
@@ -212,6 +215,7 @@ pub struct Store {
     path: PathBuf,
     writer: writer::Writer,
     readers: Mutex<Vec<Connection>>,
+    active: std::sync::Arc<cache::ActiveAccess>,
 }
 
 const SCHEMA: &str = "
@@ -273,10 +277,12 @@ impl Store {
     /// Opens (creating if needed) the database at `path`, and starts its writer thread.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = open_writer(path)?;
+        let active = std::sync::Arc::new(cache::ActiveAccess::default());
         Ok(Self {
             path: path.to_owned(),
-            writer: writer::Writer::start(conn)?,
+            writer: writer::Writer::start(conn, std::sync::Arc::clone(&active))?,
             readers: Mutex::new(Vec::new()),
+            active,
         })
     }
 
@@ -307,6 +313,28 @@ impl Store {
             idle.push(conn);
         }
         result
+    }
+
+    /// The access token with this digest, if it exists and belongs to `user_id`: from the cache
+    /// of active tokens when it is there and still active at `now`, else from the database.
+    pub fn access_token(
+        &self,
+        digest: &[u8; 32],
+        user_id: i64,
+        now: OffsetDateTime,
+    ) -> Result<Option<AccessTokenRow>, StoreError> {
+        if let Some(row) = self.active.get(digest, user_id, now) {
+            return Ok(Some(row));
+        }
+        let epoch = self.active.epoch();
+        let row = self.read(|r| r.find_access_token(digest, user_id))?;
+        if let Some(row) = row
+            .as_ref()
+            .filter(|r| r.status(now) == TokenStatus::Active)
+        {
+            self.active.keep(epoch, *digest, row.clone());
+        }
+        Ok(row)
     }
 
     /// Runs a write in the writer's next transaction; resolves once it is committed.
@@ -564,5 +592,88 @@ mod tests {
             s.purge(t0 + Duration::days(201)).await.expect("purge"),
             (2, 2)
         );
+    }
+
+    /// Every way a live access token dies reaches the cache before the answer that killed it:
+    /// validated (so kept), then revoked, regenerated away, or revoked with its refresh token,
+    /// it is never found active again.
+    #[tokio::test]
+    async fn the_cache_never_outlives_a_revocation() {
+        let (_dir, s) = store();
+        let uid = user_async(&s, "a@example.com").await;
+        let now = OffsetDateTime::now_utc();
+        let mint = |refresh: &'static str, access: &'static str| {
+            s.write(move |tx| tx.create_access_token(&digest(refresh), uid, &digest(access), now))
+        };
+        let active = |access: &'static str| {
+            s.access_token(&digest(access), uid, now)
+                .expect("db")
+                .is_some_and(|r| r.status(now) == TokenStatus::Active)
+        };
+        for name in ["r1", "r2", "r3"] {
+            s.write(move |tx| tx.create_refresh_token(uid, name, &digest(name), now))
+                .await
+                .expect("refresh");
+        }
+        let _ = mint("r1", "a1").await.expect("mint");
+        assert!(active("a1") && active("a1"), "found, then kept");
+        s.write(move |tx| tx.revoke_access_tokens(&digest("r1"), uid, now))
+            .await
+            .expect("revoke")
+            .expect("active refresh token");
+        assert!(!active("a1"), "revoked");
+
+        let _ = mint("r2", "a2").await.expect("mint");
+        assert!(active("a2"));
+        s.write(move |tx| tx.regenerate_refresh_token(&digest("r2"), uid, &digest("r2b"), now))
+            .await
+            .expect("regen")
+            .expect("active refresh token");
+        assert!(!active("a2"), "regenerated away");
+
+        let _ = mint("r3", "a3").await.expect("mint");
+        assert!(active("a3"));
+        s.write(move |tx| tx.revoke_refresh_token(&digest("r3"), now))
+            .await
+            .expect("admin revoke");
+        assert!(!active("a3"), "revoked with its refresh token");
+    }
+
+    /// Validations racing a revocation: once the revocation has answered, no validation that
+    /// starts after it finds the token active.
+    #[test]
+    fn validations_racing_a_revocation_never_see_it_undone() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let (_dir, s) = store();
+        let uid = user(&s, "a@example.com");
+        let now = OffsetDateTime::now_utc();
+        for round in 0..50 {
+            let (refresh, access) = (format!("r{round}"), format!("a{round}"));
+            let (r, a) = (digest(&refresh), digest(&access));
+            s.write_blocking(move |tx| {
+                tx.create_refresh_token(uid, "n", &r, now)?;
+                tx.create_access_token(&r, uid, &a, now)?.ok();
+                Ok(())
+            })
+            .expect("tokens");
+            let revoked = AtomicBool::new(false);
+            std::thread::scope(|scope| {
+                for _ in 0..4 {
+                    scope.spawn(|| {
+                        for _ in 0..200 {
+                            let after = revoked.load(Ordering::SeqCst);
+                            let row = s.access_token(&a, uid, now).expect("db").expect("row");
+                            if after {
+                                assert_ne!(row.status(now), TokenStatus::Active, "round {round}");
+                            }
+                        }
+                    });
+                }
+                s.write_blocking(move |tx| tx.revoke_access_tokens(&r, uid, now))
+                    .expect("revoke")
+                    .expect("active");
+                revoked.store(true, Ordering::SeqCst);
+            });
+        }
     }
 }

@@ -6,11 +6,15 @@
 //! only once its change is on disk; if COMMIT fails, every operation of the batch gets the
 //! error (and none of their changes is kept).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
 use rusqlite::Connection;
+use rusqlite::hooks::Action;
 use tokio::sync::oneshot;
 
+use super::cache::ActiveAccess;
 use super::{StoreError, Tx};
 
 /// Operations waiting for the writer at most; past it, writes are refused as unavailable
@@ -43,12 +47,26 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the thread that owns `conn`.
-    pub(super) fn start(conn: Connection) -> Result<Self, StoreError> {
+    /// Starts the thread that owns `conn`; it empties `cache` after every transaction that
+    /// changed or deleted an access token, before that transaction's answers go out.
+    pub(super) fn start(
+        mut conn: Connection,
+        cache: Arc<ActiveAccess>,
+    ) -> Result<Self, StoreError> {
         let (jobs, queue) = sync_channel(QUEUE);
+        let changed = Arc::new(AtomicBool::new(false));
+        let hook = Arc::clone(&changed);
+        conn.update_hook(Some(
+            move |action: Action, _db: &str, table: &str, _row: i64| {
+                if table == "access_tokens" && action != Action::SQLITE_INSERT {
+                    hook.store(true, Ordering::Relaxed);
+                }
+            },
+        ))?;
+        let after_commit = Committed { changed, cache };
         std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || run(&conn, &queue))
+            .spawn(move || run(&conn, &queue, &after_commit))
             .map_err(|e| StoreError::Internal(format!("cannot start the writer thread: {e}")))?;
         Ok(Self { jobs })
     }
@@ -98,8 +116,23 @@ impl Writer {
     }
 }
 
+/// What follows a transaction's end, before its answers go out.
+struct Committed {
+    /// Set by the update hook when an access token was revoked or deleted.
+    changed: Arc<AtomicBool>,
+    cache: Arc<ActiveAccess>,
+}
+
+impl Committed {
+    fn run(&self) {
+        if self.changed.swap(false, Ordering::Relaxed) {
+            self.cache.invalidate();
+        }
+    }
+}
+
 /// The thread: takes what is waiting, commits it together, repeats until the store is dropped.
-fn run(conn: &Connection, queue: &Receiver<Job>) {
+fn run(conn: &Connection, queue: &Receiver<Job>, committed: &Committed) {
     while let Ok(first) = queue.recv() {
         let mut batch = Vec::new();
         let mut next = Some(first);
@@ -108,8 +141,10 @@ fn run(conn: &Connection, queue: &Receiver<Job>) {
                 Job::Write(w) => batch.push(w),
                 Job::Configure(sql, reply) => {
                     // In order: what was queued before it commits first.
-                    commit(conn, std::mem::take(&mut batch));
-                    let _ = reply.send(conn.execute_batch(&sql).map_err(StoreError::from));
+                    commit(conn, std::mem::take(&mut batch), committed);
+                    let result = conn.execute_batch(&sql).map_err(StoreError::from);
+                    committed.run();
+                    let _ = reply.send(result);
                 }
             }
             if batch.len() < MAX_BATCH {
@@ -117,15 +152,15 @@ fn run(conn: &Connection, queue: &Receiver<Job>) {
                 next = queue.try_recv().ok();
             }
         }
-        commit(conn, batch);
+        commit(conn, batch, committed);
     }
 }
 
 /// Runs a batch in one transaction, each operation in its savepoint, and delivers the results.
-fn commit(conn: &Connection, batch: Vec<Work>) {
+fn commit(conn: &Connection, batch: Vec<Work>, committed: &Committed) {
     let mut rest = batch.into_iter().peekable();
     while rest.peek().is_some() {
-        commit_some(conn, &mut rest);
+        commit_some(conn, &mut rest, committed);
     }
 }
 
@@ -135,7 +170,7 @@ fn commit(conn: &Connection, batch: Vec<Work>) {
 /// SQLite ends the whole transaction on some errors (a full disk, an I/O error): the changes of
 /// every operation before it are gone too, so those are told so rather than told they were
 /// done, and the operations after it start a transaction of their own.
-fn commit_some(conn: &Connection, rest: &mut impl Iterator<Item = Work>) {
+fn commit_some(conn: &Connection, rest: &mut impl Iterator<Item = Work>, committed: &Committed) {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         let e = StoreError::from(e);
         for work in rest {
@@ -151,6 +186,7 @@ fn commit_some(conn: &Connection, rest: &mut impl Iterator<Item = Work>) {
         };
         delivered.push(done.deliver);
         if conn.is_autocommit() {
+            committed.run();
             let lost = StoreError::Unavailable(
                 "the database rolled the transaction back after an error".into(),
             );
@@ -176,6 +212,7 @@ fn commit_some(conn: &Connection, rest: &mut impl Iterator<Item = Work>) {
         let _ = conn.execute_batch("ROLLBACK");
         StoreError::from(e)
     });
+    committed.run();
     for deliver in delivered {
         deliver(outcome.clone());
     }
@@ -215,6 +252,10 @@ mod tests {
         conn.execute_batch(&format!("PRAGMA max_page_count = {}", pages + 1))
             .expect("limit");
         let (out, results) = mpsc::channel();
+        let committed = Committed {
+            changed: Arc::new(AtomicBool::new(false)),
+            cache: Arc::new(ActiveAccess::default()),
+        };
         commit(
             &conn,
             vec![
@@ -222,6 +263,7 @@ mod tests {
                 op("INSERT INTO t VALUES (zeroblob(1000000))", &out),
                 op("INSERT INTO t VALUES (x'03')", &out),
             ],
+            &committed,
         );
         drop(out);
         let got: Vec<_> = results.iter().collect();
