@@ -349,6 +349,16 @@ pub struct Call {
     pub capture: BTreeMap<String, String>,
 }
 
+impl Call {
+    /// Whether some acceptable outcome allows `status` (an outcome without a status allows
+    /// any).
+    pub fn accepts_status(&self, status: u16) -> bool {
+        self.outcomes
+            .iter()
+            .any(|o| o.status.as_ref().is_none_or(|s| s.0.contains(&status)))
+    }
+}
+
 /// What a step does.
 #[derive(Clone, Debug)]
 pub enum Action {

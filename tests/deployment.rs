@@ -13,7 +13,7 @@ use token_conformance::case;
 use token_conformance::run::{self, Options, RunReport};
 use token_conformance::spec::{BUNDLED_SPEC, BUNDLED_SPEC_NAME, Spec};
 use token_conformance::target::{Secret, Settings, Target};
-use wiremock::matchers::{header, method, path};
+use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const BIN: &str = env!("CARGO_BIN_EXE_token-conformance");
@@ -316,6 +316,77 @@ async fn a_429_is_waited_out_and_warned() {
         "{findings:#?}"
     );
     assert_eq!(report.summary().warned, 1, "a warning, not a failure");
+}
+
+/// A 429 on a login that is not testing throttling (a client-wide throttle that earlier runs
+/// from this machine tripped) is waited out, so a conforming server is not failed for it; a
+/// login step that accepts 429 keeps it.
+#[tokio::test]
+async fn a_429_on_a_login_is_waited_out_unless_the_step_tests_throttling() {
+    let server = gateway("k").await;
+    let throttled_once = || {
+        Mock::given(method("POST"))
+            .and(path("/integration/v1/createRefreshToken/"))
+            .and(body_string_contains("nobody"))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header("retry-after", "1")
+                    .set_body_raw(
+                        r#"{"detail":"Too many failed login attempts.","code":"429000"}"#,
+                        "application/json",
+                    ),
+            )
+            .up_to_n_times(1)
+            .with_priority(1)
+    };
+    Mock::given(method("POST"))
+        .and(path("/integration/v1/createRefreshToken/"))
+        .and(body_string_contains("nobody"))
+        .respond_with(ResponseTemplate::new(401).set_body_raw(
+            r#"{"detail":"Invalid username or password.","code":"401000"}"#,
+            "application/json",
+        ))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let login = |expect: &str| {
+        format!(
+            "  - call: createRefreshToken\n    body: {{username: nobody@example.invalid, \
+             password: x, name: n}}\n    expect: {{status: {expect}}}\n"
+        )
+    };
+    let gateway = |s: &mut Settings| s.headers = vec!["x-gateway-key: k".into()];
+    let logins = || async {
+        server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| String::from_utf8_lossy(&r.body).contains("nobody"))
+            .count()
+    };
+    // Expecting 401: the 429 is waited out and the login sent again.
+    throttled_once().mount(&server).await;
+    let report = run_case(
+        &server.uri(),
+        &(CREATE_CASE.to_owned() + &login("401")),
+        gateway,
+    )
+    .await;
+    assert_eq!(report.summary().failed, 0, "{:#?}", report.cases);
+    assert_eq!(report.summary().warned, 1, "the wait is a warning");
+    assert_eq!(logins().await, 2, "429, waited out, then 401");
+    // Accepting 429 (a throttling case): the 429 is the answer.
+    throttled_once().mount(&server).await;
+    let report = run_case(
+        &server.uri(),
+        &(CREATE_CASE.to_owned() + &login("[401, 429]")),
+        gateway,
+    )
+    .await;
+    assert_eq!(report.summary().failed, 0, "{:#?}", report.cases);
+    assert_eq!(report.summary().warned, 0, "nothing was waited out");
+    assert_eq!(logins().await, 3, "the 429 was kept, not retried");
 }
 
 /// A full run against a fresh reference server; what it left active.

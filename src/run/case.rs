@@ -449,16 +449,12 @@ async fn send(
     let url = format!("{}{}", state.env.target.base_url, operation.path);
     let sent_at = time::OffsetDateTime::now_utc();
     let http = state.env.http;
-    // A 429 is what a login under test may answer; anything else, and every 503, is waited
-    // out, politely.
+    // A 429 is kept only where it is under test: a login step that accepts it. Any other 429
+    // (a client-wide login throttle tripped by earlier runs from this machine, a gateway's rate
+    // limit) and every 503 are waited out, politely, and the request sent again.
+    let keep_429 = operation.login.is_some() && call.accepts_status(429);
     let (sent, received, waited) = http
-        .send_patiently(
-            &operation.method,
-            &url,
-            &headers,
-            bytes,
-            operation.login.is_some(),
-        )
+        .send_patiently(&operation.method, &url, &headers, bytes, keep_429)
         .await;
     for (status, secs) in waited {
         result.findings.push(Finding::new(
