@@ -1,0 +1,77 @@
+//! The short variant of the load run (`bench/run.sh` runs it for a minute on a release
+//! build): mixed traffic at capacity, logins included, against the server binary. Nothing but
+//! documented answers (no 5xx but 503, no dropped connection), memory bounded throughout, and
+//! normal answers right after.
+
+mod common;
+#[path = "support/load.rs"]
+mod load;
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{PASSWORD, USER};
+
+/// Generous for a debug build; the release figure is in BENCHMARKS.md.
+const MAX_RSS_MIB: f64 = 256.0;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_load_at_capacity_gets_only_documented_answers_in_bounded_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reference-server"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--user",
+            &format!("{USER}:{PASSWORD}"),
+            "--db",
+        ])
+        .arg(dir.path().join("load.db"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("server starts");
+    let pid = child.id();
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let base = loop {
+        let line = lines.next().expect("an address").expect("stdout");
+        if let Some(url) = line.strip_prefix("reference server listening on ") {
+            break url.to_owned();
+        }
+    };
+    let seconds = 5.0;
+    let mut tally = load::run(&base, USER, PASSWORD, 32, Duration::from_secs_f64(seconds)).await;
+    eprintln!(
+        "{} requests in {seconds} s\n{}",
+        tally.total(),
+        tally.summary(seconds)
+    );
+    assert!(tally.unexpected().is_empty(), "{:?}", tally.unexpected());
+    assert!(
+        tally.total() > 1000,
+        "the load hardly ran: {}",
+        tally.total()
+    );
+    let logins = tally
+        .answers
+        .iter()
+        .filter(|((op, s), _)| *op == "createRefreshToken" && *s == 201)
+        .count();
+    assert!(logins > 0, "no login succeeded under load");
+
+    // Right after: normal answers.
+    let after = load::run(&base, USER, PASSWORD, 1, Duration::from_millis(500)).await;
+    let odd: Vec<_> = after
+        .answers
+        .iter()
+        .filter(|((_, s), _)| !matches!(s, 200 | 201 | 401))
+        .collect();
+    assert!(odd.is_empty(), "after the load: {odd:?}");
+
+    let peak = load::memory_mib(pid, "VmHWM").expect("the server's memory");
+    child.kill().expect("kill");
+    child.wait().expect("reap");
+    eprintln!("peak RSS {peak:.1} MiB");
+    assert!(peak < MAX_RSS_MIB, "peak RSS {peak:.1} MiB");
+}
