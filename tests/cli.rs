@@ -69,16 +69,18 @@ fn run_against_a_separately_started_reference_server_exits_0() {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let password = "separate-server-pass-42";
-    let mut server = Command::new(BIN)
-        .args(["serve", "--listen", &addr, "--test-control", "--user"])
-        .arg(format!("ci@example.com:{password}"))
-        .arg("--db")
-        .arg(dir.path().join("s.db"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let mut server = KillOnDrop(
+        Command::new(BIN)
+            .args(["serve", "--listen", &addr, "--test-control", "--user"])
+            .arg(format!("ci@example.com:{password}"))
+            .arg("--db")
+            .arg(dir.path().join("s.db"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     assert!(first.contains("listening"), "{first}");
 
@@ -145,8 +147,17 @@ fn run_against_a_separately_started_reference_server_exits_0() {
         "every case that ran, ran without it: {line}"
     );
     assert!(out.contains("refresh tokens left active"), "{out}");
-    server.kill().unwrap();
-    server.wait().unwrap();
+    drop(server);
+}
+
+/// A child process killed when dropped: a failing test leaves no server behind.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 #[test]

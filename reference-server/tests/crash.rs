@@ -14,7 +14,7 @@
 mod common;
 
 use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{Enc, PASSWORD, USER, encode};
@@ -56,21 +56,23 @@ impl Rng {
 
 /// The server process, on a fresh port, over the same database each time.
 struct Server {
-    child: Child,
+    child: common::KillOnDrop,
     base: String,
 }
 
 impl Server {
     fn start(db: &std::path::Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_reference-server"))
-            .args(["--listen", "127.0.0.1:0", "--max-failed-logins", "1000000"])
-            .args(["--user", &format!("{USER}:{PASSWORD}")])
-            .arg("--db")
-            .arg(db)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the server starts");
+        let mut child = common::KillOnDrop(
+            Command::new(env!("CARGO_BIN_EXE_reference-server"))
+                .args(["--listen", "127.0.0.1:0", "--max-failed-logins", "1000000"])
+                .args(["--user", &format!("{USER}:{PASSWORD}")])
+                .arg("--db")
+                .arg(db)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("the server starts"),
+        );
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let base = loop {

@@ -19,19 +19,21 @@ const MAX_RSS_MIB: f64 = 256.0;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_load_at_capacity_gets_only_documented_answers_in_bounded_memory() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_reference-server"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--user",
-            &format!("{USER}:{PASSWORD}"),
-            "--db",
-        ])
-        .arg(dir.path().join("load.db"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("server starts");
+    let mut child = common::KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_reference-server"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--user",
+                &format!("{USER}:{PASSWORD}"),
+                "--db",
+            ])
+            .arg(dir.path().join("load.db"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("server starts"),
+    );
     let pid = child.id();
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let base = loop {
@@ -70,8 +72,7 @@ async fn mixed_load_at_capacity_gets_only_documented_answers_in_bounded_memory()
     assert!(odd.is_empty(), "after the load: {odd:?}");
 
     let peak = load::memory_mib(pid, "VmHWM").expect("the server's memory");
-    child.kill().expect("kill");
-    child.wait().expect("reap");
+    drop(child);
     eprintln!("peak RSS {peak:.1} MiB");
     assert!(peak < MAX_RSS_MIB, "peak RSS {peak:.1} MiB");
 }

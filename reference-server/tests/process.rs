@@ -21,14 +21,16 @@ async fn binary_prints_demo_user_once_serves_and_stops_on_sigterm() {
         .unwrap()
         .port();
     let start = |extra: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_reference-server"))
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--db"])
-            .arg(&db)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+        common::KillOnDrop(
+            Command::new(env!("CARGO_BIN_EXE_reference-server"))
+                .args(["--listen", &format!("127.0.0.1:{port}"), "--db"])
+                .arg(&db)
+                .args(extra)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        )
     };
     // The first run logs every request, so the log can be searched for secrets.
     let mut child = start(&["--log-requests"]);
@@ -100,7 +102,7 @@ async fn binary_prints_demo_user_once_serves_and_stops_on_sigterm() {
 }
 
 /// Sends SIGTERM, checks the process exits cleanly, and returns what it logged.
-fn terminate(mut child: std::process::Child) -> String {
+fn terminate(mut child: common::KillOnDrop) -> String {
     let kill = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -324,3 +324,27 @@ pub fn ts(v: &Value) -> time::OffsetDateTime {
 pub fn lifespan(v: &Value) -> time::Duration {
     ts(&v["token_expires_at"]) - ts(&v["created_at"])
 }
+
+/// A child process that is killed when dropped, so that a failing test never leaves a server
+/// running behind it.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
