@@ -31,6 +31,10 @@ trap 'stop_server; rm -rf "$WORK"' EXIT
 export FUZZ_USERNAME='dave@example.com' FUZZ_PASSWORD='P@s$w0rd!'
 start_server "$WORK/fuzz.db" --user "$FUZZ_USERNAME:$FUZZ_PASSWORD" --max-failed-logins 1000000
 
+# Schemathesis keeps a cache of what failed (for `st replay`) where it runs: under target/,
+# out of the repository.
+mkdir -p "$ROOT/target/schemathesis"
+cd "$ROOT/target/schemathesis"
 PYTHONPATH="$ROOT/bench${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=fuzz_hooks \
     "${SCHEMATHESIS[@]}" run "$SERVER_URL/openapi/api_authentication/" \
     --url "$SERVER_URL" \

@@ -10,6 +10,7 @@ build_release() {
         (cd "$ROOT" && cargo build --release --locked -p reference-server -p token-conformance >&2)
         REFERENCE_SERVER="$ROOT/target/release/reference-server"
     fi
+    REFERENCE_SERVER="$(realpath "$REFERENCE_SERVER")"
 }
 
 # start_server DB [ARGS...]: starts the reference server on a free loopback port with database

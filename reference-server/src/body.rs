@@ -28,6 +28,16 @@ fn max_len(field: &str) -> usize {
     }
 }
 
+/// Whether a value counts as not given: empty, or only spaces, tabs and line breaks (the
+/// ASCII white space of JSON Schema's `\s`). Other Unicode white space is text like any other:
+/// where that line falls must not depend on whose definition of "white space" a client uses,
+/// and the contract says exactly this (`pattern: '[^ \t\n\r\f\v]'`).
+fn blank(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+}
+
 /// The id given for a `user_id` too large to be one: ids are positive, so no user has it.
 const NO_USER: i64 = -1;
 
@@ -62,7 +72,7 @@ impl Fields {
             .copied()
             .filter(|n| match self.map.get(*n) {
                 None => true,
-                Some(Value::Text(t)) => t.trim().is_empty() && !may_be_empty.contains(n),
+                Some(Value::Text(t)) => blank(t) && !may_be_empty.contains(n),
                 Some(_) => false,
             })
             .collect();
@@ -110,7 +120,7 @@ impl Fields {
     /// other, and an empty one is a wrong password, not a missing one).
     pub fn text_or_empty(&self, name: &str) -> Result<&str, ApiError> {
         match self.map.get(name) {
-            Some(Value::Text(t)) if t.trim().is_empty() => Ok(t),
+            Some(Value::Text(t)) if blank(t) => Ok(t),
             _ => self.text(name),
         }
     }
@@ -336,6 +346,17 @@ fn parse_multipart(headers: &HeaderMap, bytes: &[u8]) -> Result<Fields, ApiError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_ascii_white_space_is_blank() {
+        for b in ["", " ", "\t\r\n", "\u{b}\u{c}"] {
+            assert!(blank(b), "{b:?}");
+        }
+        // What JSON Schema's `\S` accepts is not blank, whatever Rust's `trim` thinks.
+        for t in ["a", "\u{85}", "\u{a0}", "\u{3000}", "\u{1c}"] {
+            assert!(!blank(t), "{t:?}");
+        }
+    }
 
     #[test]
     fn user_id_as_number_or_string() {
