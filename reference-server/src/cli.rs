@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::store::{LifespanKey, Store};
+use crate::store::{FeatureFlag, LifespanKey, Store};
 use crate::{Config, DEFAULT_BODY_LIMIT, DEFAULT_MAX_FAILED_LOGINS};
 
 /// `reference-server`: the reference implementation of the Token Authentication API.
@@ -33,6 +33,9 @@ pub enum Command {
     /// Deletes tokens revoked or expired longer ago than the retention (the server also does
     /// this by itself every hour, with the default retention).
     Purge(PurgeArgs),
+    /// Prints a one-time sign-in link for an SSO user (the stand-in for the identity
+    /// provider): it works once, within 10 minutes.
+    SsoLink(SsoLinkArgs),
 }
 
 /// Flags of the server itself.
@@ -85,13 +88,14 @@ impl ServeArgs {
 /// `conf KEY [-s VALUE] --db PATH`.
 #[derive(Debug, Clone, Args)]
 pub struct ConfArgs {
-    /// `.authentication.token.refresh_token_lifespan` (days) or
-    /// `.authentication.token.access_token_lifespan` (hours).
+    /// `.authentication.token.refresh_token_lifespan` (days),
+    /// `.authentication.token.access_token_lifespan` (hours) or
+    /// `.feature_flags.enable_swagger` (true or false).
     #[arg(value_name = "KEY")]
     pub key: String,
     /// The new value; without it, the current value is printed.
     #[arg(short = 's', long = "set", value_name = "VALUE")]
-    pub set: Option<i64>,
+    pub set: Option<String>,
     /// The server's database.
     #[arg(long, default_value = "token-auth.db", value_name = "PATH")]
     pub db: PathBuf,
@@ -105,6 +109,20 @@ pub struct PurgeArgs {
     #[arg(long, default_value_t = crate::store::PURGE_RETENTION.whole_days(), value_name = "DAYS",
           value_parser = clap::value_parser!(i64).range(0..=36_500))]
     pub retention_days: i64,
+    /// The server's database.
+    #[arg(long, default_value = "token-auth.db", value_name = "PATH")]
+    pub db: PathBuf,
+}
+
+/// `sso-link EMAIL [--base-url URL] --db PATH`.
+#[derive(Debug, Clone, Args)]
+pub struct SsoLinkArgs {
+    /// The SSO user (created with `--sso-user`).
+    #[arg(value_name = "EMAIL")]
+    pub email: String,
+    /// Where the server is reached, for the link.
+    #[arg(long, default_value = "http://127.0.0.1:8080", value_name = "URL")]
+    pub base_url: String,
     /// The server's database.
     #[arg(long, default_value = "token-auth.db", value_name = "PATH")]
     pub db: PathBuf,
@@ -130,6 +148,10 @@ pub async fn run(cli: Cli) -> u8 {
         Some(Command::Purge(args)) => {
             let args = args.clone();
             Box::new(move || purge(&args))
+        }
+        Some(Command::SsoLink(args)) => {
+            let args = args.clone();
+            Box::new(move || sso_link(&args))
         }
         None => return serve(&cli.serve).await,
     };
@@ -187,22 +209,84 @@ pub async fn serve(args: &ServeArgs) -> u8 {
 
 /// Runs `conf`: prints the value, or sets it and prints the new value.
 pub fn conf(args: &ConfArgs) -> Result<String, String> {
+    if let Some(flag) = FeatureFlag::from_conf_key(&args.key) {
+        return conf_flag(args, flag);
+    }
     let key = LifespanKey::from_conf_key(&args.key).ok_or_else(|| {
-        let known: Vec<&str> = LifespanKey::ALL.iter().map(|k| k.conf_key()).collect();
+        let known: Vec<&str> = LifespanKey::ALL
+            .iter()
+            .map(|k| k.conf_key())
+            .chain(FeatureFlag::ALL.iter().map(|f| f.conf_key()))
+            .collect();
         format!(
             "unknown key '{}'; known keys: {}",
             args.key,
             known.join(", ")
         )
     })?;
+    let value = match &args.set {
+        None => None,
+        Some(raw) => Some(raw.trim().parse::<i64>().map_err(|_| {
+            format!(
+                "{} takes a whole number of {}, not '{raw}'",
+                key.conf_key(),
+                key.unit()
+            )
+        })?),
+    };
     let store = open_existing(&args.db)?;
-    if let Some(value) = args.set {
+    if let Some(value) = value {
         store
             .write_blocking(move |tx| tx.set_lifespan(key, value))
             .map_err(|e| e.to_string())?;
     }
     let value = store.read(|r| r.lifespan(key)).map_err(|e| e.to_string())?;
     Ok(format!("{} = {value} ({})", key.conf_key(), key.unit()))
+}
+
+fn conf_flag(args: &ConfArgs, flag: FeatureFlag) -> Result<String, String> {
+    let on = match args.set.as_deref().map(str::trim) {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(other) => {
+            return Err(format!(
+                "{} takes true or false, not '{other}'",
+                flag.conf_key()
+            ));
+        }
+    };
+    let store = open_existing(&args.db)?;
+    if let Some(on) = on {
+        store
+            .write_blocking(move |tx| tx.set_feature_flag(flag, on))
+            .map_err(|e| e.to_string())?;
+    }
+    let on = store
+        .read(|r| r.feature_flag(flag))
+        .map_err(|e| e.to_string())?;
+    Ok(format!("{} = {on}", flag.conf_key()))
+}
+
+/// Runs `sso-link`: stores a one-time link for an SSO user and prints it.
+pub fn sso_link(args: &SsoLinkArgs) -> Result<String, String> {
+    let store = open_existing(&args.db)?;
+    let email = args.email.trim().to_owned();
+    let user = store
+        .read(|r| r.find_user(&email))
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no user {email} in {}", args.db.display()))?;
+    if !user.sso {
+        return Err(format!(
+            "{email} signs in with a password; sign-in links are for SSO users"
+        ));
+    }
+    let link = crate::web::new_sign_in_link(&store, user.id).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "{}/account/auth/sso?link={link}\n(works once, for {} minutes)",
+        args.base_url.trim_end_matches('/'),
+        crate::web::SIGN_IN_LINK_LIFETIME.whole_minutes()
+    ))
 }
 
 /// Runs `purge`: deletes what died before the retention, and says how much went.

@@ -45,8 +45,10 @@ pub mod password;
 pub mod respond;
 pub mod state;
 pub mod store;
+pub mod swagger;
 pub mod throttle;
 pub mod token;
+pub mod web;
 
 pub use clock::Clock;
 pub use error::ApiError;
@@ -160,7 +162,9 @@ impl From<store::StoreError> for StartError {
 /// The router: the six endpoints, the contract, and (when asked) the test-control protocol,
 /// each module contributing its own routes.
 pub fn app(state: Arc<AppState>, test_control: bool) -> Router {
-    let mut router = api::routes();
+    let mut router = api::routes()
+        .merge(web::routes())
+        .merge(swagger::routes(Arc::clone(&state)));
     if test_control {
         router = router.merge(control::routes());
     }

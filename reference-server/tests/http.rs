@@ -229,6 +229,73 @@ async fn conf_changes_lifespans_for_new_tokens_only_while_running() {
     );
 }
 
+/// `sso-link` prints a link the running server accepts; `conf` turns Swagger UI on and off.
+#[tokio::test]
+async fn sso_links_and_the_swagger_flag_from_the_command_line() {
+    let h = Harness::start().await;
+    let cli = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_reference-server"))
+            .args(args)
+            .arg("--db")
+            .arg(db_path(&h.dir))
+            .output()
+            .unwrap()
+    };
+    let out = cli(&["sso-link", common::SSO_USER, "--base-url", &h.base]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let url = stdout.lines().next().unwrap();
+    assert!(
+        url.starts_with(&format!("{}/account/auth/sso?link=", h.base)),
+        "{stdout}"
+    );
+    assert!(stdout.contains("works once, for 10 minutes"), "{stdout}");
+    let page = h.http.get(url).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.unwrap().contains(common::SSO_USER));
+    for (who, why) in [
+        (common::USER, "signs in with a password"),
+        ("nobody@example.com", "no user"),
+    ] {
+        let out = cli(&["sso-link", who]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains(why), "{who}");
+    }
+
+    let ui = format!("{}/openapi/api_authentication/ui/", h.base);
+    async fn get_status(http: &reqwest::Client, url: &str) -> u16 {
+        http.get(url).send().await.unwrap().status().as_u16()
+    }
+    let flag = ".feature_flags.enable_swagger";
+    let said = |args: &[&str]| String::from_utf8_lossy(&cli(args).stdout).trim().to_owned();
+    assert_eq!(said(&["conf", flag]), format!("{flag} = false"));
+    assert_eq!(get_status(&h.http, &ui).await, 404, "off by default");
+    assert_eq!(
+        said(&["conf", flag, "-s", "true"]),
+        format!("{flag} = true")
+    );
+    assert_eq!(
+        get_status(&h.http, &ui).await,
+        200,
+        "on for the next request"
+    );
+    let bad = cli(&["conf", flag, "-s", "yes"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("takes true or false"));
+    let bad = cli(&[
+        "conf",
+        ".authentication.token.access_token_lifespan",
+        "-s",
+        "soon",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("whole number of hours"));
+}
+
 /// `reference-server purge` works on a running server's database, like `conf`.
 #[tokio::test]
 async fn purge_deletes_dead_tokens_of_a_running_server() {

@@ -137,6 +137,40 @@ impl LifespanKey {
     }
 }
 
+/// A switch an administrator turns with `conf`, stored in the `settings` table as 0 or 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeatureFlag {
+    /// `.feature_flags.enable_swagger`: Swagger UI at `/openapi/api_authentication/ui/`
+    /// (off by default, as on the vendor's servers).
+    EnableSwagger,
+}
+
+impl FeatureFlag {
+    /// Every flag.
+    pub const ALL: [Self; 1] = [Self::EnableSwagger];
+
+    /// The `_conf` key.
+    pub fn conf_key(self) -> &'static str {
+        match self {
+            Self::EnableSwagger => ".feature_flags.enable_swagger",
+        }
+    }
+
+    /// Parses a `_conf` key.
+    pub fn from_conf_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.conf_key() == key)
+    }
+}
+
+/// A signed-in session of the web page: whose, and the token its forms must carry.
+#[derive(Clone, Debug)]
+pub struct WebSession {
+    /// The signed-in user.
+    pub user: User,
+    /// The CSRF token of this session's forms.
+    pub csrf: String,
+}
+
 /// A user account.
 #[derive(Clone, Debug)]
 pub struct User {
@@ -248,6 +282,20 @@ CREATE INDEX IF NOT EXISTS access_tokens_by_refresh ON access_tokens(refresh_tok
 CREATE TABLE IF NOT EXISTS settings (
     key   TEXT PRIMARY KEY,
     value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS web_sessions (
+    digest     BLOB PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users(id),
+    csrf       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sign_in_links (
+    digest     BLOB PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users(id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER
 );
 ";
 

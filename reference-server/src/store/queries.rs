@@ -4,7 +4,10 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
-use super::{AccessTokenRow, LifespanKey, RefreshTokenRow, Refusal, StoreError, User};
+use super::{
+    AccessTokenRow, FeatureFlag, LifespanKey, RefreshTokenRow, Refusal, StoreError, User,
+    WebSession,
+};
 use crate::clock::{from_micros, to_micros};
 use crate::token::TokenStatus;
 
@@ -38,15 +41,43 @@ fn access_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccessTokenRow> {
 fn find_user(conn: &Connection, username: &str) -> Result<Option<User>, StoreError> {
     let mut st = conn
         .prepare_cached("SELECT id, username, password_hash, sso FROM users WHERE username = ?1")?;
+    Ok(st.query_row([username], user_row).optional()?)
+}
+
+fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: r.get(0)?,
+        username: r.get(1)?,
+        password_hash: r.get(2)?,
+        sso: r.get(3)?,
+    })
+}
+
+fn find_user_by_id(conn: &Connection, id: i64) -> Result<Option<User>, StoreError> {
+    let mut st =
+        conn.prepare_cached("SELECT id, username, password_hash, sso FROM users WHERE id = ?1")?;
+    Ok(st.query_row([id], user_row).optional()?)
+}
+
+fn feature_flag(conn: &Connection, flag: FeatureFlag) -> Result<bool, StoreError> {
+    let mut st = conn.prepare_cached("SELECT value FROM settings WHERE key = ?1")?;
+    let stored: Option<i64> = st.query_row([flag.conf_key()], |r| r.get(0)).optional()?;
+    Ok(stored.unwrap_or(0) != 0)
+}
+
+/// A sign-in link's user, if the link exists, is unused and has not expired at `now`.
+fn usable_link(
+    conn: &Connection,
+    digest: &[u8; 32],
+    now: OffsetDateTime,
+) -> Result<Option<User>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT u.id, u.username, u.password_hash, u.sso FROM sign_in_links l
+         JOIN users u ON u.id = l.user_id
+         WHERE l.digest = ?1 AND l.used_at IS NULL AND l.expires_at > ?2",
+    )?;
     Ok(st
-        .query_row([username], |r| {
-            Ok(User {
-                id: r.get(0)?,
-                username: r.get(1)?,
-                password_hash: r.get(2)?,
-                sso: r.get(3)?,
-            })
-        })
+        .query_row(params![digest.as_slice(), to_micros(now)], user_row)
         .optional()?)
 }
 
@@ -126,6 +157,58 @@ impl<'c> Reader<'c> {
         user_id: i64,
     ) -> Result<Option<AccessTokenRow>, StoreError> {
         find_access(self.conn, digest, user_id)
+    }
+
+    /// Whether a feature flag is on.
+    pub fn feature_flag(&self, flag: FeatureFlag) -> Result<bool, StoreError> {
+        feature_flag(self.conn, flag)
+    }
+
+    /// The web session with this cookie digest, if it exists and has not expired at `now`.
+    pub fn web_session(
+        &self,
+        digest: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<WebSession>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT u.id, u.username, u.password_hash, u.sso, s.csrf FROM web_sessions s
+             JOIN users u ON u.id = s.user_id
+             WHERE s.digest = ?1 AND s.expires_at > ?2",
+        )?;
+        Ok(st
+            .query_row(params![digest.as_slice(), to_micros(now)], |r| {
+                Ok(WebSession {
+                    user: user_row(r)?,
+                    csrf: r.get(4)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// The user a sign-in link would sign in, if it is still usable at `now` (without using it).
+    pub fn sign_in_link(
+        &self,
+        digest: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<User>, StoreError> {
+        usable_link(self.conn, digest, now)
+    }
+
+    /// A user's refresh tokens, newest first, at most `limit`: the web page's list.
+    pub fn refresh_tokens_of(
+        &self,
+        user_id: i64,
+        limit: usize,
+    ) -> Result<Vec<RefreshTokenRow>, StoreError> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE user_id = ?1
+             ORDER BY created_at DESC, id DESC LIMIT ?2"
+        ))?;
+        let rows = st.query_map(
+            params![user_id, i64::try_from(limit).unwrap_or(i64::MAX)],
+            refresh_row,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The database's size in pages.
@@ -267,9 +350,40 @@ impl<'c> Tx<'c> {
         new_digest: &[u8; 32],
         now: OffsetDateTime,
     ) -> Result<Result<RefreshTokenRow, Refusal>, StoreError> {
-        let Some(old) = find_refresh(self.conn, old_digest, user_id)? else {
-            return Ok(Err(Refusal::Invalid));
-        };
+        match find_refresh(self.conn, old_digest, user_id)? {
+            None => Ok(Err(Refusal::Invalid)),
+            Some(old) => self.regenerate(old, new_digest, now),
+        }
+    }
+
+    /// [`Tx::regenerate_refresh_token`] for the web page, which names a token by its row id
+    /// (it never holds the value) and only among the signed-in user's own.
+    pub fn regenerate_refresh_token_by_id(
+        &self,
+        id: i64,
+        user_id: i64,
+        new_digest: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Result<RefreshTokenRow, Refusal>, StoreError> {
+        match self.refresh_by_id(id, user_id)? {
+            None => Ok(Err(Refusal::Invalid)),
+            Some(old) => self.regenerate(old, new_digest, now),
+        }
+    }
+
+    fn refresh_by_id(&self, id: i64, user_id: i64) -> Result<Option<RefreshTokenRow>, StoreError> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE id = ?1 AND user_id = ?2"
+        ))?;
+        Ok(st.query_row(params![id, user_id], refresh_row).optional()?)
+    }
+
+    fn regenerate(
+        &self,
+        old: RefreshTokenRow,
+        new_digest: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Result<RefreshTokenRow, Refusal>, StoreError> {
         if old.revoked_at.is_some() {
             return Ok(Err(Refusal::ExpiredOrRevoked));
         }
@@ -279,8 +393,128 @@ impl<'c> Tx<'c> {
             .execute(params![at, old.id])?;
         self.revoke_children(old.id, at)?;
         Ok(Ok(self.create_refresh_token(
-            user_id, &old.name, new_digest, now,
+            old.user_id,
+            &old.name,
+            new_digest,
+            now,
         )?))
+    }
+
+    /// Revokes one of a user's refresh tokens by row id (the web page's action), and every
+    /// access token minted from it. Refused as invalid if it is not theirs, and as expired or
+    /// revoked if it is revoked already.
+    pub fn revoke_refresh_token_by_id(
+        &self,
+        id: i64,
+        user_id: i64,
+        now: OffsetDateTime,
+    ) -> Result<Result<RefreshTokenRow, Refusal>, StoreError> {
+        let Some(row) = self.refresh_by_id(id, user_id)? else {
+            return Ok(Err(Refusal::Invalid));
+        };
+        if row.revoked_at.is_some() {
+            return Ok(Err(Refusal::ExpiredOrRevoked));
+        }
+        let at = to_micros(now);
+        self.conn
+            .prepare_cached("UPDATE refresh_tokens SET revoked_at = ?1 WHERE id = ?2")?
+            .execute(params![at, id])?;
+        self.revoke_children(id, at)?;
+        Ok(Ok(RefreshTokenRow {
+            revoked_at: Some(from_micros(at)),
+            ..row
+        }))
+    }
+
+    /// Turns a feature flag on or off.
+    pub fn set_feature_flag(&self, flag: FeatureFlag, on: bool) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(params![flag.conf_key(), i64::from(on)])?;
+        Ok(())
+    }
+
+    /// Whether a feature flag is on (inside the transaction).
+    pub fn feature_flag(&self, flag: FeatureFlag) -> Result<bool, StoreError> {
+        feature_flag(self.conn, flag)
+    }
+
+    /// Starts a web session: the cookie's digest, its CSRF token, until `expires`.
+    pub fn create_web_session(
+        &self,
+        digest: &[u8; 32],
+        user_id: i64,
+        csrf: &str,
+        now: OffsetDateTime,
+        expires: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO web_sessions (digest, user_id, csrf, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                digest.as_slice(),
+                user_id,
+                csrf,
+                to_micros(now),
+                to_micros(expires)
+            ])?;
+        Ok(())
+    }
+
+    /// Ends a web session (sign-out): its cookie no longer signs anyone in.
+    pub fn end_web_session(&self, digest: &[u8; 32]) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM web_sessions WHERE digest = ?1")?
+            .execute([digest.as_slice()])?
+            > 0)
+    }
+
+    /// Stores a one-time sign-in link for `user_id`, usable until `expires`.
+    pub fn create_sign_in_link(
+        &self,
+        digest: &[u8; 32],
+        user_id: i64,
+        now: OffsetDateTime,
+        expires: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO sign_in_links (digest, user_id, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                digest.as_slice(),
+                user_id,
+                to_micros(now),
+                to_micros(expires)
+            ])?;
+        Ok(())
+    }
+
+    /// Uses a sign-in link: its user if it was usable at `now`, and it is never usable again.
+    pub fn use_sign_in_link(
+        &self,
+        digest: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<User>, StoreError> {
+        let Some(user) = usable_link(self.conn, digest, now)? else {
+            return Ok(None);
+        };
+        self.conn
+            .prepare_cached("UPDATE sign_in_links SET used_at = ?1 WHERE digest = ?2")?
+            .execute(params![to_micros(now), digest.as_slice()])?;
+        Ok(Some(user))
+    }
+
+    /// A user by id (inside the transaction).
+    pub fn find_user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+        find_user_by_id(self.conn, id)
     }
 
     /// Mints an access token from an active refresh token and records the refresh token's use.
@@ -368,6 +602,12 @@ impl<'c> Tx<'c> {
                  (SELECT 1 FROM access_tokens a WHERE a.refresh_token_id = refresh_tokens.id)"
             ))?
             .execute([at])?;
+        // Sessions and sign-in links past their expiry are of no use to anyone.
+        for table in ["web_sessions", "sign_in_links"] {
+            self.conn
+                .prepare_cached(&format!("DELETE FROM {table} WHERE expires_at < ?1"))?
+                .execute([at])?;
+        }
         Ok((refresh, access))
     }
 }

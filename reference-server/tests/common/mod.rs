@@ -91,7 +91,7 @@ impl Harness {
     }
 
     /// One request, over whichever transport this harness uses.
-    async fn exchange(
+    pub async fn exchange(
         &self,
         method: &str,
         path: &str,

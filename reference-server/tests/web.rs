@@ -1,0 +1,667 @@
+//! The token page at `/account/auth` and Swagger UI, over HTTP requests as a browser sends
+//! them (in-process): sessions and their cookie flags, CSRF, the headers, one-time links,
+//! sign-out, and the page's token actions with the API's semantics.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{Enc, Harness, PASSWORD, Reply, SSO_USER, USER, access_fields, refresh_fields};
+use reference_server::store::FeatureFlag;
+use serde_json::{Value, json};
+
+/// A browser: a cookie jar in front of the harness.
+struct Browser<'h> {
+    h: &'h Harness,
+    cookies: BTreeMap<String, String>,
+    /// Extra headers on every request (a proxy's `X-Forwarded-Proto`).
+    extra: Vec<(&'static str, &'static str)>,
+}
+
+impl<'h> Browser<'h> {
+    fn new(h: &'h Harness) -> Self {
+        Self {
+            h,
+            cookies: BTreeMap::new(),
+            extra: Vec::new(),
+        }
+    }
+
+    async fn request(&mut self, method: &str, path: &str, form: &[(&str, &str)]) -> Reply {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut headers = self.extra.clone();
+        if !cookie.is_empty() {
+            headers.push(("Cookie", &cookie));
+        }
+        let body = if method == "POST" {
+            headers.push(("Content-Type", "application/x-www-form-urlencoded"));
+            let mut s = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in form {
+                s.append_pair(k, v);
+            }
+            s.finish().into_bytes()
+        } else {
+            Vec::new()
+        };
+        let r = self.h.exchange(method, path, &headers, body).await;
+        for set in set_cookies(&r) {
+            let (pair, _) = set.split_once(';').unwrap_or((&set, ""));
+            let (k, v) = pair.split_once('=').expect("name=value");
+            if set.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        r
+    }
+
+    async fn get(&mut self, path: &str) -> Reply {
+        self.request("GET", path, &[]).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Reply {
+        self.request("POST", path, form).await
+    }
+
+    /// Signs in with a password through the page; returns the tokens page.
+    async fn sign_in(&mut self, username: &str, password: &str) -> Reply {
+        let page = self.get("/account/auth").await;
+        let form = hidden(&page.text, "form");
+        let r = self
+            .post(
+                "/account/auth/sign-in",
+                &[
+                    ("form", &form),
+                    ("username", username),
+                    ("password", password),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 303, "{}", r.text);
+        assert_eq!(r.header("location"), Some("/account/auth"));
+        let page = self.get("/account/auth").await;
+        assert!(page.text.contains("Signed in as"), "{}", page.text);
+        page
+    }
+}
+
+fn set_cookies(r: &Reply) -> Vec<String> {
+    r.headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_owned())
+        .collect()
+}
+
+/// The value of the hidden field `name` (the first one).
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no field {name} in {html}"))
+        + marker.len();
+    html[start..].split('"').next().expect("value").to_owned()
+}
+
+/// The value shown once after creating or regenerating, and the user id beside it.
+fn new_token(html: &str) -> (String, i64) {
+    let marker = "id=\"new-token\" type=\"text\" value=\"";
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("no new token in {html}"))
+        + marker.len();
+    let value = html[start..].split('"').next().expect("value").to_owned();
+    let marker = "id=\"new-token-user\">";
+    let start = html.find(marker).expect("user id") + marker.len();
+    let user = html[start..]
+        .split('<')
+        .next()
+        .expect("id")
+        .parse()
+        .expect("number");
+    (value, user)
+}
+
+/// The row id of the token named `name` on the page.
+fn row_id(html: &str, name: &str) -> String {
+    let cell = format!("<td data-label=\"Name\" class=\"name\">{name}</td>");
+    let at = html
+        .find(&cell)
+        .unwrap_or_else(|| panic!("no row {name} in {html}"));
+    let marker = "data-token-id=\"";
+    let start = html[..at].rfind(marker).expect("row") + marker.len();
+    html[start..].split('"').next().expect("id").to_owned()
+}
+
+fn refresh(value: &str, user_id: i64) -> Value {
+    json!({"refresh_token": value, "user_id": user_id})
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_strict_http_only_session_cookie_secure_behind_tls() {
+    let h = Harness::in_process().await;
+    let mut b = Browser::new(&h);
+    let page = b.get("/account/auth").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(
+        page.text.contains("<label for=\"username\">"),
+        "labelled fields"
+    );
+    let form_cookie = set_cookies(&page).join("\n");
+    assert!(form_cookie.starts_with("tc_form="), "{form_cookie}");
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/account/auth"] {
+        assert!(form_cookie.contains(flag), "{form_cookie}");
+    }
+    let form = hidden(&page.text, "form");
+    let r = b
+        .post(
+            "/account/auth/sign-in",
+            &[("form", &form), ("username", USER), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let session = set_cookies(&r)
+        .into_iter()
+        .find(|c| c.starts_with("tc_session="))
+        .expect("a session cookie");
+    for flag in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/account/auth",
+        "Max-Age=28800",
+    ] {
+        assert!(session.contains(flag), "{session}");
+    }
+    assert!(!session.contains("Secure"), "plain HTTP: {session}");
+    let page = b.get("/account/auth").await;
+    assert!(
+        page.text
+            .contains(&format!("Signed in as <strong id=\"signed-in-as\">{USER}"))
+    );
+
+    // Behind a TLS-terminating proxy the cookie is Secure.
+    let mut tls = Browser::new(&h);
+    tls.extra.push(("X-Forwarded-Proto", "https"));
+    let page = tls.get("/account/auth").await;
+    let form = hidden(&page.text, "form");
+    let r = tls
+        .post(
+            "/account/auth/sign-in",
+            &[("form", &form), ("username", USER), ("password", PASSWORD)],
+        )
+        .await;
+    assert!(
+        set_cookies(&r).iter().all(|c| c.ends_with("; Secure")),
+        "{:?}",
+        set_cookies(&r)
+    );
+}
+
+#[tokio::test]
+async fn every_page_and_asset_carries_the_security_headers() {
+    let h = Harness::in_process().await;
+    let mut b = Browser::new(&h);
+    let signed_out = b.get("/account/auth").await;
+    let css = b.get("/account/auth/style.css").await;
+    let js = b.get("/account/auth/copy.js").await;
+    let refused = b.post("/account/auth/sign-in", &[("username", USER)]).await;
+    let signed_in = b.sign_in(USER, PASSWORD).await;
+    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    assert_eq!(
+        js.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    for r in [&signed_out, &css, &js, &refused, &signed_in] {
+        let csp = r.header("content-security-policy").expect("CSP");
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(r.header("x-frame-options"), Some("DENY"));
+        assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    }
+    for page in [&signed_out.text, &signed_in.text] {
+        assert!(!page.contains("<script>"), "no inline script");
+        assert!(!page.contains("style="), "no inline style");
+        assert!(page.contains("name=\"viewport\""), "phone width");
+    }
+}
+
+#[tokio::test]
+async fn forms_without_their_csrf_token_are_refused_and_change_nothing() {
+    let h = Harness::in_process().await;
+    let mut b = Browser::new(&h);
+    b.get("/account/auth").await;
+    for form in [vec![], vec![("form", "forged")]] {
+        let mut fields = form.clone();
+        fields.extend([("username", USER), ("password", PASSWORD)]);
+        let r = b.post("/account/auth/sign-in", &fields).await;
+        assert_eq!(r.status, 403, "sign-in with {form:?}: {}", r.text);
+        assert!(set_cookies(&r).iter().all(|c| !c.starts_with("tc_session")));
+    }
+    let page = b.sign_in(USER, PASSWORD).await;
+    let csrf = hidden(&page.text, "csrf");
+    for form in [
+        vec![],
+        vec![("csrf", "forged")],
+        vec![("csrf", &csrf[..csrf.len() - 1])],
+    ] {
+        let mut fields = form.clone();
+        fields.push(("name", "forged"));
+        let r = b.post("/account/auth/tokens", &fields).await;
+        assert_eq!(r.status, 403, "create with {form:?}: {}", r.text);
+        let r = b.post("/account/auth/sign-out", &form).await;
+        assert_eq!(r.status, 403, "sign-out with {form:?}");
+    }
+    let page = b.get("/account/auth").await;
+    assert!(!page.text.contains(">forged<"), "nothing was created");
+    assert!(
+        page.text.contains("Signed in as"),
+        "and nobody was signed out"
+    );
+}
+
+#[tokio::test]
+async fn a_token_created_on_the_page_is_shown_once_and_works_through_the_api() {
+    let h = Harness::in_process().await;
+    let mut b = Browser::new(&h);
+    let page = b.sign_in(USER, PASSWORD).await;
+    let csrf = hidden(&page.text, "csrf");
+    let r = b
+        .post(
+            "/account/auth/tokens",
+            &[("csrf", &csrf), ("name", "from the page")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (value, user_id) = new_token(&r.text);
+    let t = refresh(&value, user_id);
+    let a = h.mint(&t).await;
+    assert_eq!(
+        h.call("validateAPIAccessToken", Enc::Json, &access_fields(&a))
+            .await
+            .status,
+        200
+    );
+    let page = b.get("/account/auth").await;
+    assert!(!page.text.contains(&value), "shown once only");
+    assert!(page.text.contains("from the page"));
+    assert!(page.text.contains(">ACTIVE<"), "the API's words");
+    // A blank name is refused like the API refuses it, and creates nothing.
+    let r = b
+        .post("/account/auth/tokens", &[("csrf", &csrf), ("name", " ")])
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text.contains("Missing required field(s): name."),
+        "{}",
+        r.text
+    );
+}
+
+#[tokio::test]
+async fn revoking_and_regenerating_on_the_page_have_the_api_semantics() {
+    let h = Harness::in_process().await;
+    let revoked = h.login("to revoke").await;
+    let revoked_access = h.mint(&revoked).await;
+    let regenerated = h.login("to regenerate").await;
+    let regenerated_access = h.mint(&regenerated).await;
+    let mut b = Browser::new(&h);
+    let page = b.sign_in(USER, PASSWORD).await;
+    let csrf = hidden(&page.text, "csrf");
+
+    let id = row_id(&page.text, "to revoke");
+    let r = b
+        .post(
+            "/account/auth/tokens/revoke",
+            &[("csrf", &csrf), ("token_id", &id)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    h.call("validateRefreshToken", Enc::Json, &refresh_fields(&revoked))
+        .await
+        .assert_error(401, "Refresh token provided is expired or revoked.");
+    h.call(
+        "validateAPIAccessToken",
+        Enc::Json,
+        &access_fields(&revoked_access),
+    )
+    .await
+    .assert_error(401, "API Access Token provided is expired or revoked.");
+    let again = b
+        .post(
+            "/account/auth/tokens/revoke",
+            &[("csrf", &csrf), ("token_id", &id)],
+        )
+        .await;
+    assert_eq!(again.status, 409);
+    let r = b
+        .post(
+            "/account/auth/tokens/regenerate",
+            &[("csrf", &csrf), ("token_id", &id)],
+        )
+        .await;
+    assert_eq!(r.status, 409, "a revoked token is not regenerated");
+
+    let page = b.get("/account/auth").await;
+    assert!(page.text.contains(">REVOKED<"), "the page shows it");
+    let id = row_id(&page.text, "to regenerate");
+    let r = b
+        .post(
+            "/account/auth/tokens/regenerate",
+            &[("csrf", &csrf), ("token_id", &id)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (value, user_id) = new_token(&r.text);
+    let v = h
+        .call(
+            "validateRefreshToken",
+            Enc::Json,
+            &refresh_fields(&refresh(&value, user_id)),
+        )
+        .await;
+    assert_eq!(
+        (v.status, v.json["name"].as_str()),
+        (200, Some("to regenerate"))
+    );
+    h.call(
+        "validateRefreshToken",
+        Enc::Json,
+        &refresh_fields(&regenerated),
+    )
+    .await
+    .assert_error(401, "Refresh token provided is expired or revoked.");
+    h.call(
+        "validateAPIAccessToken",
+        Enc::Json,
+        &access_fields(&regenerated_access),
+    )
+    .await
+    .assert_error(401, "API Access Token provided is expired or revoked.");
+}
+
+#[tokio::test]
+async fn a_user_can_act_only_on_their_own_tokens() {
+    let h = Harness::in_process().await;
+    let theirs = h.login("someone else's").await;
+    let mut b = Browser::new(&h);
+    let page = b.sign_in(USER, PASSWORD).await;
+    let id = row_id(&page.text, "someone else&#39;s");
+    // Another user, signed in through a one-time link.
+    let store = &h.state.as_ref().expect("in-process").store;
+    let sso = store
+        .read(|r| r.find_user(SSO_USER))
+        .expect("db")
+        .expect("the SSO user");
+    let link = link_for(&h, sso.id).await;
+    let mut other = Browser::new(&h);
+    let page = other.get(&format!("/account/auth/sso?link={link}")).await;
+    let form = hidden(&page.text, "form");
+    other
+        .post("/account/auth/sso", &[("form", &form), ("link", &link)])
+        .await;
+    let page = other.get("/account/auth").await;
+    let csrf = hidden(&page.text, "csrf");
+    for action in ["revoke", "regenerate"] {
+        let r = other
+            .post(
+                &format!("/account/auth/tokens/{action}"),
+                &[("csrf", &csrf), ("token_id", &id)],
+            )
+            .await;
+        assert_eq!(r.status, 404, "{action}: {}", r.text);
+    }
+    assert_eq!(
+        h.call("validateRefreshToken", Enc::Json, &refresh_fields(&theirs))
+            .await
+            .status,
+        200
+    );
+}
+
+async fn link_for(h: &Harness, user_id: i64) -> String {
+    let state = std::sync::Arc::clone(h.state.as_ref().expect("in-process"));
+    tokio::task::spawn_blocking(move || {
+        reference_server::web::new_sign_in_link(&state.store, user_id)
+    })
+    .await
+    .expect("task")
+    .expect("link")
+}
+
+#[tokio::test]
+async fn a_sign_in_link_works_once_and_not_after_ten_minutes() {
+    let h = Harness::in_process().await;
+    let store = &h.state.as_ref().expect("in-process").store;
+    let sso = store
+        .read(|r| r.find_user(SSO_USER))
+        .expect("db")
+        .expect("the SSO user");
+    // SSO users have no password here.
+    let mut b = Browser::new(&h);
+    let page = b.get("/account/auth").await;
+    let form = hidden(&page.text, "form");
+    let r = b
+        .post(
+            "/account/auth/sign-in",
+            &[("form", &form), ("username", SSO_USER), ("password", "x")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(r.text.contains("signs in through SSO"), "{}", r.text);
+
+    let link = link_for(&h, sso.id).await;
+    let page = b.get(&format!("/account/auth/sso?link={link}")).await;
+    assert_eq!(page.status, 200, "opening the link does not use it");
+    assert!(page.text.contains(SSO_USER));
+    let form = hidden(&page.text, "form");
+    let r = b
+        .post("/account/auth/sso", &[("form", &form), ("link", &link)])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert!(b.get("/account/auth").await.text.contains(SSO_USER));
+    // Twice: refused, however it is tried.
+    let mut again = Browser::new(&h);
+    assert_eq!(
+        again
+            .get(&format!("/account/auth/sso?link={link}"))
+            .await
+            .status,
+        400
+    );
+    let page = again.get("/account/auth").await;
+    let form = hidden(&page.text, "form");
+    let r = again
+        .post("/account/auth/sso", &[("form", &form), ("link", &link)])
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(set_cookies(&r).iter().all(|c| !c.starts_with("tc_session")));
+
+    // Expired: made eleven minutes ago.
+    let secret = "an-expired-link-made-for-this-test";
+    let digest = reference_server::token::digest(secret);
+    let made = time::OffsetDateTime::now_utc() - time::Duration::minutes(11);
+    let uid = sso.id;
+    store
+        .write(move |tx| {
+            tx.create_sign_in_link(
+                &digest,
+                uid,
+                made,
+                made + reference_server::web::SIGN_IN_LINK_LIFETIME,
+            )
+        })
+        .await
+        .expect("link");
+    let r = again.get(&format!("/account/auth/sso?link={secret}")).await;
+    assert_eq!(r.status, 400);
+    assert!(r.text.contains("expired"), "{}", r.text);
+}
+
+#[tokio::test]
+async fn a_signed_out_session_replayed_signs_no_one_in() {
+    let h = Harness::in_process().await;
+    let mut b = Browser::new(&h);
+    let page = b.sign_in(USER, PASSWORD).await;
+    let csrf = hidden(&page.text, "csrf");
+    let stolen = b.cookies.clone();
+    let r = b.post("/account/auth/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, 303);
+    assert!(
+        set_cookies(&r)
+            .iter()
+            .any(|c| c.starts_with("tc_session=;") && c.contains("Max-Age=0"))
+    );
+    let mut replay = Browser::new(&h);
+    replay.cookies = stolen;
+    let page = replay.get("/account/auth").await;
+    assert!(!page.text.contains("Signed in as"), "{}", page.text);
+    let r = replay
+        .post(
+            "/account/auth/tokens",
+            &[("csrf", &csrf), ("name", "replayed")],
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    let r = h
+        .call(
+            "createRefreshToken",
+            Enc::Json,
+            &[
+                ("username", USER.into()),
+                ("password", PASSWORD.into()),
+                ("name", "check".into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 201);
+}
+
+#[tokio::test]
+async fn failed_sign_ins_count_in_the_api_throttle() {
+    let h = Harness::in_process().await;
+    let mut b = Browser::new(&h);
+    let mut last = None;
+    for _ in 0..reference_server::DEFAULT_MAX_FAILED_LOGINS {
+        let page = b.get("/account/auth").await;
+        let form = hidden(&page.text, "form");
+        let r = b
+            .post(
+                "/account/auth/sign-in",
+                &[("form", &form), ("username", USER), ("password", "wrong")],
+            )
+            .await;
+        assert_eq!(r.status, 401);
+        assert!(r.text.contains("Invalid username or password."));
+        last = Some(r);
+    }
+    assert!(last.is_some());
+    let page = b.get("/account/auth").await;
+    let form = hidden(&page.text, "form");
+    let r = b
+        .post(
+            "/account/auth/sign-in",
+            &[("form", &form), ("username", USER), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, 429, "locked, right password or not");
+    assert!(r.header("retry-after").is_some());
+    let api = h
+        .call(
+            "createRefreshToken",
+            Enc::Json,
+            &[
+                ("username", USER.into()),
+                ("password", PASSWORD.into()),
+                ("name", "n".into()),
+            ],
+        )
+        .await;
+    assert_eq!(api.status, 429, "the API shares the lock");
+    // An unknown user gets the same answer as a wrong password.
+    let r = b
+        .post(
+            "/account/auth/sign-in",
+            &[
+                ("form", &form),
+                ("username", "nobody@example.com"),
+                ("password", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    assert!(r.text.contains("Invalid username or password."));
+}
+
+#[tokio::test]
+async fn swagger_ui_is_off_until_the_flag_turns_it_on() {
+    let h = Harness::in_process().await;
+    let ui = "/openapi/api_authentication/ui/";
+    let r = h.raw("GET", ui, None, Vec::new()).await;
+    r.assert_error(404, "Not found.");
+    let store = &h.state.as_ref().expect("in-process").store;
+    store
+        .write(|tx| tx.set_feature_flag(FeatureFlag::EnableSwagger, true))
+        .await
+        .expect("flag");
+    let r = h.raw("GET", ui, None, Vec::new()).await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("swagger-ui-bundle.js"));
+    assert!(!r.text.contains("<script>"), "no inline script");
+    let csp = r.header("content-security-policy").expect("CSP");
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    for (asset, kind) in [
+        ("swagger-ui-bundle.js", "javascript"),
+        ("swagger-ui.css", "css"),
+        ("swagger-init.js", "javascript"),
+        ("openapi.yaml", "yaml"),
+    ] {
+        let r = h
+            .raw("GET", &format!("{ui}{asset}"), None, Vec::new())
+            .await;
+        assert_eq!(r.status, 200, "{asset}");
+        assert!(
+            r.header("content-type").unwrap_or_default().contains(kind),
+            "{asset}"
+        );
+    }
+    let spec = h
+        .raw("GET", &format!("{ui}openapi.yaml"), None, Vec::new())
+        .await;
+    assert!(
+        spec.text.contains("servers:\n  - url: /\n"),
+        "Try it out goes to this server"
+    );
+    for op in [
+        "createRefreshToken",
+        "validateRefreshToken",
+        "regenRefreshToken",
+        "createAPIAccessToken",
+        "validateAPIAccessToken",
+        "revokeAPIAccessTokens",
+    ] {
+        assert!(spec.text.contains(&format!("operationId: {op}")), "{op}");
+    }
+    store
+        .write(|tx| tx.set_feature_flag(FeatureFlag::EnableSwagger, false))
+        .await
+        .expect("flag");
+    assert_eq!(
+        h.raw("GET", ui, None, Vec::new()).await.status,
+        404,
+        "off again"
+    );
+}
