@@ -167,8 +167,15 @@ def tokens(url):
 def one_round(seconds):
     """One repetition of everything measured RUNS times."""
     got = {}
+    started = time.monotonic()
+
+    def step(what):
+        log(f"  {time.monotonic() - started:6.1f} s  {what}")
+
     with tempfile.TemporaryDirectory() as d:
+        step("start-up")
         got["startup_ms"], got["rss_idle"] = startup_ms(os.path.join(d, "startup.db"))
+        step("wrk: validate and mint beside the baseline")
 
         # Loads, with the baseline beside them; then 10 conformance runs on the same server.
         server = start_server(os.path.join(d, "load.db"), "--test-control")
@@ -187,11 +194,13 @@ def one_round(seconds):
                                    seconds)
         baseline.stop()
         got["rss_after_load"] = server.memory_mib()
+        step("10 conformance runs after the loads")
         conformance_runs(server, 10)
         got["rss_after_load_and_10_runs"] = server.memory_mib()
         server.stop()
 
         # A fresh server, 10 conformance runs.
+        step("10 conformance runs on a fresh server")
         server = start_server(os.path.join(d, "runs.db"), "--test-control")
         conformance_runs(server, 3)
         got["rss_after_3_runs"] = server.memory_mib()
@@ -200,6 +209,7 @@ def one_round(seconds):
         server.stop()
 
     # The embedded suite, as a user runs it: wall time and peak memory of the whole process.
+    step("the embedded suite")
     with tempfile.NamedTemporaryFile("r", suffix=".time") as t:
         r = subprocess.run(["/usr/bin/time", "-o", t.name, "-f", "%M %e", HARNESS, "run"],
                            cwd=ROOT, capture_output=True, text=True)
@@ -208,6 +218,7 @@ def one_round(seconds):
         peak_kib, wall = t.read().split()[-2:]
     got["suite_peak_mib"] = int(peak_kib) / 1024
     got["suite_wall_s"] = float(wall)
+    step("done")
     return got
 
 

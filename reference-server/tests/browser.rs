@@ -11,7 +11,6 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -59,29 +58,8 @@ async fn shot(c: &Client, name: &str) {
 
 /// The reference server binary with a password user and an SSO user; its address.
 fn start_server(db: &Path) -> (KillOnDrop, String) {
-    let mut child = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_reference-server"))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--user",
-                &format!("{USER}:{PASSWORD}"),
-            ])
-            .args(["--sso-user", SSO_USER, "--db"])
-            .arg(db)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the server starts"),
-    );
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let base = loop {
-        let line = lines.next().expect("an address").expect("stdout");
-        if let Some(url) = line.strip_prefix("reference server listening on ") {
-            break url.to_owned();
-        }
-    };
-    (child, base)
+    let user = format!("{USER}:{PASSWORD}");
+    common::spawn_server(&["--user", &user, "--sso-user", SSO_USER], db)
 }
 
 /// chromedriver on a free port, once it answers.

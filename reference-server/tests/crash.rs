@@ -13,8 +13,6 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{Enc, PASSWORD, USER, encode};
@@ -62,28 +60,9 @@ struct Server {
 
 impl Server {
     fn start(db: &std::path::Path) -> Self {
-        let mut child = common::KillOnDrop(
-            Command::new(env!("CARGO_BIN_EXE_reference-server"))
-                .args(["--listen", "127.0.0.1:0", "--max-failed-logins", "1000000"])
-                .args(["--user", &format!("{USER}:{PASSWORD}")])
-                .arg("--db")
-                .arg(db)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("the server starts"),
-        );
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let base = loop {
-            let line = lines
-                .next()
-                .expect("the server printed its address before exiting")
-                .expect("stdout");
-            if let Some(url) = line.strip_prefix("reference server listening on ") {
-                break url.to_owned();
-            }
-        };
+        let user = format!("{USER}:{PASSWORD}");
+        let (child, base) =
+            common::spawn_server(&["--max-failed-logins", "1000000", "--user", &user], db);
         Self { child, base }
     }
 

@@ -7,8 +7,6 @@ mod common;
 #[path = "support/load.rs"]
 mod load;
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{PASSWORD, USER};
@@ -19,29 +17,9 @@ const MAX_RSS_MIB: f64 = 256.0;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_load_at_capacity_gets_only_documented_answers_in_bounded_memory() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = common::KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_reference-server"))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--user",
-                &format!("{USER}:{PASSWORD}"),
-                "--db",
-            ])
-            .arg(dir.path().join("load.db"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("server starts"),
-    );
+    let user = format!("{USER}:{PASSWORD}");
+    let (child, base) = common::spawn_server(&["--user", &user], &dir.path().join("load.db"));
     let pid = child.id();
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let base = loop {
-        let line = lines.next().expect("an address").expect("stdout");
-        if let Some(url) = line.strip_prefix("reference server listening on ") {
-            break url.to_owned();
-        }
-    };
     let seconds = 5.0;
     let mut tally = load::run(&base, USER, PASSWORD, 32, Duration::from_secs_f64(seconds)).await;
     eprintln!(

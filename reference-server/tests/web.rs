@@ -69,20 +69,24 @@ impl<'h> Browser<'h> {
         self.request("POST", path, form).await
     }
 
-    /// Signs in with a password through the page; returns the tokens page.
-    async fn sign_in(&mut self, username: &str, password: &str) -> Reply {
+    /// Opens the page and sends its sign-in form; the answer, whatever it is.
+    async fn try_sign_in(&mut self, username: &str, password: &str) -> Reply {
         let page = self.get("/account/auth").await;
         let form = hidden(&page.text, "form");
-        let r = self
-            .post(
-                "/account/auth/sign-in",
-                &[
-                    ("form", &form),
-                    ("username", username),
-                    ("password", password),
-                ],
-            )
-            .await;
+        self.post(
+            "/account/auth/sign-in",
+            &[
+                ("form", &form),
+                ("username", username),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+
+    /// Signs in with a password through the page; returns the tokens page.
+    async fn sign_in(&mut self, username: &str, password: &str) -> Reply {
+        let r = self.try_sign_in(username, password).await;
         assert_eq!(r.status, 303, "{}", r.text);
         assert_eq!(r.header("location"), Some("/account/auth"));
         let page = self.get("/account/auth").await;
@@ -451,14 +455,7 @@ async fn a_sign_in_link_works_once_and_not_after_ten_minutes() {
         .expect("the SSO user");
     // SSO users have no password here.
     let mut b = Browser::new(&h);
-    let page = b.get("/account/auth").await;
-    let form = hidden(&page.text, "form");
-    let r = b
-        .post(
-            "/account/auth/sign-in",
-            &[("form", &form), ("username", SSO_USER), ("password", "x")],
-        )
-        .await;
+    let r = b.try_sign_in(SSO_USER, "x").await;
     assert_eq!(r.status, 403);
     assert!(r.text.contains("signs in through SSO"), "{}", r.text);
 
@@ -535,72 +532,29 @@ async fn a_signed_out_session_replayed_signs_no_one_in() {
         )
         .await;
     assert_eq!(r.status, 401, "{}", r.text);
-    let r = h
-        .call(
-            "createRefreshToken",
-            Enc::Json,
-            &[
-                ("username", USER.into()),
-                ("password", PASSWORD.into()),
-                ("name", "check".into()),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 201);
+    assert_eq!(
+        h.login_reply("check").await.status,
+        201,
+        "the account is fine"
+    );
 }
 
 #[tokio::test]
 async fn failed_sign_ins_count_in_the_api_throttle() {
     let h = Harness::in_process().await;
     let mut b = Browser::new(&h);
-    let mut last = None;
     for _ in 0..reference_server::DEFAULT_MAX_FAILED_LOGINS {
-        let page = b.get("/account/auth").await;
-        let form = hidden(&page.text, "form");
-        let r = b
-            .post(
-                "/account/auth/sign-in",
-                &[("form", &form), ("username", USER), ("password", "wrong")],
-            )
-            .await;
+        let r = b.try_sign_in(USER, "wrong").await;
         assert_eq!(r.status, 401);
         assert!(r.text.contains("Invalid username or password."));
-        last = Some(r);
     }
-    assert!(last.is_some());
-    let page = b.get("/account/auth").await;
-    let form = hidden(&page.text, "form");
-    let r = b
-        .post(
-            "/account/auth/sign-in",
-            &[("form", &form), ("username", USER), ("password", PASSWORD)],
-        )
-        .await;
+    let r = b.try_sign_in(USER, PASSWORD).await;
     assert_eq!(r.status, 429, "locked, right password or not");
     assert!(r.header("retry-after").is_some());
-    let api = h
-        .call(
-            "createRefreshToken",
-            Enc::Json,
-            &[
-                ("username", USER.into()),
-                ("password", PASSWORD.into()),
-                ("name", "n".into()),
-            ],
-        )
-        .await;
+    let api = h.login_reply("n").await;
     assert_eq!(api.status, 429, "the API shares the lock");
     // An unknown user gets the same answer as a wrong password.
-    let r = b
-        .post(
-            "/account/auth/sign-in",
-            &[
-                ("form", &form),
-                ("username", "nobody@example.com"),
-                ("password", "x"),
-            ],
-        )
-        .await;
+    let r = b.try_sign_in("nobody@example.com", "x").await;
     assert_eq!(r.status, 401);
     assert!(r.text.contains("Invalid username or password."));
 }

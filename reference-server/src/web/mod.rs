@@ -218,6 +218,14 @@ fn new_secret() -> Result<String, WebError> {
     token::generate(24).map_err(|e| ApiError::Internal(format!("CSPRNG: {e}")).into())
 }
 
+/// A new refresh token value, as the API makes them, and its digest.
+fn new_refresh_token() -> Result<(String, [u8; 32]), WebError> {
+    let value = token::generate(token::REFRESH_TOKEN_BYTES)
+        .map_err(|e| ApiError::Internal(format!("CSPRNG: {e}")))?;
+    let digest = token::digest(&value);
+    Ok((value, digest))
+}
+
 /// The signed-in session, if the request carries a live one.
 fn session(app: &AppState, headers: &HeaderMap) -> Result<Option<WebSession>, WebError> {
     let Some(value) = cookie(headers, SESSION_COOKIE) else {
@@ -459,9 +467,7 @@ async fn create_token(
             );
         }
     };
-    let value = token::generate(token::REFRESH_TOKEN_BYTES)
-        .map_err(|e| ApiError::Internal(format!("CSPRNG: {e}")))?;
-    let digest = token::digest(&value);
+    let (value, digest) = new_refresh_token()?;
     let (now, user_id, stored_name) = (app.clock.now(), session.user.id, name.clone());
     app.store
         .write(move |tx| tx.create_refresh_token(user_id, &stored_name, &digest, now))
@@ -506,9 +512,7 @@ async fn regenerate_token(
 ) -> WebResult {
     let (session, fields) = signed_in_form(&app, &headers, body).await?;
     let id = token_id(&fields)?;
-    let value = token::generate(token::REFRESH_TOKEN_BYTES)
-        .map_err(|e| ApiError::Internal(format!("CSPRNG: {e}")))?;
-    let digest = token::digest(&value);
+    let (value, digest) = new_refresh_token()?;
     let (now, user_id) = (app.clock.now(), session.user.id);
     let row = app
         .store

@@ -176,19 +176,23 @@ impl Harness {
         .await
     }
 
+    /// Asks for a refresh token for the test user; the answer, whatever it is.
+    pub async fn login_reply(&self, name: &str) -> Reply {
+        self.call(
+            "createRefreshToken",
+            Enc::Json,
+            &[
+                ("username", USER.into()),
+                ("password", PASSWORD.into()),
+                ("name", name.into()),
+            ],
+        )
+        .await
+    }
+
     /// Creates a refresh token for the test user and returns the body.
     pub async fn login(&self, name: &str) -> Value {
-        let r = self
-            .call(
-                "createRefreshToken",
-                Enc::Json,
-                &[
-                    ("username", USER.into()),
-                    ("password", PASSWORD.into()),
-                    ("name", name.into()),
-                ],
-            )
-            .await;
+        let r = self.login_reply(name).await;
         assert_eq!(r.status, 201, "{}", r.text);
         r.json
     }
@@ -347,4 +351,32 @@ impl std::ops::DerefMut for KillOnDrop {
     fn deref_mut(&mut self) -> &mut Self::Target {
         &mut self.0
     }
+}
+
+/// Starts the server binary on a free loopback port with `args` (`--listen` is added) and
+/// returns it, killed when dropped, with its base URL once it listens. Its log is discarded.
+pub fn spawn_server(args: &[&str], db: &std::path::Path) -> (KillOnDrop, String) {
+    use std::io::BufRead as _;
+    let mut child = KillOnDrop(
+        std::process::Command::new(env!("CARGO_BIN_EXE_reference-server"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .arg("--db")
+            .arg(db)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the server starts"),
+    );
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("the server printed its address before exiting")
+            .expect("stdout");
+        if let Some(url) = line.strip_prefix("reference server listening on ") {
+            break url.to_owned();
+        }
+    };
+    (child, base)
 }
