@@ -42,10 +42,24 @@ BASELINE = os.path.join(RELEASE, "examples", "baseline")
 LOAD = os.path.join(RELEASE, "examples", "load")
 USER, PASSWORD = "bench@example.com", "bench-password-7f3a"
 MIB = 1024 * 1024
+# Where --before builds the earlier revision (a git worktree, removed afterwards).
+BEFORE_TREE = os.path.join(ROOT, "target", "bench-before")
 
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
+
+
+def build_before(rev):
+    """Builds the server as of `rev` in a worktree under target/; returns its binary."""
+    tree = BEFORE_TREE
+    subprocess.run(["git", "worktree", "prune"], cwd=ROOT, check=True)
+    if os.path.exists(tree):
+        subprocess.run(["git", "worktree", "remove", "--force", tree], cwd=ROOT, check=True)
+    subprocess.run(["git", "worktree", "add", "--detach", tree, rev], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "-p", "reference-server"], cwd=tree,
+                   check=True, env=dict(os.environ, CARGO_TARGET_DIR=os.path.join(tree, "target")))
+    return os.path.join(tree, "target", "release", "reference-server")
 
 
 def build():
@@ -257,6 +271,62 @@ def payload_413():
     return result
 
 
+def before_and_after(before, seconds, runs):
+    """The same loads against an earlier build of the server (`before`) and this one,
+    alternating, RUNS times each: validate and mint at 64 connections, then 5 s of logins at 32
+    connections (argon2id: the load that used to take the server to gigabytes), with RSS after
+    each. Returns {label: [round, ...]}."""
+    got = {"before": [], "after": []}
+    for i in range(runs):
+        for label, binary in (("before", before), ("after", SERVER)):
+            log(f"  {label} {i + 1} of {runs}")
+            with tempfile.TemporaryDirectory() as d:
+                server = Process([binary, "--listen", "127.0.0.1:0", "--db",
+                                  os.path.join(d, "c.db"), "--user", f"{USER}:{PASSWORD}"],
+                                 "reference server")
+                refresh, access = tokens(server.url)
+                validate = urllib.parse.urlencode({
+                    "api_access_token": access["api_access_token"], "user_id": access["user_id"]})
+                mint = urllib.parse.urlencode({"refresh_token": refresh["refresh_token"],
+                                               "user_id": refresh["user_id"]})
+                login = urllib.parse.urlencode({"username": USER, "password": PASSWORD,
+                                                "name": "bench"})
+                r = {"validate": wrk(server.url, "/integration/v1/validateAPIAccessToken/",
+                                     validate, 64, seconds),
+                     "mint": wrk(server.url, "/integration/v1/createAPIAccessToken/", mint, 64,
+                                 seconds)}
+                r["rss_after_loads"] = server.memory_mib()
+                r["login"] = wrk(server.url, "/integration/v1/createRefreshToken/", login, 32, 5)
+                r["rss_after_logins"] = server.memory_mib()
+                server.stop()
+            got[label].append(r)
+    return got
+
+
+def before_after_table(got, rev):
+    rows = ["| figure | before (" + rev + ") | after |", "|---|---|---|"]
+
+    def cell(label, key, sub=None, unit="", digits=0):
+        return fmt(med(got[label], key, sub), unit, digits)
+
+    for op in ("validate", "mint"):
+        name = {"validate": "validateAPIAccessToken", "mint": "createAPIAccessToken"}[op]
+        rows.append(f"| {name}, 64 connections | "
+                    + " | ".join(f"{cell(l, op, 'rps', '/s')}, p99 {cell(l, op, 'p99', ' ms', 2)}"
+                                 for l in ("before", "after")) + " |")
+    rows.append("| server RSS after those loads | "
+                + " | ".join(cell(l, "rss_after_loads", None, " MiB", 1)
+                             for l in ("before", "after")) + " |")
+    rows.append("| 5 s of logins at 32 connections | "
+                + " | ".join(f"{cell(l, 'login', 'rps', '/s')}, p99 "
+                             f"{cell(l, 'login', 'p99', ' ms', 1)}, non-2xx "
+                             f"{cell(l, 'login', 'non2xx')}" for l in ("before", "after")) + " |")
+    rows.append("| server RSS after the logins | "
+                + " | ".join(cell(l, "rss_after_logins", None, " MiB", 1)
+                             for l in ("before", "after")) + " |")
+    return "\n".join(rows)
+
+
 def script(name, *args):
     """Runs a bench/ script; its exit status and the lines worth quoting."""
     r = subprocess.run(["bash", os.path.join(ROOT, "bench", name), *map(str, args)],
@@ -366,6 +436,8 @@ def main():
     ap.add_argument("--load-seconds", type=int, default=60, help="seconds of the load run")
     ap.add_argument("--kills", type=int, default=200, help="kills of the crash loop")
     ap.add_argument("--examples", type=int, default=500, help="Schemathesis examples")
+    ap.add_argument("--before", metavar="REV",
+                    help="also measure the server as of this git revision, side by side")
     ap.add_argument("--no-build", action="store_true", help="use the release binaries as built")
     ap.add_argument("--no-write", action="store_true", help="print, do not write BENCHMARKS.md")
     args = ap.parse_args()
@@ -394,12 +466,23 @@ def main():
                              capture_output=True, text=True).stdout.strip()
     extra["fuzz_version"] = version or "(not installed)"
     table, _ = report(rounds, load, status_413, extra)
+    compared = "Not measured this time (`bench/run.sh --before REV`)."
+    if args.before:
+        log(f"before and after: {args.before}")
+        binary = build_before(args.before)
+        try:
+            compared = before_after_table(
+                before_and_after(binary, args.seconds, args.runs), args.before)
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", BEFORE_TREE], cwd=ROOT,
+                           check=False)
     notes_path = os.path.join(ROOT, "bench", "notes.md")
     notes = open(notes_path).read().strip() if os.path.exists(notes_path) else ""
     text = TEMPLATE.format(
         date=time.strftime("%Y-%m-%d"), machine=machine(), runs=args.runs,
         seconds=args.seconds, table=table, load=load["report"],
         crash="\n".join(extra["crash"][1]), fuzz="\n".join(extra["fuzz"][1]), notes=notes,
+        compared=compared,
         raw=json.dumps(rounds, indent=1))
     print(table)
     if not args.no_write:
@@ -410,14 +493,23 @@ def main():
 
 TEMPLATE = """# Benchmarks
 
-Measured by `bench/run.sh` on {date}: {machine}. Each figure is the median of {runs} runs
-(the range in brackets when the runs differ); each wrk measurement lasts {seconds} s. The
+Measured by `bench/run.sh` on {date}. Each figure is the median of {runs} runs (the range
+in brackets when the runs differ); each wrk measurement lasts {seconds} s. The
 baseline is `reference-server/examples/baseline.rs`, a minimal axum server on the same stack
 answering every POST with a fixed JSON body, measured in the same run. Release builds.
+
+Machine: {machine}.
 
 | figure | measured | goal | |
 |---|---|---|---|
 {table}
+
+## Before and after
+
+The same loads against the server as of an earlier revision and as of now, alternating, in the
+same run (medians of {runs}).
+
+{compared}
 
 ## The load run
 

@@ -43,8 +43,8 @@ fn schemathesis_finds_nothing_and_follows_the_links() {
         stdout.contains("✅ Stateful"),
         "the stateful phase did not run:\n{report}"
     );
-    // 13 links in all; the 4 from regeneration's 200 cannot be followed, since this server
-    // answers regeneration with 201 (the contract allows either). A short run reaches 8 or 9
+    // 13 links in all; the 4 from regeneration's 201 cannot be followed, since this server
+    // answers regeneration with 200 (the contract allows either). A short run reaches 8 or 9
     // of the other 9 (5 with one seed), so the test asks for at least 4: a chain
     // that breaks (no real token) covers none.
     let covered: Option<u32> = stdout
