@@ -7,7 +7,9 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_token-conformance");
+mod common;
+
+use common::{BIN, KillOnDrop, text};
 
 fn run(args: &[&str]) -> Output {
     run_with_password(args, None)
@@ -15,24 +17,12 @@ fn run(args: &[&str]) -> Output {
 
 /// Runs the binary from the repository root, with the password (if any) in the environment.
 fn run_with_password(args: &[&str], password: Option<&str>) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("TOKEN_CONFORMANCE_USERNAME")
-        .env_remove("TOKEN_CONFORMANCE_PASSWORD")
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    let mut cmd = common::command(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+    cmd.args(args);
     if let Some(p) = password {
         cmd.env("TOKEN_CONFORMANCE_PASSWORD", p);
     }
     cmd.output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn free_port() -> u16 {
@@ -148,16 +138,6 @@ fn run_against_a_separately_started_reference_server_exits_0() {
     );
     assert!(out.contains("refresh tokens left active"), "{out}");
     drop(server);
-}
-
-/// A child process killed when dropped: a failing test leaves no server behind.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]
