@@ -45,27 +45,9 @@ async fn duplicate_names_give_new_tokens() {
 #[tokio::test]
 async fn wrong_password_and_unknown_user_are_indistinguishable() {
     let h = Harness::in_process().await;
-    let wrong = h
-        .call(
-            "createRefreshToken",
-            Enc::Form,
-            &[
-                ("username", USER.into()),
-                ("password", "nope".into()),
-                ("name", "n".into()),
-            ],
-        )
-        .await;
+    let wrong = h.create_refresh(Enc::Form, USER, "nope", "n").await;
     let unknown = h
-        .call(
-            "createRefreshToken",
-            Enc::Form,
-            &[
-                ("username", "nobody@example.com".into()),
-                ("password", "nope".into()),
-                ("name", "n".into()),
-            ],
-        )
+        .create_refresh(Enc::Form, "nobody@example.com", "nope", "n")
         .await;
     wrong.assert_error(401, "Invalid username or password.");
     assert_eq!(wrong.status, unknown.status);
@@ -76,15 +58,7 @@ async fn wrong_password_and_unknown_user_are_indistinguishable() {
 async fn usernames_ignore_case() {
     let h = Harness::in_process().await;
     let r = h
-        .call(
-            "createRefreshToken",
-            Enc::Json,
-            &[
-                ("username", USER.to_uppercase().into()),
-                ("password", PASSWORD.into()),
-                ("name", "n".into()),
-            ],
-        )
+        .create_refresh(Enc::Json, &USER.to_uppercase(), PASSWORD, "n")
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
 }
@@ -92,17 +66,7 @@ async fn usernames_ignore_case() {
 #[tokio::test]
 async fn sso_users_get_403() {
     let h = Harness::in_process().await;
-    let r = h
-        .call(
-            "createRefreshToken",
-            Enc::Json,
-            &[
-                ("username", SSO_USER.into()),
-                ("password", "x".into()),
-                ("name", "n".into()),
-            ],
-        )
-        .await;
+    let r = h.create_refresh(Enc::Json, SSO_USER, "x", "n").await;
     assert_eq!(r.status, 403, "{}", r.text);
     assert!(r.json["detail"].as_str().unwrap().contains("/account/auth"));
 }
@@ -555,15 +519,7 @@ async fn control_protocol_sets_clock_lifespans_and_users() {
         .await;
     assert_eq!(r.status, 201);
     let r = h
-        .call(
-            "createRefreshToken",
-            Enc::Json,
-            &[
-                ("username", "sso2@example.com".into()),
-                ("password", "x".into()),
-                ("name", "n".into()),
-            ],
-        )
+        .create_refresh(Enc::Json, "sso2@example.com", "x", "n")
         .await;
     assert_eq!(r.status, 403);
 
@@ -652,17 +608,9 @@ async fn internal_errors_say_nothing_about_internals() {
 async fn an_empty_or_blank_password_is_a_wrong_password() {
     let h = Harness::in_process().await;
     for (enc, password) in ENCODINGS.into_iter().flat_map(|e| [(e, ""), (e, " \t")]) {
-        h.call(
-            "createRefreshToken",
-            enc,
-            &[
-                ("username", USER.into()),
-                ("password", password.into()),
-                ("name", "n".into()),
-            ],
-        )
-        .await
-        .assert_error(401, "Invalid username or password.");
+        h.create_refresh(enc, USER, password, "n")
+            .await
+            .assert_error(401, "Invalid username or password.");
     }
     // A missing password is still a missing field.
     h.call(

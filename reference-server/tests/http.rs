@@ -15,17 +15,7 @@ async fn every_endpoint_answers_in_all_three_encodings() {
     let h = Harness::start().await;
     for enc in ENCODINGS {
         let name = format!("token {enc:?}");
-        let r = h
-            .call(
-                "createRefreshToken",
-                enc,
-                &[
-                    ("username", USER.into()),
-                    ("password", PASSWORD.into()),
-                    ("name", name.clone().into()),
-                ],
-            )
-            .await;
+        let r = h.create_refresh(enc, USER, PASSWORD, &name).await;
         assert_eq!(r.status, 201, "{enc:?}: {}", r.text);
         assert_eq!(r.header("cache-control"), Some("no-store"));
         assert_eq!(r.header("content-type"), Some("application/json"));

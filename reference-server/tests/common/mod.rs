@@ -176,18 +176,29 @@ impl Harness {
         .await
     }
 
-    /// Asks for a refresh token for the test user; the answer, whatever it is.
-    pub async fn login_reply(&self, name: &str) -> Reply {
+    /// Asks for a refresh token named `name` as `username`; the answer, whatever it is.
+    pub async fn create_refresh(
+        &self,
+        enc: Enc,
+        username: &str,
+        password: &str,
+        name: &str,
+    ) -> Reply {
         self.call(
             "createRefreshToken",
-            Enc::Json,
+            enc,
             &[
-                ("username", USER.into()),
-                ("password", PASSWORD.into()),
+                ("username", username.into()),
+                ("password", password.into()),
                 ("name", name.into()),
             ],
         )
         .await
+    }
+
+    /// Asks for a refresh token for the test user; the answer, whatever it is.
+    pub async fn login_reply(&self, name: &str) -> Reply {
+        self.create_refresh(Enc::Json, USER, PASSWORD, name).await
     }
 
     /// Creates a refresh token for the test user and returns the body.
