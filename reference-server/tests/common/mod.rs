@@ -291,20 +291,21 @@ impl Reply {
         let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
             .await
             .unwrap();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Self {
+        Self::parsed(
             status,
             headers,
-            text,
-            json,
-        }
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
     }
 
     async fn from(r: reqwest::Response) -> Self {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
-        let text = r.text().await.unwrap();
+        Self::parsed(status, headers, r.text().await.unwrap())
+    }
+
+    /// The body read as JSON where it is JSON (`Null` where it is not).
+    fn parsed(status: u16, headers: reqwest::header::HeaderMap, text: String) -> Self {
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
         Self {
             status,
