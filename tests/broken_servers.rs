@@ -9,18 +9,18 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::sync::Arc;
 
 use serde_json::{Value, json};
-use token_conformance::case;
 use token_conformance::check::Finding;
 use token_conformance::error::Exit;
 use token_conformance::report::{Redactor, Style, console};
-use token_conformance::run::{self, Options, RunReport, Verdict};
+use token_conformance::run::{RunReport, Verdict};
 use token_conformance::spec::{BUNDLED_SPEC, BUNDLED_SPEC_NAME, Spec};
 use token_conformance::target::{Settings, Target};
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+mod common;
 
 const CREATE: &str = "/integration/v1/createRefreshToken/";
 const REGEN: &str = "/integration/v1/regenRefreshToken/";
@@ -91,21 +91,11 @@ async fn run_against(mocks: Vec<Mock>, case_yaml: &str, extra_profile: &str) -> 
         ),
     )
     .unwrap();
-    let spec = Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).unwrap();
-    let case = case::parse(case_yaml, Path::new("broken.yaml"), &spec).unwrap();
     let target = Target::resolve(Some(&profile), &Settings::default(), |k| {
         (k == "TOKEN_CONFORMANCE_PASSWORD").then(|| PASSWORD.to_owned())
     })
     .unwrap();
-    run::run(
-        Arc::new(spec),
-        &[case],
-        target,
-        &Options::default(),
-        &|_| {},
-    )
-    .await
-    .unwrap()
+    common::run_one(case_yaml, "broken.yaml", target).await
 }
 
 /// The console report, with what changes from run to run (ports, timings, run ids) replaced.
@@ -438,8 +428,6 @@ async fn run_raw(reply: &'static [u8]) -> RunReport {
 
 /// Runs the create case against `url` with a 2 s timeout.
 async fn run_at(url: String) -> RunReport {
-    let spec = Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).unwrap();
-    let case = case::parse(CREATE_CASE, Path::new("broken.yaml"), &spec).unwrap();
     let o = Settings {
         base_url: Some(url),
         username: Some("u".into()),
@@ -448,15 +436,7 @@ async fn run_at(url: String) -> RunReport {
         ..Settings::default()
     };
     let target = Target::resolve(None, &o, |_| None).unwrap();
-    run::run(
-        Arc::new(spec),
-        &[case],
-        target,
-        &Options::default(),
-        &|_| {},
-    )
-    .await
-    .unwrap()
+    common::run_one(CREATE_CASE, "broken.yaml", target).await
 }
 
 #[tokio::test]

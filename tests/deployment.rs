@@ -221,8 +221,6 @@ async fn gateway_headers_go_on_every_request_and_never_into_a_report() {
 
 /// Runs one case (YAML) against `url` with these settings.
 async fn run_case(url: &str, yaml: &str, tweak: impl FnOnce(&mut Settings)) -> RunReport {
-    let spec = Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).unwrap();
-    let case = case::parse(yaml, Path::new("t.yaml"), &spec).unwrap();
     let mut settings = Settings {
         base_url: Some(url.to_owned()),
         username: Some("u@example.com".into()),
@@ -231,15 +229,7 @@ async fn run_case(url: &str, yaml: &str, tweak: impl FnOnce(&mut Settings)) -> R
     };
     tweak(&mut settings);
     let target = Target::resolve(None, &settings, |_| None).unwrap();
-    run::run(
-        Arc::new(spec),
-        &[case],
-        target,
-        &Options::default(),
-        &|_| {},
-    )
-    .await
-    .unwrap()
+    common::run_one(yaml, "t.yaml", target).await
 }
 
 #[tokio::test]

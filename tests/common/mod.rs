@@ -4,6 +4,12 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::Arc;
+
+use token_conformance::case;
+use token_conformance::run::{self, Options, RunReport};
+use token_conformance::spec::{BUNDLED_SPEC, BUNDLED_SPEC_NAME, Spec};
+use token_conformance::target::Target;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_token-conformance");
@@ -35,4 +41,20 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Runs one case (YAML, named as if read from `file`) against `target`, with the bundled contract
+/// and default options.
+pub async fn run_one(yaml: &str, file: &str, target: Target) -> RunReport {
+    let spec = Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).unwrap();
+    let case = case::parse(yaml, Path::new(file), &spec).unwrap();
+    run::run(
+        Arc::new(spec),
+        &[case],
+        target,
+        &Options::default(),
+        &|_| {},
+    )
+    .await
+    .unwrap()
 }
