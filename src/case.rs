@@ -157,6 +157,10 @@ pub struct Matcher {
     /// Absence is fine; when present, the other keys apply.
     #[serde(default)]
     pub optional: bool,
+    /// `should`: what the matcher wants is what the contract prefers, not what it requires
+    /// (the wording of an error's `detail`, say); a mismatch is a warning (`expect.preferred`).
+    #[serde(default)]
+    pub severity: Severity,
 }
 
 /// A status or a set of statuses.
@@ -191,12 +195,36 @@ pub struct Outcome {
     /// Acceptable statuses.
     #[serde(default)]
     pub status: Option<Statuses>,
+    /// A refusal: any 4xx is conformant (a 2xx or 5xx fails), these statuses are the ones the
+    /// contract prefers (another 4xx is a warning), and the request must change nothing (the
+    /// case's tokens are checked afterwards). Instead of `status`.
+    #[serde(default)]
+    pub refused: Option<Statuses>,
     /// Matchers on body fields, by dotted path (`detail`, `a.b`).
     #[serde(default)]
     pub body: BTreeMap<String, Matcher>,
     /// Matchers on headers, by name (case-insensitive).
     #[serde(default)]
     pub headers: BTreeMap<String, Matcher>,
+    /// This outcome conforms, but is not what the contract prefers: when it is the one that
+    /// matches, the step warns (`expect.preferred`) with this text.
+    #[serde(default)]
+    pub warn: Option<String>,
+}
+
+impl Outcome {
+    /// The statuses this outcome names: those it accepts, or those a refusal prefers.
+    pub fn statuses(&self) -> impl Iterator<Item = u16> + '_ {
+        self.status
+            .iter()
+            .chain(&self.refused)
+            .flat_map(|s| s.0.iter().copied())
+    }
+
+    /// Whether this outcome is a refusal of the request's input.
+    pub fn is_refusal(&self) -> bool {
+        self.refused.is_some()
+    }
 }
 
 /// What a call step expects: one outcome, or any of several where the contract allows two.
@@ -206,13 +234,17 @@ pub struct Expect {
     /// Acceptable statuses.
     #[serde(default)]
     pub status: Option<Statuses>,
+    /// A refusal, with the statuses the contract prefers (see [`Outcome::refused`]).
+    #[serde(default)]
+    pub refused: Option<Statuses>,
     /// Matchers on body fields.
     #[serde(default)]
     pub body: BTreeMap<String, Matcher>,
     /// Matchers on headers.
     #[serde(default)]
     pub headers: BTreeMap<String, Matcher>,
-    /// Alternatives: the step passes when any one of them matches.
+    /// Alternatives: the step passes when any one of them matches (the first that does
+    /// decides the warnings).
     #[serde(default)]
     pub one_of: Vec<Outcome>,
 }
@@ -223,8 +255,10 @@ impl Expect {
         if self.one_of.is_empty() {
             vec![Outcome {
                 status: self.status.clone(),
+                refused: self.refused.clone(),
                 body: self.body.clone(),
                 headers: self.headers.clone(),
+                warn: None,
             }]
         } else {
             self.one_of.clone()
@@ -269,6 +303,8 @@ struct StepFile {
     name: Option<String>,
     #[serde(default)]
     call: Option<Spanned<String>>,
+    #[serde(default)]
+    method: Option<String>,
     #[serde(default)]
     encoding: Option<Encoding>,
     #[serde(default)]
@@ -335,6 +371,9 @@ pub enum Body {
 pub struct Call {
     /// The operationId.
     pub operation: String,
+    /// A method other than the one the contract documents, sent to the operation's path: the
+    /// contract says nothing of the answer, so only what holds of every request is judged.
+    pub method: Option<String>,
     /// The body encoding.
     pub encoding: Encoding,
     /// Extra request headers (values are templates).
@@ -351,11 +390,29 @@ pub struct Call {
 
 impl Call {
     /// Whether some acceptable outcome allows `status` (an outcome without a status allows
-    /// any).
+    /// any; a refusal allows every 4xx).
     pub fn accepts_status(&self, status: u16) -> bool {
-        self.outcomes
-            .iter()
-            .any(|o| o.status.as_ref().is_none_or(|s| s.0.contains(&status)))
+        self.outcomes.iter().any(|o| match (&o.status, &o.refused) {
+            (Some(s), _) => s.0.contains(&status),
+            (None, Some(_)) => (400..500).contains(&status),
+            (None, None) => true,
+        })
+    }
+
+    /// The statuses the step names, in order, without repeats.
+    pub fn expected_statuses(&self) -> Vec<u16> {
+        let mut out: Vec<u16> = Vec::new();
+        for s in self.outcomes.iter().flat_map(Outcome::statuses) {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+        out
+    }
+
+    /// Whether every outcome of the step is a refusal of its input.
+    pub fn expects_refusal(&self) -> bool {
+        !self.outcomes.is_empty() && self.outcomes.iter().all(Outcome::is_refusal)
     }
 }
 
@@ -437,8 +494,10 @@ pub struct Case {
     pub needs: BTreeSet<Need>,
     /// The steps, in order.
     pub steps: Vec<Step>,
-    /// The file it came from.
+    /// The file it came from (for a generated case, the contract it was generated from).
     pub file: PathBuf,
+    /// Generated from the contract (`generated.*`), not written in a case file.
+    pub generated: bool,
 }
 
 impl Case {
@@ -502,6 +561,7 @@ pub fn parse(text: &str, file: &Path, spec: &Spec) -> Result<Case, Error> {
         needs,
         steps,
         file: file.to_owned(),
+        generated: false,
     })
 }
 
@@ -613,13 +673,14 @@ fn call(
         ))
         .hint("add `expect:` with at least a status"));
     };
-    let outcomes = outcomes(&expect, operation, captured).map_err(|(m, hint)| {
-        let e = err(format!("step {index}{m}"));
-        match hint {
-            Some(h) => e.hint(h),
-            None => e,
-        }
-    })?;
+    let outcomes =
+        outcomes(&expect, operation, captured, s.method.is_some()).map_err(|(m, hint)| {
+            let e = err(format!("step {index}{m}"));
+            match hint {
+                Some(h) => e.hint(h),
+                None => e,
+            }
+        })?;
     for (name, source) in &s.capture {
         if !(source.starts_with("body.") || source.starts_with("header.")) {
             return Err(err(format!(
@@ -628,8 +689,16 @@ fn call(
         }
     }
     captured.extend(s.capture.keys().cloned());
+    let method = match s.method {
+        Some(m) => Some(
+            method_name(&m, operation)
+                .map_err(|(m, hint)| err(format!("step {index}: {m}")).hint(hint))?,
+        ),
+        None => None,
+    };
     Ok(Action::Call(Box::new(Call {
         operation: operation.id.clone(),
+        method,
         encoding,
         headers: s.headers,
         body,
@@ -637,6 +706,29 @@ fn call(
         outcomes,
         capture: s.capture,
     })))
+}
+
+/// The methods a `method:` may name: those HTTP defines for requests to a resource.
+const METHODS: [&str; 8] = [
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE",
+];
+
+/// `method:` upper-cased, when it is an HTTP method other than the operation's own.
+fn method_name(m: &str, operation: &crate::spec::Operation) -> Result<String, (String, String)> {
+    let upper = m.to_ascii_uppercase();
+    if !METHODS.contains(&upper.as_str()) {
+        return Err((
+            format!("`method: {m}` is not an HTTP method"),
+            format!("one of {}", METHODS.join(", ")),
+        ));
+    }
+    if upper == operation.method {
+        return Err((
+            format!("`method: {m}` is the method {} documents", operation.id),
+            "leave `method` out to call the operation as documented".into(),
+        ));
+    }
+    Ok(upper)
 }
 
 /// A body field the operation does not declare but that is one typo away from one it does.
@@ -679,9 +771,13 @@ fn outcomes(
     expect: &Expect,
     operation: &crate::spec::Operation,
     captured: &BTreeSet<String>,
+    other_method: bool,
 ) -> Result<Vec<Outcome>, (String, Option<String>)> {
     if !expect.one_of.is_empty()
-        && (expect.status.is_some() || !expect.body.is_empty() || !expect.headers.is_empty())
+        && (expect.status.is_some()
+            || expect.refused.is_some()
+            || !expect.body.is_empty()
+            || !expect.headers.is_empty())
     {
         return Err((
             ": `expect` has both `one_of` and its own status/body".into(),
@@ -690,10 +786,37 @@ fn outcomes(
     }
     let outcomes = expect.outcomes();
     for outcome in &outcomes {
-        let Some(statuses) = &outcome.status else {
-            return Err((": every expected outcome needs a status".into(), None));
+        let statuses = match (&outcome.status, &outcome.refused) {
+            (Some(s), None) => s,
+            (None, Some(r)) => {
+                if let Some(s) = r.0.iter().find(|s| !(400..500).contains(*s)) {
+                    return Err((
+                        format!(": `refused: {s}` names a status that is not a refusal (4xx)"),
+                        Some(
+                            "a refusal prefers 4xx statuses; expect other answers with `status`"
+                                .into(),
+                        ),
+                    ));
+                }
+                r
+            }
+            (Some(_), Some(_)) => {
+                return Err((
+                    ": an outcome has both `status` and `refused`".into(),
+                    Some("`refused` already accepts every 4xx; give one of them".into()),
+                ));
+            }
+            // The contract documents no answer to another method: any but a 5xx will do.
+            (None, None) if other_method => &Statuses(Vec::new()),
+            (None, None) => {
+                return Err((
+                    ": every expected outcome needs a status (or `refused`)".into(),
+                    None,
+                ));
+            }
         };
-        if let Some(status) = statuses.0.iter().find(|s| !operation.documents(**s)) {
+        let documented = |s: &u16| other_method || operation.documents(*s);
+        if let Some(status) = statuses.0.iter().find(|s| !documented(s)) {
             let documented: Vec<String> = operation.responses.keys().map(u16::to_string).collect();
             return Err((
                 format!(
@@ -717,6 +840,7 @@ fn other_action(
     captured: &mut BTreeSet<String>,
 ) -> Result<Action, String> {
     let call_only = s.encoding.is_some()
+        || s.method.is_some()
         || !s.headers.is_empty()
         || s.body.is_some()
         || s.raw_body.is_some()

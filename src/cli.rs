@@ -23,6 +23,10 @@ pub struct Sources {
     /// The OpenAPI document; default: the contract built into this binary.
     #[arg(long, value_name = "FILE")]
     pub spec: Option<PathBuf>,
+    /// Leave out the probes generated from the contract (`generated.*`), running only the
+    /// written cases.
+    #[arg(long)]
+    pub no_generated: bool,
 }
 
 /// `run`'s flags.
@@ -121,10 +125,13 @@ pub fn load(sources: &Sources) -> Result<(Spec, Vec<Case>), Vec<Error>> {
         return Err(vec![no_cases(dir)]);
     }
     let spec = load_spec(sources).map_err(|e| vec![e])?;
-    let cases = match &sources.cases {
+    let mut cases = match &sources.cases {
         Some(dir) => case::load_dir(dir, &spec)?,
         None => case::load_builtin(&spec)?,
     };
+    if !sources.no_generated {
+        cases.extend(crate::generate::cases(&spec)?);
+    }
     Ok((spec, cases))
 }
 

@@ -37,6 +37,7 @@ pub mod check;
 pub mod cli;
 pub mod duration;
 pub mod error;
+pub mod generate;
 pub mod report;
 pub mod run;
 pub mod snapshot;

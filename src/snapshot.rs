@@ -323,6 +323,7 @@ mod tests {
             millis: 1,
             unique: "tc1-3".into(),
             used_control: false,
+            generated: false,
         }
     }
 

@@ -86,6 +86,10 @@ pub struct TokenShape {
     /// The status field (response objects only).
     #[serde(default)]
     pub status: Option<String>,
+    /// The field that says when the token was last used to mint another (response objects
+    /// only): a refused request must not move it.
+    #[serde(default)]
+    pub used: Option<String>,
 }
 
 /// The fields of the login request (`x-login` on its schema).
@@ -182,6 +186,17 @@ pub struct ResponseDoc {
     pub alternative_to: Option<u16>,
 }
 
+/// What a request field's schema allows, as far as the generated probes need it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FieldSchema {
+    /// It takes an integer (alone, or as one of `oneOf`'s forms).
+    pub integer: bool,
+    /// It takes a string.
+    pub string: bool,
+    /// Its `maxLength`, when it is a string with one.
+    pub max_length: Option<u64>,
+}
+
 /// One operation.
 #[derive(Clone, Debug)]
 pub struct Operation {
@@ -195,6 +210,8 @@ pub struct Operation {
     pub request_types: Vec<String>,
     /// The request body's declared fields.
     pub request_fields: Vec<String>,
+    /// What the request schema says of each declared field that the generated probes vary.
+    pub request_schema: BTreeMap<String, FieldSchema>,
     /// The token the request names, when its body schema is marked with `x-token`.
     pub request_token: Option<TokenShape>,
     /// The login fields, when the request is a login (`x-login`).
@@ -419,6 +436,7 @@ impl Spec {
 struct Request {
     types: Vec<String>,
     fields: Vec<String>,
+    schema: BTreeMap<String, FieldSchema>,
     token: Option<TokenShape>,
     login: Option<Login>,
 }
@@ -505,6 +523,7 @@ impl<'a> ValidatorSet<'a> {
         let Request {
             types: request_types,
             fields: request_fields,
+            schema: request_schema,
             token: request_token,
             login,
         } = self.request(op, base)?;
@@ -534,6 +553,7 @@ impl<'a> ValidatorSet<'a> {
             path: path.to_owned(),
             request_types,
             request_fields,
+            request_schema,
             request_token,
             login,
             effects: self.effects(id, op)?,
@@ -559,6 +579,10 @@ impl<'a> ValidatorSet<'a> {
                     self.resolve(&format!("{body_ptr}/content/{}/schema", escape(media)))?;
                 if let Some(props) = schema.get("properties").and_then(Value::as_object) {
                     r.fields = props.keys().cloned().collect();
+                    for name in props.keys() {
+                        let at = format!("{ptr}/properties/{}", escape(name));
+                        r.schema.insert(name.clone(), self.field_schema(&at)?);
+                    }
                 }
                 r.token = self.token_shape(&ptr, schema)?;
                 if let Some(login) = schema.get("x-login") {
@@ -569,6 +593,34 @@ impl<'a> ValidatorSet<'a> {
             }
         }
         Ok(r)
+    }
+
+    /// What the schema at `pointer` (a request field's) allows: its types, through `$ref` and
+    /// `oneOf`/`anyOf`, and its `maxLength`.
+    fn field_schema(&self, pointer: &str) -> Result<FieldSchema, Error> {
+        let (at, schema) = self.resolve(pointer)?;
+        let mut out = FieldSchema::default();
+        match schema.get("type").and_then(Value::as_str) {
+            Some("integer") => out.integer = true,
+            Some("string") => {
+                out.string = true;
+                out.max_length = schema.get("maxLength").and_then(Value::as_u64);
+            }
+            _ => {}
+        }
+        for key in ["oneOf", "anyOf"] {
+            let n = schema
+                .get(key)
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            for i in 0..n {
+                let part = self.field_schema(&format!("{at}/{key}/{i}"))?;
+                out.integer |= part.integer;
+                out.string |= part.string;
+                out.max_length = out.max_length.or(part.max_length);
+            }
+        }
+        Ok(out)
     }
 
     /// One documented response: its body's validator, date-time and enum fields, token shape.
@@ -629,6 +681,7 @@ impl<'a> ValidatorSet<'a> {
             shape.created.as_ref(),
             shape.expires.as_ref(),
             shape.status.as_ref(),
+            shape.used.as_ref(),
         ];
         for field in named.into_iter().flatten() {
             if !props.is_some_and(|p| p.contains_key(field)) {

@@ -2,6 +2,7 @@
 //! against the reference server started in-process, its redacted responses compared with the
 //! committed snapshots in `snapshots/` through insta (`cargo insta review` accepts changes).
 //!
+//! The cases generated from the contract (`generated.*`) run the same way.
 //! `cargo test --test conformance -- regen` runs the matching cases; SHOULD cases are marked
 //! `[should]`. Each trial gets its own server and database, so trials are independent and
 //! the clock-moving cases cannot disturb the others.
@@ -23,7 +24,14 @@ fn main() {
     let spec = Arc::new(
         Spec::load(&root.join("specs/token-auth.openapi.yaml")).expect("the contract loads"),
     );
-    let cases = match case::load_dir(&root.join("cases"), &spec) {
+    let written = case::load_dir(&root.join("cases"), &spec);
+    let generated = token_conformance::generate::cases(&spec);
+    let cases = match written.and_then(|mut w| {
+        generated.map(|g| {
+            w.extend(g);
+            w
+        })
+    }) {
         Ok(c) => c,
         Err(errors) => {
             for e in errors {

@@ -154,6 +154,7 @@ async fn gateway_headers_go_on_every_request_and_never_into_a_report() {
                 "u@example.com",
                 "--cases",
                 ".",
+                "--no-generated",
                 "--header",
                 "X-Gateway-Key: ${GATEWAY_KEY}",
                 "--json",

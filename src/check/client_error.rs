@@ -1,4 +1,5 @@
-//! `client_error.kept`.
+//! `client_error.kept` and `server_error.none`: what holds of the status whatever the case
+//! expects.
 
 use super::{CheckInfo, Context, Finding, Findings};
 
@@ -9,10 +10,22 @@ pub const KEPT: CheckInfo = CheckInfo::must(
 )
 .in_every_case();
 
+/// No request gets a server error.
+pub const NO_SERVER_ERROR: CheckInfo = CheckInfo::must(
+    "server_error.none",
+    "No request gets a 5xx: the contract documents 500, but a conformant server answers every request of the suite, well-formed or not, without an internal error (a 503 is waited out first, and judged by the case).",
+)
+.in_every_case();
+
+/// Whether the step expects a refusal: every status it names is a 4xx.
+fn expects_refusal(expected: &[u16]) -> bool {
+    !expected.is_empty() && expected.iter().all(|s| (400..500).contains(s))
+}
+
 /// `client_error.kept`.
 pub fn kept(cx: &Context<'_>, out: &mut Findings) {
     let expected = cx.x.expected;
-    if expected.is_empty() || !expected.iter().all(|s| (400..500).contains(s)) {
+    if !expects_refusal(expected) {
         return;
     }
     let status = cx.x.status;
@@ -33,5 +46,27 @@ pub fn kept(cx: &Context<'_>, out: &mut Findings) {
             ),
         )
         .values(format!("a 4xx: {}", want.join(" or ")), status.to_string()),
+    );
+}
+
+/// `server_error.none`. A crash on a request the step expects refused is `client_error.kept`'s
+/// finding; a 503 says "later", not "broken", and the run has already waited it out.
+pub fn none(cx: &Context<'_>, out: &mut Findings) {
+    let status = cx.x.status;
+    if status < 500 || status == 503 || cx.x.expected.contains(&status) {
+        return;
+    }
+    if expects_refusal(cx.x.expected) && !cx.x.other_method {
+        return;
+    }
+    out.push(
+        Finding::new(
+            NO_SERVER_ERROR,
+            format!(
+                "{} {} answered {status}, a server error",
+                cx.x.method, cx.x.operation.path
+            ),
+        )
+        .values("no 5xx", status.to_string()),
     );
 }

@@ -14,6 +14,11 @@ pub struct Exchange<'a> {
     pub spec: &'a Spec,
     /// The operation called.
     pub operation: &'a Operation,
+    /// The method sent: the operation's, or another one (`other_method`).
+    pub method: &'a str,
+    /// The request used a method the operation does not document: the contract says nothing
+    /// of the answer, so only what holds of every request is judged.
+    pub other_method: bool,
     /// The request body's fields, rendered (empty for raw bodies).
     pub request: &'a Map<String, Value>,
     /// The status.

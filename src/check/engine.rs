@@ -9,6 +9,17 @@ pub const EXPECT_STATUS: CheckInfo =
 /// The case's body matchers.
 pub const EXPECT_BODY: CheckInfo =
     CheckInfo::must("expect.body", "The body fields match the case's matchers.");
+/// An answer the contract allows but does not prefer.
+pub const EXPECT_PREFERRED: CheckInfo = CheckInfo::should(
+    "expect.preferred",
+    "Where the contract allows several answers, the one it prefers: a refusal's status, an error's wording, one value of a field given twice.",
+);
+/// A refused request changed nothing.
+pub const REFUSAL_UNCHANGED: CheckInfo = CheckInfo::must(
+    "refusal.unchanged",
+    "A request refused as malformed or not matching changes nothing: the tokens the case holds keep their status, times and last use.",
+)
+.in_every_case();
 /// The case's header matchers.
 pub const EXPECT_HEADER: CheckInfo =
     CheckInfo::must("expect.header", "The headers match the case's matchers.");
@@ -48,6 +59,8 @@ pub const ENGINE_CHECKS: &[CheckInfo] = &[
     EXPECT_STATUS,
     EXPECT_BODY,
     EXPECT_HEADER,
+    EXPECT_PREFERRED,
+    REFUSAL_UNCHANGED,
     CAPTURE,
     TRANSPORT,
     CONTROL,

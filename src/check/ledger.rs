@@ -90,6 +90,24 @@ struct Known {
     successor: Option<String>,
     origin: Origin,
     body: Map<String, Value>,
+    /// Whether `body` shows the token's last use as it is now: a call that mints from the
+    /// token moves it without showing it, until a response carries the token again.
+    use_current: bool,
+}
+
+/// A token the case holds and expects alive.
+#[derive(Clone, Debug)]
+pub struct Held {
+    /// The value.
+    pub value: String,
+    /// Its kind.
+    pub kind: TokenKind,
+    /// Its latest token object.
+    pub body: Map<String, Value>,
+    /// Whether that object's last use is still the token's.
+    pub use_current: bool,
+    /// The refresh token an access token was minted from.
+    pub parent: Option<String>,
 }
 
 /// One token value seen in a response body.
@@ -216,8 +234,67 @@ impl Ledger {
                 successor: None,
                 origin: Origin::Borrowed,
                 body,
+                use_current: true,
             },
         );
+    }
+
+    /// The known token a request's value names: itself, or the token it names once the white
+    /// space around it is trimmed (a server may trim it, as Django REST framework does).
+    fn resolve(&self, value: &str) -> String {
+        let trimmed = value.trim();
+        if self.tokens.contains_key(value) || !self.tokens.contains_key(trimmed) {
+            value.to_owned()
+        } else {
+            trimmed.to_owned()
+        }
+    }
+
+    /// The tokens the case holds and expects alive, with their latest token objects: those it
+    /// borrowed or was issued, not those it only saw, and none near its expiry.
+    pub fn held_alive(&self, tolerance: Span) -> Vec<Held> {
+        let mut out: Vec<Held> = self
+            .tokens
+            .iter()
+            .filter(|(_, k)| k.origin != Origin::Seen && !k.body.is_empty())
+            .filter(|(v, _)| self.expected(v, tolerance) == Some(Expected::Active))
+            .map(|(v, k)| Held {
+                value: v.clone(),
+                kind: k.kind,
+                body: k.body.clone(),
+                use_current: k.use_current,
+                parent: k.parent.clone(),
+            })
+            .collect();
+        // Refresh tokens first, then by value: the order requests go out in is stable.
+        out.sort_by(|a, b| (a.kind, &a.value).cmp(&(b.kind, &b.value)));
+        out
+    }
+
+    /// Whether the case knows this value as a token (the white space around it aside).
+    pub fn knows(&self, value: &str) -> bool {
+        self.tokens.contains_key(&self.resolve(value))
+    }
+
+    /// Records a token object the run itself read (not a case's step), as the token's latest.
+    pub fn reread(&mut self, value: &str, body: Map<String, Value>) {
+        if let Some(k) = self.tokens.get_mut(value) {
+            k.body = body;
+            k.use_current = true;
+        }
+    }
+
+    /// Whether the case left this token as it got it: nothing minted from it, not replaced,
+    /// not revoked. Such a token needs no cleaning before another case borrows it.
+    pub fn untouched(&self, value: &str) -> bool {
+        self.tokens.get(value).is_some_and(|k| {
+            k.revoked.is_none()
+                && k.successor.is_none()
+                && !self
+                    .tokens
+                    .values()
+                    .any(|c| c.parent.as_deref() == Some(value))
+        })
     }
 
     fn mark(k: &mut Known, how: Severity) {
@@ -280,7 +357,7 @@ impl Ledger {
         // An access token's parent is the refresh token its request named.
         let parent = match (shape.kind, &x.operation.request_token) {
             (TokenKind::Access, Some(req)) if req.kind == TokenKind::Refresh => {
-                text(x.request, &req.value)
+                text(x.request, &req.value).map(|v| self.resolve(&v))
             }
             _ => None,
         };
@@ -306,8 +383,10 @@ impl Ledger {
             successor: None,
             origin,
             body: Map::new(),
+            use_current: true,
         });
         entry.body = body.clone();
+        entry.use_current = true;
         vec![Seen {
             kind: shape.kind,
             value,
@@ -323,11 +402,22 @@ impl Ledger {
     /// revokes the request's token of its own kind replaces it.
     pub fn apply_effects(&mut self, op: &Operation, request: &Map<String, Value>, seen: &[Seen]) {
         let issued = op.issues();
+        // A token another is issued from (an access token minted from a refresh token) has
+        // been used: its last use moved, unseen.
+        if let Some(req) = op
+            .request_token
+            .as_ref()
+            .filter(|r| issued.is_some_and(|i| i != r.kind))
+            && let Some(value) = text(request, &req.value).map(|v| self.resolve(&v))
+            && let Some(k) = self.tokens.get_mut(&value)
+        {
+            k.use_current = false;
+        }
         for effect in &op.effects {
             match effect {
                 Effect::Issues(_) => {}
                 Effect::Revoke { field, severity } => {
-                    let Some(value) = text(request, field) else {
+                    let Some(value) = text(request, field).map(|v| self.resolve(&v)) else {
                         continue;
                     };
                     self.revoke(&value, *severity);
@@ -340,7 +430,7 @@ impl Ledger {
                     }
                 }
                 Effect::RevokeAccessTokensOf { field, severity } => {
-                    if let Some(value) = text(request, field) {
+                    if let Some(value) = text(request, field).map(|v| self.resolve(&v)) {
                         self.revoke_children(&value, *severity);
                     }
                 }

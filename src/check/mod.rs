@@ -24,11 +24,11 @@ mod token_value;
 
 pub use context::{Context, Exchange};
 pub use engine::{
-    CAPTURE, CONTROL, ENGINE_CHECKS, EXPECT_BODY, EXPECT_HEADER, EXPECT_STATUS, RATE_LIMITED,
-    SETUP, SNAPSHOT_DRIFT, TRANSPORT,
+    CAPTURE, CONTROL, ENGINE_CHECKS, EXPECT_BODY, EXPECT_HEADER, EXPECT_PREFERRED, EXPECT_STATUS,
+    RATE_LIMITED, REFUSAL_UNCHANGED, SETUP, SNAPSHOT_DRIFT, TRANSPORT,
 };
 pub use finding::{CheckFn, CheckInfo, Finding, Findings};
-pub use ledger::{Expected, Fact, Ledger, Lifespans, Origin, Seen};
+pub use ledger::{Expected, Fact, Held, Ledger, Lifespans, Origin, Seen};
 pub use registry::{RESPONSE_CHECKS, all, judge};
 pub use timestamp::parse as parse_timestamp;
 pub use token_value::{IssuedTokens, entropy_bits};

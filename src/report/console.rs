@@ -146,12 +146,23 @@ pub fn details(report: &RunReport, redactor: &Redactor, style: Style) -> String 
             );
         }
     }
+    summary(&mut out, report, style);
+    out
+}
+
+/// The closing lines: what ran, what it cost, what it left, the verdict counts.
+fn summary(out: &mut String, report: &RunReport, style: Style) {
     let s = report.summary();
+    let generated = match report.cases.iter().filter(|c| c.generated).count() {
+        0 => String::new(),
+        n => format!(" ({n} generated from the contract)"),
+    };
     let _ = writeln!(
         out,
-        "\n{} cases, {} requests, {} tokens issued, {:.1} s against {}",
+        "\n{} cases{generated}, {} requests by the cases ({} in all), {} tokens issued, {:.1} s against {}",
         report.cases.len(),
         report.requests(),
+        report.requests_sent,
         report.tokens_issued,
         report.millis as f64 / 1000.0,
         report.target
@@ -176,5 +187,4 @@ pub fn details(report: &RunReport, redactor: &Redactor, style: Style) -> String 
         "{} passed, {} failed, {} warned, {} skipped",
         s.passed, s.failed, s.warned, s.skipped
     );
-    out
 }

@@ -37,6 +37,7 @@ pub fn render(
         "exit_code": exit.code(),
         "summary": report.summary(),
         "requests": report.requests(),
+        "requests_sent": report.requests_sent,
         "tokens_issued": report.tokens_issued,
         "stopped_answering": report.stopped_answering,
         "run_id": report.run_id,

@@ -135,18 +135,30 @@ impl Api<'_> {
         }
     }
 
+    /// Validates the token in `token` (a token object of `kind`, as `shape` names its fields).
+    pub async fn validate(
+        &self,
+        kind: TokenKind,
+        shape: &TokenShape,
+        token: &Map<String, Value>,
+    ) -> Result<Answer, String> {
+        let op = self.spec.validation(kind).ok_or_else(|| {
+            format!(
+                "the contract has no operation that validates {}s",
+                kind.name()
+            )
+        })?;
+        let body = Self::naming(op, shape, token).ok_or("the token lacks its value or owner")?;
+        self.call(op, body).await
+    }
+
     /// The token object of a live access token (`None` when it is refused).
     pub async fn validate_access(
         &self,
         shape: &TokenShape,
         token: &Map<String, Value>,
     ) -> Result<Option<Map<String, Value>>, String> {
-        let op = self
-            .spec
-            .validation(TokenKind::Access)
-            .ok_or("the contract has no operation that validates access tokens")?;
-        let body = Self::naming(op, shape, token).ok_or("the token lacks its value or owner")?;
-        let answer = self.call(op, body).await?;
+        let answer = self.validate(TokenKind::Access, shape, token).await?;
         let ok = answer.ok();
         Ok(answer.body.filter(|_| ok))
     }

@@ -18,12 +18,13 @@ use crate::run::cleanup::Inventory;
 use crate::run::control::Control;
 use crate::run::error::{ControlError, TemplateError};
 use crate::run::fixtures::Fixtures;
-use crate::run::http::{Http, Received, TransportError, encode};
+use crate::run::http::{Http, Received, TransportError, decode, encode};
 use crate::run::matcher::{Against, expect_findings, lookup};
 use crate::run::pool::{Lent, Pool};
 use crate::run::result::{CaseResult, ResponseView, StepResult, Verdict};
 use crate::run::steps;
 use crate::run::template::{Scope, render, render_str};
+use crate::run::unchanged;
 use crate::spec::{Operation, Spec, TokenKind};
 use crate::target::Target;
 
@@ -103,6 +104,12 @@ impl<'e> CaseState<'e> {
             password: self.env.target.password.expose(),
             sso_username: self.env.fixtures.sso_username.as_deref(),
             other_user_id: self.env.fixtures.other_user_id,
+            other_login: self
+                .env
+                .fixtures
+                .other_login
+                .as_ref()
+                .map(|(u, p)| (u.as_str(), p.expose())),
             unique: &self.unique,
             name: &self.name,
             run_id: self.env.run_id,
@@ -205,6 +212,14 @@ async fn hand_back(state: &CaseState<'_>) {
     for lent in &state.borrowed {
         let latest = state.ledger.latest(lent);
         match facts.iter().find(|f| f.value == latest) {
+            Some(f) if alive(&latest) && state.ledger.untouched(&latest) && latest == *lent => {
+                env.pool.give_back_untouched(Lent {
+                    body: f.body.clone(),
+                    issued: f.issued,
+                });
+                // The pool holds it again: the clean-up counts it there, not here.
+                env.inventory.retire(&latest);
+            }
             Some(f) if alive(&latest) => {
                 let token = Lent {
                     body: f.body.clone(),
@@ -308,6 +323,7 @@ fn describe(case: &Case, verdict: Verdict) -> CaseResult {
         millis: 0,
         unique: String::new(),
         used_control: false,
+        generated: case.generated,
     }
 }
 
@@ -345,11 +361,11 @@ fn render_request(call: &Call, scope: &Scope<'_>) -> Result<Rendered, TemplateEr
             let (ct, bytes) = encode(call.encoding, &fields);
             (fields, ct, bytes)
         }
-        Body::Raw(raw) => (
-            Map::new(),
-            default_type,
-            text_of(render_str(raw, scope)?).into_bytes(),
-        ),
+        Body::Raw(raw) => {
+            let bytes = text_of(render_str(raw, scope)?).into_bytes();
+            let ct = call.content_type.as_deref().unwrap_or(&default_type);
+            (decode(ct, &bytes), default_type.clone(), bytes)
+        }
         Body::Size(n) => (Map::new(), default_type, vec![b'a'; *n]),
     };
     let mut headers = Vec::new();
@@ -386,22 +402,26 @@ async fn run_call(
     };
     result.operation = Some(operation.id.clone());
     let target_clock = state.target_clock();
-    let Some((fields, resp, sent_at)) = send(call, operation, state, result).await else {
-        return true;
+    let sent = match send(call, operation, state, result).await {
+        Sent::Answered(x) => x,
+        Sent::NotApplicable => return false,
+        Sent::Failed => return true,
     };
-    state
-        .traces
-        .exercised
-        .push((operation.id.clone(), resp.status));
+    let (fields, resp, sent_at) = sent;
+    let method = call.method.as_deref().unwrap_or(&operation.method);
+    if call.method.is_none() {
+        state
+            .traces
+            .exercised
+            .push((operation.id.clone(), resp.status));
+    }
     result.response = Some(ResponseView::from(&resp));
-    let expected: Vec<u16> = call
-        .outcomes
-        .iter()
-        .flat_map(|o| o.status.iter().flat_map(|s| s.0.iter().copied()))
-        .collect();
+    let expected = call.expected_statuses();
     let exchange = Exchange {
         spec: env.spec,
         operation,
+        method,
+        other_method: call.method.is_some(),
         request: &fields,
         status: resp.status,
         headers: &resp.headers,
@@ -422,28 +442,51 @@ async fn run_call(
         captures: &state.captures,
         scope: &scope,
     };
-    let expect = expect_findings(&call.outcomes, &against);
-    let stop = !expect.is_empty();
-    result.findings.extend(expect);
+    let judged = expect_findings(&call.outcomes, &against);
+    let stop = judged.matched.is_none();
+    result.findings.extend(judged.findings);
+    let refused = judged
+        .matched
+        .and_then(|i| call.outcomes.get(i))
+        .is_some_and(crate::case::Outcome::is_refusal);
+    if refused {
+        let changed = unchanged::check(state, operation, &fields).await;
+        result.findings.extend(changed);
+    }
     capture(call, &resp, json.as_ref(), state, result, stop) || stop
 }
 
-/// Renders and sends a call's request; `None` (with a finding) when no response came.
+/// What came of sending a call's request.
+enum Sent {
+    /// An answer: the request's fields, the response, and when it was sent.
+    Answered((Map<String, Value>, Received, time::OffsetDateTime)),
+    /// The step's request cannot be made for this target (a filter found nothing to change);
+    /// nothing was sent and nothing is judged.
+    NotApplicable,
+    /// No answer (the finding is recorded).
+    Failed,
+}
+
+/// Renders and sends a call's request.
 async fn send(
     call: &Call,
     operation: &Operation,
     state: &mut CaseState<'_>,
     result: &mut StepResult,
-) -> Option<(Map<String, Value>, Received, time::OffsetDateTime)> {
+) -> Sent {
     let Rendered {
         fields,
         bytes,
         headers,
     } = match render_request(call, &state.scope()) {
         Ok(r) => r,
+        Err(TemplateError::NotApplicable(why)) => {
+            result.label = format!("{} (not applicable: {why})", result.label);
+            return Sent::NotApplicable;
+        }
         Err(e) => {
             result.findings.push(Finding::new(CAPTURE, e.to_string()));
-            return None;
+            return Sent::Failed;
         }
     };
     let url = format!("{}{}", state.env.target.base_url, operation.path);
@@ -453,8 +496,9 @@ async fn send(
     // (a client-wide login throttle tripped by earlier runs from this machine, a gateway's rate
     // limit) and every 503 are waited out, politely, and the request sent again.
     let keep_429 = operation.login.is_some() && call.accepts_status(429);
+    let method = call.method.as_deref().unwrap_or(&operation.method);
     let (sent, received, waited) = http
-        .send_patiently(&operation.method, &url, &headers, bytes, keep_429)
+        .send_patiently(method, &url, &headers, bytes, keep_429)
         .await;
     for (status, secs) in waited {
         result.findings.push(Finding::new(
@@ -467,12 +511,12 @@ async fn send(
     }
     result.request = Some(sent);
     match received {
-        Ok(r) => Some((fields, r, sent_at)),
+        Ok(r) => Sent::Answered((fields, r, sent_at)),
         Err(e) => {
             state.traces.connect_failed |=
                 e.is_connect() || matches!(e, TransportError::Timeout(_));
             result.findings.push(Finding::new(TRANSPORT, e.to_string()));
-            None
+            Sent::Failed
         }
     }
 }

@@ -136,6 +136,9 @@ pub enum TemplateError {
     Filter(String, String),
     /// `fill(...)` not written as `fill(N, "c")`.
     Fill(String),
+    /// A filter has nothing to change in this value (`swap_case` of a value without letters):
+    /// the step does not apply to this target and is left out.
+    NotApplicable(String),
 }
 
 impl fmt::Display for TemplateError {
@@ -143,17 +146,19 @@ impl fmt::Display for TemplateError {
         match self {
             Self::Unknown(name) => write!(
                 f,
-                "`{{{{ {name} }}}}` names nothing: not a capture of an earlier step, nor profile.username, profile.password, sso.username (when the run has an SSO user), run.name, run.unique, run.id"
+                "`{{{{ {name} }}}}` names nothing: not a capture of an earlier step, nor profile.username, profile.password, sso.username (when the run has an SSO user), other.username and other.password (when the control protocol made the run a second user), run.name, run.unique, run.id"
             ),
             Self::Unclosed(text) => write!(f, "unclosed `{{{{` in `{text}`"),
             Self::UnknownFilter(name) => {
                 write!(
                     f,
-                    "no filter `{name}` (there are `string` and `other_user`)"
+                    "no filter `{name}` (there are {})",
+                    crate::run::template::FILTERS.join(", ")
                 )
             }
             Self::Filter(name, value) => write!(f, "the filter `{name}` cannot apply to {value}"),
             Self::Fill(expr) => write!(f, "`{expr}` is not fill(WIDTH, \"TEXT\")"),
+            Self::NotApplicable(why) => write!(f, "{why}"),
         }
     }
 }

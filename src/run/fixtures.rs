@@ -3,10 +3,14 @@
 //! vendor has one, else from the control protocol, else the cases that need it are skipped
 //! (or, for another user's id, use the next id).
 
+use crate::check::IssuedTokens;
 use crate::duration::Span;
+use crate::run::api::Api;
 use crate::run::control::Control;
 use crate::run::error::RunError;
-use crate::target::{Capability, Target};
+use crate::run::pool::Pool;
+use crate::spec::TokenKind;
+use crate::target::{Capability, Secret, Target};
 
 /// The run's fixtures.
 #[derive(Clone, Debug, Default)]
@@ -17,6 +21,13 @@ pub struct Fixtures {
     pub sso_username: Option<String>,
     /// A user other than the profile's.
     pub other_user_id: Option<i64>,
+    /// A second account the run made and can log in as (username, password), when the
+    /// control protocol offers `users`: probes of its password never touch the profile's.
+    pub other_login: Option<(String, Secret)>,
+    /// Whether validating a refresh token leaves its last use alone on this target, so that a
+    /// moved last use after a refused request shows the request minted from it (learnt once
+    /// per run, before any case runs).
+    pub validation_leaves_last_use: bool,
 }
 
 /// Sets up the fixtures the selected cases need.
@@ -29,7 +40,7 @@ pub async fn prepare(
     let mut f = Fixtures {
         sso_username: target.sso_username.clone(),
         other_user_id: target.other_user_id,
-        clock_offset: None,
+        ..Fixtures::default()
     };
     let Some(control) = control else {
         return Ok(f);
@@ -55,15 +66,42 @@ pub async fn prepare(
                 .map_err(error)?;
             f.sso_username = Some(name);
         }
+        let name = format!("token-conformance-other-{run_id}@example.invalid");
+        let password = format!("{run_id}-{}-Pw", std::process::id());
+        let answer = control
+            .create_user(&name, Some(&password), false)
+            .await
+            .map_err(error)?;
+        // A profile's other user stays the one the user_id probes name.
         if f.other_user_id.is_none() {
-            let name = format!("token-conformance-other-{run_id}@example.invalid");
-            let password = format!("{run_id}-{}", std::process::id());
-            let answer = control
-                .create_user(&name, Some(&password), false)
-                .await
-                .map_err(error)?;
             f.other_user_id = answer.get("user_id").and_then(serde_json::Value::as_i64);
         }
+        f.other_login = Some((name, Secret::new(password)));
     }
     Ok(f)
+}
+
+/// Learns whether validating a refresh token leaves its last use alone: a token just lent by
+/// the pool is validated once, and its last use compared with the lent object's. Nothing but a
+/// validation happens in between, so a change is the validation's own doing.
+pub async fn calibrate(f: &mut Fixtures, api: &Api<'_>, pool: &Pool, issued: &IssuedTokens) {
+    let Some(used) = pool.shape.used.clone() else {
+        return;
+    };
+    let Ok(loan) = pool.borrow(api, issued, 1).await else {
+        return;
+    };
+    let Some(lent) = loan.tokens.first().cloned() else {
+        return;
+    };
+    drop(loan);
+    if let Ok(answer) = api
+        .validate(TokenKind::Refresh, &pool.shape, &lent.body)
+        .await
+    {
+        f.validation_leaves_last_use = answer.ok()
+            && lent.body.get(&used).is_some()
+            && answer.body.as_ref().and_then(|b| b.get(&used)) == lent.body.get(&used);
+    }
+    pool.give_back_untouched(lent);
 }

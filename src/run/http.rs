@@ -11,7 +11,7 @@ use crate::error::{Error, ErrorKind};
 use crate::target::Target;
 
 /// The boundary of multipart bodies the harness sends.
-const BOUNDARY: &str = "token-conformance-7f3a9c1e5b";
+pub const BOUNDARY: &str = "token-conformance-7f3a9c1e5b";
 
 /// A request as sent (the body as text, for reports; secrets are redacted by the reporter).
 #[derive(Clone, Debug, serde::Serialize)]
@@ -103,6 +103,8 @@ pub struct Http {
     max_bytes: usize,
     /// Paces requests under `--rate`: the earliest instant the next one may leave.
     pace: Option<std::sync::Arc<Pace>>,
+    /// Every request sent through this client and its clones: the cases' and the run's own.
+    sent: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// A shared pace: one request every `every`.
@@ -226,7 +228,14 @@ impl Http {
             timeout,
             max_bytes: target.max_response_bytes,
             pace,
+            sent: std::sync::Arc::default(),
         })
+    }
+
+    /// How many requests this client has sent: the cases', the pool's, the checks' of what a
+    /// refusal left, the clean-up's.
+    pub fn sent(&self) -> usize {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Sends a request like [`Http::send`]; a 503 (and, unless `keep_429`, a 429) with a
@@ -279,6 +288,7 @@ impl Http {
         if let Some(pace) = &self.pace {
             pace.turn().await;
         }
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let method =
             reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::POST);
         let mut req = self.client.request(method, url).body(body);
@@ -398,10 +408,80 @@ pub fn encode(encoding: Encoding, fields: &Map<String, Value>) -> (String, Vec<u
     }
 }
 
+/// The fields a raw body of `content_type` carries, as far as they can be read: what the
+/// checks and the case's ledger see of a request written by hand. A field given twice counts
+/// with its last value; a body that cannot be read has no fields.
+pub fn decode(content_type: &str, body: &[u8]) -> Map<String, Value> {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "application/json" => match serde_json::from_slice(body) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        },
+        "application/x-www-form-urlencoded" => form_urlencoded::parse(body)
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect(),
+        "multipart/form-data" => multipart_fields(content_type, body),
+        _ => Map::new(),
+    }
+}
+
+/// The named text parts of a multipart body, as far as it follows its boundary.
+fn multipart_fields(content_type: &str, body: &[u8]) -> Map<String, Value> {
+    let boundary = content_type.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        (k.trim().eq_ignore_ascii_case("boundary")).then(|| v.trim().trim_matches('"').to_owned())
+    });
+    let (Some(boundary), Ok(text)) = (boundary, std::str::from_utf8(body)) else {
+        return Map::new();
+    };
+    let mut out = Map::new();
+    for part in text.split(&format!("--{boundary}")).skip(1) {
+        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let name = head.split(';').find_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            (k.trim() == "name").then(|| v.trim().trim_matches('"').to_owned())
+        });
+        if let Some(name) = name {
+            let value = value.strip_suffix("\r\n").unwrap_or(value);
+            out.insert(name, Value::String(value.to_owned()));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn hand_written_bodies_give_their_fields() {
+        let form = decode(
+            "application/x-www-form-urlencoded; charset=UTF-8",
+            b"refresh_token=a%2Bb&user_id=1&user_id=2",
+        );
+        assert_eq!(form.get("refresh_token"), Some(&json!("a+b")));
+        assert_eq!(
+            form.get("user_id"),
+            Some(&json!("2")),
+            "the last value counts"
+        );
+        let multi = decode(
+            "multipart/form-data; boundary=\"tcb\"",
+            b"--tcb\r\nContent-Disposition: form-data; name=\"refresh_token\"\r\n\r\nabc\r\n--tcb--\r\n",
+        );
+        assert_eq!(multi.get("refresh_token"), Some(&json!("abc")));
+        assert!(decode("application/json", b"[1]").is_empty());
+        assert!(decode("text/plain", b"a=b").is_empty());
+    }
 
     #[test]
     fn encodes_the_three_ways() {

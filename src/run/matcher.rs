@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::case::{Matcher, Outcome};
-use crate::check::{EXPECT_BODY, EXPECT_HEADER, EXPECT_STATUS, Finding};
+use crate::check::{EXPECT_BODY, EXPECT_HEADER, EXPECT_PREFERRED, EXPECT_STATUS, Finding};
 use crate::run::http::Received;
 use crate::run::template::{Scope, render};
 
@@ -216,50 +216,118 @@ fn ordered(m: &Matcher, what: &str, v: &Value, captures: &BTreeMap<String, Value
     out
 }
 
-/// The findings of one outcome; empty when it matches.
-pub fn outcome_findings(o: &Outcome, on: &Against<'_>) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let status = on.resp.status;
-    if let Some(st) = &o.status
-        && !st.0.contains(&status)
-    {
-        let want: Vec<String> = st.0.iter().map(u16::to_string).collect();
-        out.push(
+/// The status part of an outcome: `Err` when the status rules it out, else the warning a
+/// refusal with a status other than the preferred ones gives.
+fn status_findings(o: &Outcome, status: u16) -> Result<Option<Finding>, Finding> {
+    let listed = |st: &[u16]| {
+        st.iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
+    match (&o.status, &o.refused) {
+        (Some(st), _) if !st.0.contains(&status) => Err(Finding::new(
+            EXPECT_STATUS,
+            format!("expected status {}, got {status}", listed(&st.0)),
+        )
+        .values(listed(&st.0), status.to_string())),
+        (None, Some(pref)) if !(400..500).contains(&status) => Err(Finding::new(
+            EXPECT_STATUS,
+            format!(
+                "expected a refusal (a 4xx, preferably {}), got {status}",
+                listed(&pref.0)
+            ),
+        )
+        .values(
+            format!("a 4xx, preferably {}", listed(&pref.0)),
+            status.to_string(),
+        )),
+        (None, Some(pref)) if !pref.0.contains(&status) => Ok(Some(
             Finding::new(
-                EXPECT_STATUS,
-                format!("expected status {}, got {status}", want.join(" or ")),
+                EXPECT_PREFERRED,
+                format!(
+                    "the request was refused with {status}; the contract prefers {}",
+                    listed(&pref.0)
+                ),
             )
-            .values(want.join(" or "), status.to_string()),
-        );
-        // The body of an unexpected status says nothing about the matchers.
-        return out;
+            .values(listed(&pref.0), status.to_string()),
+        )),
+        _ => Ok(None),
     }
+}
+
+/// What one outcome makes of the response: `Err` with its findings when it does not match,
+/// `Ok` with the warnings it gives when it does (a refusal with another status than preferred,
+/// a SHOULD matcher that does not hold, the outcome's own `warn`).
+pub fn outcome_findings(o: &Outcome, on: &Against<'_>) -> Result<Vec<Finding>, Vec<Finding>> {
+    let mut must = Vec::new();
+    let mut warnings = Vec::new();
+    match status_findings(o, on.resp.status) {
+        // The body of an unexpected status says nothing about the matchers.
+        Err(f) => return Err(vec![f]),
+        Ok(w) => warnings.extend(w),
+    }
+    let mut add = |m: &Matcher, check, problems: Vec<Problem>| {
+        for (msg, e, a) in problems {
+            if m.severity == crate::spec::Severity::Should {
+                let msg = format!("{msg} (the contract prefers it)");
+                warnings.push(Finding::new(EXPECT_PREFERRED, msg).values(e, a));
+            } else {
+                must.push(Finding::new(check, msg).values(e, a));
+            }
+        }
+    };
     for (path, m) in &o.body {
         let value = on.json.and_then(|j| lookup(j, path));
-        for (msg, e, a) in check_one(m, &format!("`{path}`"), value, on.caseless(path), on) {
-            out.push(Finding::new(EXPECT_BODY, msg).values(e, a));
-        }
+        let problems = check_one(m, &format!("`{path}`"), value, on.caseless(path), on);
+        add(m, EXPECT_BODY, problems);
     }
     for (name, m) in &o.headers {
         let value = on.resp.header(name).map(|h| Value::String(h.to_owned()));
-        for (msg, e, a) in check_one(m, &format!("header `{name}`"), value.as_ref(), false, on) {
-            out.push(Finding::new(EXPECT_HEADER, msg).values(e, a));
-        }
+        let problems = check_one(m, &format!("header `{name}`"), value.as_ref(), false, on);
+        add(m, EXPECT_HEADER, problems);
     }
-    out
+    if !must.is_empty() {
+        return Err(must);
+    }
+    if let Some(text) = &o.warn {
+        warnings.push(Finding::new(EXPECT_PREFERRED, text.clone()));
+    }
+    Ok(warnings)
 }
 
-/// The findings of an expectation with alternatives: empty when any alternative matches;
-/// otherwise the findings of the only alternative, or one finding that lists why each failed.
-pub fn expect_findings(outcomes: &[Outcome], on: &Against<'_>) -> Vec<Finding> {
+/// What an expectation makes of the response: the first outcome that matches decides, and
+/// gives its warnings (`matched` is its index); when none matches, the findings of the only
+/// alternative, or one finding that lists why each failed.
+pub struct Judged {
+    /// The findings: failures when no outcome matched, else the matching outcome's warnings.
+    pub findings: Vec<Finding>,
+    /// The outcome that matched, if one did.
+    pub matched: Option<usize>,
+}
+
+/// Judges a response against a step's outcomes.
+pub fn expect_findings(outcomes: &[Outcome], on: &Against<'_>) -> Judged {
     let mut all = Vec::new();
-    for o in outcomes {
-        let f = outcome_findings(o, on);
-        if f.is_empty() {
-            return Vec::new();
+    for (i, o) in outcomes.iter().enumerate() {
+        match outcome_findings(o, on) {
+            Ok(warnings) => {
+                return Judged {
+                    findings: warnings,
+                    matched: Some(i),
+                };
+            }
+            Err(f) => all.push(f),
         }
-        all.push(f);
     }
+    Judged {
+        findings: unmatched(all),
+        matched: None,
+    }
+}
+
+/// The findings of an expectation none of whose outcomes matched.
+fn unmatched(mut all: Vec<Vec<Finding>>) -> Vec<Finding> {
     if all.len() == 1 {
         return all.pop().unwrap_or_default();
     }
@@ -313,6 +381,7 @@ mod tests {
             password: "p",
             sso_username: None,
             other_user_id: None,
+            other_login: None,
             unique: "x",
             name: "n",
             run_id: "r",
@@ -356,14 +425,115 @@ mod tests {
             captures: &captures,
             scope: &scope,
         };
-        assert!(expect_findings(&outcomes, &on(&r200, Some(&body))).is_empty());
-        assert!(expect_findings(&outcomes, &on(&r401, None)).is_empty());
+        let j = expect_findings(&outcomes, &on(&r200, Some(&body)));
+        assert!(j.findings.is_empty() && j.matched == Some(1));
+        let j = expect_findings(&outcomes, &on(&r401, None));
+        assert!(j.findings.is_empty() && j.matched == Some(0));
         let active = json!({"token_status": "ACTIVE", "refresh_token": "abc"});
         let f = expect_findings(&outcomes, &on(&r200, Some(&active)));
-        assert_eq!(f.len(), 1);
-        assert!(f[0].message.contains("none of the 2"), "{}", f[0].message);
+        assert_eq!((f.findings.len(), f.matched), (1, None));
+        let message = &f.findings[0].message;
+        assert!(message.contains("none of the 2"), "{message}");
         let f = expect_findings(&outcomes, &on(&r500, None));
-        assert_eq!(f[0].check, "expect.status");
+        assert_eq!(f.findings[0].check, "expect.status");
+    }
+
+    #[test]
+    fn a_refusal_takes_any_4xx_and_warns_off_its_preferred_statuses() {
+        let captures = BTreeMap::new();
+        let scope = scope(&captures);
+        let refusal = Outcome {
+            refused: Some(Statuses(vec![400])),
+            ..Outcome::default()
+        };
+        let on = |resp| Against {
+            resp,
+            json: None,
+            enums: None,
+            captures: &captures,
+            scope: &scope,
+        };
+        let outcomes = [refusal];
+        let (r400, r401, r200, r500) = (resp(400), resp(401), resp(200), resp(500));
+        let j = expect_findings(&outcomes, &on(&r400));
+        assert!(j.findings.is_empty() && j.matched == Some(0));
+        let j = expect_findings(&outcomes, &on(&r401));
+        assert_eq!(j.matched, Some(0), "a 401 is a refusal too");
+        assert_eq!(j.findings.len(), 1);
+        assert_eq!(j.findings[0].check, "expect.preferred");
+        assert_eq!(j.findings[0].severity, crate::spec::Severity::Should);
+        for r in [&r200, &r500] {
+            let j = expect_findings(&outcomes, &on(r));
+            assert_eq!(j.matched, None, "{} is no refusal", r.status);
+            assert_eq!(j.findings[0].check, "expect.status");
+            assert_eq!(j.findings[0].severity, crate::spec::Severity::Must);
+        }
+    }
+
+    #[test]
+    fn a_conformant_but_not_preferred_outcome_warns_and_should_matchers_only_warn() {
+        let captures = BTreeMap::new();
+        let scope = scope(&captures);
+        let preferred = Outcome {
+            refused: Some(Statuses(vec![400])),
+            ..Outcome::default()
+        };
+        let mut polluted = Outcome {
+            status: Some(Statuses(vec![200])),
+            warn: Some("took one of two values".into()),
+            ..Outcome::default()
+        };
+        polluted.body.insert(
+            "name".into(),
+            matcher(|m| m.one_of = Some(vec![json!("a"), json!("b")])),
+        );
+        polluted.body.insert(
+            "detail".into(),
+            matcher(|m| {
+                m.equals = Some(json!("exact words"));
+                m.severity = crate::spec::Severity::Should;
+            }),
+        );
+        let outcomes = [preferred, polluted];
+        let r = resp(200);
+        let on = |json| Against {
+            resp: &r,
+            json,
+            enums: None,
+            captures: &captures,
+            scope: &scope,
+        };
+        let used = json!({"name": "b", "detail": "exact words"});
+        let j = expect_findings(&outcomes, &on(Some(&used)));
+        assert_eq!(j.matched, Some(1));
+        let checks: Vec<(&str, String)> = j
+            .findings
+            .iter()
+            .map(|f| (f.check, f.message.clone()))
+            .collect();
+        assert_eq!(
+            checks,
+            vec![("expect.preferred", "took one of two values".to_owned())]
+        );
+        let worded = json!({"name": "a", "detail": "other words"});
+        let j = expect_findings(&outcomes, &on(Some(&worded)));
+        assert_eq!(
+            j.matched,
+            Some(1),
+            "a SHOULD matcher does not rule the outcome out"
+        );
+        assert_eq!(j.findings.len(), 2);
+        assert!(
+            j.findings
+                .iter()
+                .all(|f| f.severity == crate::spec::Severity::Should)
+        );
+        let neither = json!({"name": "a,b", "detail": "exact words"});
+        let j = expect_findings(&outcomes, &on(Some(&neither)));
+        assert_eq!(
+            j.matched, None,
+            "a value that is neither of those sent fails"
+        );
     }
 
     #[test]
@@ -390,8 +560,9 @@ mod tests {
             captures: &captures,
             scope: &scope,
         };
-        assert!(
-            outcome_findings(&o, &on).is_empty(),
+        assert_eq!(
+            outcome_findings(&o, &on),
+            Ok(Vec::new()),
             "the case of an enum word is a SHOULD, checked elsewhere"
         );
         let body = json!({"token_status": "ACTIVE", "name": "abc"});
@@ -400,8 +571,8 @@ mod tests {
             ..on
         };
         assert_eq!(
-            outcome_findings(&o, &on).len(),
-            1,
+            outcome_findings(&o, &on).map_err(|f| f.len()),
+            Err(1),
             "other fields compare exactly"
         );
     }
@@ -452,17 +623,13 @@ mod tests {
             captures: &captures,
             scope: &scope,
         };
-        assert!(
-            outcome_findings(&o, &on).is_empty(),
-            "{:#?}",
-            outcome_findings(&o, &on)
-        );
+        assert_eq!(outcome_findings(&o, &on), Ok(Vec::new()));
         let bad = json!({"last_used_at": "2020-01-01T00:00:00Z", "name": "y", "secret": 1, "maybe": 3, "created_at": "2026-01-01T00:00:00Z"});
         let on = Against {
             json: Some(&bad),
             ..on
         };
-        let f = outcome_findings(&o, &on);
+        let f = outcome_findings(&o, &on).expect_err("five matchers fail");
         assert_eq!(f.len(), 5, "{f:#?}");
         assert!(f.iter().any(
             |f| f.expected.as_deref() == Some("\"x\"") && f.actual.as_deref() == Some("\"y\"")

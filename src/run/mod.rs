@@ -18,13 +18,14 @@ mod pool;
 mod result;
 mod steps;
 mod template;
+mod unchanged;
 
 pub use case::{Env, run_case, skipped};
 pub use cleanup::{Inventory, Leftovers};
 pub use control::Control;
 pub use error::{ControlError, RunError, StepError, TemplateError};
 pub use fixtures::Fixtures;
-pub use http::{Http, Received, SentRequest, TransportError, encode};
+pub use http::{BOUNDARY, Http, Received, SentRequest, TransportError, decode, encode};
 pub use pool::Pool;
 pub use result::{CaseResult, ResponseView, RunReport, StepResult, Summary, Verdict};
 
@@ -262,6 +263,10 @@ fn pool(spec: &Spec, cases: &[&Case], jobs: usize, run_id: &str) -> Result<Pool,
     ))
 }
 
+fn run_api<'a>(spec: &'a Spec, http: &'a Http, target: &'a Target) -> api::Api<'a> {
+    api::Api { spec, http, target }
+}
+
 /// Runs the selected cases and returns the report. `on_case` sees each result as it finishes.
 pub async fn run(
     spec: Arc<Spec>,
@@ -278,9 +283,19 @@ pub async fn run(
     let chosen: Vec<&Case> = cases.iter().filter(|c| selected(c, opts)).collect();
     let run_id = run_id();
     let needs_sso = chosen.iter().any(|c| c.needs.contains(&Need::SsoUser));
-    let fixtures = fixtures::prepare(&target, control.as_ref(), &run_id, needs_sso).await?;
+    let mut fixtures = fixtures::prepare(&target, control.as_ref(), &run_id, needs_sso).await?;
     let pool = pool(&spec, &chosen, opts.jobs, &run_id)?;
     let (issued, inventory) = (IssuedTokens::default(), Inventory::default());
+    let refuses = chosen.iter().any(|c| {
+        c.steps.iter().any(|s| match &s.action {
+            crate::case::Action::Call(call) => call.outcomes.iter().any(|o| o.is_refusal()),
+            _ => false,
+        })
+    });
+    if refuses && chosen.iter().any(|c| c.borrows() > 0) {
+        let api = run_api(&spec, &http, &target);
+        fixtures::calibrate(&mut fixtures, &api, &pool, &issued).await;
+    }
     let env = Env {
         spec: &spec,
         target: &target,
@@ -314,6 +329,7 @@ pub async fn run(
         cases,
         exercised: tally.exercised,
         tokens_issued: issued.len(),
+        requests_sent: http.sent(),
         stopped_answering,
         run_id,
         leftovers,

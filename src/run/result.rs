@@ -143,6 +143,8 @@ pub struct CaseResult {
     pub unique: String,
     /// Whether it used the control protocol.
     pub used_control: bool,
+    /// Generated from the contract rather than written.
+    pub generated: bool,
 }
 
 impl CaseResult {
@@ -199,6 +201,9 @@ pub struct RunReport {
     pub exercised: BTreeSet<(String, u16)>,
     /// Distinct token values issued.
     pub tokens_issued: usize,
+    /// Every HTTP request the run sent: the cases' steps, and its own (the pool, the checks
+    /// after refusals, probes, the clean-up).
+    pub requests_sent: usize,
     /// The target stopped answering during the run.
     pub stopped_answering: bool,
     /// The run's id, which every token it created carries in its name.

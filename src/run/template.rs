@@ -7,8 +7,16 @@
 //! `run.id`, and any value an earlier step captured.
 //!
 //! A filter after `|` changes the value: `string` gives its text as a JSON string (a captured
-//! `user_id` sent as `"5"`), and `other_user` turns a user id into the id of another user (the
-//! run's second user when it has one, else the next id).
+//! `user_id` sent as `"5"`), `json` its JSON text (to splice into a `raw_body`), and
+//! `other_user` turns a user id into the id of another user (the run's second user when it has
+//! one, else the next id).
+//!
+//! The near-miss filters turn a value into one near it that is not it, for probes that present
+//! a credential that must be refused: `change_first`, `change_middle`, `change_last` (one
+//! character replaced by another of its kind), `swap_case`, `drop_last`, `add_char`, and `pad`
+//! (white space around it, which a server may trim). The number filters write a user id the
+//! way a careless parser may misread: `decimal` (`7.0`), `leading_zeros` (`007`), `fraction`
+//! (`7.5`, which truncates to the id), `exponent` (`1e3`, or `2e3` when the id is 1000).
 //!
 //! `{{ fill(N, "c") }}` repeats `c` until the whole string is N characters long, for names
 //! exactly as long as the contract allows.
@@ -33,6 +41,8 @@ pub struct Scope<'a> {
     pub sso_username: Option<&'a str>,
     /// The id of a user other than the profile's, when the run knows one.
     pub other_user_id: Option<i64>,
+    /// A second account the run can log in as (made through the control protocol).
+    pub other_login: Option<(&'a str, &'a str)>,
     /// Unique per case per run.
     pub unique: &'a str,
     /// `token-conformance <run id> <case id>`.
@@ -52,6 +62,16 @@ impl Scope<'_> {
             "sso.username" => self
                 .sso_username
                 .map_or_else(|| Err(TemplateError::Unknown(name.to_owned())), text),
+            "other.username" | "other.password" => {
+                let (user, password) = self
+                    .other_login
+                    .ok_or_else(|| TemplateError::Unknown(name.to_owned()))?;
+                text(if name == "other.username" {
+                    user
+                } else {
+                    password
+                })
+            }
             "run.unique" => text(self.unique),
             "run.name" => text(self.name),
             "run.id" => text(self.run_id),
@@ -74,8 +94,15 @@ impl Scope<'_> {
     }
 
     fn filter(&self, filter: &str, value: Value) -> Result<Value, TemplateError> {
+        if let Some(near) = near_miss(filter, &as_text(&value)) {
+            return near.map(Value::String);
+        }
+        if let Some(written) = number_form(filter, &value) {
+            return written.map(Value::String);
+        }
         match filter {
             "string" => Ok(Value::String(as_text(&value))),
+            "json" => Ok(Value::String(value.to_string())),
             "other_user" => {
                 let id = match &value {
                     Value::Number(n) => n.as_i64(),
@@ -92,6 +119,111 @@ impl Scope<'_> {
             _ => Err(TemplateError::UnknownFilter(filter.to_owned())),
         }
     }
+}
+
+/// Every filter there is, for messages.
+pub const FILTERS: &[&str] = &[
+    "string",
+    "json",
+    "other_user",
+    "change_first",
+    "change_middle",
+    "change_last",
+    "swap_case",
+    "drop_last",
+    "add_char",
+    "pad",
+    "decimal",
+    "leading_zeros",
+    "fraction",
+    "exponent",
+];
+
+/// Another character of the same kind as `c` (a letter of the same case, a digit, `-` for
+/// `_`), so that a changed value stays in the alphabet a server may check before looking it up.
+fn other_char(c: char) -> char {
+    let next = |c: char, first: char, last: char| {
+        if c == last {
+            first
+        } else {
+            char::from_u32(c as u32 + 1).unwrap_or(first)
+        }
+    };
+    match c {
+        'a'..='z' => next(c, 'a', 'z'),
+        'A'..='Z' => next(c, 'A', 'Z'),
+        '0'..='9' => next(c, '0', '9'),
+        '-' => '_',
+        '_' => '-',
+        _ => 'x',
+    }
+}
+
+/// A near-miss filter applied to `text`; `None` when `filter` is not one.
+fn near_miss(filter: &str, text: &str) -> Option<Result<String, TemplateError>> {
+    let chars: Vec<char> = text.chars().collect();
+    let change = |at: usize| -> Result<String, TemplateError> {
+        let mut c = chars.clone();
+        let slot = c
+            .get_mut(at)
+            .ok_or_else(|| TemplateError::NotApplicable(format!("`{filter}` of an empty value")))?;
+        *slot = other_char(*slot);
+        Ok(c.into_iter().collect())
+    };
+    Some(match filter {
+        "change_first" => change(0),
+        "change_middle" => change(chars.len() / 2),
+        "change_last" => change(chars.len().saturating_sub(1)),
+        "swap_case" if !chars.iter().any(char::is_ascii_alphabetic) => Err(
+            TemplateError::NotApplicable("the value has no letters whose case could change".into()),
+        ),
+        "swap_case" => Ok(chars
+            .iter()
+            .map(|c| {
+                if c.is_ascii_lowercase() {
+                    c.to_ascii_uppercase()
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
+            .collect()),
+        "drop_last" if chars.len() < 2 => Err(TemplateError::NotApplicable(
+            "the value is too short to shorten".into(),
+        )),
+        "drop_last" => Ok(chars[..chars.len() - 1].iter().collect()),
+        "add_char" => Ok(format!(
+            "{text}{}",
+            other_char(chars.last().copied().unwrap_or('a'))
+        )),
+        "pad" => Ok(format!(" {text} ")),
+        _ => return None,
+    })
+}
+
+/// A number filter applied to a user id; `None` when `filter` is not one.
+fn number_form(filter: &str, value: &Value) -> Option<Result<String, TemplateError>> {
+    if !["decimal", "leading_zeros", "fraction", "exponent"].contains(&filter) {
+        return None;
+    }
+    let id = match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    let Some(id) = id else {
+        return Some(Err(TemplateError::Filter(
+            filter.to_owned(),
+            value.to_string(),
+        )));
+    };
+    Some(Ok(match filter {
+        "decimal" => format!("{id}.0"),
+        "leading_zeros" => format!("00{id}"),
+        "fraction" => format!("{id}.5"),
+        // Never the id itself: `exponent` is a probe of a value that is not the owner's.
+        _ if id == 1000 => "2e3".to_owned(),
+        _ => "1e3".to_owned(),
+    }))
 }
 
 fn as_text(v: &Value) -> String {
@@ -184,6 +316,7 @@ mod tests {
             password: "pw",
             sso_username: None,
             other_user_id: None,
+            other_login: None,
             unique: "tc-1",
             name: "token-conformance r a.b",
             run_id: "r",
@@ -245,6 +378,49 @@ mod tests {
             render_str("{{ uid | shout }}", &s),
             Err(TemplateError::UnknownFilter(_))
         ));
+    }
+
+    #[test]
+    fn near_misses_differ_from_the_value_and_stay_in_its_alphabet() {
+        let captures = BTreeMap::from([
+            ("t".to_owned(), json!("aZ9_-x")),
+            ("digits".to_owned(), json!("0123")),
+            ("uid".to_owned(), json!(7)),
+        ]);
+        let s = scope(&captures);
+        let r = |t: &str| render_str(t, &s).map(|v| v.as_str().unwrap_or_default().to_owned());
+        assert_eq!(r("{{ t | change_first }}").expect("ok"), "bZ9_-x");
+        assert_eq!(r("{{ t | change_middle }}").expect("ok"), "aZ9--x");
+        assert_eq!(r("{{ t | change_last }}").expect("ok"), "aZ9_-y");
+        assert_eq!(r("{{ t | swap_case }}").expect("ok"), "Az9_-X");
+        assert_eq!(r("{{ t | drop_last }}").expect("ok"), "aZ9_-");
+        assert_eq!(r("{{ t | add_char }}").expect("ok"), "aZ9_-xy");
+        assert_eq!(r("{{ t | pad }}").expect("ok"), " aZ9_-x ");
+        assert_eq!(r("{{ digits | change_last }}").expect("ok"), "0124");
+        assert!(matches!(
+            render_str("{{ digits | swap_case }}", &s),
+            Err(TemplateError::NotApplicable(_))
+        ));
+        assert_eq!(r("{{ uid | decimal }}").expect("ok"), "7.0");
+        assert_eq!(r("{{ uid | leading_zeros }}").expect("ok"), "007");
+        assert_eq!(r("{{ uid | fraction }}").expect("ok"), "7.5");
+        assert_eq!(r("{{ uid | exponent }}").expect("ok"), "1e3");
+        assert_eq!(r("{{ t | json }}").expect("ok"), "\"aZ9_-x\"");
+        for f in [
+            "change_first",
+            "change_middle",
+            "change_last",
+            "swap_case",
+            "drop_last",
+            "add_char",
+            "pad",
+        ] {
+            assert_ne!(
+                r(&format!("{{{{ t | {f} }}}}")).expect("ok"),
+                "aZ9_-x",
+                "{f}"
+            );
+        }
     }
 
     #[test]

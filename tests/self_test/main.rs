@@ -226,7 +226,7 @@ const CATALOGUE: &[Entry] = &[
     fault(
         "a known form field twice is accepted",
         Fault::DuplicateFieldAccepted,
-        Must("client_error.kept"),
+        Warns("expect.preferred"),
     ),
     fault(
         "unknown fields refused",

@@ -1,0 +1,112 @@
+//! `media`: every media type an operation takes is taken the same with the parameters real
+//! clients send (`application/json; charset=utf-8`, a form type with `charset=UTF-8`, a quoted
+//! multipart boundary): MUST, since a charset parameter has no effect on a compliant recipient
+//! (RFC 8259) and .NET's and Java's clients send one. In other letter case (`Application/JSON`)
+//! it should be too (RFC 9110 §8.3.1; SHOULD, as some frameworks compare exactly).
+//!
+//! The login is probed with a user nobody has: answered 401 like the bare type, the body was
+//! read; refused as a media type (415) or as empty (400), it was not. Nothing is created.
+
+use serde_json::{Value, json};
+
+use super::{Gen, Probe};
+use crate::case::Encoding;
+use crate::run::BOUNDARY;
+use crate::spec::Operation;
+
+/// (encoding, with parameters, in other letter case).
+fn spellings(e: Encoding) -> (String, String) {
+    match e {
+        Encoding::Json => (
+            "application/json; charset=utf-8".into(),
+            "Application/JSON".into(),
+        ),
+        Encoding::Form => (
+            "application/x-www-form-urlencoded; charset=UTF-8".into(),
+            "Application/X-WWW-Form-URLEncoded".into(),
+        ),
+        Encoding::Multipart => (
+            format!("multipart/form-data; boundary=\"{BOUNDARY}\""),
+            format!("Multipart/Form-Data; boundary={BOUNDARY}"),
+        ),
+    }
+}
+
+pub(super) fn probes(g: &Gen<'_>, out: &mut Vec<Probe>) {
+    for op in g.spec.operations.values() {
+        for encoding in [Encoding::Json, Encoding::Form, Encoding::Multipart] {
+            if !op.request_types.iter().any(|t| t == encoding.media_type()) {
+                continue;
+            }
+            let (params, case) = spellings(encoding);
+            for (variant, content_type, severity) in [
+                ("parameters", params, "must"),
+                ("letter-case", case, "should"),
+            ] {
+                let Some(steps) = steps(g, op, encoding, &content_type) else {
+                    continue;
+                };
+                out.push(Probe {
+                    family: "media",
+                    operation: op.id.clone(),
+                    variant: format!("{}-{variant}", encoding.name()),
+                    title: format!(
+                        "{} takes `{content_type}` like `{}`",
+                        op.id,
+                        encoding.media_type()
+                    ),
+                    requirement: if severity == "must" {
+                        format!(
+                            "{}: a media type's parameters do not change it (MUST)",
+                            op.id
+                        )
+                    } else {
+                        format!(
+                            "{}: a media type's letter case does not change it (SHOULD)",
+                            op.id
+                        )
+                    },
+                    severity,
+                    needs: Vec::new(),
+                    steps,
+                });
+            }
+        }
+    }
+}
+
+/// The steps of one probe: a call like a well-formed one in `encoding`, its type spelt
+/// `content_type`, answered as the bare type would be.
+fn steps(
+    g: &Gen<'_>,
+    op: &Operation,
+    encoding: Encoding,
+    content_type: &str,
+) -> Option<Vec<Value>> {
+    if let Some(fields) = &op.login {
+        return Some(vec![json!({
+            "name": format!("log in as nobody, sent as {content_type}"),
+            "call": op.id,
+            "encoding": encoding.name(),
+            "content_type": content_type,
+            "body": {
+                fields.username.clone(): "nobody-{{ run.unique }}@example.invalid",
+                fields.password.clone(): "pw-{{ run.unique }}",
+                fields.name.clone(): "{{ run.name }}",
+            },
+            "expect": {"status": [401]},
+        })]);
+    }
+    let kind = op.request_token.as_ref()?.kind;
+    let held = g.hold(kind)?;
+    let mut steps = held.steps;
+    steps.push(json!({
+        "name": format!("sent as {content_type}"),
+        "call": op.id,
+        "encoding": encoding.name(),
+        "content_type": content_type,
+        "body": Gen::naming(op, held.value, held.owner),
+        "expect": {"status": Gen::success(op)},
+    }));
+    Some(steps)
+}
