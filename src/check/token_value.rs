@@ -48,6 +48,15 @@ impl IssuedTokens {
         None
     }
 
+    /// Whether another value issued in the run differs from `value` in two characters or
+    /// fewer (a counter's neighbours): a value near it may then be one of them.
+    pub fn crowded(&self, value: &str) -> bool {
+        self.lock()
+            .keys()
+            .filter(|v| v.as_str() != value)
+            .any(|v| differences(v, value).is_some_and(|d| d <= 2))
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
         self.seen.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -17,16 +17,21 @@ const FORMS: &[(&str, Encoding, &str)] = &[
 
 pub(super) fn probes(g: &Gen<'_>, out: &mut Vec<Probe>) {
     for (op, kind) in g.token_operations() {
-        let (Some(held), Some(token)) = (g.hold(kind), &op.request_token) else {
+        let (Some(plain), Some(rich), Some(token)) =
+            (g.hold(kind), g.hold_for(op, kind), &op.request_token)
+        else {
             continue;
         };
         let Some(owner) = &token.owner else {
             continue;
         };
-        for (variant, encoding, filters) in FORMS {
+        for (i, (variant, encoding, filters)) in FORMS.iter().enumerate() {
             if !op.request_types.iter().any(|t| t == encoding.media_type()) {
                 continue;
             }
+            // One form also holds what a refusal could revoke beside the token (its access
+            // tokens); the others need not pay for minting them.
+            let held = if i == 0 { &rich } else { &plain };
             let mut body = Gen::naming(op, held.value, held.owner);
             let other = format!("{{{{ user_id | other_user{filters} }}}}");
             body.insert(owner.clone(), Value::String(other));

@@ -199,6 +199,21 @@ impl<'s> Gen<'s> {
         }
     }
 
+    /// What `op` changes of the token it names lies also in the access tokens minted from
+    /// it (`revoke-access-tokens-of`): the steps of [`Gen::hold`] and one more, so that a
+    /// refusal that revokes them anyway can be seen.
+    fn hold_for(&self, op: &Operation, kind: TokenKind) -> Option<Holding> {
+        let mut held = self.hold(kind)?;
+        let field = op.request_token.as_ref()?.value.clone();
+        if kind == TokenKind::Refresh && Self::effects_on(op, &field).1.is_some() {
+            let mint = self.minting(TokenKind::Access, TokenKind::Refresh)?;
+            let access = self.spec.token_shape(TokenKind::Access)?;
+            held.steps
+                .push(self.mint_step(mint, held.value, "access", &access.value));
+        }
+        Some(held)
+    }
+
     /// A step that mints from the refresh token in `from` and captures the new value as
     /// `capture`.
     fn mint_step(&self, mint: &Operation, from: &str, capture: &str, field: &str) -> Value {

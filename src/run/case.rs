@@ -94,6 +94,10 @@ pub(super) struct CaseState<'e> {
     loan: Vec<Lent>,
     /// Tokens taken by borrow steps.
     pub(super) borrowed: Vec<String>,
+    /// The target did something to the case's tokens the ledger cannot know (it took a
+    /// request the case expected refused, or a refusal changed a token): the borrowed tokens
+    /// do not go back to the pool, so no other case inherits the damage.
+    tainted: bool,
 }
 
 impl<'e> CaseState<'e> {
@@ -114,6 +118,7 @@ impl<'e> CaseState<'e> {
             name: &self.name,
             run_id: self.env.run_id,
             captures: &self.captures,
+            issued: Some(self.env.issued),
         }
     }
 
@@ -149,6 +154,7 @@ pub async fn run_case(env: &Env<'_>, case: &Case, index: usize) -> (CaseResult, 
         traces: Traces::default(),
         loan: Vec::new(),
         borrowed: Vec::new(),
+        tainted: false,
     };
     let mut result = CaseResult {
         unique: state.unique.clone(),
@@ -211,6 +217,10 @@ async fn hand_back(state: &CaseState<'_>) {
     };
     for lent in &state.borrowed {
         let latest = state.ledger.latest(lent);
+        if state.tainted {
+            env.pool.drop_dead();
+            continue;
+        }
         match facts.iter().find(|f| f.value == latest) {
             Some(f) if alive(&latest) && state.ledger.untouched(&latest) && latest == *lent => {
                 env.pool.give_back_untouched(Lent {
@@ -239,6 +249,7 @@ async fn hand_back(state: &CaseState<'_>) {
     // The live end of every line of tokens the case made for the profile's user.
     let mut donors: Vec<String> = facts
         .iter()
+        .filter(|_| !state.tainted)
         .filter(|f| {
             f.kind == TokenKind::Refresh && f.origin == (Origin::Issued { by_profile: true })
         })
@@ -451,8 +462,13 @@ async fn run_call(
         .is_some_and(crate::case::Outcome::is_refusal);
     if refused {
         let changed = unchanged::check(state, operation, &fields).await;
+        state.tainted |= !changed.is_empty();
         result.findings.extend(changed);
     }
+    let refusal_taken = (200..300).contains(&resp.status)
+        && !expected.is_empty()
+        && expected.iter().all(|s| (400..500).contains(s));
+    state.tainted |= refusal_taken;
     capture(call, &resp, json.as_ref(), state, result, stop) || stop
 }
 

@@ -382,6 +382,7 @@ mod tests {
             sso_username: None,
             other_user_id: None,
             other_login: None,
+            issued: None,
             unique: "x",
             name: "n",
             run_id: "r",

@@ -51,6 +51,8 @@ pub struct Scope<'a> {
     pub run_id: &'a str,
     /// Captures so far.
     pub captures: &'a BTreeMap<String, Value>,
+    /// The token values issued in the run, so a near miss is never another issued token.
+    pub issued: Option<&'a crate::check::IssuedTokens>,
 }
 
 impl Scope<'_> {
@@ -94,7 +96,14 @@ impl Scope<'_> {
     }
 
     fn filter(&self, filter: &str, value: Value) -> Result<Value, TemplateError> {
-        if let Some(near) = near_miss(filter, &as_text(&value)) {
+        let text = as_text(&value);
+        if let Some(near) = near_miss(filter, &text) {
+            // Counters: the value next to one token is the next token, not a near miss.
+            if self.issued.is_some_and(|i| i.crowded(&text)) {
+                return Err(TemplateError::NotApplicable(
+                    "other tokens of this run differ from it in two characters or fewer, so a value near it may be one of them".into(),
+                ));
+            }
             return near.map(Value::String);
         }
         if let Some(written) = number_form(filter, &value) {
@@ -317,6 +326,7 @@ mod tests {
             sso_username: None,
             other_user_id: None,
             other_login: None,
+            issued: None,
             unique: "tc-1",
             name: "token-conformance r a.b",
             run_id: "r",

@@ -1,412 +1,40 @@
-//! The self-test: the whole suite, run against a catalogue of faulty implementations and of
-//! faultless variants, each with its expected verdict written down.
+//! The self-test: the whole suite (written and generated cases), run against a catalogue of
+//! faulty implementations and of conformant variants, each with its verdict written down and
+//! attributed to the case that must give it.
 //!
-//! - A MUST fault is caught when the check it names fails (with MUST severity).
-//! - A SHOULD departure is caught when the check it names warns, and nothing fails: a SHOULD
-//!   departure must never turn into a MUST failure.
-//! - A faultless variant (another valid form of the contract) must pass, with no warning but
-//!   those it lists.
+//! - A MUST fault is caught when each `(case, check)` pair it lists fails: the check fails, with
+//!   MUST severity, in a case whose id matches the pattern (`*` matches any text). The run exits
+//!   1, and the target never stops answering.
+//! - A SHOULD departure is caught when each pair it lists warns, nothing fails, and the run
+//!   exits 0 (1 under `--strict`).
+//! - A conformant variant (another valid form of the contract, among them a server built the
+//!   way Django REST framework builds one, and one that answers every mistyped credential with
+//!   401) passes: exit 0, every case the mode can run ran (none skipped but those needing what
+//!   the target lacks), warnings only from the checks it lists.
 //!
-//! Prints one line per entry and `faults caught: N/N`; fails on a miss, a wrong check, or a
-//! flagged faultless variant.
+//! Each entry is a libtest-mimic trial (`cargo test --test self_test -- revoke` runs the
+//! revocation entries); the run ends with `faults caught: N/N; conformant variants passed:
+//! M/M`. `SELF_TEST_EXPLAIN=1` prints, for each entry, every failing and warning (case, check)
+//! pair, to write a new entry's attribution from.
 
 #![allow(clippy::unwrap_used)]
 
+mod catalogue;
+mod fields;
 mod mutant;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
-use futures_util::StreamExt as _;
-use mutant::{Fault, Mode, Variant};
+use catalogue::{CATALOGUE, Entry, Expect};
+use libtest_mimic::{Arguments, Failed, Trial};
 use token_conformance::case::{self, Case, Severity};
-use token_conformance::check::Finding;
 use token_conformance::duration::Span;
-use token_conformance::run::{self, Options, RunReport};
+use token_conformance::error::Exit;
+use token_conformance::run::{self, Options, RunReport, Verdict};
 use token_conformance::spec::Spec;
-use token_conformance::target::{Secret, Settings, Target};
-
-/// What an entry must show.
-#[derive(Clone, Copy, Debug)]
-enum Expect {
-    /// This check fails.
-    Must(&'static str),
-    /// This check warns, and nothing fails.
-    Warns(&'static str),
-    /// Nothing fails; warnings only from these checks.
-    Passes(&'static [&'static str]),
-}
-
-/// One implementation of the catalogue.
-struct Entry {
-    name: &'static str,
-    mode: Mode,
-    expect: Expect,
-    /// Run without the control protocol, as most real deployments are.
-    plain: bool,
-}
-
-const fn fault(name: &'static str, f: Fault, expect: Expect) -> Entry {
-    Entry {
-        name,
-        mode: Mode::Fault(f),
-        expect,
-        plain: false,
-    }
-}
-
-const fn plain(e: Entry) -> Entry {
-    Entry { plain: true, ..e }
-}
-
-const fn variant(name: &'static str, v: Variant, allowed: &'static [&'static str]) -> Entry {
-    Entry {
-        name,
-        mode: Mode::Variant(v),
-        expect: Expect::Passes(allowed),
-        plain: false,
-    }
-}
-
-use Expect::{Must, Warns};
-
-/// The catalogue.
-const CATALOGUE: &[Entry] = &[
-    // Users and tokens.
-    fault(
-        "ignores user_id",
-        Fault::IgnoresUserId,
-        Must("expect.status"),
-    ),
-    plain(fault(
-        "ignores user_id (plain)",
-        Fault::IgnoresUserId,
-        Must("expect.status"),
-    )),
-    fault(
-        "unknown user answered differently (enumeration)",
-        Fault::UnknownUserDiffers,
-        Must("expect.status"),
-    ),
-    fault(
-        "empty password logs in",
-        Fault::EmptyPasswordLogsIn,
-        Must("client_error.kept"),
-    ),
-    fault(
-        "TOKEN header stands in for the password",
-        Fault::TokenHeaderAuthenticates,
-        Must("client_error.kept"),
-    ),
-    fault(
-        "SSO users let in",
-        Fault::SsoLetIn,
-        Must("client_error.kept"),
-    ),
-    plain(fault(
-        "SSO users let in (plain, profile's SSO user)",
-        Fault::SsoLetIn,
-        Must("client_error.kept"),
-    )),
-    // Revocation.
-    fault(
-        "revocation revokes all of the user's access tokens",
-        Fault::RevokesAllOfTheUser,
-        Must("expect.status"),
-    ),
-    plain(fault(
-        "revocation scope (plain)",
-        Fault::RevokesAllOfTheUser,
-        Must("expect.status"),
-    )),
-    fault(
-        "revocation revokes nothing",
-        Fault::RevokeDoesNothing,
-        Must("token_status.agrees"),
-    ),
-    fault(
-        "revocation accepts a dead refresh token",
-        Fault::RevokeAcceptsDead,
-        Must("client_error.kept"),
-    ),
-    fault(
-        "revocation answers 204 with no body",
-        Fault::RevokeAnswers204,
-        Must("status.documented"),
-    ),
-    // Regeneration.
-    fault(
-        "regeneration leaves the old value valid",
-        Fault::RegenKeepsOld,
-        Must("token_status.agrees"),
-    ),
-    fault(
-        "regeneration hands back the same value",
-        Fault::RegenSameValue,
-        Must("token.unique"),
-    ),
-    fault(
-        "regeneration keeps stale timestamps",
-        Fault::RegenStaleTimestamps,
-        Must("expect.body"),
-    ),
-    fault(
-        "regeneration refuses an expired token",
-        Fault::RegenRefusesExpired,
-        Must("expect.status"),
-    ),
-    fault(
-        "regeneration accepts a revoked token",
-        Fault::RegenAcceptsRevoked,
-        Must("client_error.kept"),
-    ),
-    // Dead tokens.
-    fault(
-        "mints from a dead refresh token",
-        Fault::MintsFromDead,
-        Must("client_error.kept"),
-    ),
-    fault(
-        "a dead refresh token validates ACTIVE",
-        Fault::ValidatesDeadAsActive,
-        Must("token_status.agrees"),
-    ),
-    // Time.
-    fault(
-        "expiry enforced an hour early",
-        Fault::ExpiresEarly,
-        Must("expect.status"),
-    ),
-    fault(
-        "expiry enforced an hour late",
-        Fault::ExpiresLate,
-        Must("expect.body"),
-    ),
-    fault(
-        "the clock moves but expiry ignores it",
-        Fault::ClockNotUsedForExpiry,
-        Must("token_status.agrees"),
-    ),
-    fault(
-        "the clock does not move",
-        Fault::ClockDoesNotMove,
-        Must("control"),
-    ),
-    fault(
-        "lifespan changes ignored",
-        Fault::LifespansIgnored,
-        Must("expiry.lifespan"),
-    ),
-    fault(
-        "lifespans answered other than set",
-        Fault::LifespansMisreported,
-        Must("control"),
-    ),
-    fault(
-        "lifespan changes applied to old tokens",
-        Fault::LifespansApplyToOld,
-        Must("expect.body"),
-    ),
-    fault(
-        "access tokens live 23 hours, not 24",
-        Fault::WrongAccessLifespan,
-        Must("expiry.lifespan"),
-    ),
-    // Bad input.
-    fault(
-        "a user_id that is not a number crashes",
-        Fault::BadUserIdCrashes,
-        Must("client_error.kept"),
-    ),
-    fault(
-        "malformed JSON crashes",
-        Fault::MalformedJsonCrashes,
-        Must("client_error.kept"),
-    ),
-    fault(
-        "a known form field twice is accepted",
-        Fault::DuplicateFieldAccepted,
-        Warns("expect.preferred"),
-    ),
-    fault(
-        "unknown fields refused",
-        Fault::UnknownFieldsRefused,
-        Must("expect.status"),
-    ),
-    // Encodings.
-    fault(
-        "form bodies refused",
-        Fault::FormRefused,
-        Must("expect.status"),
-    ),
-    fault(
-        "multipart bodies refused",
-        Fault::MultipartRefused,
-        Must("expect.status"),
-    ),
-    fault(
-        "user_id as a JSON string refused",
-        Fault::UserIdStringRefused,
-        Must("expect.status"),
-    ),
-    // Names.
-    fault(
-        "names cut to 100 characters",
-        Fault::NamesTruncated,
-        Must("expect.body"),
-    ),
-    fault(
-        "non-ASCII names mangled",
-        Fault::NamesAsciiOnly,
-        Must("expect.body"),
-    ),
-    fault(
-        "duplicate names refused",
-        Fault::DuplicateNameRefused,
-        Must("expect.status"),
-    ),
-    // Codes, fields, types, formats.
-    fault(
-        "validation answers 201",
-        Fault::ValidateAnswers201,
-        Must("status.documented"),
-    ),
-    fault(
-        "RefreshToken without name",
-        Fault::BodyLacksName,
-        Must("schema.body"),
-    ),
-    fault(
-        "user_id answered as a string",
-        Fault::UserIdAsString,
-        Must("schema.body"),
-    ),
-    fault(
-        "timestamps without an offset",
-        Fault::TimestampWithoutOffset,
-        Must("timestamp.rfc3339"),
-    ),
-    fault(
-        "token_status VALID",
-        Fault::StatusWordUnknown,
-        Must("token_status.known"),
-    ),
-    fault(
-        "errors in plain text",
-        Fault::ErrorsPlainText,
-        Must("content_type.json"),
-    ),
-    fault(
-        "errors without detail",
-        Fault::ErrorsWithoutDetail,
-        Must("error.shape"),
-    ),
-    fault(
-        "answers in text/html",
-        Fault::HtmlContentType,
-        Must("content_type.json"),
-    ),
-    fault(
-        "a validation body that is not JSON",
-        Fault::ValidateBodyNotJson,
-        Must("body.json"),
-    ),
-    // Reused values, transport.
-    fault(
-        "one access token for everyone",
-        Fault::ReusedAccessToken,
-        Must("token.unique"),
-    ),
-    fault(
-        "regeneration never answers a form body",
-        Fault::RegenHangsOnForm,
-        Must("transport"),
-    ),
-    // SHOULD departures: warnings, never failures.
-    fault(
-        "token_status in lower case",
-        Fault::LowerCaseStatus,
-        Warns("token_status.uppercase"),
-    ),
-    fault(
-        "timestamps without a fraction",
-        Fault::NoFraction,
-        Warns("timestamp.fraction"),
-    ),
-    fault(
-        "errors without code",
-        Fault::ErrorsWithoutCode,
-        Warns("error.code"),
-    ),
-    fault(
-        "no Cache-Control",
-        Fault::NoCacheControl,
-        Warns("cache_control.no_store"),
-    ),
-    fault(
-        "counting token values",
-        Fault::CounterTokens,
-        Warns("token.entropy"),
-    ),
-    fault(
-        "16-character token values",
-        Fault::ShortTokens,
-        Warns("token.entropy"),
-    ),
-    fault(
-        "last_used_at never set",
-        Fault::LastUsedNeverSet,
-        Warns("expect.body"),
-    ),
-    fault(
-        "regeneration keeps the access tokens",
-        Fault::NoCascadeOnRegen,
-        Warns("token_status.cascade"),
-    ),
-    fault(
-        "failed logins never throttled",
-        Fault::NeverThrottles,
-        Warns("expect.status"),
-    ),
-    fault("no body limit", Fault::NoBodyLimit, Warns("expect.status")),
-    plain(fault(
-        "created_at a local time written as UTC",
-        Fault::LocalTimeAsUtc,
-        Warns("timestamp.skew"),
-    )),
-    // Faultless variants: other valid forms of the contract.
-    Entry {
-        name: "correct",
-        mode: Mode::Correct,
-        expect: Expect::Passes(&[]),
-        plain: false,
-    },
-    plain(Entry {
-        name: "correct (plain)",
-        mode: Mode::Correct,
-        expect: Expect::Passes(&[]),
-        plain: false,
-    }),
-    variant("regeneration answers 201", Variant::Regen201, &[]),
-    variant(
-        "dead tokens answered 200 with EXPIRED or REVOKED",
-        Variant::DeadAnswered200,
-        &["dead_token.refused"],
-    ),
-    variant(
-        "text/json",
-        Variant::TextJson,
-        &["content_type.application_json"],
-    ),
-    variant("extra response fields", Variant::ExtraFields, &[]),
-    variant(
-        "timestamps with a +02:00 offset",
-        Variant::NonUtcOffset,
-        &[],
-    ),
-    variant("keys in reverse order", Variant::KeysReversed, &[]),
-    variant("no last_used_at", Variant::NoLastUsedAt, &["expect.body"]),
-];
+use token_conformance::target::{Need, Secret, Settings, Target};
 
 /// Runs the whole suite against one entry.
 async fn run(spec: &Arc<Spec>, cases: &[Case], entry: &Entry) -> RunReport {
@@ -433,121 +61,234 @@ async fn run(spec: &Arc<Spec>, cases: &[Case], entry: &Entry) -> RunReport {
     .unwrap_or_else(|e| panic!("{}: the run stopped: {e}", entry.name))
 }
 
-/// Whether the entry's expected verdict holds; the reason when it does not.
-fn judge(entry: &Entry, report: &RunReport) -> Result<(), String> {
-    let findings: Vec<&Finding> = report
+/// Whether `id` matches `pattern`, where `*` matches any text.
+fn matches(pattern: &str, id: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = id.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    for (i, part) in parts.iter().enumerate() {
+        if i + 1 == parts.len() {
+            return rest.ends_with(part);
+        }
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
+/// Every (case, check) pair of findings of one severity.
+fn pairs(report: &RunReport, severity: Severity) -> Vec<(String, &'static str)> {
+    let mut out: Vec<(String, &'static str)> = report
         .cases
         .iter()
-        .flat_map(|c| &c.steps)
-        .flat_map(|s| &s.findings)
-        .collect();
-    let failing: Vec<&str> = findings
-        .iter()
-        .filter(|f| f.severity == Severity::Must)
-        .map(|f| f.check)
-        .collect();
-    let warning: Vec<&str> = findings
-        .iter()
-        .filter(|f| f.severity == Severity::Should)
-        .map(|f| f.check)
-        .collect();
-    let listed = |v: &[&str]| {
-        let mut v = v.to_vec();
-        v.sort_unstable();
-        v.dedup();
-        v.join(", ")
-    };
-    match entry.expect {
-        Expect::Must(check) if failing.contains(&check) => Ok(()),
-        Expect::Must(check) => Err(format!(
-            "expected `{check}` to fail; failed: [{}]",
-            listed(&failing)
-        )),
-        Expect::Warns(check) if !failing.is_empty() => Err(format!(
-            "a SHOULD departure ({check}) turned into MUST failures: [{}]",
-            listed(&failing)
-        )),
-        Expect::Warns(check) if warning.contains(&check) => Ok(()),
-        Expect::Warns(check) => Err(format!(
-            "expected `{check}` to warn; warned: [{}]",
-            listed(&warning)
-        )),
-        Expect::Passes(_) if !failing.is_empty() => Err(format!(
-            "a faultless variant failed: [{}]",
-            listed(&failing)
-        )),
-        Expect::Passes(allowed) => {
-            let extra: Vec<&str> = warning
+        .flat_map(|c| {
+            c.steps
                 .iter()
-                .copied()
-                .filter(|w| !allowed.contains(w))
-                .collect();
-            if extra.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("a faultless variant warned: [{}]", listed(&extra)))
+                .flat_map(|s| &s.findings)
+                .filter(move |f| f.severity == severity)
+                .map(move |f| (c.id.clone(), f.check))
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The pairs of `expected` that no finding gives.
+fn missing(expected: &[(&str, &str)], found: &[(String, &'static str)]) -> Vec<String> {
+    expected
+        .iter()
+        .filter(|(case, check)| !found.iter().any(|(c, k)| k == check && matches(case, c)))
+        .map(|(case, check)| format!("[{check}] in {case}"))
+        .collect()
+}
+
+fn listed(found: &[(String, &'static str)]) -> String {
+    let v: Vec<String> = found.iter().map(|(c, k)| format!("{c} [{k}]")).collect();
+    v.join(", ")
+}
+
+/// How many cases the entry's run must skip: those needing a capability the mode lacks.
+fn expected_skips(entry: &Entry, cases: &[Case]) -> usize {
+    if !entry.plain {
+        return 0;
+    }
+    cases
+        .iter()
+        .filter(|c| c.needs.iter().any(|n| matches!(n, Need::Capability(_))))
+        .count()
+}
+
+/// Whether the entry's expected verdict holds; the reason when it does not.
+fn judge(entry: &Entry, cases: &[Case], report: &RunReport) -> Result<(), String> {
+    let failing = pairs(report, Severity::Must);
+    let warning = pairs(report, Severity::Should);
+    if report.stopped_answering {
+        return Err("the target was judged to have stopped answering".into());
+    }
+    match entry.expect {
+        Expect::Fails(expected) => {
+            let absent = missing(expected, &failing);
+            if !absent.is_empty() {
+                return Err(format!(
+                    "expected {} to fail; failed: [{}]",
+                    absent.join(", "),
+                    listed(&failing)
+                ));
+            }
+            if report.exit(false) != Exit::Failures {
+                return Err(format!("the run exits {:?}, not 1", report.exit(false)));
             }
         }
+        Expect::Warns(expected) => {
+            if !failing.is_empty() {
+                return Err(format!(
+                    "a SHOULD departure turned into MUST failures: [{}]",
+                    listed(&failing)
+                ));
+            }
+            let absent = missing(expected, &warning);
+            if !absent.is_empty() {
+                return Err(format!(
+                    "expected {} to warn; warned: [{}]",
+                    absent.join(", "),
+                    listed(&warning)
+                ));
+            }
+            if report.exit(false) != Exit::Success || report.exit(true) != Exit::Failures {
+                return Err("a SHOULD departure exits 0, and 1 under --strict".into());
+            }
+        }
+        Expect::Passes(allowed) => {
+            if !failing.is_empty() {
+                return Err(format!(
+                    "a conformant variant failed: [{}]",
+                    listed(&failing)
+                ));
+            }
+            let extra: Vec<(String, &'static str)> = warning
+                .into_iter()
+                .filter(|(c, k)| !allowed.iter().any(|(p, a)| a == k && matches(p, c)))
+                .collect();
+            if !extra.is_empty() {
+                return Err(format!("a conformant variant warned: [{}]", listed(&extra)));
+            }
+            let skipped = report.summary().skipped;
+            let want = expected_skips(entry, cases);
+            if skipped != want {
+                return Err(format!("{skipped} cases were skipped, not {want}"));
+            }
+            if report.exit(false) != Exit::Success {
+                return Err(format!("the run exits {:?}, not 0", report.exit(false)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What the trials found, for the closing line.
+#[derive(Default)]
+struct Tally {
+    faults: AtomicUsize,
+    caught: AtomicUsize,
+    variants: AtomicUsize,
+    passed: AtomicUsize,
+}
+
+fn trial(
+    entry: &'static Entry,
+    spec: Arc<Spec>,
+    cases: Arc<Vec<Case>>,
+    tally: Arc<Tally>,
+) -> Trial {
+    let kind = match entry.expect {
+        Expect::Fails(_) => "must",
+        Expect::Warns(_) => "should",
+        Expect::Passes(_) => "conformant",
+    };
+    let name = format!("{kind}: {}", entry.name);
+    Trial::test(name, move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Failed::from(format!("runtime: {e}")))?;
+        let report = rt.block_on(run(&spec, &cases, entry));
+        if std::env::var_os("SELF_TEST_EXPLAIN").is_some() {
+            explain(entry, &report);
+        }
+        let verdict = judge(entry, &cases, &report);
+        let (total, good) = match entry.expect {
+            Expect::Passes(_) => (&tally.variants, &tally.passed),
+            _ => (&tally.faults, &tally.caught),
+        };
+        total.fetch_add(1, Ordering::Relaxed);
+        good.fetch_add(usize::from(verdict.is_ok()), Ordering::Relaxed);
+        verdict.map_err(Failed::from)
+    })
+    .with_kind(kind)
+}
+
+/// Every failing and warning pair of an entry's run, on stderr.
+fn explain(entry: &Entry, report: &RunReport) {
+    static OUT: Mutex<()> = Mutex::new(());
+    let _guard = OUT.lock();
+    let skipped = report
+        .cases
+        .iter()
+        .filter(|c| c.verdict == Verdict::Skipped)
+        .count();
+    eprintln!("== {} (skipped {skipped})", entry.name);
+    if std::env::var("SELF_TEST_EXPLAIN").is_ok_and(|v| v == "2") {
+        for c in &report.cases {
+            for s in &c.steps {
+                for f in &s.findings {
+                    eprintln!(
+                        "   {} {} {}: [{}] {}",
+                        f.severity.name(),
+                        c.id,
+                        s.label,
+                        f.check,
+                        f.message
+                    );
+                }
+            }
+        }
+    }
+    for (c, k) in pairs(report, Severity::Must) {
+        eprintln!("   MUST   {c} [{k}]");
+    }
+    for (c, k) in pairs(report, Severity::Should) {
+        eprintln!("   SHOULD {c} [{k}]");
     }
 }
 
 fn main() {
+    let args = Arguments::from_args();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let spec = Arc::new(Spec::load(&root.join("specs/token-auth.openapi.yaml")).unwrap());
-    let cases = case::load_dir(&root.join("cases"), &spec).unwrap();
-    let entries = CATALOGUE;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let started = std::time::Instant::now();
-    let outcomes: Vec<(usize, Result<(), String>, std::time::Duration)> = runtime.block_on(async {
-        futures_util::stream::iter(entries.iter().enumerate())
-            .map(|(i, e)| {
-                let (spec, cases) = (&spec, &cases);
-                async move {
-                    let t = std::time::Instant::now();
-                    let verdict = judge(e, &run(spec, cases, e).await);
-                    (i, verdict, t.elapsed())
-                }
-            })
-            .buffer_unordered(4)
-            .collect()
-            .await
-    });
-    let mut outcomes = outcomes;
-    outcomes.sort_by_key(|(i, _, _)| *i);
-    let (mut faults, mut caught, mut variants, mut passed) = (0, 0, 0, 0);
-    for (i, outcome, took) in &outcomes {
-        let e = &entries[*i];
-        let is_fault = !matches!(e.expect, Expect::Passes(_));
-        let ok = outcome.is_ok();
-        if is_fault {
-            faults += 1;
-            caught += usize::from(ok);
-        } else {
-            variants += 1;
-            passed += usize::from(ok);
-        }
-        let (word, detail) = match (&e.expect, outcome) {
-            (Expect::Must(c) | Expect::Warns(c), Ok(())) => ("caught", format!("[{c}]")),
-            (Expect::Passes(_), Ok(())) => ("passes", String::new()),
-            (_, Err(why)) => ("WRONG ", why.clone()),
-        };
-        println!("{word} {} {detail} ({} ms)", e.name, took.as_millis());
-    }
-    println!(
-        "faults caught: {caught}/{faults}; faultless variants passed: {passed}/{variants} ({:.1} s)",
-        started.elapsed().as_secs_f64()
-    );
-    let total = faults + variants;
-    if caught + passed != total {
-        eprintln!(
-            "the self-test found {} wrong verdicts",
-            total - caught - passed
+    let mut cases = case::load_dir(&root.join("cases"), &spec).unwrap();
+    cases.extend(token_conformance::generate::cases(&spec).unwrap());
+    let cases = Arc::new(cases);
+    let tally = Arc::new(Tally::default());
+    let trials = CATALOGUE
+        .iter()
+        .map(|e| trial(e, Arc::clone(&spec), Arc::clone(&cases), Arc::clone(&tally)))
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    let n = |a: &AtomicUsize| a.load(Ordering::Relaxed);
+    if n(&tally.faults) + n(&tally.variants) > 0 {
+        println!(
+            "faults caught: {}/{}; conformant variants passed: {}/{}",
+            n(&tally.caught),
+            n(&tally.faults),
+            n(&tally.passed),
+            n(&tally.variants)
         );
-        std::process::exit(1);
     }
-    // Keep the test runner's summary line last, as cargo's own tests end with one.
-    println!("test result: ok. {total} passed; 0 failed");
+    conclusion.exit();
 }

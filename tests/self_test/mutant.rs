@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 
-use reference_server::body::{Fields, read_fields};
+use crate::fields::{self, Body as Parsed, Id, IdParsing, Parsing, Style};
 
 /// One departure from the contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,6 +135,65 @@ pub enum Fault {
     RegenHangsOnForm,
     /// validateAPIAccessToken answers a body that is not JSON.
     ValidateBodyNotJson,
+    // Near misses of a credential.
+    /// Token values are compared without regard to case (a case-insensitive collation).
+    TokenCaseInsensitive,
+    /// Only the first 40 characters of a token value are compared (a truncating column).
+    TokenPrefixMatch,
+    /// An access token is taken where a refresh token is asked for (one table for both).
+    AccessTokenAsRefresh,
+    /// Passwords are compared without regard to case.
+    PasswordCaseInsensitive,
+    /// A password that starts with the user's is taken (a hash of its first bytes only).
+    PasswordPrefix,
+    // Identity in every form.
+    /// The owner is checked only when `user_id` is a JSON number.
+    OwnerUncheckedForStrings,
+    /// The owner is not checked in multipart bodies.
+    OwnerUncheckedInMultipart,
+    // Text fidelity.
+    /// A form body's name is percent-decoded twice (`%2B` becomes `+`).
+    NamesDecodedTwice,
+    /// Runs of spaces inside a name are collapsed to one.
+    NamesInnerSpacesCollapsed,
+    /// `&` in a name is stored HTML-escaped.
+    NamesHtmlEscaped,
+    /// A regenerated token gets a new name.
+    RegenRenames,
+    /// A name given twice is stored as both, joined by a comma.
+    DuplicateNameJoined,
+    // Media types.
+    /// A media type with a charset parameter is refused (415).
+    CharsetRefused,
+    /// A quoted multipart boundary keeps its quotes, so no part is found.
+    QuotedBoundaryRefused,
+    // Methods and bounds.
+    /// GET on an API path crashes (500).
+    GetCrashes,
+    /// PUT is served like POST.
+    PutActsAsPost,
+    /// A user_id too large for an int64 crashes (500).
+    IdOverflowCrashes,
+    /// A fractional user_id is cut to its integer part (7.5 is user 7).
+    FractionTruncated,
+    /// user_id 0 passes every ownership check (an unset id read as a wildcard).
+    ZeroIsAnyUser,
+    // What an operation must not touch.
+    /// Minting revokes the access tokens minted before from the same refresh token.
+    MintRevokesSiblings,
+    /// Regeneration revokes every refresh token of the user.
+    RegenRevokesUsersOthers,
+    /// revokeAPIAccessTokens revokes the refresh token too.
+    RevokeAlsoRevokesRefresh,
+    /// Validating an access token uses it up (revokes it).
+    ValidationConsumesAccess,
+    // A refusal that changes something.
+    /// Regeneration with another user's id revokes the token, then refuses.
+    RefusedRegenStillRevokes,
+    /// Minting with another user's id mints, then refuses.
+    RefusedMintStillMints,
+    /// revokeAPIAccessTokens with another user's id revokes, then refuses.
+    RefusedRevokeStillRevokes,
 }
 
 /// One of the other valid forms of the contract.
@@ -154,6 +213,14 @@ pub enum Variant {
     KeysReversed,
     /// last_used_at is left out of RefreshToken bodies.
     NoLastUsedAt,
+    /// Built the way Django REST framework builds a server: the last of a repeated field wins,
+    /// a number is taken as text where a string belongs, white space around values is trimmed,
+    /// a blank field is 400, an unknown username with a numeric value is 401, errors carry no
+    /// `code`, media types are compared as written, OPTIONS describes the endpoint.
+    Lenient,
+    /// Every mistyped credential (a user_id that is not an integer, a token or password that is
+    /// not a string) is answered as a non-matching one: 401.
+    Mistyped401,
 }
 
 /// What the mutant departs from, if anything.
@@ -403,7 +470,8 @@ impl Mutant {
         } else {
             fields.push(("detail", json!(detail)));
         }
-        if !self.has(Fault::ErrorsWithoutCode) {
+        // Django REST framework's errors carry `detail` alone.
+        if !self.has(Fault::ErrorsWithoutCode) && !self.is(Variant::Lenient) {
             fields.push(("code", json!(format!("{status}000"))));
         }
         // Errors are JSON whatever the success answers' content type.
@@ -451,18 +519,30 @@ pub async fn start(mode: Mode) -> String {
         }),
     });
     let app = Router::new()
-        .route("/integration/v1/createRefreshToken/", post(create_refresh))
+        .route(
+            "/integration/v1/createRefreshToken/",
+            endpoint(&mutant, create_refresh),
+        )
         .route(
             "/integration/v1/validateRefreshToken/",
-            post(validate_refresh),
+            endpoint(&mutant, validate_refresh),
         )
-        .route("/integration/v1/regenRefreshToken/", post(regen))
-        .route("/integration/v1/createAPIAccessToken/", post(mint))
+        .route(
+            "/integration/v1/regenRefreshToken/",
+            endpoint(&mutant, regen),
+        )
+        .route(
+            "/integration/v1/createAPIAccessToken/",
+            endpoint(&mutant, mint),
+        )
         .route(
             "/integration/v1/validateAPIAccessToken/",
-            post(validate_access),
+            endpoint(&mutant, validate_access),
         )
-        .route("/integration/v1/revokeAPIAccessTokens/", post(revoke))
+        .route(
+            "/integration/v1/revokeAPIAccessTokens/",
+            endpoint(&mutant, revoke),
+        )
         .route("/conformance/v1/", get(discovery))
         .route("/conformance/v1/clock", get(clock))
         .route("/conformance/v1/clock/advance", post(advance))
@@ -480,76 +560,143 @@ pub async fn start(mode: Mode) -> String {
     format!("http://{addr}")
 }
 
-/// Reads the request's fields as the mutant's switches say.
-async fn fields(m: &Mutant, headers: &HeaderMap, body: Body) -> Result<Fields, Response> {
-    let media = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let refused = (m.has(Fault::FormRefused) && media.starts_with("application/x-www-form"))
-        || (m.has(Fault::MultipartRefused) && media.starts_with("multipart/"));
-    if refused {
-        return Err(m.error(415, "Unsupported content type."));
+/// The routes of one API endpoint, with the methods the mutant's mode serves.
+fn endpoint<H, T>(m: &Mutant, handler: H) -> axum::routing::MethodRouter<Arc<Mutant>>
+where
+    H: axum::handler::Handler<T, Arc<Mutant>> + Clone + Send + Sync + 'static,
+    T: 'static,
+{
+    let mut r = post(handler.clone());
+    if m.has(Fault::PutActsAsPost) {
+        r = r.put(handler);
     }
-    let limit = if m.has(Fault::NoBodyLimit) {
-        8 << 20
-    } else {
-        16 * 1024
-    };
-    let bytes = axum::body::to_bytes(body, 8 << 20)
-        .await
-        .map_err(|_| m.error(413, "Too large."))?;
-    if m.has(Fault::MalformedJsonCrashes)
-        && media.starts_with("application/json")
-        && serde_json::from_slice::<Value>(&bytes).is_err()
-    {
-        return Err(m.raw(500, "text/plain", "Internal Server Error".into()));
+    if m.has(Fault::GetCrashes) {
+        r = r.get(crash);
     }
-    if m.has(Fault::DuplicateFieldAccepted) && media.starts_with("application/x-www-form") {
-        // The last value of a repeated field wins, as a naive parser does.
-        let mut last: HashMap<String, String> = HashMap::new();
-        for (k, v) in form_urlencoded::parse(&bytes) {
-            last.insert(k.into_owned(), v.into_owned());
-        }
-        let re: String = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(last.iter())
-            .finish();
-        return read_fields(headers, Body::from(re), limit)
-            .await
-            .map_err(|e| e.into_response());
+    if m.is(Variant::Lenient) {
+        r = r.options(describe).fallback(not_allowed);
     }
-    let parsed = read_fields(headers, Body::from(bytes.clone()), limit)
-        .await
-        .map_err(|e| e.into_response())?;
-    if m.has(Fault::UnknownFieldsRefused)
-        && let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&bytes)
-        && map.keys().any(|k| {
-            ![
-                "refresh_token",
-                "api_access_token",
-                "user_id",
-                "username",
-                "password",
-                "name",
-            ]
-            .contains(&k.as_str())
-        })
-    {
-        return Err(m.error(400, "Unknown field."));
-    }
-    Ok(parsed)
+    r
 }
 
-fn user_id(m: &Mutant, f: &Fields) -> Result<i64, Response> {
-    f.user_id().map_err(|e| {
-        if m.has(Fault::BadUserIdCrashes) {
-            m.raw(500, "text/plain", "Internal Server Error".into())
-        } else {
-            e.into_response()
-        }
-    })
+async fn crash() -> Response {
+    (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
 }
+
+/// What Django REST framework answers OPTIONS with: the endpoint's description.
+async fn describe(State(m): Shared) -> Response {
+    m.answer(
+        200,
+        vec![
+            ("name", json!("Token endpoint")),
+            ("renders", json!(["application/json"])),
+        ],
+    )
+}
+
+/// Django REST framework's 405, in its error shape.
+async fn not_allowed(State(m): Shared, method: axum::http::Method) -> Response {
+    m.error(405, &format!("Method \"{method}\" not allowed."))
+}
+
+/// A request's body, parsed and judged as the mutant's mode says.
+struct Req {
+    body: Parsed,
+    style: Style,
+    /// A repeated form field counts with its last value (the fault of a naive parser).
+    last_wins: bool,
+}
+
+impl Mutant {
+    fn style(&self) -> Style {
+        match self.mode {
+            Mode::Variant(Variant::Lenient) => Style::Lenient,
+            Mode::Variant(Variant::Mistyped401) => Style::Mistyped401,
+            _ => Style::Strict,
+        }
+    }
+
+    fn refuse(&self, (status, detail): fields::Refusal) -> Response {
+        if status >= 500 {
+            self.raw(status, "text/plain", detail)
+        } else {
+            self.error(status, &detail)
+        }
+    }
+
+    /// Reads and parses the body; the refusal as a response.
+    async fn read(&self, headers: &HeaderMap, body: Body) -> Result<Req, Response> {
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let media = content_type
+            .as_deref()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let refused = (self.has(Fault::FormRefused) && media.starts_with("application/x-www-form"))
+            || (self.has(Fault::MultipartRefused) && media.starts_with("multipart/"));
+        if refused {
+            return Err(self.error(415, "Unsupported content type."));
+        }
+        let limit = if self.has(Fault::NoBodyLimit) {
+            8 << 20
+        } else {
+            16 * 1024
+        };
+        let bytes = axum::body::to_bytes(body, 8 << 20)
+            .await
+            .map_err(|_| self.error(413, "Too large."))?;
+        if bytes.len() > limit {
+            return Err(self.error(413, "Request body is too large."));
+        }
+        if self.has(Fault::MalformedJsonCrashes)
+            && media.starts_with("application/json")
+            && serde_json::from_slice::<Value>(&bytes).is_err()
+        {
+            return Err(self.raw(500, "text/plain", "Internal Server Error".into()));
+        }
+        let parsing = Parsing {
+            exact_media_type: self.is(Variant::Lenient),
+            parameters_refused: self.has(Fault::CharsetRefused),
+            quoted_boundary_kept: self.has(Fault::QuotedBoundaryRefused),
+        };
+        let parsed =
+            fields::parse(content_type.as_deref(), &bytes, parsing).map_err(|r| self.refuse(r))?;
+        let known = [
+            "refresh_token",
+            "api_access_token",
+            "user_id",
+            "username",
+            "password",
+            "name",
+        ];
+        if self.has(Fault::UnknownFieldsRefused) && parsed.has_unknown(&known) {
+            return Err(self.error(400, "Unknown field."));
+        }
+        Ok(Req {
+            body: parsed,
+            style: self.style(),
+            last_wins: self.has(Fault::DuplicateFieldAccepted),
+        })
+    }
+
+    fn id_parsing(&self) -> IdParsing {
+        IdParsing {
+            truncate_fractions: self.has(Fault::FractionTruncated),
+            overflow_crashes: self.has(Fault::IdOverflowCrashes),
+        }
+    }
+}
+
+impl Req {
+    fn text(&self, m: &Mutant, name: &str, credential: Option<&str>) -> Result<String, Response> {
+        fields::text(&self.body, name, self.style, self.last_wins, credential)
+            .map_err(|r| m.refuse(r))
+    }
+}
+
+/// A user id as the request gave it: `None` when it is no user's.
+type Uid = Option<i64>;
 
 /// The request's token (by `field`), and the user_id it was sent with.
 async fn token_request(
@@ -557,40 +704,89 @@ async fn token_request(
     headers: &HeaderMap,
     body: Body,
     field: &str,
-) -> Result<(String, i64), Response> {
-    let is_json_string = headers
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    let f = fields(m, headers, body).await?;
-    f.require(&[field, "user_id"])
-        .map_err(|e| e.into_response())?;
-    let value = f.text(field).map_err(|e| e.into_response())?.to_owned();
-    if m.has(Fault::UserIdStringRefused) && is_json_string && f.text("user_id").is_ok() {
+    invalid: &str,
+) -> Result<(String, Uid, Req), Response> {
+    let req = m.read(headers, body).await?;
+    let value = req.text(m, field, Some(invalid))?;
+    if m.has(Fault::UserIdStringRefused)
+        && req.body.encoding == fields::Encoding::Json
+        && !req.body.is_number("user_id")
+        && req
+            .body
+            .one("user_id", req.style, true)
+            .ok()
+            .flatten()
+            .is_some()
+    {
         return Err(m.error(400, "Field 'user_id' must be an integer."));
     }
-    let uid = user_id(m, &f)?;
-    Ok((value, uid))
+    let uid = fields::user_id(&req.body, req.style, req.last_wins, m.id_parsing(), invalid)
+        .map_err(|r| {
+            if m.has(Fault::BadUserIdCrashes) && r.0 == 400 {
+                m.raw(500, "text/plain", "Internal Server Error".into())
+            } else {
+                m.refuse(r)
+            }
+        })?;
+    let uid = match uid {
+        Id::Some(n) => Some(n),
+        Id::Nobody => None,
+    };
+    Ok((value, uid, req))
 }
 
-fn owner_ok(m: &Mutant, t: &Token, uid: i64) -> bool {
-    m.has(Fault::IgnoresUserId) || t.user == uid
+/// Whether the request's user id may act on `t`.
+fn owner_ok(m: &Mutant, t: &Token, uid: Uid, req: &Req) -> bool {
+    let unchecked = m.has(Fault::IgnoresUserId)
+        || (m.has(Fault::OwnerUncheckedForStrings) && !req.body.is_number("user_id"))
+        || (m.has(Fault::OwnerUncheckedInMultipart)
+            && req.body.encoding == fields::Encoding::Multipart)
+        || (m.has(Fault::ZeroIsAnyUser) && uid == Some(0));
+    unchecked || uid == Some(t.user)
+}
+
+/// The stored key a presented value finds, as the mutant's lookup does.
+fn lookup<'a>(m: &Mutant, map: &'a HashMap<String, Token>, value: &str) -> Option<&'a str> {
+    if let Some((k, _)) = map.get_key_value(value) {
+        return Some(k);
+    }
+    map.keys()
+        .find(|k| {
+            (m.has(Fault::TokenCaseInsensitive) && k.eq_ignore_ascii_case(value))
+                || (m.has(Fault::TokenPrefixMatch)
+                    && k.len() >= 40
+                    && value.len() >= 40
+                    && k.as_bytes()[..40] == value.as_bytes()[..40])
+        })
+        .map(String::as_str)
 }
 
 async fn create_refresh(State(m): Shared, headers: HeaderMap, body: Body) -> Response {
-    let f = match fields(&m, &headers, body).await {
-        Ok(f) => f,
+    let req = match m.read(&headers, body).await {
+        Ok(r) => r,
         Err(r) => return r,
     };
-    if let Err(e) = f.require_with(&["username", "password", "name"], &["password"]) {
-        return e.into_response();
-    }
-    let (Ok(username), Ok(password), Ok(name)) = (
-        f.text("username"),
-        f.text_or_empty("password"),
-        f.text("name"),
-    ) else {
-        return m.error(400, "Fields must be strings.");
+    let bad_login = Some("Invalid username or password.");
+    // A server that joins a repeated field never sees it as repeated.
+    let name = match req
+        .body
+        .joined("name")
+        .filter(|_| m.has(Fault::DuplicateNameJoined))
+    {
+        Some(joined) => Ok(joined),
+        None => req.text(&m, "name", None),
     };
+    let credentials = (
+        req.text(&m, "username", bad_login),
+        fields::password(&req.body, "password", req.style, req.last_wins),
+        name,
+    );
+    let (username, password, name) = match credentials {
+        (Ok(u), Ok(p), Ok(n)) => (u, p, n),
+        (Err(r), _, _) | (_, _, Err(r)) => return r,
+        (_, Err(r), _) => return m.refuse(r),
+    };
+    let name = stored_name(&m, &req, name);
     let key = username.to_lowercase();
     let locked = m.lock().failures.get(&key).copied().unwrap_or(0) >= 10;
     if locked && !m.has(Fault::NeverThrottles) {
@@ -611,15 +807,18 @@ async fn create_refresh(State(m): Shared, headers: HeaderMap, body: Body) -> Res
         inner
             .users
             .iter()
-            .find(|u| u.name.eq_ignore_ascii_case(username))
+            .find(|u| u.name.eq_ignore_ascii_case(&username))
             .map(|u| (u.id, u.password.clone()))
     };
-    let Some((uid, stored)) = found else {
+    let fail = |m: &Mutant| {
         m.lock()
             .failures
-            .entry(key)
+            .entry(key.clone())
             .and_modify(|n| *n += 1)
             .or_insert(1);
+    };
+    let Some((uid, stored)) = found else {
+        fail(&m);
         return if m.has(Fault::UnknownUserDiffers) {
             m.error(404, "No such user.")
         } else {
@@ -630,25 +829,55 @@ async fn create_refresh(State(m): Shared, headers: HeaderMap, body: Body) -> Res
         if !m.has(Fault::SsoLetIn) {
             return m.error(403, "SSO users create refresh tokens at /account/auth.");
         }
-        return issue_refresh(&m, uid, name);
+        return issue_refresh(&m, uid, &name);
     };
-    let header_lets_in = m.has(Fault::TokenHeaderAuthenticates)
-        && token_header.is_some_and(|t| m.lock().access.get(&t).is_some_and(|a| a.user == uid));
-    let ok = stored == password
-        || (password.is_empty() && m.has(Fault::EmptyPasswordLogsIn))
-        || header_lets_in;
-    if !ok {
-        m.lock()
-            .failures
-            .entry(key)
-            .and_modify(|n| *n += 1)
-            .or_insert(1);
+    if !logs_in(&m, uid, &stored, &password, token_header.as_deref()) {
+        fail(&m);
         return m.error(401, "Invalid username or password.");
     }
     if m.has(Fault::DuplicateNameRefused) && m.lock().refresh.values().any(|t| t.name == name) {
         return m.error(400, "A token with this name exists.");
     }
-    issue_refresh(&m, uid, name)
+    issue_refresh(&m, uid, &name)
+}
+
+/// Whether the password (or, under a fault, something else) logs user `uid` in.
+fn logs_in(m: &Mutant, uid: i64, stored: &str, password: &str, token: Option<&str>) -> bool {
+    let header_lets_in = m.has(Fault::TokenHeaderAuthenticates)
+        && token.is_some_and(|t| m.lock().access.get(t).is_some_and(|a| a.user == uid));
+    stored == password
+        || (password.is_empty() && m.has(Fault::EmptyPasswordLogsIn))
+        || (m.has(Fault::PasswordCaseInsensitive) && stored.eq_ignore_ascii_case(password))
+        || (m.has(Fault::PasswordPrefix) && !password.is_empty() && password.starts_with(stored))
+        || header_lets_in
+}
+
+/// The name as the mutant stores it.
+fn stored_name(m: &Mutant, req: &Req, name: String) -> String {
+    let mut name = name;
+    if m.has(Fault::NamesDecodedTwice) && req.body.encoding == fields::Encoding::Form {
+        name = form_urlencoded::parse(format!("n={}", name.replace('+', "%2B")).as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or(name);
+        name = percent_decode(&name);
+    }
+    if m.has(Fault::NamesInnerSpacesCollapsed) {
+        while name.contains("  ") {
+            name = name.replace("  ", " ");
+        }
+    }
+    if m.has(Fault::NamesHtmlEscaped) {
+        name = name.replace('&', "&amp;");
+    }
+    name
+}
+
+/// `%XX` decoded once more.
+fn percent_decode(s: &str) -> String {
+    form_urlencoded::parse(format!("n={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map_or_else(|| s.to_owned(), |(_, v)| v.into_owned())
 }
 
 fn issue_refresh(m: &Mutant, uid: i64, name: &str) -> Response {
@@ -678,29 +907,55 @@ fn issue_refresh(m: &Mutant, uid: i64, name: &str) -> Response {
     m.answer(201, m.refresh_body(&value, &t))
 }
 
-/// Looks a refresh token up for an operation: `Err` is the refusal.
-fn find_refresh(m: &Mutant, value: &str, uid: i64, dead_ok: bool) -> Result<Token, Response> {
-    let t = m.lock().refresh.get(value).cloned();
-    match t {
-        Some(t) if owner_ok(m, &t, uid) => {
+/// Looks a refresh token up for an operation: the stored value and the token, or the refusal.
+/// `on_mismatch` runs when the token exists but the owner does not match (a fault's effect).
+fn find_refresh(
+    m: &Mutant,
+    value: &str,
+    uid: Uid,
+    req: &Req,
+    dead_ok: bool,
+    on_mismatch: &dyn Fn(&Mutant, &str),
+) -> Result<(String, Token), Response> {
+    let found = {
+        let inner = m.lock();
+        lookup(m, &inner.refresh, value)
+            .map(|k| (k.to_owned(), inner.refresh[k].clone()))
+            .or_else(|| {
+                // One table for both kinds: an access token passes for a refresh token.
+                m.has(Fault::AccessTokenAsRefresh)
+                    .then(|| lookup(m, &inner.access, value))
+                    .flatten()
+                    .map(|k| (k.to_owned(), inner.access[k].clone()))
+            })
+    };
+    match found {
+        Some((k, t)) if owner_ok(m, &t, uid, req) => {
             if m.alive(&t) || dead_ok {
-                Ok(t)
+                Ok((k, t))
             } else {
                 Err(m.error(401, DEAD))
             }
         }
-        _ => Err(m.error(401, INVALID)),
+        Some((k, _)) => {
+            on_mismatch(m, &k);
+            Err(m.error(401, INVALID))
+        }
+        None => Err(m.error(401, INVALID)),
     }
 }
 
+fn no_effect(_: &Mutant, _: &str) {}
+
 async fn validate_refresh(State(m): Shared, headers: HeaderMap, body: Body) -> Response {
-    let (value, uid) = match token_request(&m, &headers, body, "refresh_token").await {
+    let (value, uid, req) = match token_request(&m, &headers, body, "refresh_token", INVALID).await
+    {
         Ok(x) => x,
         Err(r) => return r,
     };
     let dead_ok = m.has(Fault::ValidatesDeadAsActive) || m.is(Variant::DeadAnswered200);
-    match find_refresh(&m, &value, uid, dead_ok) {
-        Ok(mut t) => {
+    match find_refresh(&m, &value, uid, &req, dead_ok, &no_effect) {
+        Ok((key, mut t)) => {
             if m.has(Fault::ValidatesDeadAsActive) {
                 t.revoked = false;
                 t.expires = t.expires.max(m.judge_now() + Duration::hours(1));
@@ -710,9 +965,19 @@ async fn validate_refresh(State(m): Shared, headers: HeaderMap, body: Body) -> R
             } else {
                 200
             };
-            m.answer(status, m.refresh_body(&value, &t))
+            m.answer(status, m.refresh_body(&key, &t))
         }
         Err(r) => r,
+    }
+}
+
+fn revoke_children(inner: &mut Inner, parent: &str) {
+    for a in inner
+        .access
+        .values_mut()
+        .filter(|a| a.parent.as_deref() == Some(parent))
+    {
+        a.revoked = true;
     }
 }
 
@@ -724,12 +989,19 @@ async fn regen(State(m): Shared, headers: HeaderMap, body: Body) -> Response {
     if m.has(Fault::RegenHangsOnForm) && form {
         tokio::time::sleep(std::time::Duration::from_secs(30)).await;
     }
-    let (old, uid) = match token_request(&m, &headers, body, "refresh_token").await {
+    let (old, uid, req) = match token_request(&m, &headers, body, "refresh_token", INVALID).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let t = match find_refresh(&m, &old, uid, true) {
-        Ok(t) => t,
+    let revoke_anyway = |m: &Mutant, k: &str| {
+        if m.has(Fault::RefusedRegenStillRevokes)
+            && let Some(t) = m.lock().refresh.get_mut(k)
+        {
+            t.revoked = true;
+        }
+    };
+    let (old, t) = match find_refresh(&m, &old, uid, &req, true, &revoke_anyway) {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let expired = m.judge_now() >= t.expires;
@@ -758,6 +1030,11 @@ async fn regen(State(m): Shared, headers: HeaderMap, body: Body) -> Response {
         },
         last_used: None,
         revoked: false,
+        name: if m.has(Fault::RegenRenames) {
+            "Regenerated token".into()
+        } else {
+            t.name.clone()
+        },
         ..t.clone()
     };
     {
@@ -768,14 +1045,13 @@ async fn regen(State(m): Shared, headers: HeaderMap, body: Body) -> Response {
         {
             o.revoked = true;
         }
-        if !m.has(Fault::NoCascadeOnRegen) {
-            for a in inner
-                .access
-                .values_mut()
-                .filter(|a| a.parent.as_deref() == Some(&old))
-            {
-                a.revoked = true;
+        if m.has(Fault::RegenRevokesUsersOthers) {
+            for r in inner.refresh.values_mut().filter(|r| r.user == t.user) {
+                r.revoked = true;
             }
+        }
+        if !m.has(Fault::NoCascadeOnRegen) {
+            revoke_children(&mut inner, &old);
         }
         inner.refresh.insert(value.clone(), new.clone());
     }
@@ -783,15 +1059,8 @@ async fn regen(State(m): Shared, headers: HeaderMap, body: Body) -> Response {
     m.answer(status, m.refresh_body(&value, &new))
 }
 
-async fn mint(State(m): Shared, headers: HeaderMap, body: Body) -> Response {
-    let (refresh, uid) = match token_request(&m, &headers, body, "refresh_token").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let t = match find_refresh(&m, &refresh, uid, m.has(Fault::MintsFromDead)) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
+/// Mints an access token from the refresh token stored under `refresh`.
+fn mint_from(m: &Mutant, refresh: &str, t: &Token) -> (String, Token) {
     let value = if m.has(Fault::ReusedAccessToken) {
         "the-same-access-token-for-everyone-0123456789abcdefgh".to_owned()
     } else {
@@ -811,17 +1080,41 @@ async fn mint(State(m): Shared, headers: HeaderMap, body: Body) -> Response {
         expires: now + Duration::hours(lifespan),
         last_used: None,
         revoked: false,
-        parent: Some(refresh.clone()),
+        parent: Some(refresh.to_owned()),
     };
-    {
-        let mut inner = m.lock();
-        if !m.has(Fault::LastUsedNeverSet)
-            && let Some(r) = inner.refresh.get_mut(&refresh)
-        {
-            r.last_used = Some(now);
-        }
-        inner.access.insert(value.clone(), a.clone());
+    let mut inner = m.lock();
+    if m.has(Fault::MintRevokesSiblings) {
+        revoke_children(&mut inner, refresh);
     }
+    if !m.has(Fault::LastUsedNeverSet)
+        && let Some(r) = inner.refresh.get_mut(refresh)
+    {
+        r.last_used = Some(now);
+    }
+    inner.access.insert(value.clone(), a.clone());
+    (value, a)
+}
+
+async fn mint(State(m): Shared, headers: HeaderMap, body: Body) -> Response {
+    let (refresh, uid, req) =
+        match token_request(&m, &headers, body, "refresh_token", INVALID).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+    let mint_anyway = |m: &Mutant, k: &str| {
+        let t = m.lock().refresh.get(k).cloned();
+        if m.has(Fault::RefusedMintStillMints)
+            && let Some(t) = t
+        {
+            mint_from(m, k, &t);
+        }
+    };
+    let dead_ok = m.has(Fault::MintsFromDead);
+    let (refresh, t) = match find_refresh(&m, &refresh, uid, &req, dead_ok, &mint_anyway) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let (value, a) = mint_from(&m, &refresh, &t);
     m.answer(201, m.access_body(&value, &a))
 }
 
@@ -833,15 +1126,25 @@ async fn validate_access(State(m): Shared, headers: HeaderMap, body: Body) -> Re
             "{\"user_id\": 1, \"created_at\"".into(),
         );
     }
-    let (value, uid) = match token_request(&m, &headers, body, "api_access_token").await {
-        Ok(x) => x,
-        Err(r) => return r,
+    let (value, uid, req) =
+        match token_request(&m, &headers, body, "api_access_token", ACCESS_INVALID).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+    let found = {
+        let inner = m.lock();
+        lookup(&m, &inner.access, &value).map(|k| (k.to_owned(), inner.access[k].clone()))
     };
-    let t = m.lock().access.get(&value).cloned();
-    match t {
-        Some(t) if owner_ok(&m, &t, uid) => {
+    match found {
+        Some((key, t)) if owner_ok(&m, &t, uid, &req) => {
             if m.alive(&t) || m.is(Variant::DeadAnswered200) {
-                m.answer(200, m.access_body(&value, &t))
+                let answer = m.answer(200, m.access_body(&key, &t));
+                if m.has(Fault::ValidationConsumesAccess)
+                    && let Some(a) = m.lock().access.get_mut(&key)
+                {
+                    a.revoked = true;
+                }
+                answer
             } else {
                 m.error(401, ACCESS_DEAD)
             }
@@ -851,12 +1154,19 @@ async fn validate_access(State(m): Shared, headers: HeaderMap, body: Body) -> Re
 }
 
 async fn revoke(State(m): Shared, headers: HeaderMap, body: Body) -> Response {
-    let (refresh, uid) = match token_request(&m, &headers, body, "refresh_token").await {
-        Ok(x) => x,
-        Err(r) => return r,
+    let (refresh, uid, req) =
+        match token_request(&m, &headers, body, "refresh_token", INVALID).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+    let revoke_anyway = |m: &Mutant, k: &str| {
+        if m.has(Fault::RefusedRevokeStillRevokes) {
+            revoke_children(&mut m.lock(), k);
+        }
     };
-    let t = match find_refresh(&m, &refresh, uid, m.has(Fault::RevokeAcceptsDead)) {
-        Ok(t) => t,
+    let dead_ok = m.has(Fault::RevokeAcceptsDead);
+    let (refresh, t) = match find_refresh(&m, &refresh, uid, &req, dead_ok, &revoke_anyway) {
+        Ok(x) => x,
         Err(r) => return r,
     };
     if !m.has(Fault::RevokeDoesNothing) {
@@ -866,6 +1176,11 @@ async fn revoke(State(m): Shared, headers: HeaderMap, body: Body) -> Response {
             if a.parent.as_deref() == Some(&refresh) || (all && a.user == t.user) {
                 a.revoked = true;
             }
+        }
+        if m.has(Fault::RevokeAlsoRevokesRefresh)
+            && let Some(r) = inner.refresh.get_mut(&refresh)
+        {
+            r.revoked = true;
         }
     }
     if m.has(Fault::RevokeAnswers204) {
