@@ -278,23 +278,64 @@ fn json_object(bytes: &[u8]) -> Result<serde_json::Map<String, serde_json::Value
     }
 }
 
+/// A JSON object's members in the order written, a key given twice kept twice (a map keeps
+/// only the last, which would let `{"user_id": 1, "user_id": 2}` pass as either).
+struct Members(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Members, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = m.next_entry()? {
+                    out.push(entry);
+                }
+                Ok(Members(out))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
 fn parse_json(bytes: &[u8]) -> Result<Fields, ApiError> {
-    let map = json_object(bytes)?
-        .into_iter()
-        .filter_map(|(k, v)| {
-            let value = match v {
-                // null is treated as absent, as form clients have no way to send it.
-                serde_json::Value::Null => return None,
-                serde_json::Value::String(s) => Value::Text(s),
-                serde_json::Value::Number(n) => Value::Number(n),
-                serde_json::Value::Bool(_) => Value::Other("boolean"),
-                serde_json::Value::Array(_) => Value::Other("array"),
-                serde_json::Value::Object(_) => Value::Other("object"),
-            };
-            Some((k, value))
-        })
-        .collect();
-    Ok(Fields { map })
+    let members = match serde_json::from_slice::<Members>(bytes) {
+        Ok(m) => m.0,
+        // Well-formed JSON of another shape than an object.
+        Err(e) if e.classify() == serde_json::error::Category::Data => {
+            return Err(ApiError::BadRequest(
+                "Request body must be a JSON object.".into(),
+            ));
+        }
+        Err(e) => {
+            return Err(ApiError::BadRequest(format!(
+                "Request body is not valid JSON (line {}, column {}).",
+                e.line(),
+                e.column()
+            )));
+        }
+    };
+    let mut fields = Fields::default();
+    for (k, v) in members {
+        let value = match v {
+            // null is treated as absent, as form clients have no way to send it.
+            serde_json::Value::Null => continue,
+            serde_json::Value::String(s) => Value::Text(s),
+            serde_json::Value::Number(n) => Value::Number(n),
+            serde_json::Value::Bool(_) => Value::Other("boolean"),
+            serde_json::Value::Array(_) => Value::Other("array"),
+            serde_json::Value::Object(_) => Value::Other("object"),
+        };
+        insert_value(&mut fields, k, value);
+    }
+    Ok(fields)
 }
 
 /// Adds a form field; a second value makes it `Repeated`, refused only if an operation reads it.
@@ -394,6 +435,27 @@ mod tests {
         assert!(parse_json(b"{").is_err());
         let f = parse_json(br#"{"name": true}"#).expect("json");
         assert!(f.text("name").is_err());
+    }
+
+    #[test]
+    fn a_key_given_twice_in_json_is_refused_when_read() {
+        let f = parse_json(br#"{"user_id": 1, "user_id": 2, "x": 1, "x": 2}"#).expect("json");
+        assert!(f.user_id().is_err(), "neither value may be taken");
+        assert!(f.require(&["refresh_token"]).is_err());
+        let f = parse_json(br#"{"user_id": 3, "x": 1, "x": 2}"#).expect("json");
+        assert_eq!(
+            f.user_id().expect("id"),
+            3,
+            "a repeated unknown key is ignored"
+        );
+        assert!(matches!(
+            parse_json(b"[1]"),
+            Err(ApiError::BadRequest(m)) if m == "Request body must be a JSON object."
+        ));
+        assert!(matches!(
+            parse_json(br#"{"username": "#),
+            Err(ApiError::BadRequest(m)) if m == "Request body is not valid JSON (line 1, column 13)."
+        ));
     }
 
     #[test]
