@@ -429,15 +429,22 @@ pub fn list(sources: &Sources) -> Exit {
 /// never lock out the account it logs in with.
 pub const MAX_WRONG_PASSWORDS: usize = 3;
 
+/// The most refresh tokens a plain run's cases may create for the profile's account beyond
+/// those its pool lends (the API cannot revoke them): a plain deployment keeps at most
+/// `--jobs` + this many.
+pub const MAX_CREATED_TOKENS: usize = 3;
+
 /// `lint`: prints how the cases load against the contract, and what they leave untested; fails
-/// when the cases would send the profile's account more wrong passwords than promised.
+/// when the cases would send the profile's account more wrong passwords than promised, or leave
+/// it more refresh tokens on a plain deployment.
 pub fn lint(sources: &Sources) -> Exit {
     match load(sources) {
         Ok((spec, cases)) => {
             print!("{}", lint_text(&spec, &cases));
+            let mut errors = Vec::new();
             let wrong = wrong_passwords(&spec, &cases);
             if wrong.len() > MAX_WRONG_PASSWORDS {
-                return report_errors(&[Error::new(
+                errors.push(Error::new(
                     ErrorKind::Case,
                     format!(
                         "the cases send the profile's account {} wrong passwords, more than the {MAX_WRONG_PASSWORDS} promised: {}",
@@ -445,17 +452,37 @@ pub fn lint(sources: &Sources) -> Exit {
                         wrong.join(", ")
                     ),
                 )
-                .hint("use a throw-away user name for failed logins: 'nobody-{{ run.unique }}@example.invalid'")]);
+                .hint("use a throw-away user name for failed logins: 'nobody-{{ run.unique }}@example.invalid'"));
             }
-            Exit::Success
+            let created = created_tokens(&spec, &cases);
+            if created.len() > MAX_CREATED_TOKENS {
+                errors.push(Error::new(
+                    ErrorKind::Case,
+                    format!(
+                        "on a plain deployment the cases create {} refresh tokens for the profile's account, more than the {MAX_CREATED_TOKENS} promised: {}",
+                        created.len(),
+                        created.join(", ")
+                    ),
+                )
+                .hint("borrow a token (borrow_refresh_token), or create for the account the control protocol makes (needs: [users], other.username)"));
+            }
+            if errors.is_empty() {
+                Exit::Success
+            } else {
+                report_errors(&errors)
+            }
         }
         Err(errors) => report_errors(&errors),
     }
 }
 
-/// The steps that log in as the profile's user with another password than the profile's:
-/// `case-id step N`.
-pub fn wrong_passwords(spec: &Spec, cases: &[Case]) -> Vec<String> {
+/// The login steps with the profile's username whose password template satisfies
+/// `password_is`, in cases a run may include: `case-id step N`.
+fn profile_logins(
+    spec: &Spec,
+    cases: &[Case],
+    password_is: impl Fn(Option<&str>) -> bool,
+) -> Vec<String> {
     let Some(login) = spec.login().and_then(|o| o.login.as_ref().map(|l| (o, l))) else {
         return Vec::new();
     };
@@ -469,18 +496,38 @@ pub fn wrong_passwords(spec: &Spec, cases: &[Case]) -> Vec<String> {
             let crate::case::Body::Fields(body) = &call.body else {
                 continue;
             };
-            let is = |field: &str, template: &str| {
-                body.get(field).and_then(serde_json::Value::as_str) == Some(template)
-            };
+            let field = |name: &str| body.get(name).and_then(serde_json::Value::as_str);
             if call.operation == op.id
-                && is(&fields.username, "{{ profile.username }}")
-                && !is(&fields.password, "{{ profile.password }}")
+                && field(&fields.username) == Some("{{ profile.username }}")
+                && password_is(field(&fields.password))
             {
                 out.push(format!("{} step {}", c.id, s.index));
             }
         }
     }
     out
+}
+
+/// The steps that create a refresh token for the profile's account in cases a plain
+/// deployment runs (they need no capability of the control protocol): each leaves a token the
+/// API cannot revoke, beyond those the pool lends.
+pub fn created_tokens(spec: &Spec, cases: &[Case]) -> Vec<String> {
+    let plain: Vec<Case> = cases
+        .iter()
+        .filter(|c| {
+            !c.needs
+                .iter()
+                .any(|n| matches!(n, crate::target::Need::Capability(_)))
+        })
+        .cloned()
+        .collect();
+    profile_logins(spec, &plain, |p| p == Some("{{ profile.password }}"))
+}
+
+/// The steps that log in as the profile's user with another password than the profile's:
+/// `case-id step N`.
+pub fn wrong_passwords(spec: &Spec, cases: &[Case]) -> Vec<String> {
+    profile_logins(spec, cases, |p| p != Some("{{ profile.password }}"))
 }
 
 /// The listing of `list`.
@@ -511,10 +558,12 @@ pub fn lint_text(spec: &Spec, cases: &[Case]) -> String {
     for c in cases {
         for s in &c.steps {
             if let crate::case::Action::Call(call) = &s.action {
-                for o in &call.outcomes {
-                    for st in o.status.iter().flat_map(|s| s.0.iter().copied()) {
-                        expected.insert((call.operation.clone(), st));
-                    }
+                for st in call
+                    .outcomes
+                    .iter()
+                    .flat_map(crate::case::Outcome::statuses)
+                {
+                    expected.insert((call.operation.clone(), st));
                 }
             }
         }
@@ -541,6 +590,12 @@ pub fn lint_text(spec: &Spec, cases: &[Case]) -> String {
         "the profile's account receives {} wrong passwords per run (at most {MAX_WRONG_PASSWORDS} promised): {}\n",
         wrong.len(),
         if wrong.is_empty() { "none".to_owned() } else { wrong.join(", ") }
+    ));
+    let created = created_tokens(spec, cases);
+    out.push_str(&format!(
+        "a plain deployment keeps at most --jobs + {} refresh tokens of the profile's account (at most --jobs + {MAX_CREATED_TOKENS} promised), created by: {}\n",
+        created.len(),
+        if created.is_empty() { "none".to_owned() } else { created.join(", ") }
     ));
     if !missing.is_empty() {
         out.push_str(&format!(

@@ -226,6 +226,49 @@ fn list_and_lint_describe_the_cases() {
 }
 
 #[test]
+fn lint_counts_the_tokens_a_plain_run_leaves_and_the_wrong_passwords() {
+    let o = run(&["lint"]);
+    let out = text(&o);
+    assert!(
+        out.contains("a plain deployment keeps at most --jobs + 3 refresh tokens"),
+        "{out}"
+    );
+    assert!(out.contains("receives 3 wrong passwords"), "{out}");
+    // A fourth case that creates a token for the profile's account breaks the promise.
+    let dir = tempfile::tempdir().unwrap();
+    let create = |id: &str| {
+        format!(
+            "id: {id}\ntitle: t\nrequirement: r\nsteps:\n  - call: createRefreshToken\n    body: {{username: '{{{{ profile.username }}}}', password: '{{{{ profile.password }}}}', name: n}}\n    expect: {{status: 201}}\n"
+        )
+    };
+    for id in ["a", "b", "c", "d"] {
+        std::fs::write(dir.path().join(format!("{id}.yaml")), create(id)).unwrap();
+    }
+    let o = run(&[
+        "lint",
+        "--cases",
+        dir.path().to_str().unwrap(),
+        "--no-generated",
+    ]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("the cases create 4 refresh tokens for the profile's account, more than the 3 promised: a step 1, b step 1, c step 1, d step 1"),
+        "{out}"
+    );
+    // Needing the control protocol, it runs only where the run can revoke what it made.
+    let needs = create("d").replace("steps:", "needs: [users]\nsteps:");
+    std::fs::write(dir.path().join("d.yaml"), needs).unwrap();
+    let o = run(&[
+        "lint",
+        "--cases",
+        dir.path().to_str().unwrap(),
+        "--no-generated",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[test]
 fn results_do_not_depend_on_concurrency() {
     // Each run compares every case with the committed snapshots, so equal exit codes with no
     // drift mean equal responses, serial or not.
