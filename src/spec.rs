@@ -1010,7 +1010,7 @@ mod tests {
                 "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths: {}\n",
                 "no operations",
             ),
-            ("openapi: 3.0.3\ninfo: [\n", ""),
+            ("openapi: 3.0.3\ninfo: [\n", "x.yaml:2: unclosed bracket"),
             (
                 "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    post:\n      operationId: a\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {$ref: '#/components/schemas/Missing'}\n",
                 "nothing at #/components/schemas/Missing",

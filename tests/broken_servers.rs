@@ -113,6 +113,12 @@ fn console_text(report: &RunReport) -> String {
             r"20[2-9][4-9]-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z",
             "[timestamp]",
         ),
+        // The cause chain is the HTTP library's wording, which its next release may change:
+        // the golden file keeps what the harness says, each test asserts the cause it provoked.
+        (
+            r"(could not be read|connection failed): error sending request[^\n]*",
+            "$1: [cause]",
+        ),
     ];
     volatile.iter().fold(text, |t, (re, to)| {
         regex::Regex::new(re)
@@ -365,12 +371,10 @@ async fn a_revoked_token_reported_active_is_caught() {
 async fn a_hanging_target_times_out_and_a_huge_body_is_refused() {
     let slow =
         json_response(201, &good_refresh(TOKEN)).set_delay(std::time::Duration::from_secs(5));
-    let started = std::time::Instant::now();
+    // Had the run waited for the hang, the 201 would have come and passed: the timeout's
+    // finding shows it did not.
     let r = run_against(create_returning(slow), CREATE_CASE, "timeout: 300ms\n").await;
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(4),
-        "the run waited for the hang"
-    );
+    caught(&r, "transport", "no response within 300ms");
     golden("hanging", &r);
 
     let huge = ResponseTemplate::new(201).set_body_raw("x".repeat(200_000), "application/json");
@@ -443,10 +447,12 @@ async fn run_at(url: String) -> RunReport {
 async fn a_target_that_answers_garbage_or_drops_connections_fails_the_step() {
     let r = run_raw(b"SSH-2.0-OpenSSH_9.6\r\n").await;
     assert_eq!(r.exit(false), Exit::Failures);
+    caught(&r, "transport", "could not be read");
     golden("answers-ssh", &r);
 
     let r = run_raw(b"").await;
     assert_eq!(r.cases[0].verdict, Verdict::Failed);
+    caught(&r, "transport", "could not be read");
     golden("closes-without-answer", &r);
 
     let r = run_raw(b"HTTP/1.1 201 Created\r\nContent-Length: 500\r\nContent-Type: application/json\r\n\r\n{\"user_id\"").await;
@@ -475,6 +481,7 @@ async fn a_target_that_stops_answering_exits_3() {
     });
     let r = run_at(url).await;
     assert!(r.stopped_answering);
+    caught(&r, "transport", "connection failed");
     golden("stops-answering", &r);
     assert_eq!(r.exit(false), Exit::Unreachable);
 }

@@ -65,7 +65,6 @@ fn the_binary_runs_its_built_in_cases_from_any_directory() {
 #[test]
 fn plain_http_to_another_host_is_refused_before_any_request() {
     let here = tempfile::tempdir().unwrap();
-    let started = Instant::now();
     let o = bin(
         &[
             "run",
@@ -81,10 +80,8 @@ fn plain_http_to_another_host_is_refused_before_any_request() {
     assert_eq!(o.status.code(), Some(2), "{out}");
     assert!(out.contains("clear text"), "{out}");
     assert!(out.contains("--allow-plain-http"), "{out}");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "it tried to connect"
-    );
+    // Refused before any request: trying the unresolvable host would have exited 3.
+    assert!(!out.contains("unreachable"), "it tried to connect: {out}");
 }
 
 /// A gateway in front of a target: only requests with its key get through.

@@ -241,6 +241,50 @@ fn reports_from_the_binary_show_failures_skips_and_coverage() {
     let dir = tempfile::tempdir().unwrap();
     let md = dir.path().join("report.md");
     let xml = dir.path().join("report.xml");
+    // One case that passes, one that fails (it expects a real token's answer for a made-up
+    // one), one that needs the clock the run is told the target lacks.
+    let cases = dir.path().join("cases/area");
+    std::fs::create_dir_all(&cases).unwrap();
+    let validate = |id: &str, status: u16| {
+        format!(
+            "id: area.{id}\ntitle: {id}\nrequirement: r-{id}\nsteps:\n  - call: validateRefreshToken\n    body: {{refresh_token: made-up, user_id: 1}}\n    expect: {{status: {status}}}\n"
+        )
+    };
+    std::fs::write(cases.join("passes.yaml"), validate("passes", 401)).unwrap();
+    std::fs::write(cases.join("fails.yaml"), validate("fails", 200)).unwrap();
+    std::fs::write(
+        cases.join("skips.yaml"),
+        "id: area.skips\ntitle: skips\nrequirement: r\nsteps:\n  - advance_clock: 1s\n",
+    )
+    .unwrap();
+    let (code, out) = run_bin(&[
+        "run",
+        "--cases",
+        dir.path().join("cases").to_str().unwrap(),
+        "--no-generated",
+        "--capability",
+        "users",
+        "--markdown",
+        md.to_str().unwrap(),
+        "--junit",
+        xml.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    let text = std::fs::read_to_string(&md).unwrap();
+    for entry in [
+        "| Cases | 1 passed, 1 failed, 0 warned, 1 skipped |",
+        "## Failures",
+        "### `area.fails`: fails",
+        "`expect.status`: expected status 200, got 401",
+        "- `area.skips`: the target does not offer clock",
+    ] {
+        assert!(text.contains(entry), "markdown lacks {entry}:\n{text}");
+    }
+    assert!(!text.contains("### `area.passes`"), "{text}");
+    let junit = std::fs::read_to_string(&xml).unwrap();
+    assert!(junit.contains("type=\"expect.status\""), "{junit}");
+    assert!(junit.contains("<skipped"), "{junit}");
+
     // A coverage floor a run does not reach fails an otherwise clean run; the full suite
     // reaches every provokable response.
     let (code, out) = run_bin(&[

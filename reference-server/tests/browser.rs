@@ -6,8 +6,8 @@
 //! `target/browser-screenshots/`.
 //!
 //! It needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them). Without them
-//! it says so and passes, unless `TOKEN_CONFORMANCE_REQUIRE_TOOLS` is set, as in CI, where a
-//! missing browser is a failure.
+//! the test is reported ignored, its name saying why, unless `TOKEN_CONFORMANCE_REQUIRE_TOOLS`
+//! is set, as in CI, where a missing browser is a failure.
 
 mod common;
 
@@ -29,13 +29,6 @@ fn on_path(names: &[&str]) -> Option<PathBuf> {
             .map(|dir| dir.join(name))
             .find(|p| p.is_file())
     })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// Where screenshots go: the workspace's target directory.
@@ -62,17 +55,30 @@ fn start_server(db: &Path) -> (KillOnDrop, String) {
     common::spawn_server(&["--user", &user, "--sso-user", SSO_USER], db)
 }
 
-/// chromedriver on a free port, once it answers.
+/// chromedriver on a port it picks itself (`--port=0`, which it then prints), once it answers.
 async fn start_driver(driver: &Path) -> (KillOnDrop, String) {
-    let port = free_port();
-    let child = KillOnDrop(
+    use std::io::BufRead as _;
+    let mut child = KillOnDrop(
         Command::new(driver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
+            .arg("--port=0")
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver starts"),
     );
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let port = loop {
+        let line = lines
+            .next()
+            .expect("chromedriver printed its port before exiting")
+            .expect("stdout");
+        if let Some(rest) = line.split("started successfully on port ").nth(1) {
+            break rest.trim_end_matches('.').to_owned();
+        }
+    };
+    // Keep reading its output, so that it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
     let url = format!("http://127.0.0.1:{port}");
     let http = common::client();
     for _ in 0..200 {
@@ -145,21 +151,36 @@ impl Run {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_person_signs_in_uses_and_revokes_a_token_and_finds_swagger_ui() {
-    let (Some(driver), Some(browser)) = (
+fn main() {
+    let args = libtest_mimic::Arguments::from_args();
+    let tools = (
         on_path(&["chromedriver"]),
         on_path(&["chromium", "chromium-browser", "google-chrome"]),
-    ) else {
-        assert!(
-            std::env::var_os("TOKEN_CONFORMANCE_REQUIRE_TOOLS").is_none(),
-            "chromium and chromedriver are required here (TOKEN_CONFORMANCE_REQUIRE_TOOLS is set)"
-        );
-        eprintln!(
-            "SKIPPED: no chromium and chromedriver (apt-get install chromium chromium-driver)"
-        );
-        return;
+    );
+    let missing = match &tools {
+        (Some(_), Some(_)) => None,
+        _ => Some("no chromium and chromedriver (apt-get install chromium chromium-driver)"),
     };
+    let trial = common::tool_trial(
+        "a_person_signs_in_uses_and_revokes_a_token_and_finds_swagger_ui",
+        missing,
+        move || {
+            let (Some(driver), Some(browser)) = tools else {
+                return Err("no chromium and chromedriver".into());
+            };
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| format!("runtime: {e}"))?
+                .block_on(person(driver, browser));
+            Ok(())
+        },
+    );
+    libtest_mimic::run(&args, vec![trial]).exit();
+}
+
+async fn person(driver: PathBuf, browser: PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("browser.db");
     let (_server, base) = start_server(&db);

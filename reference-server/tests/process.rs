@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader, Read as _};
+use std::io::{BufRead, BufReader, Read as _};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,16 +14,12 @@ use std::time::{Duration, Instant};
 async fn binary_prints_demo_user_once_serves_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("demo.db");
-    // A free port: bind, read it, release it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Port 0: the server binds a free port itself and prints its address, so no other
+    // process can take the port between a test's choice and the server's bind.
     let start = |extra: &[&str]| {
         common::KillOnDrop(
             Command::new(env!("CARGO_BIN_EXE_reference-server"))
-                .args(["--listen", &format!("127.0.0.1:{port}"), "--db"])
+                .args(["--listen", "127.0.0.1:0", "--db"])
                 .arg(&db)
                 .args(extra)
                 .stdout(Stdio::piped())
@@ -41,9 +37,10 @@ async fn binary_prints_demo_user_once_serves_and_stops_on_sigterm() {
     let words: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(&words[..3], ["Created", "demo", "user"], "{line}");
     let (user, password) = (words[3].to_owned(), words[6].to_owned());
+    let (_, base) = listening(&mut stdout);
 
     let http = common::client();
-    let url = format!("http://127.0.0.1:{port}/integration/v1/createRefreshToken/");
+    let url = format!("{base}/integration/v1/createRefreshToken/");
     let deadline = Instant::now() + Duration::from_secs(20);
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("username", &user)
@@ -78,11 +75,11 @@ async fn binary_prints_demo_user_once_serves_and_stops_on_sigterm() {
     // A second start on the same database creates no new demo user and prints no password.
     let mut again = start(&[]);
     let mut out = BufReader::new(again.stdout.take().unwrap());
+    let (before, base) = listening(&mut out);
+    assert!(!before.contains("password"), "{before}");
     let deadline = Instant::now() + Duration::from_secs(20);
     while http
-        .get(format!(
-            "http://127.0.0.1:{port}/openapi/api_authentication/"
-        ))
+        .get(format!("{base}/openapi/api_authentication/"))
         .send()
         .await
         .is_err()
@@ -99,6 +96,26 @@ async fn binary_prints_demo_user_once_serves_and_stops_on_sigterm() {
         !log.contains("status=200"),
         "requests are not logged by default: {log}"
     );
+}
+
+/// Reads the server's stdout up to the line that gives its address: what came before, and the
+/// base URL.
+fn listening(out: &mut impl BufRead) -> (String, String) {
+    let mut before = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "the server exited before printing its address: {before}"
+        );
+        if let Some(url) = line
+            .trim_end()
+            .strip_prefix("reference server listening on ")
+        {
+            return (before, url.to_owned());
+        }
+        before.push_str(&line);
+    }
 }
 
 /// Sends SIGTERM, checks the process exits cleanly, and returns what it logged.

@@ -204,10 +204,17 @@ async fn sign_in_sets_a_strict_http_only_session_cookie_secure_behind_tls() {
             &[("form", &form), ("username", USER), ("password", PASSWORD)],
         )
         .await;
+    // The sign-in succeeded and set the session cookie, and every cookie it set is Secure
+    // (`all` of no cookies would be true).
+    assert_eq!(r.status, 303, "{}", r.text);
+    let cookies = set_cookies(&r);
     assert!(
-        set_cookies(&r).iter().all(|c| c.ends_with("; Secure")),
-        "{:?}",
-        set_cookies(&r)
+        cookies.iter().any(|c| c.starts_with("tc_session=")),
+        "no session cookie: {cookies:?}"
+    );
+    assert!(
+        cookies.iter().all(|c| c.ends_with("; Secure")),
+        "{cookies:?}"
     );
 }
 

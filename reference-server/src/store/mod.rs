@@ -707,12 +707,19 @@ mod tests {
             let revoked = AtomicBool::new(false);
             std::thread::scope(|scope| {
                 for _ in 0..4 {
+                    // Each reader goes on until it has read 20 times after the revocation
+                    // answered, so every round checks something, however the threads run.
                     scope.spawn(|| {
-                        for _ in 0..200 {
+                        let (mut before, mut after_reads) = (0_u32, 0_u32);
+                        while after_reads < 20 {
                             let after = revoked.load(Ordering::SeqCst);
                             let row = s.access_token(&a, uid, now).expect("db").expect("row");
                             if after {
                                 assert_ne!(row.status(now), TokenStatus::Active, "round {round}");
+                                after_reads += 1;
+                            } else {
+                                before += 1;
+                                assert!(before < 1_000_000, "the revocation never answered");
                             }
                         }
                     });

@@ -392,3 +392,24 @@ pub fn spawn_server(args: &[&str], db: &std::path::Path) -> (KillOnDrop, String)
     };
     (child, base)
 }
+
+/// A test of an outside tool as a libtest-mimic trial: run when the tool is there; when it is
+/// not, a failure where `TOKEN_CONFORMANCE_REQUIRE_TOOLS` is set (CI), else an ignored trial
+/// whose name says what is missing, so a local `cargo test` shows the skip in its summary.
+pub fn tool_trial(
+    name: &str,
+    missing: Option<&str>,
+    run: impl FnOnce() -> Result<(), libtest_mimic::Failed> + Send + 'static,
+) -> libtest_mimic::Trial {
+    match missing {
+        None => libtest_mimic::Trial::test(name, run),
+        Some(why) if std::env::var_os("TOKEN_CONFORMANCE_REQUIRE_TOOLS").is_some() => {
+            let why = why.to_owned();
+            libtest_mimic::Trial::test(name, move || {
+                Err(format!("{why}, and TOKEN_CONFORMANCE_REQUIRE_TOOLS requires it").into())
+            })
+        }
+        Some(why) => libtest_mimic::Trial::test(format!("{name} (skipped: {why})"), || Ok(()))
+            .with_ignored_flag(true),
+    }
+}
