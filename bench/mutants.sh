@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Mutation testing of the reference server: cargo-mutants changes its request handling, body
+# parsing and storage one mutant at a time (an operator flipped, a function body replaced by a
+# default, a match arm deleted), and the embedded conformance suite (tests/suite.rs: every
+# written and generated case against one embedded server, snapshots compared) must fail on
+# each. MUTANTS.md reports the outcome and triages every survivor.
+#
+#   bench/mutants.sh [ARGS...]      # extra arguments go to cargo mutants (--shard 1/4, -F regex)
+#
+# Needs cargo-mutants (`cargo install cargo-mutants --locked`, 27.x). The outcome lands in
+# target/mutants/mutants.out/ (outcomes.json, caught.txt, missed.txt, unviable.txt, timeout.txt).
+# On this 2-core machine a full run takes a few hours: shard it with --shard K/N on several
+# machines, or narrow it with -f FILE. It is a benchmark, not part of CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! cargo mutants --version >/dev/null 2>&1; then
+    echo "cargo-mutants is not installed: cargo install cargo-mutants --locked" >&2
+    exit 77
+fi
+
+# What is mutated: what answers a request and what stores its effect. The web page, Swagger UI,
+# the command line and the control protocol are other products of the server, judged by their
+# own tests, not by the conformance suite.
+FILES=(
+    reference-server/src/api.rs
+    reference-server/src/body.rs
+    reference-server/src/multipart.rs
+    reference-server/src/token.rs
+    'reference-server/src/store/*.rs'
+)
+file_args=()
+for f in "${FILES[@]}"; do
+    file_args+=(-f "$f")
+done
+
+mkdir -p target/mutants
+started=$(date +%s)
+# The suite is the test: cargo-mutants builds each mutant and runs `cargo test -p
+# token-conformance --test suite`, which starts the mutated server in-process.
+status=0
+cargo mutants \
+    --package reference-server \
+    "${file_args[@]}" \
+    --test-package token-conformance \
+    --timeout 120 \
+    --output target/mutants \
+    --no-shuffle \
+    --cargo-test-arg=--test --cargo-test-arg=suite \
+    "$@" || status=$?
+elapsed=$(( $(date +%s) - started ))
+
+out=target/mutants/mutants.out
+count() { [[ -f "$out/$1" ]] && grep -c . "$out/$1" || echo 0; }
+caught=$(count caught.txt)
+missed=$(count missed.txt)
+unviable=$(count unviable.txt)
+timeout=$(count timeout.txt)
+viable=$(( caught + missed + timeout ))
+echo
+echo "mutants: caught $caught, missed $missed, timed out $timeout, unviable $unviable"
+if (( viable > 0 )); then
+    echo "caught $(( (caught + timeout) * 1000 / viable / 10 )).$(( (caught + timeout) * 1000 / viable % 10 ))% of viable mutants (a timeout counts as caught), in ${elapsed} s"
+fi
+# cargo-mutants exits 2 when some mutants were missed, 3 when some timed out: an outcome, not
+# a failure of this script.
+case "$status" in
+    0 | 2 | 3) exit 0 ;;
+    *) exit "$status" ;;
+esac
