@@ -6,6 +6,7 @@
 # each. MUTANTS.md reports the outcome and triages every survivor.
 #
 #   bench/mutants.sh [ARGS...]      # extra arguments go to cargo mutants (--shard 1/4, -F regex)
+#   MUTANTS_FILES="reference-server/src/token.rs" bench/mutants.sh    # other files than these
 #
 # Needs cargo-mutants (`cargo install cargo-mutants --locked`, 27.x). The outcome lands in
 # target/mutants/mutants.out/ (outcomes.json, caught.txt, missed.txt, unviable.txt, timeout.txt).
@@ -29,6 +30,9 @@ FILES=(
     reference-server/src/token.rs
     'reference-server/src/store/*.rs'
 )
+if [[ -n "${MUTANTS_FILES:-}" ]]; then
+    read -r -a FILES <<<"$MUTANTS_FILES"
+fi
 file_args=()
 for f in "${FILES[@]}"; do
     file_args+=(-f "$f")
@@ -36,22 +40,31 @@ done
 
 mkdir -p target/mutants
 started=$(date +%s)
-# The suite is the test: cargo-mutants builds each mutant and runs `cargo test -p
-# token-conformance --test suite`, which starts the mutated server in-process.
+# The unmutated tree must pass first. cargo-mutants' own baseline would run the mutated
+# package's tests, not the workspace's (27.1: run_baseline ignores --test-workspace), so it is
+# run here and skipped there.
+cargo test --locked --test suite >target/mutants/baseline.log 2>&1 || {
+    echo "the suite fails on the unmutated tree: target/mutants/baseline.log" >&2
+    exit 1
+}
+# The suite is the test: cargo-mutants builds each mutant and runs `cargo test --workspace
+# --test suite` (the root package's tests/suite.rs), which starts the mutated server
+# in-process.
 status=0
 cargo mutants \
     --package reference-server \
     "${file_args[@]}" \
-    --test-package token-conformance \
+    --test-workspace=true \
+    --baseline skip \
     --timeout 120 \
     --output target/mutants \
     --no-shuffle \
-    --cargo-test-arg=--test --cargo-test-arg=suite \
+    --cargo-arg=--test --cargo-arg=suite \
     "$@" || status=$?
 elapsed=$(( $(date +%s) - started ))
 
 out=target/mutants/mutants.out
-count() { [[ -f "$out/$1" ]] && grep -c . "$out/$1" || echo 0; }
+count() { if [[ -s "$out/$1" ]]; then grep -c . "$out/$1"; else echo 0; fi; }
 caught=$(count caught.txt)
 missed=$(count missed.txt)
 unviable=$(count unviable.txt)

@@ -578,7 +578,7 @@ fn step(
     let name = s.name.clone();
     let action = match s.call.clone() {
         Some(op) => call(s, op, index, file, line, spec, captured)?,
-        None => other_action(s, index, captured).map_err(err)?,
+        None => other_action(s, index, spec, captured).map_err(err)?,
     };
     let label = match (&name, &action) {
         (Some(n), _) => format!("step {index}: {n}"),
@@ -688,6 +688,30 @@ fn call(
             )));
         }
     }
+    let mut texts: Vec<&str> = Vec::new();
+    match &body {
+        Body::Fields(b) => b.values().for_each(|v| strings(v, &mut texts)),
+        Body::Raw(raw) => texts.push(raw),
+        Body::Size(_) => {}
+    }
+    texts.extend(s.headers.values().map(String::as_str));
+    for o in &outcomes {
+        for m in o.body.values().chain(o.headers.values()) {
+            m.equals
+                .iter()
+                .chain(m.one_of.iter().flatten())
+                .for_each(|v| strings(v, &mut texts));
+        }
+    }
+    let named = |m: String, hint: Option<String>| {
+        let e = err(format!("step {index}: {m}"));
+        match hint {
+            Some(h) => e.hint(h),
+            None => e,
+        }
+    };
+    check_templates(texts, captured).map_err(|(m, h)| named(m, h))?;
+    read_paths(operation, &outcomes, &s.capture).map_err(|(m, h)| named(m, h))?;
     captured.extend(s.capture.keys().cloned());
     let method = match s.method {
         Some(m) => Some(
@@ -837,8 +861,24 @@ fn outcomes(
 fn other_action(
     s: StepFile,
     index: usize,
+    spec: &Spec,
     captured: &mut BTreeSet<String>,
 ) -> Result<Action, String> {
+    let texts = s
+        .advance_clock_to
+        .as_ref()
+        .map(|t| t.at.as_str())
+        .into_iter()
+        .chain(
+            s.create_user
+                .iter()
+                .flat_map(|u| std::iter::once(u.username.as_str()).chain(u.password.as_deref())),
+        )
+        .chain(s.revoke_refresh_token.as_deref());
+    check_templates(texts, captured).map_err(|(m, hint)| match hint {
+        Some(h) => format!("step {index}: {m} ({h})"),
+        None => format!("step {index}: {m}"),
+    })?;
     let call_only = s.encoding.is_some()
         || s.method.is_some()
         || !s.headers.is_empty()
@@ -882,6 +922,25 @@ fn other_action(
                 "step {index}: borrow_refresh_token captures `{name}` from `{source}`; write body.FIELD"
             ));
         }
+        // A lent token is a refresh token object, as the contract's answers show one.
+        let object = spec
+            .operations
+            .values()
+            .flat_map(|o| o.responses.values())
+            .find(|d| {
+                d.token
+                    .as_ref()
+                    .is_some_and(|t| t.kind == crate::spec::TokenKind::Refresh)
+            });
+        for (name, source) in &b.capture {
+            let path = source.trim_start_matches("body.");
+            if let Some((m, hint)) = object.and_then(|d| d.path_problem(path)) {
+                let hint = hint.map(|h| format!(" ({h})")).unwrap_or_default();
+                return Err(format!(
+                    "step {index}: borrow_refresh_token captures `{name}` from `{source}`: {m}{hint}"
+                ));
+            }
+        }
         captured.extend(b.capture.keys().cloned());
         return Ok(Action::BorrowRefreshToken(b));
     }
@@ -919,6 +978,109 @@ fn check_matcher(m: &Matcher, what: &str, captured: &BTreeSet<String>) -> Result
         && m.not_before.is_none();
     if empty {
         return Err(format!("the matcher for `{what}` checks nothing"));
+    }
+    Ok(())
+}
+
+/// Every string inside a JSON value.
+fn strings<'v>(v: &'v Value, out: &mut Vec<&'v str>) {
+    match v {
+        Value::String(s) => out.push(s),
+        Value::Array(items) => items.iter().for_each(|i| strings(i, out)),
+        Value::Object(map) => map.values().for_each(|i| strings(i, out)),
+        _ => {}
+    }
+}
+
+/// Every template in `texts` reads a name that exists when the step runs (a builtin, or a
+/// capture of an earlier step) through filters that exist; `(message, hint)` when not.
+fn check_templates<'t>(
+    texts: impl IntoIterator<Item = &'t str>,
+    captured: &BTreeSet<String>,
+) -> Result<(), (String, Option<String>)> {
+    use crate::run::template::{BUILTINS, FILTERS, uses};
+    for text in texts {
+        let found = uses(text).map_err(|e| (e.to_string(), None))?;
+        for u in found {
+            if !BUILTINS.contains(&u.name.as_str()) && !captured.contains(&u.name) {
+                let known = captured
+                    .iter()
+                    .map(String::as_str)
+                    .chain(BUILTINS.iter().copied());
+                let hint = did_you_mean(&u.name, known).map(|b| format!("did you mean `{b}`?"));
+                return Err((
+                    format!(
+                        "`{{{{ {} }}}}` names nothing: no earlier step captures `{}`",
+                        u.name, u.name
+                    ),
+                    hint.or_else(|| {
+                        Some("capture it in an earlier step (capture: {NAME: body.FIELD})".into())
+                    }),
+                ));
+            }
+            if let Some(f) = u.filters.iter().find(|f| !FILTERS.contains(&f.as_str())) {
+                let hint = did_you_mean(f, FILTERS.iter().copied())
+                    .map(|b| format!("did you mean `{b}`?"))
+                    .unwrap_or_else(|| format!("the filters are {}", FILTERS.join(", ")));
+                return Err((
+                    format!("`{{{{ {} | {f} }}}}`: no filter `{f}`", u.name),
+                    Some(hint),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The documented answers of `operation` that an outcome allows.
+fn docs_of<'o>(
+    operation: &'o crate::spec::Operation,
+    outcome: &Outcome,
+) -> Vec<&'o crate::spec::ResponseDoc> {
+    outcome
+        .statuses()
+        .filter_map(|s| operation.response(s))
+        .collect()
+}
+
+/// What is wrong with a body path read from any of `docs`: the first doc's problem, when
+/// every one of them has one.
+fn path_problem(
+    docs: &[&crate::spec::ResponseDoc],
+    path: &str,
+) -> Option<(String, Option<String>)> {
+    let problems: Vec<_> = docs.iter().map(|d| d.path_problem(path)).collect();
+    if problems.is_empty() || problems.iter().any(Option::is_none) {
+        return None;
+    }
+    problems.into_iter().flatten().next()
+}
+
+/// The body paths a call reads (matchers, captures) exist in the answers it expects.
+fn read_paths(
+    operation: &crate::spec::Operation,
+    outcomes: &[Outcome],
+    capture: &BTreeMap<String, String>,
+) -> Result<(), (String, Option<String>)> {
+    for o in outcomes {
+        let docs = docs_of(operation, o);
+        for path in o.body.keys() {
+            if let Some((m, h)) = path_problem(&docs, path) {
+                return Err((format!("the matcher `{path}`: {m}"), h));
+            }
+        }
+    }
+    // A capture is taken from whatever matching outcome came, so from any of them.
+    let docs: Vec<_> = outcomes
+        .iter()
+        .flat_map(|o| docs_of(operation, o))
+        .collect();
+    for (name, source) in capture {
+        if let Some(path) = source.strip_prefix("body.")
+            && let Some((m, h)) = path_problem(&docs, path)
+        {
+            return Err((format!("capture `{name}` reads `{source}`: {m}"), h));
+        }
     }
     Ok(())
 }
@@ -1070,6 +1232,60 @@ steps:
             token_status: {one_of: [EXPIRED, REVOKED]}
             refresh_token: {same_as: refresh}
 ";
+
+    /// A case author's slips are the case's errors, found at load time with the line and a
+    /// suggestion, never a run's failure of the target.
+    #[test]
+    fn template_capture_and_matcher_slips_are_case_errors() {
+        let cases = [
+            (
+                GOOD.replace(
+                    "refresh_token: '{{ refresh }}'",
+                    "refresh_token: '{{ refesh }}'",
+                ),
+                "`{{ refesh }}` names nothing",
+                Some("did you mean `refresh`?"),
+            ),
+            (
+                GOOD.replace("refresh: body.refresh_token", "refresh: body.refresh_tokn"),
+                "capture `refresh` reads `body.refresh_tokn`: the answer declares no field `refresh_tokn`",
+                Some("did you mean `refresh_token`?"),
+            ),
+            (
+                GOOD.replace(
+                    "token_status: {equals: ACTIVE}",
+                    "token_stauts: {equals: ACTIVE}",
+                ),
+                "the matcher `token_stauts`: the answer declares no field `token_stauts`",
+                Some("did you mean `token_status`?"),
+            ),
+            (
+                GOOD.replace("'{{ run.unique }}'", "'{{ refresh }}'"),
+                "`{{ refresh }}` names nothing: no earlier step captures `refresh`",
+                None,
+            ),
+            (
+                GOOD.replace("'{{ run.unique }}'", "'{{ run.unique | shout }}'"),
+                "no filter `shout`",
+                None,
+            ),
+        ];
+        for (text, message, hint) in cases {
+            let e = parse(&text, Path::new("slip.yaml"), &spec()).expect_err(message);
+            assert!(e.to_string().contains(message), "{e}");
+            assert!(e.place.as_ref().is_some_and(|p| p.line.is_some()), "{e}");
+            if let Some(h) = hint {
+                assert_eq!(e.hint.as_deref(), Some(h), "{e}");
+            }
+        }
+        // An error's `detail`, misspelt: the Error schema is what a refusal answers.
+        let detail = GOOD.replace(
+            "        - status: 401\n",
+            "        - status: 401\n          body: {detial: {type: string}}\n",
+        );
+        let e = parse(&detail, Path::new("slip.yaml"), &spec()).expect_err("detial");
+        assert_eq!(e.hint.as_deref(), Some("did you mean `detail`?"), "{e}");
+    }
 
     #[test]
     fn a_good_case_loads_with_its_needs() {

@@ -184,6 +184,34 @@ pub struct ResponseDoc {
     /// The status this one is an alternative to (`x-alternative-to`): an implementation
     /// answers one or the other.
     pub alternative_to: Option<u16>,
+    /// The top-level properties its JSON body declares (empty when it declares none).
+    pub properties: Vec<String>,
+    /// Whether the body may have no other properties (`additionalProperties: false`).
+    pub closed: bool,
+}
+
+impl ResponseDoc {
+    /// What is wrong with a body path (`detail`, `a.b`, `$`) a case reads from this response,
+    /// if anything: a first segment the schema does not declare, and that is one typo away from
+    /// one it does (or any undeclared one, where the schema allows no others). The message and
+    /// a hint.
+    pub fn path_problem(&self, path: &str) -> Option<(String, Option<String>)> {
+        let first = path.split('.').next().unwrap_or(path);
+        if path == "$" || self.properties.is_empty() || self.properties.iter().any(|p| p == first) {
+            return None;
+        }
+        match did_you_mean(first, self.properties.iter().map(String::as_str)) {
+            Some(best) => Some((
+                format!("the answer declares no field `{first}`"),
+                Some(format!("did you mean `{best}`?")),
+            )),
+            None if self.closed => Some((
+                format!("the answer declares no field `{first}`"),
+                Some(format!("its fields are {}", self.properties.join(", "))),
+            )),
+            None => None,
+        }
+    }
 }
 
 /// What a request field's schema allows, as far as the generated probes need it.
@@ -649,6 +677,8 @@ impl<'a> ValidatorSet<'a> {
                 .get("x-alternative-to")
                 .and_then(Value::as_str)
                 .and_then(|s| s.parse().ok()),
+            properties: Vec::new(),
+            closed: false,
         };
         if let Some(media) = json_media {
             let schema_ptr = format!("{resp_ptr}/content/{}/schema", escape(&media));
@@ -721,6 +751,8 @@ impl<'a> ValidatorSet<'a> {
         let Some(props) = schema.get("properties").and_then(Value::as_object) else {
             return Ok(());
         };
+        doc.properties = props.keys().cloned().collect();
+        doc.closed = schema.get("additionalProperties") == Some(&Value::Bool(false));
         for (name, prop) in props {
             let resolved = match prop.get("$ref").and_then(Value::as_str) {
                 Some(r) => self.resolve(r.trim_start_matches('#'))?.1,

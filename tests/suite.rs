@@ -37,9 +37,15 @@ fn main() {
             &server.password,
         );
         let target = Target::resolve(None, &settings, |_| None).unwrap();
-        let mut report = run::run(Arc::clone(&spec), &cases, target, &Options::default(), &|_| {})
-            .await
-            .unwrap();
+        let mut report = run::run(
+            Arc::clone(&spec),
+            &cases,
+            target,
+            &Options::default(),
+            &|_| {},
+        )
+        .await
+        .unwrap();
         let password = server.password.clone();
         server.stop().await;
         let redactor = Redactor::for_report(&report, &spec.secret_fields, [password]);

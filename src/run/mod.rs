@@ -17,7 +17,7 @@ mod matcher;
 mod pool;
 mod result;
 mod steps;
-mod template;
+pub mod template;
 mod unchanged;
 
 pub use case::{Env, run_case, skipped};

@@ -130,6 +130,50 @@ impl Scope<'_> {
     }
 }
 
+/// The names a template may use besides captures.
+pub const BUILTINS: &[&str] = &[
+    "profile.username",
+    "profile.password",
+    "sso.username",
+    "other.username",
+    "other.password",
+    "run.name",
+    "run.unique",
+    "run.id",
+];
+
+/// One `{{ ... }}` of a text: the name it reads, and its filters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Use {
+    /// The name (a capture or a builtin).
+    pub name: String,
+    /// The filters after `|`.
+    pub filters: Vec<String>,
+}
+
+/// The templates of a text, as far as they are well formed (`fill(...)` reads nothing); the
+/// text of the first unclosed `{{` is an error.
+pub fn uses(text: &str) -> Result<Vec<Use>, TemplateError> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let end = after
+            .find("}}")
+            .ok_or_else(|| TemplateError::Unclosed(text.to_owned()))?;
+        let expr = after[..end].trim();
+        if fill_spec(expr).is_none() {
+            let mut parts = expr.split('|').map(str::trim);
+            out.push(Use {
+                name: parts.next().unwrap_or_default().to_owned(),
+                filters: parts.map(str::to_owned).collect(),
+            });
+        }
+        rest = &after[end + 2..];
+    }
+    Ok(out)
+}
+
 /// Every filter there is, for messages.
 pub const FILTERS: &[&str] = &[
     "string",
