@@ -681,37 +681,17 @@ fn call(
                 None => e,
             }
         })?;
-    for (name, source) in &s.capture {
-        if !(source.starts_with("body.") || source.starts_with("header.")) {
-            return Err(err(format!(
-                "step {index}: capture `{name}` reads `{source}`; write body.FIELD or header.NAME"
-            )));
-        }
-    }
-    let mut texts: Vec<&str> = Vec::new();
-    match &body {
-        Body::Fields(b) => b.values().for_each(|v| strings(v, &mut texts)),
-        Body::Raw(raw) => texts.push(raw),
-        Body::Size(_) => {}
-    }
-    texts.extend(s.headers.values().map(String::as_str));
-    for o in &outcomes {
-        for m in o.body.values().chain(o.headers.values()) {
-            m.equals
-                .iter()
-                .chain(m.one_of.iter().flatten())
-                .for_each(|v| strings(v, &mut texts));
-        }
-    }
-    let named = |m: String, hint: Option<String>| {
+    let with_hint = |m: String, hint: Option<String>| {
         let e = err(format!("step {index}: {m}"));
         match hint {
             Some(h) => e.hint(h),
             None => e,
         }
     };
-    check_templates(texts, captured).map_err(|(m, h)| named(m, h))?;
-    read_paths(operation, &outcomes, &s.capture).map_err(|(m, h)| named(m, h))?;
+    check_reads(
+        operation, &body, &s.headers, &outcomes, &s.capture, captured,
+    )
+    .map_err(|(m, h)| with_hint(m, h))?;
     captured.extend(s.capture.keys().cloned());
     let method = match s.method {
         Some(m) => Some(
@@ -917,32 +897,7 @@ fn other_action(
         return Ok(Action::CreateUser(u));
     }
     if let Some(b) = s.borrow_refresh_token {
-        if let Some((name, source)) = b.capture.iter().find(|(_, src)| !src.starts_with("body.")) {
-            return Err(format!(
-                "step {index}: borrow_refresh_token captures `{name}` from `{source}`; write body.FIELD"
-            ));
-        }
-        // A lent token is a refresh token object, as the contract's answers show one.
-        let object = spec
-            .operations
-            .values()
-            .flat_map(|o| o.responses.values())
-            .find(|d| {
-                d.token
-                    .as_ref()
-                    .is_some_and(|t| t.kind == crate::spec::TokenKind::Refresh)
-            });
-        for (name, source) in &b.capture {
-            let path = source.trim_start_matches("body.");
-            if let Some((m, hint)) = object.and_then(|d| d.path_problem(path)) {
-                let hint = hint.map(|h| format!(" ({h})")).unwrap_or_default();
-                return Err(format!(
-                    "step {index}: borrow_refresh_token captures `{name}` from `{source}`: {m}{hint}"
-                ));
-            }
-        }
-        captured.extend(b.capture.keys().cloned());
-        return Ok(Action::BorrowRefreshToken(b));
+        return borrow(b, index, spec, captured);
     }
     if let Some(t) = s.advance_clock_to {
         return Ok(Action::AdvanceClockTo(t));
@@ -980,6 +935,78 @@ fn check_matcher(m: &Matcher, what: &str, captured: &BTreeSet<String>) -> Result
         return Err(format!("the matcher for `{what}` checks nothing"));
     }
     Ok(())
+}
+
+/// What a call reads exists: the names its templates use (in its body, headers and matchers),
+/// and the fields of the answers its matchers and captures read.
+fn check_reads(
+    operation: &crate::spec::Operation,
+    body: &Body,
+    headers: &BTreeMap<String, String>,
+    outcomes: &[Outcome],
+    capture: &BTreeMap<String, String>,
+    captured: &BTreeSet<String>,
+) -> Result<(), (String, Option<String>)> {
+    for (name, source) in capture {
+        if !(source.starts_with("body.") || source.starts_with("header.")) {
+            return Err((
+                format!("capture `{name}` reads `{source}`; write body.FIELD or header.NAME"),
+                None,
+            ));
+        }
+    }
+    let mut texts: Vec<&str> = Vec::new();
+    match body {
+        Body::Fields(b) => b.values().for_each(|v| strings(v, &mut texts)),
+        Body::Raw(raw) => texts.push(raw),
+        Body::Size(_) => {}
+    }
+    texts.extend(headers.values().map(String::as_str));
+    for o in outcomes {
+        for m in o.body.values().chain(o.headers.values()) {
+            m.equals
+                .iter()
+                .chain(m.one_of.iter().flatten())
+                .for_each(|v| strings(v, &mut texts));
+        }
+    }
+    check_templates(texts, captured)?;
+    read_paths(operation, outcomes, capture)
+}
+
+/// A `borrow_refresh_token` step: its captures read fields of a refresh token object.
+fn borrow(
+    b: Borrow,
+    index: usize,
+    spec: &Spec,
+    captured: &mut BTreeSet<String>,
+) -> Result<Action, String> {
+    if let Some((name, source)) = b.capture.iter().find(|(_, src)| !src.starts_with("body.")) {
+        return Err(format!(
+            "step {index}: borrow_refresh_token captures `{name}` from `{source}`; write body.FIELD"
+        ));
+    }
+    // A lent token is a refresh token object, as the contract's answers show one.
+    let object = spec
+        .operations
+        .values()
+        .flat_map(|o| o.responses.values())
+        .find(|d| {
+            d.token
+                .as_ref()
+                .is_some_and(|t| t.kind == crate::spec::TokenKind::Refresh)
+        });
+    for (name, source) in &b.capture {
+        let path = source.trim_start_matches("body.");
+        if let Some((m, hint)) = object.and_then(|d| d.path_problem(path)) {
+            let hint = hint.map(|h| format!(" ({h})")).unwrap_or_default();
+            return Err(format!(
+                "step {index}: borrow_refresh_token captures `{name}` from `{source}`: {m}{hint}"
+            ));
+        }
+    }
+    captured.extend(b.capture.keys().cloned());
+    Ok(Action::BorrowRefreshToken(b))
 }
 
 /// Every string inside a JSON value.
