@@ -343,6 +343,11 @@ pub struct Target {
     pub refresh_lifespan: Span,
     /// The access token lifespan the target is configured with.
     pub access_lifespan: Span,
+    /// Where the refresh token lifespan comes from (`--refresh-lifespan-days`, the profile,
+    /// the vendor's default, the target's control protocol), for messages and reports.
+    pub refresh_lifespan_from: String,
+    /// Where the access token lifespan comes from.
+    pub access_lifespan_from: String,
     /// Allowed difference in expiry arithmetic.
     pub tolerance: Span,
     /// Per-request timeout.
@@ -499,12 +504,45 @@ impl Target {
             .transpose()?
             .unwrap_or_default();
         let environment = Settings::from_env(&file, &env);
+        let in_file = (
+            file.refresh_token_lifespan_days,
+            file.access_token_lifespan_hours,
+        );
         let merged = flags.clone().over(environment.over(file));
         let origin = Origin(profile.map(Place::file));
         let headers = headers(&merged.headers, &env, &origin)?;
+        let from = |flag: Option<u32>, in_file: Option<u32>, name: &str| {
+            if flag.is_some() {
+                format!("--{name}")
+            } else if in_file.is_some() {
+                "the profile".to_owned()
+            } else {
+                "the vendor's default".to_owned()
+            }
+        };
+
+        let refresh_from = from(
+            flags.refresh_token_lifespan_days,
+            in_file.0,
+            "refresh-lifespan-days",
+        );
+        let access_from = from(
+            flags.access_token_lifespan_hours,
+            in_file.1,
+            "access-lifespan-hours",
+        );
         let mut target = Self::from_settings(merged, origin)?;
         target.headers = headers;
+        target.refresh_lifespan_from = refresh_from;
+        target.access_lifespan_from = access_from;
         Ok(target)
+    }
+
+    /// Whether the lifespans were left to the vendor's defaults (and may be taken from the
+    /// target when it can say).
+    pub fn lifespans_defaulted(&self) -> bool {
+        self.refresh_lifespan_from == "the vendor's default"
+            && self.access_lifespan_from == "the vendor's default"
     }
 
     fn from_settings(s: Settings, origin: Origin) -> Result<Self, Error> {
@@ -524,6 +562,8 @@ impl Target {
             password,
             refresh_lifespan,
             access_lifespan,
+            refresh_lifespan_from: "the vendor's default".into(),
+            access_lifespan_from: "the vendor's default".into(),
             tolerance: s.tolerance.unwrap_or(Span::from_secs(1)),
             timeout: s.timeout.unwrap_or(Span::from_secs(10)),
             max_response_bytes: s.max_response_bytes.unwrap_or(1024 * 1024),

@@ -214,7 +214,12 @@ async fn gateway_headers_go_on_every_request_and_never_into_a_report() {
     })
     .await
     .unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    // The one login that checks the credentials meets the gateway's refusal: the run stops
+    // there, with what to check.
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains("credentials were refused"), "{out}");
+    assert!(out.contains("--header"), "{out}");
 }
 
 /// Runs one case (YAML) against `url` with these settings.
@@ -412,4 +417,146 @@ async fn a_run_leaves_at_most_jobs_plus_3_refresh_tokens_and_no_access_token() {
         (0, 0),
         "with the control protocol, nothing is left"
     );
+}
+
+/// A wrong password is the profile's mistake: one login says so, and the run stops there
+/// (exit 2), whatever the target does about failed logins. It once sent 36 for the whole
+/// suite, and failed every case that borrows a token.
+#[tokio::test]
+async fn refused_credentials_stop_the_run_after_one_failed_login() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/integration/v1/createRefreshToken/"))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(
+                json!({"detail": "Invalid username or password.", "code": "401000"}),
+            ),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"detail": "no"})))
+        .mount(&server)
+        .await;
+    let spec = Arc::new(Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).unwrap());
+    let mut cases = case::load_builtin(&spec).unwrap();
+    cases.extend(token_conformance::generate::cases(&spec).unwrap());
+    let settings = Settings {
+        base_url: Some(server.uri()),
+        username: Some("ci@example.com".into()),
+        password: Some(Secret::new("the-wrong-one")),
+        ..Settings::default()
+    };
+    let target = Target::resolve(None, &settings, |_| None).unwrap();
+    let err = run::run(spec, &cases, target, &Options::default(), &|_| {})
+        .await
+        .expect_err("refused credentials stop the run");
+    let error = token_conformance::error::Error::from(err);
+    assert_eq!(
+        error.exit(),
+        token_conformance::error::Exit::Error,
+        "exit 2"
+    );
+    assert!(
+        error.message.contains(
+            "the profile's credentials were refused: createRefreshToken answered 401 \"Invalid username or password.\""
+        ),
+        "{error}"
+    );
+    let logins = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| String::from_utf8_lossy(&r.body).contains("the-wrong-one"))
+        .count();
+    assert_eq!(
+        logins, 1,
+        "exactly one failed login for the profile's account"
+    );
+}
+
+/// The control protocol's lifespans of a target, `(days, hours)`.
+async fn lifespans_of(control_url: &str) -> (u64, u64) {
+    let text = reqwest::Client::new()
+        .get(format!("{control_url}/lifespans"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    (
+        v["refresh_token_lifespan_days"].as_u64().unwrap(),
+        v["access_token_lifespan_hours"].as_u64().unwrap(),
+    )
+}
+
+/// A shared target configured for 90 days and 12 hours is left at 90 days and 12 hours, by the
+/// whole suite and by each case that sets lifespans alone; a profile that leaves the lifespans
+/// out takes the target's; one that says otherwise is told so before anything runs.
+#[tokio::test]
+async fn a_target_is_left_with_the_lifespans_it_had() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = reference_server::embedded::start().await.unwrap();
+    reqwest::Client::new()
+        .post(format!("{}/lifespans", server.control_url))
+        .header("content-type", "application/json")
+        .body(
+            json!({"refresh_token_lifespan_days": 90, "access_token_lifespan_hours": 12})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let spec = Arc::new(Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).unwrap());
+    let cases = case::load_builtin(&spec).unwrap();
+    let settings = Settings::local(
+        &server.base_url,
+        &server.control_url,
+        &server.username,
+        &server.password,
+    );
+    for filter in [
+        None,
+        Some("expiry.lifespan.access"),
+        Some("expiry.access.boundary"),
+        Some("expiry.lifespan.refresh"),
+        Some("expiry.refresh.boundary"),
+    ] {
+        let target = Target::resolve(None, &settings, |_| None).unwrap();
+        let opts = Options {
+            filter: filter.map(str::to_owned),
+            ..Options::default()
+        };
+        let report = run::run(Arc::clone(&spec), &cases, target, &opts, &|_| {})
+            .await
+            .unwrap();
+        assert_eq!(
+            report.summary().failed,
+            0,
+            "{filter:?}: {:#?}",
+            report.cases
+        );
+        assert_eq!(
+            lifespans_of(&server.control_url).await,
+            (90, 12),
+            "{filter:?} left the target reconfigured"
+        );
+    }
+    // A profile that assumes 24 hours where the target says 12: one clear error, no run.
+    let mut wrong = settings.clone();
+    wrong.access_token_lifespan_hours = Some(24);
+    let target = Target::resolve(None, &wrong, |_| None).unwrap();
+    let err = run::run(spec, &cases, target, &Options::default(), &|_| {})
+        .await
+        .expect_err("a profile at odds with the target");
+    let e = token_conformance::error::Error::from(err);
+    assert_eq!(e.exit(), token_conformance::error::Exit::Error);
+    assert!(
+        e.message.contains("the profile assumes 24h for access tokens (from --access-lifespan-hours); the target says 12h"),
+        "{e}"
+    );
+    server.stop().await;
 }

@@ -63,6 +63,42 @@ impl Api<'_> {
             .map_err(|e| format!("{e} to the profile's credentials"))
     }
 
+    /// Logs in as the profile's user once, to check the credentials before any case: the new
+    /// token object, `Err(Some(answer))` when the login was refused (401, 403), `Err(None)`
+    /// when it failed otherwise (the cases will say how).
+    pub async fn check_credentials(
+        &self,
+        name: &str,
+    ) -> Result<Map<String, Value>, Option<String>> {
+        let op = self.spec.login().ok_or(None)?;
+        let login = op.login.as_ref().ok_or(None)?;
+        let body = Map::from_iter([
+            (
+                login.username.clone(),
+                Value::from(self.target.username.as_str()),
+            ),
+            (
+                login.password.clone(),
+                Value::from(self.target.password.expose()),
+            ),
+            (login.name.clone(), Value::from(name)),
+        ]);
+        let answer = self.call(op, body).await.map_err(|_| None)?;
+        match answer.body {
+            Some(body) if answer.ok() => Ok(body),
+            detail if matches!(answer.status, 401 | 403) => {
+                let said = detail
+                    .as_ref()
+                    .and_then(|b| b.get("detail"))
+                    .and_then(Value::as_str)
+                    .map(|d| format!(" \"{d}\""))
+                    .unwrap_or_default();
+                Err(Some(format!("{} answered {}{said}", op.id, answer.status)))
+            }
+            _ => Err(None),
+        }
+    }
+
     /// Logs in and creates a refresh token named `name`.
     pub async fn login(
         &self,

@@ -48,6 +48,27 @@ pub struct Env<'a> {
     pub pool: &'a Pool,
     /// What the cases learnt of their tokens, for the clean-up.
     pub inventory: &'a Inventory,
+    /// What a case has changed on the target and not yet put back (only the cases that run
+    /// alone change it): shared, so that an interrupted run can still put it back.
+    pub undo: &'a std::sync::Mutex<Undo>,
+}
+
+/// The target's state a case changed: how far it moved the clock, whether it set lifespans.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Undo {
+    /// How far the clock was moved.
+    pub moved: Span,
+    /// Whether the lifespans were set.
+    pub lifespans: bool,
+}
+
+impl Env<'_> {
+    /// The changes not yet put back.
+    pub fn undo(&self) -> std::sync::MutexGuard<'_, Undo> {
+        self.undo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl Env<'_> {
@@ -87,8 +108,6 @@ pub(super) struct CaseState<'e> {
     name: String,
     pub(super) captures: BTreeMap<String, Value>,
     pub(super) ledger: Ledger,
-    pub(super) moved: Span,
-    pub(super) lifespans_changed: bool,
     pub(super) traces: Traces,
     /// Tokens lent by the pool, not yet taken by a borrow step.
     loan: Vec<Lent>,
@@ -149,8 +168,6 @@ pub async fn run_case(env: &Env<'_>, case: &Case, index: usize) -> (CaseResult, 
         name: format!("token-conformance {} {}", env.run_id, case.id),
         captures: BTreeMap::new(),
         ledger: Ledger::new(profile_lifespans(env.target), &env.target.username),
-        moved: Span::default(),
-        lifespans_changed: false,
         traces: Traces::default(),
         loan: Vec::new(),
         borrowed: Vec::new(),

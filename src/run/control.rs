@@ -89,6 +89,12 @@ impl Control {
         .await
     }
 
+    /// The lifespans in force: `(days, hours)`.
+    pub async fn lifespans(&self) -> Result<(u32, u32), ControlError> {
+        let v = self.call("GET", "/lifespans", None).await?;
+        lifespans_of(&v)
+    }
+
     /// Sets either or both lifespans; returns `(days, hours)` in force after.
     pub async fn set_lifespans(
         &self,
@@ -105,20 +111,7 @@ impl Control {
         let v = self
             .call("POST", "/lifespans", Some(Value::Object(body)))
             .await?;
-        let get = |k: &str| {
-            v.get(k)
-                .and_then(Value::as_u64)
-                .and_then(|n| u32::try_from(n).ok())
-        };
-        match (
-            get("refresh_token_lifespan_days"),
-            get("access_token_lifespan_hours"),
-        ) {
-            (Some(d), Some(h)) => Ok((d, h)),
-            _ => Err(ControlError::Malformed(format!(
-                "the control protocol's lifespans answer lacks a field: {v}"
-            ))),
-        }
+        lifespans_of(&v)
     }
 
     /// Creates (or updates) a user; returns the answer (with `user_id`).
@@ -156,4 +149,22 @@ fn clock_value(v: &Value) -> Result<time::OffsetDateTime, ControlError> {
                 "the control protocol's clock answer has no RFC 3339 `now`: {v}"
             ))
         })
+}
+
+/// `(days, hours)` of a lifespans answer.
+fn lifespans_of(v: &Value) -> Result<(u32, u32), ControlError> {
+    let get = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+    };
+    match (
+        get("refresh_token_lifespan_days"),
+        get("access_token_lifespan_hours"),
+    ) {
+        (Some(d), Some(h)) => Ok((d, h)),
+        _ => Err(ControlError::Malformed(format!(
+            "the control protocol's lifespans answer lacks a field: {v}"
+        ))),
+    }
 }

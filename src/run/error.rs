@@ -25,6 +25,23 @@ pub enum RunError {
     },
     /// The HTTP client could not be set up (a CA file that cannot be read, say).
     Setup(Error),
+    /// The profile says the target is configured one way, the target's control protocol says
+    /// another: every expiry judgement would be off, so the run does not start.
+    Config {
+        /// What disagrees.
+        message: String,
+    },
+    /// The run was interrupted (Ctrl-C); what it had changed on the target was put back.
+    Interrupted {
+        /// What putting it back left undone, if anything.
+        problem: Option<String>,
+    },
+    /// The profile's username and password were refused by the one login made to check them
+    /// before any case: no case would get anywhere, and more attempts could lock the account.
+    Credentials {
+        /// The operation's answer: its status and what it said.
+        answer: String,
+    },
 }
 
 impl RunError {
@@ -45,6 +62,16 @@ impl RunError {
                 .hint
                 .is_none()
                 .then_some("check the target's TLS settings"),
+            Self::Config { .. } => Some(
+                "give the lifespans the target uses, or leave them out to take the target's own",
+            ),
+            Self::Interrupted { problem: Some(_) } => Some(
+                "put the target's clock and lifespans back by hand (reference-server conf, or the control protocol)",
+            ),
+            Self::Interrupted { problem: None } => None,
+            Self::Credentials { .. } => Some(
+                "check --username and TOKEN_CONFORMANCE_PASSWORD (or the profile's password_env); a 403 may also be a gateway that wants a --header, or an account that signs in through SSO. The run stopped after this one failed login, so the account is not locked",
+            ),
         }
     }
 }
@@ -55,6 +82,17 @@ impl fmt::Display for RunError {
             Self::Unreachable { url, cause } => write!(f, "{url}: {cause}"),
             Self::Control { url, cause } => write!(f, "control protocol at {url}: {cause}"),
             Self::Setup(e) => write!(f, "{}", e.message),
+            Self::Config { message } => write!(f, "{message}"),
+            Self::Interrupted { problem: None } => write!(
+                f,
+                "interrupted; the target's clock and lifespans are as the run found them"
+            ),
+            Self::Interrupted { problem: Some(p) } => {
+                write!(f, "interrupted, and the target could not be put back: {p}")
+            }
+            Self::Credentials { answer } => {
+                write!(f, "the profile's credentials were refused: {answer}")
+            }
         }
     }
 }
@@ -64,6 +102,10 @@ impl From<RunError> for Error {
         let hint = e.hint();
         let out = match e {
             RunError::Setup(inner) => return inner,
+            c @ (RunError::Credentials { .. } | RunError::Config { .. }) => {
+                Error::new(ErrorKind::Profile, c.to_string())
+            }
+            i @ RunError::Interrupted { .. } => Error::new(ErrorKind::Usage, i.to_string()),
             other => Error::new(ErrorKind::Unreachable, other.to_string()),
         };
         match hint {

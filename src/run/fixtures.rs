@@ -24,6 +24,9 @@ pub struct Fixtures {
     /// A second account the run made and can log in as (username, password), when the
     /// control protocol offers `users`: probes of its password never touch the profile's.
     pub other_login: Option<(String, Secret)>,
+    /// The lifespans the target had when the run began (`(days, hours)`), where its control
+    /// protocol says: what the run puts back after a case changed them.
+    pub target_lifespans: Option<(u32, u32)>,
     /// Whether validating a refresh token leaves its last use alone on this target, so that a
     /// moved last use after a refused request shows the request minted from it (learnt once
     /// per run, before any case runs).
@@ -104,4 +107,63 @@ pub async fn calibrate(f: &mut Fixtures, api: &Api<'_>, pool: &Pool, issued: &Is
             && answer.body.as_ref().and_then(|b| b.get(&used)) == lent.body.get(&used);
     }
     pool.give_back_untouched(lent);
+}
+
+/// A lifespan in the unit it is set in: days for refresh tokens, hours for access tokens.
+fn days_hours(target: &Target) -> (u32, u32) {
+    let days = target.refresh_lifespan.micros() / 86_400_000_000;
+    let hours = target.access_lifespan.micros() / 3_600_000_000;
+    (
+        u32::try_from(days).unwrap_or(u32::MAX),
+        u32::try_from(hours).unwrap_or(u32::MAX),
+    )
+}
+
+/// Reads the target's lifespans through the control protocol, where it offers them: what the
+/// run restores after a case changes them. Where the profile left the lifespans to the
+/// vendor's defaults and the target says otherwise, the run takes the target's and says so;
+/// where the profile gave them and the target says otherwise, the run does not start, since
+/// every expiry judgement would be off by the difference.
+pub async fn target_lifespans(
+    target: &mut Target,
+    control: Option<&Control>,
+) -> Result<Option<(u32, u32)>, RunError> {
+    let Some(control) = control.filter(|_| target.capabilities.contains(&Capability::Lifespans))
+    else {
+        return Ok(None);
+    };
+    let (days, hours) = control
+        .lifespans()
+        .await
+        .map_err(|cause| RunError::Control {
+            url: target.control_url.clone().unwrap_or_default(),
+            cause,
+        })?;
+    let (assumed_days, assumed_hours) = days_hours(target);
+    let mut off = Vec::new();
+    if assumed_hours != hours {
+        off.push(format!(
+            "{assumed_hours}h for access tokens (from {}); the target says {hours}h",
+            target.access_lifespan_from
+        ));
+    }
+    if assumed_days != days {
+        off.push(format!(
+            "{assumed_days}d for refresh tokens (from {}); the target says {days}d",
+            target.refresh_lifespan_from
+        ));
+    }
+    if !off.is_empty() && !target.lifespans_defaulted() {
+        return Err(RunError::Config {
+            message: format!("the profile assumes {}", off.join(", and ")),
+        });
+    }
+    if !off.is_empty() {
+        let from = "the target's control protocol".to_owned();
+        target.refresh_lifespan = Span::from_secs(i64::from(days) * 86_400);
+        target.access_lifespan = Span::from_secs(i64::from(hours) * 3_600);
+        target.refresh_lifespan_from.clone_from(&from);
+        target.access_lifespan_from = from;
+    }
+    Ok(Some((days, hours)))
 }

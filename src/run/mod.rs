@@ -20,7 +20,7 @@ mod steps;
 pub mod template;
 mod unchanged;
 
-pub use case::{Env, run_case, skipped};
+pub use case::{Env, Undo, run_case, skipped};
 pub use cleanup::{Inventory, Leftovers};
 pub use control::Control;
 pub use error::{ControlError, RunError, StepError, TemplateError};
@@ -263,6 +263,44 @@ fn pool(spec: &Spec, cases: &[&Case], jobs: usize, run_id: &str) -> Result<Pool,
     ))
 }
 
+/// Before any case: where cases borrow tokens, one login checks the profile's credentials
+/// (refused, the run stops, exit 2, after exactly one failed login, rather than failing every
+/// case that borrows a token and sending the account a wrong password each time) and gives the
+/// pool its first token; then, where cases expect refusals, whether the target's validation
+/// moves a token's last use.
+async fn preflight(
+    api: &api::Api<'_>,
+    chosen: &[&Case],
+    run_id: &str,
+    pool: &Pool,
+    issued: &IssuedTokens,
+    fixtures: &mut Fixtures,
+) -> Result<(), RunError> {
+    // Only where the pool would log in anyway: a run of creating cases alone would keep the
+    // token of this extra login.
+    let borrows = chosen.iter().any(|c| c.borrows() > 0);
+    if borrows {
+        match api
+            .check_credentials(&format!("token-conformance {run_id} pool"))
+            .await
+        {
+            Ok(token) => pool.seed(token, issued),
+            Err(Some(answer)) => return Err(RunError::Credentials { answer }),
+            Err(None) => {}
+        }
+    }
+    let refuses = chosen.iter().any(|c| {
+        c.steps.iter().any(|s| match &s.action {
+            crate::case::Action::Call(call) => call.outcomes.iter().any(|o| o.is_refusal()),
+            _ => false,
+        })
+    });
+    if refuses && borrows {
+        fixtures::calibrate(fixtures, api, pool, issued).await;
+    }
+    Ok(())
+}
+
 fn run_api<'a>(spec: &'a Spec, http: &'a Http, target: &'a Target) -> api::Api<'a> {
     api::Api { spec, http, target }
 }
@@ -280,22 +318,23 @@ pub async fn run(
     let http = Http::new(&target).map_err(RunError::Setup)?;
     probe(&target, &spec, &http).await?;
     let control = resolve_capabilities(&mut target, &http).await?;
+    let target_lifespans = fixtures::target_lifespans(&mut target, control.as_ref()).await?;
     let chosen: Vec<&Case> = cases.iter().filter(|c| selected(c, opts)).collect();
     let run_id = run_id();
     let needs_sso = chosen.iter().any(|c| c.needs.contains(&Need::SsoUser));
     let mut fixtures = fixtures::prepare(&target, control.as_ref(), &run_id, needs_sso).await?;
+    fixtures.target_lifespans = target_lifespans;
     let pool = pool(&spec, &chosen, opts.jobs, &run_id)?;
     let (issued, inventory) = (IssuedTokens::default(), Inventory::default());
-    let refuses = chosen.iter().any(|c| {
-        c.steps.iter().any(|s| match &s.action {
-            crate::case::Action::Call(call) => call.outcomes.iter().any(|o| o.is_refusal()),
-            _ => false,
-        })
-    });
-    if refuses && chosen.iter().any(|c| c.borrows() > 0) {
-        let api = run_api(&spec, &http, &target);
-        fixtures::calibrate(&mut fixtures, &api, &pool, &issued).await;
-    }
+    preflight(
+        &run_api(&spec, &http, &target),
+        &chosen,
+        &run_id,
+        &pool,
+        &issued,
+        &mut fixtures,
+    )
+    .await?;
     let env = Env {
         spec: &spec,
         target: &target,
@@ -306,10 +345,20 @@ pub async fn run(
         fixtures: &fixtures,
         pool: &pool,
         inventory: &inventory,
+        undo: &std::sync::Mutex::default(),
     };
     let mut tally = Tally::default();
     let plan = plan(chosen, &target, &mut tally.results, on_case);
-    execute(&env, plan, opts.jobs, &mut tally, on_case).await;
+    // Ctrl-C stops the cases where they are, and puts the target's clock and lifespans back
+    // before the run ends: a shared target is never left reconfigured.
+    let interrupted = tokio::select! {
+        () = execute(&env, plan, opts.jobs, &mut tally, on_case) => false,
+        _ = tokio::signal::ctrl_c() => true,
+    };
+    if interrupted {
+        let problem = steps::put_back(&env).await.err().map(|(_, p)| p);
+        return Err(RunError::Interrupted { problem });
+    }
     // A connection failure during the run: does the target still answer at all?
     let stopped_answering = tally.connect_failed && probe(&target, &spec, &http).await.is_err();
     let leftovers = if stopped_answering {

@@ -124,6 +124,17 @@ impl Pool {
         self.idle().push(clean);
     }
 
+    /// Starts the pool with a token the run made itself (the one login that checked the
+    /// credentials), so that it is lent rather than left over.
+    pub fn seed(&self, body: Map<String, Value>, issued: &IssuedTokens) {
+        self.record(&body, issued);
+        self.held.fetch_add(1, Ordering::SeqCst);
+        self.idle().push(Lent {
+            body,
+            issued: Instant::now(),
+        });
+    }
+
     /// Takes back a token its case left as it got it (nothing minted, not replaced): it needs
     /// no cleaning, which saves the two requests [`Pool::give_back`] costs.
     pub fn give_back_untouched(&self, token: Lent) {

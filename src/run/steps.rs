@@ -8,7 +8,7 @@ use std::time::Instant;
 use crate::case::{Action, ClockTarget, CreateUser, SetLifespans};
 use crate::check::{Fact, Lifespans, Origin};
 use crate::duration::Span;
-use crate::run::case::CaseState;
+use crate::run::case::{CaseState, Env};
 use crate::run::error::{ControlError, StepError};
 use crate::spec::TokenKind;
 
@@ -53,7 +53,10 @@ async fn advance(state: &mut CaseState<'_>, by: Span) -> Result<(), StepError> {
     } else {
         Span::from_micros(moved.micros() - elapsed.micros())
     };
-    state.moved = Span::from_micros(state.moved.micros().saturating_add(jump.micros()));
+    {
+        let mut undo = state.env.undo();
+        undo.moved = Span::from_micros(undo.moved.micros().saturating_add(jump.micros()));
+    }
     state.ledger.clock_moved(jump);
     if honoured {
         Ok(())
@@ -85,7 +88,7 @@ async fn set_lifespans(state: &mut CaseState<'_>, l: &SetLifespans) -> Result<()
     let (days, hours) = control
         .set_lifespans(l.refresh_token_days, l.access_token_hours)
         .await?;
-    state.lifespans_changed = true;
+    state.env.undo().lifespans = true;
     let asked_days = l.refresh_token_days.unwrap_or(days);
     let asked_hours = l.access_token_hours.unwrap_or(hours);
     if (days, hours) != (asked_days, asked_hours) {
@@ -156,29 +159,59 @@ async fn create_user(state: &mut CaseState<'_>, u: &CreateUser) -> Result<(), St
 
 /// Puts back the clock and lifespans the case changed; a problem, if it could not.
 pub(super) async fn restore(state: &mut CaseState<'_>) -> Option<String> {
-    let control = state.env.control?;
-    let target = state.env.target;
+    let moved_back = put_back(state.env).await;
+    match moved_back {
+        Ok(back) => {
+            state.ledger.clock_moved(back);
+            None
+        }
+        Err((back, problems)) => {
+            state.ledger.clock_moved(back);
+            Some(problems)
+        }
+    }
+}
+
+/// Puts back what the run changed on the target and has not put back yet: the clock moved
+/// back by as much as it was moved, the lifespans the target had when the run began (not what
+/// the profile assumes). The clock move made, or with the problems.
+pub async fn put_back(env: &Env<'_>) -> Result<Span, (Span, String)> {
+    let Some(control) = env.control else {
+        return Ok(Span::default());
+    };
+    let undo = *env.undo();
+    let target = env.target;
     let mut problems = Vec::new();
-    if state.moved != Span::default() {
-        match control.advance(-state.moved.as_secs_f64()).await {
+    let mut back = Span::default();
+    if undo.moved != Span::default() {
+        match control.advance(-undo.moved.as_secs_f64()).await {
             Ok(_) => {
-                let back = Span::from_micros(-state.moved.micros());
-                state.ledger.clock_moved(back);
-                state.moved = Span::default();
+                back = Span::from_micros(-undo.moved.micros());
+                env.undo().moved = Span::default();
             }
             Err(e) => problems.push(e.to_string()),
         }
     }
-    if state.lifespans_changed {
-        let days = u32::try_from(target.refresh_lifespan.micros() / 86_400_000_000).unwrap_or(60);
-        let hours = u32::try_from(target.access_lifespan.micros() / 3_600_000_000).unwrap_or(24);
+    if undo.lifespans {
+        // What the target had when the run began, not what the profile assumes: a shared
+        // target is left as it was found.
+        let (days, hours) = env.fixtures.target_lifespans.unwrap_or_else(|| {
+            (
+                u32::try_from(target.refresh_lifespan.micros() / 86_400_000_000).unwrap_or(60),
+                u32::try_from(target.access_lifespan.micros() / 3_600_000_000).unwrap_or(24),
+            )
+        });
         match control.set_lifespans(Some(days), Some(hours)).await {
-            Ok(set) if set == (days, hours) => {}
+            Ok(set) if set == (days, hours) => env.undo().lifespans = false,
             Ok((d, h)) => problems.push(format!(
-                "the control protocol put the lifespans back to {d} days and {h} hours, not the profile's {days} and {hours}"
+                "the control protocol put the lifespans back to {d}d and {h}h, not the {days}d and {hours}h the target had"
             )),
             Err(e) => problems.push(e.to_string()),
         }
     }
-    (!problems.is_empty()).then(|| problems.join("; "))
+    if problems.is_empty() {
+        Ok(back)
+    } else {
+        Err((back, problems.join("; ")))
+    }
 }
