@@ -619,6 +619,11 @@ pub const CATALOGUE: &[Entry] = &[
         LENIENT_WARNINGS,
     )),
     variant(
+        "configured for 90 days and 12 hours",
+        Variant::OtherLifespans,
+        &[],
+    ),
+    variant(
         "every mistyped credential answered 401",
         Variant::Mistyped401,
         &[("bad-input.*", "expect.preferred")],

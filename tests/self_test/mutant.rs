@@ -221,6 +221,9 @@ pub enum Variant {
     /// Every mistyped credential (a user_id that is not an integer, a token or password that is
     /// not a string) is answered as a non-matching one: 401.
     Mistyped401,
+    /// Configured for 90-day refresh tokens and 12-hour access tokens, which the control
+    /// protocol reports and a profile that leaves the lifespans out takes.
+    OtherLifespans,
 }
 
 /// What the mutant departs from, if anything.
@@ -512,8 +515,16 @@ pub async fn start(mode: Mode) -> String {
             refresh: HashMap::new(),
             access: HashMap::new(),
             offset: Duration::ZERO,
-            refresh_days: 60,
-            access_hours: 24,
+            refresh_days: if mode == Mode::Variant(Variant::OtherLifespans) {
+                90
+            } else {
+                60
+            },
+            access_hours: if mode == Mode::Variant(Variant::OtherLifespans) {
+                12
+            } else {
+                24
+            },
             failures: HashMap::new(),
             counter: 0,
         }),
@@ -546,7 +557,10 @@ pub async fn start(mode: Mode) -> String {
         .route("/conformance/v1/", get(discovery))
         .route("/conformance/v1/clock", get(clock))
         .route("/conformance/v1/clock/advance", post(advance))
-        .route("/conformance/v1/lifespans", post(lifespans))
+        .route(
+            "/conformance/v1/lifespans",
+            get(current_lifespans).post(lifespans),
+        )
         .route("/conformance/v1/users", post(users))
         .route("/conformance/v1/revokeRefreshToken", post(admin_revoke))
         .with_state(mutant);
@@ -1256,6 +1270,15 @@ async fn lifespans(State(m): Shared, axum::Json(body): axum::Json<Value>) -> Res
         (now_days + 1, now_hours + 1)
     } else {
         (now_days, now_hours)
+    };
+    axum::Json(json!({"refresh_token_lifespan_days": d, "access_token_lifespan_hours": h}))
+        .into_response()
+}
+
+async fn current_lifespans(State(m): Shared) -> Response {
+    let (d, h) = {
+        let inner = m.lock();
+        (inner.refresh_days, inner.access_hours)
     };
     axum::Json(json!({"refresh_token_lifespan_days": d, "access_token_lifespan_hours": h}))
         .into_response()
