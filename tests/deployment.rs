@@ -193,8 +193,16 @@ async fn gateway_headers_go_on_every_request_and_never_into_a_report() {
     ] {
         assert!(!t.contains(key), "the {name} report holds the gateway key");
     }
+}
 
-    // Without the key, the gateway refuses, and the run says so rather than passing.
+/// Without its key, a gateway refuses: the one login that checks the credentials meets the
+/// refusal, and the run stops there (exit 2) with what to check, rather than passing.
+#[tokio::test]
+async fn a_gateway_without_its_key_stops_the_run_with_what_to_check() {
+    let server = gateway("gw-key-5f1c29a7").await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("gateway")).unwrap();
+    std::fs::write(dir.path().join("gateway/create.yaml"), CREATE_CASE).unwrap();
     let uri = server.uri();
     let d = dir.path().to_owned();
     let o = tokio::task::spawn_blocking(move || {
@@ -214,8 +222,6 @@ async fn gateway_headers_go_on_every_request_and_never_into_a_report() {
     })
     .await
     .unwrap();
-    // The one login that checks the credentials meets the gateway's refusal: the run stops
-    // there, with what to check.
     let out = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}");
     assert!(out.contains("credentials were refused"), "{out}");
