@@ -96,6 +96,33 @@ impl Span {
     }
 }
 
+impl Span {
+    /// This span written in the largest unit `like` is a whole number of (days, hours,
+    /// minutes, seconds), so that two spans compared read in one unit: `12h` against `24h`,
+    /// not `12h` against `1d`.
+    pub fn in_units_of(self, like: Span) -> String {
+        let unit = [
+            ("d", 86_400_000_000_i64),
+            ("h", 3_600_000_000),
+            ("m", 60_000_000),
+            ("s", 1_000_000),
+        ]
+        .into_iter()
+        .find(|(_, size)| like.micros != 0 && like.micros % size == 0);
+        let Some((name, size)) = unit else {
+            return self.to_string();
+        };
+        if self.micros % size == 0 {
+            format!("{}{name}", self.micros / size)
+        } else {
+            #[allow(clippy::cast_precision_loss)]
+            let value = self.micros as f64 / size as f64;
+            let text = format!("{value:.6}");
+            format!("{}{name}", text.trim_end_matches('0').trim_end_matches('.'))
+        }
+    }
+}
+
 impl fmt::Display for Span {
     /// The units that add up to it, largest first, in the form `parse` reads: `61d`, `24h1s`,
     /// `4h33m59s`, `300ms`, `1s500ms`.

@@ -116,7 +116,7 @@ fn console_text(report: &RunReport) -> String {
         // The cause chain is the HTTP library's wording, which its next release may change:
         // the golden file keeps what the harness says, each test asserts the cause it provoked.
         (
-            r"(could not be read|connection failed): error sending request[^\n]*",
+            r"(could not be read|connection failed): [^\n]*",
             "$1: [cause]",
         ),
     ];

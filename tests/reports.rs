@@ -377,3 +377,64 @@ fn drift_from_a_snapshot_fails_with_a_diff() {
             .is_file()
     );
 }
+
+/// A run of part of the suite never says "conforms": the verdict says what ran and which MUST
+/// cases did not, in the console and every report, and the reports name what shaped it.
+#[test]
+fn a_partial_run_says_what_it_did_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("report.md");
+    let xml = dir.path().join("report.xml");
+    let json = dir.path().join("report.json");
+    let (code, out) = run_bin(&[
+        "run",
+        "--filter",
+        "refresh-token.regen",
+        "--markdown",
+        md.to_str().unwrap(),
+        "--junit",
+        xml.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "no failures: {out}");
+    let verdict = out.lines().find(|l| l.starts_with("verdict: ")).unwrap();
+    let shape = regex::Regex::new(
+        r"^verdict: no failures in 4 of \d+ cases; \d+ MUST cases not run: access-token.create, ",
+    )
+    .unwrap();
+    assert!(shape.is_match(verdict), "{verdict}");
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(!text.contains("**conforms**"), "{text}");
+    // The report's head, as a vendor publishes it, kept as a golden file (volatile values out).
+    let head: String = text
+        .lines()
+        .take_while(|l| !l.starts_with("## "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let head =
+        regex::Regex::new(r"127\.0\.0\.1:\d+|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ|\d+\.\d+\.\d+ \|")
+            .unwrap()
+            .replace_all(&head, "[volatile]")
+            .into_owned();
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.bind(|| insta::assert_snapshot!("markdown-head-partial-run", head));
+    assert!(text.contains("## MUST cases not run"), "{text}");
+    assert!(
+        text.contains("- `access-token.create`: left out by --filter refresh-token.regen"),
+        "{text}"
+    );
+    let junit = std::fs::read_to_string(&xml).unwrap();
+    assert!(
+        junit.contains("name=\"verdict\" value=\"no failures in 4 of "),
+        "{junit}"
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["verdict"]["conforms"], false);
+    assert_eq!(
+        report["shaping"]["selection"][0],
+        "--filter refresh-token.regen"
+    );
+}

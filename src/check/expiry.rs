@@ -25,11 +25,16 @@ pub fn lifespan(cx: &Context<'_>, out: &mut Findings) {
                 Finding::new(
                     LIFESPAN,
                     format!(
-                        "token_expires_at - created_at of this {} is off the configured lifespan by more than {tolerance}",
-                        token.kind.name()
+                        "token_expires_at - created_at of this {} is off the configured lifespan ({}, from {}) by more than {tolerance}",
+                        token.kind.name(),
+                        token.lifespan,
+                        token.lifespan_from
                     ),
                 )
-                .values(token.lifespan.to_string(), actual.to_string()),
+                .values(
+                    token.lifespan.to_string(),
+                    actual.in_units_of(token.lifespan),
+                ),
             );
         }
     }

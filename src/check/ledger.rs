@@ -121,6 +121,9 @@ pub struct Seen {
     pub is_new: bool,
     /// The lifespan in force when it was created.
     pub lifespan: Span,
+    /// Where that lifespan comes from (`--access-lifespan-hours`, the profile, the vendor's
+    /// default, the target's control protocol, a step of the case), for messages.
+    pub lifespan_from: String,
     /// Its creation time, parsed.
     pub created_at: Option<OffsetDateTime>,
     /// Its expiry, parsed.
@@ -153,6 +156,8 @@ pub struct Fact {
 pub struct Ledger {
     tokens: HashMap<String, Known>,
     lifespans: Lifespans,
+    /// Where the lifespans in force come from: (refresh, access).
+    lifespans_from: (String, String),
     moved: Span,
     profile_username: String,
 }
@@ -178,11 +183,13 @@ fn reported_lifespan(shape: &TokenShape, body: &Map<String, Value>) -> Option<Sp
 }
 
 impl Ledger {
-    /// A ledger for a case on a target with these lifespans, logging in as `profile_username`.
-    pub fn new(lifespans: Lifespans, profile_username: &str) -> Self {
+    /// A ledger for a case on a target with these lifespans (which come `from` where it
+    /// says: refresh, access), logging in as `profile_username`.
+    pub fn new(lifespans: Lifespans, from: (String, String), profile_username: &str) -> Self {
         Self {
             tokens: HashMap::new(),
             lifespans,
+            lifespans_from: from,
             moved: Span::default(),
             profile_username: profile_username.to_owned(),
         }
@@ -195,6 +202,13 @@ impl Ledger {
 
     /// Records a lifespan change (applies to tokens created afterwards).
     pub fn set_lifespans(&mut self, l: Lifespans) {
+        let step = || "the case's set_lifespans step".to_owned();
+        if l.refresh != self.lifespans.refresh {
+            self.lifespans_from.0 = step();
+        }
+        if l.access != self.lifespans.access {
+            self.lifespans_from.1 = step();
+        }
         self.lifespans = l;
     }
 
@@ -387,11 +401,16 @@ impl Ledger {
         });
         entry.body = body.clone();
         entry.use_current = true;
+        let lifespan_from = match shape.kind {
+            TokenKind::Refresh => self.lifespans_from.0.clone(),
+            TokenKind::Access => self.lifespans_from.1.clone(),
+        };
         vec![Seen {
             kind: shape.kind,
             value,
             is_new,
             lifespan: entry.lifespan,
+            lifespan_from,
             created_at,
             expires_at,
         }]

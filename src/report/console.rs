@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::case::Severity;
-use crate::run::{CaseResult, RunReport, StepResult, Verdict};
+use crate::run::{CaseResult, RunReport, StepResult, Verdict, plural};
 
 use super::redact::Redactor;
 
@@ -49,7 +49,7 @@ impl Style {
 pub fn progress_line(r: &CaseResult, style: Style) -> String {
     let detail = match (&r.verdict, &r.skip_reason) {
         (Verdict::Skipped, Some(why)) => format!("({why})"),
-        _ => format!("({} requests, {} ms)", r.requests(), r.millis),
+        _ => format!("({}, {} ms)", plural(r.requests(), "request"), r.millis),
     };
     format!(
         "{} {}  {}",
@@ -146,6 +146,7 @@ pub fn details(report: &RunReport, redactor: &Redactor, style: Style) -> String 
             );
         }
     }
+    grouped(&mut out, report, redactor);
     summary(&mut out, report, style);
     out
 }
@@ -159,11 +160,11 @@ fn summary(out: &mut String, report: &RunReport, style: Style) {
     };
     let _ = writeln!(
         out,
-        "\n{} cases{generated}, {} requests by the cases ({} in all), {} tokens issued, {:.1} s against {}",
-        report.cases.len(),
-        report.requests(),
+        "\n{}{generated}, {} by the cases ({} in all), {} issued, {:.1} s against {}",
+        plural(report.cases.len(), "case"),
+        plural(report.requests(), "request"),
         report.requests_sent,
-        report.tokens_issued,
+        plural(report.tokens_issued, "token"),
         report.millis as f64 / 1000.0,
         report.target
     );
@@ -187,4 +188,51 @@ fn summary(out: &mut String, report: &RunReport, style: Style) {
         "{} passed, {} failed, {} warned, {} skipped",
         s.passed, s.failed, s.warned, s.skipped
     );
+    let colour = match report.conformance() {
+        crate::run::Conformance::Conforms { .. } => "32;1",
+        crate::run::Conformance::DoesNotConform { .. } => "31;1",
+        crate::run::Conformance::Incomplete { .. } => "33;1",
+    };
+    let _ = writeln!(
+        out,
+        "{}",
+        style.paint(colour, &format!("verdict: {}", report.verdict_text()))
+    );
+}
+
+/// For a run with failures: the failed cases, and their MUST findings grouped by check, each
+/// with its count and the first place and message, so one wrong setting that failed thirty
+/// steps reads as one line.
+fn grouped(out: &mut String, report: &RunReport, redactor: &Redactor) {
+    let failed: Vec<&str> = report
+        .cases
+        .iter()
+        .filter(|c| c.verdict == Verdict::Failed)
+        .map(|c| c.id.as_str())
+        .collect();
+    if failed.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nfailed: {}", failed.join(", "));
+    let mut by_check: Vec<(&str, usize, String, String)> = Vec::new();
+    for c in &report.cases {
+        for st in &c.steps {
+            for f in st.findings.iter().filter(|f| f.severity == Severity::Must) {
+                match by_check.iter_mut().find(|(k, ..)| *k == f.check) {
+                    Some(entry) => entry.1 += 1,
+                    None => by_check.push((
+                        f.check,
+                        1,
+                        format!("{} {}", c.id, st.label),
+                        redactor.text(&f.message),
+                    )),
+                }
+            }
+        }
+    }
+    by_check.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let _ = writeln!(out, "findings by check:");
+    for (check, n, first, message) in by_check {
+        let _ = writeln!(out, "  [{check}] {n}×, first in {first}: {message}");
+    }
 }

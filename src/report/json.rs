@@ -35,6 +35,13 @@ pub fn render(
         "started_at": report.started_at,
         "millis": report.millis,
         "exit_code": exit.code(),
+        "verdict": {
+            "text": report.verdict_text(),
+            "conforms": matches!(report.conformance(), crate::run::Conformance::Conforms { .. }),
+            "not_run": report.not_run,
+        },
+        "suite_cases": report.suite_cases,
+        "shaping": report.shaping,
         "summary": report.summary(),
         "requests": report.requests(),
         "requests_sent": report.requests_sent,

@@ -27,6 +27,18 @@ pub fn render(report: &RunReport, redactor: &Redactor) -> String {
         ),
         ("harness".to_owned(), report.harness_version.clone()),
         ("target".to_owned(), redactor.text(&report.target)),
+        ("verdict".to_owned(), report.verdict_text()),
+        ("selection".to_owned(), selection(report)),
+        (
+            "refresh_lifespan".to_owned(),
+            report.shaping.refresh_lifespan.clone(),
+        ),
+        (
+            "access_lifespan".to_owned(),
+            report.shaping.access_lifespan.clone(),
+        ),
+        ("tolerance".to_owned(), report.shaping.tolerance.clone()),
+        ("capabilities".to_owned(), capabilities(report)),
     ]);
     suite.add_test_cases(report.cases.iter().map(|c| test_case(c, redactor)));
     let mut out = Report::new("token-conformance");
@@ -37,6 +49,29 @@ pub fn render(report: &RunReport, redactor: &Redactor) -> String {
     out.add_test_suite(suite);
     // Serialising a report built from strings cannot fail short of running out of memory.
     out.to_string().unwrap_or_default()
+}
+
+/// The selection, or that the whole suite ran.
+pub fn selection(report: &RunReport) -> String {
+    if report.shaping.selection.is_empty() {
+        format!("the whole suite ({} cases)", report.suite_cases)
+    } else {
+        format!(
+            "{} ({} of {} cases)",
+            report.shaping.selection.join(" "),
+            report.cases.len(),
+            report.suite_cases
+        )
+    }
+}
+
+/// The capabilities the run had, or that it had none.
+pub fn capabilities(report: &RunReport) -> String {
+    if report.shaping.capabilities.is_empty() {
+        "none (no control protocol)".to_owned()
+    } else {
+        report.shaping.capabilities.join(", ")
+    }
 }
 
 fn test_case(c: &CaseResult, redactor: &Redactor) -> TestCase {

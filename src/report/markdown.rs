@@ -22,6 +22,7 @@ pub fn render(report: &RunReport, coverage: &Coverage, redactor: &Redactor) -> S
     failures(&mut m, report, redactor);
     warnings(&mut m, report, redactor);
     skipped(&mut m, report);
+    not_run(&mut m, report);
     leftovers(&mut m, report);
     matrix(&mut m, coverage);
     m
@@ -30,13 +31,7 @@ pub fn render(report: &RunReport, coverage: &Coverage, redactor: &Redactor) -> S
 /// The title and the table of facts about the run.
 fn header(m: &mut String, report: &RunReport, coverage: &Coverage, redactor: &Redactor) {
     let s = report.summary();
-    let verdict = if s.failed > 0 {
-        "**does not conform**"
-    } else if s.warned > 0 {
-        "**conforms, with warnings**"
-    } else {
-        "**conforms**"
-    };
+    let verdict = format!("**{}**", cell(&report.verdict_text()));
     let _ = writeln!(m, "# Token Authentication API conformance report\n");
     let _ = writeln!(m, "| | |\n|---|---|");
     let _ = writeln!(m, "| Target | `{}` |", cell(&redactor.text(&report.target)));
@@ -62,6 +57,23 @@ fn header(m: &mut String, report: &RunReport, coverage: &Coverage, redactor: &Re
     let _ = writeln!(
         m,
         "| Without control protocol | {without} of {ran} cases ran without the control protocol |"
+    );
+    let _ = writeln!(
+        m,
+        "| Selection | {} |",
+        cell(&super::junit::selection(report))
+    );
+    let _ = writeln!(
+        m,
+        "| Lifespans assumed | refresh tokens {}, access tokens {} |",
+        cell(&report.shaping.refresh_lifespan),
+        cell(&report.shaping.access_lifespan)
+    );
+    let _ = writeln!(m, "| Tolerance | {} |", report.shaping.tolerance);
+    let _ = writeln!(
+        m,
+        "| Control protocol | {} |",
+        cell(&super::junit::capabilities(report))
     );
     let _ = writeln!(
         m,
@@ -166,6 +178,21 @@ fn warnings(m: &mut String, report: &RunReport, redactor: &Redactor) {
     }
     if !any {
         let _ = writeln!(m, "None.");
+    }
+}
+
+/// The MUST cases of the suite that did not run, and why: what the verdict does not cover.
+fn not_run(m: &mut String, report: &RunReport) {
+    if report.not_run.is_empty() {
+        return;
+    }
+    let _ = writeln!(m, "\n## MUST cases not run\n");
+    let _ = writeln!(
+        m,
+        "The verdict covers none of these; a run that conforms runs them all.\n"
+    );
+    for n in &report.not_run {
+        let _ = writeln!(m, "- `{}`: {}", n.id, cell(&n.why));
     }
 }
 

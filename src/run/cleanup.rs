@@ -88,7 +88,7 @@ impl Leftovers {
         };
         if self.refresh_tokens > 0 {
             out.push(format!(
-                "{} left active: this API cannot revoke them; revoke them at /account/auth (their names start with `token-conformance {run_id}`)",
+                "{} left active: this API cannot revoke a refresh token; revoke at /account/auth those whose names start with `token-conformance {run_id}`",
                 plural(self.refresh_tokens, "refresh token", "refresh tokens")
             ));
         }

@@ -27,7 +27,10 @@ pub use error::{ControlError, RunError, StepError, TemplateError};
 pub use fixtures::Fixtures;
 pub use http::{BOUNDARY, Http, Received, SentRequest, TransportError, decode, encode};
 pub use pool::Pool;
-pub use result::{CaseResult, ResponseView, RunReport, StepResult, Summary, Verdict};
+pub use result::{
+    CaseResult, Conformance, NotRun, ResponseView, RunReport, Shaping, StepResult, Summary,
+    Verdict, plural,
+};
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -176,14 +179,13 @@ fn plan<'c>(
             .map(|n| n.name())
             .collect();
         if !missing.is_empty() {
-            let hint = if case.needs.contains(&Need::SsoUser) && !target.provides(Need::SsoUser) {
-                " (name one with sso_username in the profile, or offer the control protocol's users capability)"
-            } else {
-                ""
-            };
             let r = skipped(
                 case,
-                format!("the target does not offer {}{hint}", missing.join(", ")),
+                format!(
+                    "the target does not offer {} ({})",
+                    missing.join(", "),
+                    how_to_offer(case, target)
+                ),
             );
             on_case(&r);
             results[i] = Some(r);
@@ -194,6 +196,35 @@ fn plan<'c>(
         }
     }
     plan
+}
+
+/// How a target offers what a skipped case needs: which flag or capability, and where the
+/// control protocol is described.
+fn how_to_offer(case: &Case, target: &Target) -> String {
+    let mut ways: Vec<&str> = case
+        .needs
+        .iter()
+        .filter(|n| !target.provides(**n))
+        .map(|n| match n {
+            Need::SsoUser => "an SSO account: sso_username in the profile, or the control protocol's users capability",
+            Need::Capability(crate::target::Capability::Clock) => "moving the target's clock",
+            Need::Capability(crate::target::Capability::Lifespans) => "setting the target's lifespans",
+            Need::Capability(crate::target::Capability::Users) => "an account the run makes and may try passwords on",
+            Need::Capability(crate::target::Capability::RevokeRefreshToken) => "an administrator's revocation",
+        })
+        .collect();
+    if case
+        .needs
+        .iter()
+        .any(|n| matches!(n, Need::Capability(_)) && !target.provides(*n))
+    {
+        ways.push(if target.control_url.is_some() {
+            "the deployment's control protocol lacks it (specs/conformance-control.openapi.yaml)"
+        } else {
+            "give --control-url of a deployment that implements specs/conformance-control.openapi.yaml"
+        });
+    }
+    ways.join("; ")
 }
 
 /// What the cases of a run add up to as they finish.
@@ -315,6 +346,7 @@ pub async fn run(
 ) -> Result<RunReport, RunError> {
     let started = Instant::now();
     let started_at = now_rfc3339();
+    let cases_in_suite = cases.len();
     let http = Http::new(&target).map_err(RunError::Setup)?;
     probe(&target, &spec, &http).await?;
     let control = resolve_capabilities(&mut target, &http).await?;
@@ -366,8 +398,11 @@ pub async fn run(
     } else {
         cleanup::clean_up(&env.api(), control.as_ref(), &pool, &inventory).await
     };
-    let mut cases: Vec<CaseResult> = tally.results.into_iter().flatten().collect();
-    cases.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut results: Vec<CaseResult> = tally.results.into_iter().flatten().collect();
+    results.sort_by(|a, b| a.id.cmp(&b.id));
+    let not_run = not_run(cases, &results, opts);
+    let shaping = shaping(&target, opts);
+    let cases = results;
     Ok(RunReport {
         target: target.base_url.clone(),
         spec_title: spec.title.clone(),
@@ -382,5 +417,72 @@ pub async fn run(
         stopped_answering,
         run_id,
         leftovers,
+        suite_cases: cases_in_suite,
+        not_run,
+        shaping,
     })
+}
+
+/// The selection flags of a run, as a user would write them.
+fn selection(opts: &Options) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(f) = &opts.filter {
+        out.push(format!("--filter {f}"));
+    }
+    out.extend(opts.tags.iter().map(|t| format!("--tag {t}")));
+    if let Some((k, n)) = opts.partition {
+        out.push(format!("--partition {k}/{n}"));
+    }
+    out
+}
+
+/// The MUST cases of the suite that did not run: left out by the selection, or skipped.
+fn not_run(suite: &[Case], results: &[CaseResult], opts: &Options) -> Vec<NotRun> {
+    let left_out = selection(opts).join(" ");
+    let mut out: Vec<NotRun> = suite
+        .iter()
+        .filter(|c| c.severity == crate::case::Severity::Must && !selected(c, opts))
+        .map(|c| NotRun {
+            id: c.id.clone(),
+            why: format!("left out by {left_out}"),
+        })
+        .collect();
+    out.extend(
+        results
+            .iter()
+            .filter(|r| r.severity == crate::case::Severity::Must && r.verdict == Verdict::Skipped)
+            .map(|r| NotRun {
+                id: r.id.clone(),
+                why: r.skip_reason.clone().unwrap_or_default(),
+            }),
+    );
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
+/// What shaped the run's verdict besides the target's answers.
+fn shaping(target: &Target, opts: &Options) -> Shaping {
+    Shaping {
+        selection: selection(opts),
+        refresh_lifespan: format!(
+            "{} (from {})",
+            target
+                .refresh_lifespan
+                .in_units_of(crate::duration::Span::from_secs(86_400)),
+            target.refresh_lifespan_from
+        ),
+        access_lifespan: format!(
+            "{} (from {})",
+            target
+                .access_lifespan
+                .in_units_of(crate::duration::Span::from_secs(3_600)),
+            target.access_lifespan_from
+        ),
+        tolerance: target.tolerance.to_string(),
+        capabilities: target
+            .capabilities
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect(),
+    }
 }

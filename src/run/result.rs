@@ -210,6 +210,59 @@ pub struct RunReport {
     pub run_id: String,
     /// What the run left active on the target.
     pub leftovers: Leftovers,
+    /// How many cases the suite has, selected or not.
+    pub suite_cases: usize,
+    /// The MUST cases of the suite that did not run, and why: a verdict says what it covers.
+    pub not_run: Vec<NotRun>,
+    /// What shaped the verdict besides the target's answers.
+    pub shaping: Shaping,
+}
+
+/// A MUST case of the suite that did not run.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct NotRun {
+    /// Its id.
+    pub id: String,
+    /// Why: the selection left it out, or the target lacks what it needs.
+    pub why: String,
+}
+
+/// What shaped a run's verdict besides the target's answers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Shaping {
+    /// The selection (`--filter`, `--tag`, `--partition`), or empty for the whole suite.
+    pub selection: Vec<String>,
+    /// The refresh token lifespan assumed, and where it comes from.
+    pub refresh_lifespan: String,
+    /// The access token lifespan assumed, and where it comes from.
+    pub access_lifespan: String,
+    /// The tolerance of time arithmetic.
+    pub tolerance: String,
+    /// The control protocol's capabilities the run used (empty: a plain deployment).
+    pub capabilities: Vec<String>,
+}
+
+/// What a run's findings add up to, said as it is: "conforms" only when every MUST case of
+/// the suite ran and passed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Conformance {
+    /// Every MUST case of the suite ran, and none failed.
+    Conforms {
+        /// SHOULD findings.
+        warnings: usize,
+    },
+    /// At least one case failed.
+    DoesNotConform {
+        /// Failed cases.
+        failed: usize,
+    },
+    /// Nothing failed, but not every MUST case of the suite ran.
+    Incomplete {
+        /// Cases that ran.
+        ran: usize,
+        /// Cases in the suite.
+        total: usize,
+    },
 }
 
 /// Counts of verdicts.
@@ -226,6 +279,47 @@ pub struct Summary {
 }
 
 impl RunReport {
+    /// What the run's findings add up to.
+    pub fn conformance(&self) -> Conformance {
+        let s = self.summary();
+        if s.failed > 0 {
+            Conformance::DoesNotConform { failed: s.failed }
+        } else if !self.not_run.is_empty() {
+            Conformance::Incomplete {
+                ran: self.cases.len() - s.skipped,
+                total: self.suite_cases,
+            }
+        } else {
+            Conformance::Conforms { warnings: s.warned }
+        }
+    }
+
+    /// The verdict in one line: `conforms`, `conforms, with 2 warnings`, `does not conform: 3
+    /// cases failed`, or `no failures in 41 of 52 cases; 11 MUST cases not run: …`.
+    pub fn verdict_text(&self) -> String {
+        match self.conformance() {
+            Conformance::Conforms { warnings: 0 } => "conforms".to_owned(),
+            Conformance::Conforms { warnings } => {
+                format!("conforms, with {}", plural(warnings, "warning"))
+            }
+            Conformance::DoesNotConform { failed } => {
+                format!("does not conform: {} failed", plural(failed, "case"))
+            }
+            Conformance::Incomplete { ran, total } => {
+                let ids: Vec<&str> = self.not_run.iter().map(|n| n.id.as_str()).collect();
+                let shown = if ids.len() > 5 {
+                    format!("{} and {} more", ids[..5].join(", "), ids.len() - 5)
+                } else {
+                    ids.join(", ")
+                };
+                format!(
+                    "no failures in {ran} of {total} cases; {} not run: {shown}",
+                    plural(self.not_run.len(), "MUST case")
+                )
+            }
+        }
+    }
+
     /// The verdict counts.
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
@@ -267,5 +361,14 @@ impl RunReport {
         } else {
             Exit::Success
         }
+    }
+}
+
+/// `1 case`, `2 cases`.
+pub fn plural(n: usize, one: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {one}s")
     }
 }
