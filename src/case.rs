@@ -1157,12 +1157,13 @@ fn load_texts(
                 continue;
             }
         };
-        match parse(&text, &f, spec).and_then(|c| follows_path(c, dir, &f)) {
+        let id_line = id_line(&text);
+        match parse(&text, &f, spec).and_then(|c| follows_path(c, dir, &f, id_line)) {
             Ok(case) => {
                 if let Some(other) = ids.insert(case.id.clone(), f.clone()) {
                     errors.push(case_error(
                         &f,
-                        Some(1),
+                        Some(id_line),
                         format!("case id `{}` is also used by {}", case.id, other.display()),
                     ));
                 } else {
@@ -1192,13 +1193,21 @@ pub fn id_from_path(dir: &Path, file: &Path) -> Option<String> {
     Some(parts.join("."))
 }
 
+/// The line of a case file's top-level `id:` key (1 when there is none to point at).
+fn id_line(text: &str) -> u64 {
+    text.lines()
+        .position(|l| l.starts_with("id:"))
+        .and_then(|i| u64::try_from(i + 1).ok())
+        .unwrap_or(1)
+}
+
 /// A case's id must be the one its path gives, so ids, files and snapshots can be found from
 /// one another.
-fn follows_path(case: Case, dir: &Path, file: &Path) -> Result<Case, Error> {
+fn follows_path(case: Case, dir: &Path, file: &Path, line: u64) -> Result<Case, Error> {
     match id_from_path(dir, file) {
         Some(expected) if expected != case.id => Err(case_error(
             file,
-            Some(1),
+            Some(line),
             format!("case id `{}` does not follow the file's path", case.id),
         )
         .hint(format!(
@@ -1423,6 +1432,11 @@ steps:
             errors[0].hint.as_deref(),
             Some("write `id: area.other`, or rename the file after the id")
         );
+        // The place is the `id:` line, wherever it stands.
+        let late = format!("# a comment first\n{good}");
+        std::fs::write(dir.path().join("area/other.yaml"), late).expect("write");
+        let errors = load_dir(dir.path(), &spec()).expect_err("id off its path");
+        assert_eq!(errors[0].place.as_ref().and_then(|p| p.line), Some(2));
     }
 
     /// The editor schema in `cases/` accepts every shipped case and refuses what the loader refuses.

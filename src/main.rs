@@ -23,8 +23,9 @@ enum Command {
     List(Sources),
     /// Check the cases against the contract.
     Lint(Sources),
-    /// Run the bundled reference server (same flags as `reference-server`).
-    Serve(reference_server::cli::ServeArgs),
+    /// Run the bundled reference server, or one of its commands (`serve conf`, `serve purge`,
+    /// `serve sso-link`): everything `reference-server` does, from the installed binary.
+    Serve(reference_server::cli::Cli),
     /// The built-in cases.
     #[command(subcommand)]
     Cases(CasesCommand),
@@ -53,7 +54,27 @@ async fn embedded() -> Result<LocalTarget, String> {
     })
 }
 
+/// A closed pipe (`token-conformance run | head -3`) ends the program quietly, with the exit
+/// status of a process killed by SIGPIPE, as Unix tools do: Rust ignores the signal, so the
+/// write fails, and `println!` panics with a backtrace unless this hook takes the panic.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     let Ok(runtime) = tokio::runtime::Runtime::new() else {
         eprintln!("error: cannot start the async runtime");
@@ -63,7 +84,7 @@ fn main() -> ExitCode {
         Command::Run(args) => runtime.block_on(cli::run(&args, embedded)),
         Command::List(sources) => cli::list(&sources),
         Command::Lint(sources) => cli::lint(&sources),
-        Command::Serve(args) => match runtime.block_on(reference_server::cli::serve(&args)) {
+        Command::Serve(server) => match runtime.block_on(reference_server::cli::run(server)) {
             0 => Exit::Success,
             _ => Exit::Error,
         },

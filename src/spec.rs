@@ -845,7 +845,7 @@ fn nullable_to_type_arrays(mut value: Value) -> Value {
 pub const BUNDLED_SPEC: &str = include_str!("../specs/token-auth.openapi.yaml");
 
 /// The file name under which [`BUNDLED_SPEC`] is reported.
-pub const BUNDLED_SPEC_NAME: &str = "specs/token-auth.openapi.yaml";
+pub const BUNDLED_SPEC_NAME: &str = "the built-in contract (specs/token-auth.openapi.yaml)";
 
 #[cfg(test)]
 mod tests {

@@ -282,3 +282,34 @@ fn results_do_not_depend_on_concurrency() {
         assert!(!out.contains("snapshot.drift"), "--jobs {jobs}: {out}");
     }
 }
+
+/// `token-conformance run | head -1`: the closed pipe ends it quietly, with SIGPIPE's status.
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::io::Read as _;
+    let mut cmd = common::command(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+    let mut child = cmd
+        .arg("run")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0_u8; 16];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(stderr.is_empty(), "{stderr}");
+    assert_eq!(status.code(), Some(141), "{status}");
+}

@@ -183,6 +183,7 @@ pub async fn serve(args: &ServeArgs) -> u8 {
         .try_init();
     let config = args.config();
     let test_control = config.test_control;
+    let shutdown = crate::shutdown_signal();
     let server = match crate::spawn(config).await {
         Ok(s) => s,
         Err(e) => {
@@ -196,12 +197,13 @@ pub async fn serve(args: &ServeArgs) -> u8 {
             demo.username, demo.password
         );
     }
+    // The address goes to stdout once, for people and for scripts that start the server on
+    // port 0; the log says only what stdout does not.
     println!("reference server listening on http://{}", server.addr());
-    tracing::info!(addr = %server.addr(), test_control, "reference server listening");
     if test_control {
         tracing::warn!("test-control protocol is mounted under /conformance/v1/: test use only");
     }
-    crate::shutdown_signal().await;
+    shutdown.await;
     tracing::info!("shutting down");
     server.shutdown().await;
     0
