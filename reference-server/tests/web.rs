@@ -626,3 +626,73 @@ async fn swagger_ui_is_off_until_the_flag_turns_it_on() {
         "off again"
     );
 }
+
+/// A test run's leftovers, revoked at once by the start of their names: the page asks first,
+/// with the count, and revokes only on the confirmation, only the tokens so named, their
+/// access tokens with them.
+#[tokio::test]
+async fn tokens_named_alike_are_revoked_at_once_after_a_confirmation() {
+    let h = Harness::in_process().await;
+    let first = h.login("token-conformance tc0123abcd pool").await;
+    let first_access = h.mint(&first).await;
+    let second = h
+        .login("token-conformance tc0123abcd refresh-token.create")
+        .await;
+    let kept = h.login("token-conformance tc9999 other run").await;
+    let mut b = Browser::new(&h);
+    let page = b.sign_in(USER, PASSWORD).await;
+    let csrf = hidden(&page.text, "csrf");
+    let prefix = "token-conformance tc0123abcd";
+    let ask = b
+        .post(
+            "/account/auth/tokens/revoke-named",
+            &[("csrf", &csrf), ("prefix", prefix)],
+        )
+        .await;
+    assert_eq!(ask.status, 200, "{}", ask.text);
+    assert!(
+        ask.text.contains("Revoke <strong>2</strong> token(s)"),
+        "{}",
+        ask.text
+    );
+    let alive = h
+        .call("validateRefreshToken", Enc::Json, &refresh_fields(&first))
+        .await;
+    assert_eq!(alive.status, 200, "{}", alive.text);
+    let done = b
+        .post(
+            "/account/auth/tokens/revoke-named",
+            &[("csrf", &csrf), ("prefix", prefix), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert!(done.text.contains("Revoked 2 token(s)"), "{}", done.text);
+    for gone in [&first, &second] {
+        h.call("validateRefreshToken", Enc::Json, &refresh_fields(gone))
+            .await
+            .assert_error(401, "Refresh token provided is expired or revoked.");
+    }
+    h.call(
+        "validateAPIAccessToken",
+        Enc::Json,
+        &access_fields(&first_access),
+    )
+    .await
+    .assert_error(401, "API Access Token provided is expired or revoked.");
+    let alive = h
+        .call("validateRefreshToken", Enc::Json, &refresh_fields(&kept))
+        .await;
+    assert_eq!(alive.status, 200, "{}", alive.text);
+    // Without the form's CSRF token, nothing.
+    let forged = b
+        .post(
+            "/account/auth/tokens/revoke-named",
+            &[("prefix", "token-conformance"), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    let alive = h
+        .call("validateRefreshToken", Enc::Json, &refresh_fields(&kept))
+        .await;
+    assert_eq!(alive.status, 200, "{}", alive.text);
+}

@@ -211,6 +211,18 @@ impl<'c> Reader<'c> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// How many of a user's refresh tokens are not revoked and have names that start with
+    /// `prefix`: what revoking them by name would end.
+    pub fn unrevoked_named_from(&self, user_id: i64, prefix: &str) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM refresh_tokens WHERE user_id = ?1 AND revoked_at IS NULL
+                 AND substr(name, 1, length(?2)) = ?2",
+            )?
+            .query_row(params![user_id, prefix], |r| r.get(0))?)
+    }
+
     /// The database's size in pages.
     pub fn page_count(&self) -> Result<i64, StoreError> {
         Ok(self.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?)
@@ -424,6 +436,33 @@ impl<'c> Tx<'c> {
             revoked_at: Some(from_micros(at)),
             ..row
         }))
+    }
+
+    /// Revokes every one of a user's refresh tokens whose name starts with `prefix` (the web
+    /// page's clean-up of a test run's tokens), and every access token minted from them; how
+    /// many refresh tokens it revoked.
+    pub fn revoke_refresh_tokens_named_from(
+        &self,
+        user_id: i64,
+        prefix: &str,
+        now: OffsetDateTime,
+    ) -> Result<usize, StoreError> {
+        let ids: Vec<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM refresh_tokens WHERE user_id = ?1 AND revoked_at IS NULL
+                 AND substr(name, 1, length(?2)) = ?2",
+            )?
+            .query_map(params![user_id, prefix], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let at = to_micros(now);
+        for id in &ids {
+            self.conn
+                .prepare_cached("UPDATE refresh_tokens SET revoked_at = ?1 WHERE id = ?2")?
+                .execute(params![at, id])?;
+            self.revoke_children(*id, at)?;
+        }
+        Ok(ids.len())
     }
 
     /// Turns a feature flag on or off.

@@ -20,6 +20,12 @@ pub(crate) enum Notice<'a> {
     },
     /// An action succeeded.
     Done(&'a str),
+    /// Revoking every token whose name starts with `prefix` asks first: `count` would go.
+    ConfirmRevokeNamed {
+        prefix: &'a str,
+        count: i64,
+        csrf: &'a str,
+    },
     /// A form was refused.
     Problem(&'a str),
 }
@@ -126,6 +132,23 @@ fn notice_html(notice: Option<Notice<'_>>) -> String {
     match notice {
         None => String::new(),
         Some(Notice::Done(m)) => format!("<p class=\"done\" role=\"status\">{}</p>\n", esc(m)),
+        Some(Notice::ConfirmRevokeNamed {
+            prefix,
+            count,
+            csrf,
+        }) => format!(
+            "<form method=\"post\" action=\"/account/auth/tokens/revoke-named\" \
+             class=\"card confirm\" role=\"alert\">\n\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
+             <input type=\"hidden\" name=\"prefix\" value=\"{prefix}\">\n\
+             <input type=\"hidden\" name=\"confirm\" value=\"yes\">\n\
+             <p id=\"confirm-revoke\">Revoke <strong>{count}</strong> token(s) whose names start \
+             with \u{201c}{prefix}\u{201d}, and every access token minted from them? This cannot \
+             be undone.</p>\n<button type=\"submit\" class=\"revoke\">Revoke {count} token(s)\
+             </button>\n</form>\n",
+            csrf = esc(csrf),
+            prefix = esc(prefix)
+        ),
         Some(Notice::Problem(m)) => {
             format!("<p class=\"problem\" role=\"alert\">{}</p>\n", esc(m))
         }
@@ -223,7 +246,13 @@ pub(crate) fn tokens_page(
              <button type=\"submit\">Create token</button>\n</form>\n\
              <p class=\"hint\">Regenerating a token replaces it with a new one of the same name; \
              revoking it ends it. Either way every access token minted from it stops working.\
-             </p>\n{list}",
+             </p>\n{list}\n\
+             <form method=\"post\" action=\"/account/auth/tokens/revoke-named\" class=\"card\">\n\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
+             <label for=\"prefix\">Revoke every token whose name starts with</label>\n\
+             <input id=\"prefix\" name=\"prefix\" type=\"text\" maxlength=\"255\" required \
+             placeholder=\"token-conformance tc1234abcd\">\n\
+             <button type=\"submit\" class=\"revoke\">Revoke these\u{2026}</button>\n</form>",
             user = esc(&user.username),
             csrf = esc(csrf),
             notice = notice_html(notice)

@@ -63,6 +63,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/account/auth/tokens", post(create_token))
         .route("/account/auth/tokens/regenerate", post(regenerate_token))
         .route("/account/auth/tokens/revoke", post(revoke_token))
+        .route("/account/auth/tokens/revoke-named", post(revoke_named))
         .route("/account/auth/style.css", get(style))
         .route("/account/auth/copy.js", get(copy_js))
         .layer(map_response(|r| async { security_headers(r, CSP) }))
@@ -549,6 +550,57 @@ async fn revoke_token(
     let message = format!(
         "Revoked \u{201c}{}\u{201d} and every access token minted from it.",
         row.name
+    );
+    tokens_page(
+        &app,
+        &session,
+        StatusCode::OK,
+        Some(html::Notice::Done(&message)),
+    )
+}
+
+/// `POST /account/auth/tokens/revoke-named`: revokes every token of the signed-in user whose
+/// name starts with the prefix (a test run's leftovers are named `token-conformance <run id>
+/// ...`). The first post asks, with the count; the one with `confirm=yes` revokes.
+async fn revoke_named(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> WebResult {
+    let (session, fields) = signed_in_form(&app, &headers, body).await?;
+    let prefix = fields
+        .text("prefix")
+        .map_err(|_| {
+            WebError::new(
+                StatusCode::BAD_REQUEST,
+                "Give the start of the names to revoke.",
+            )
+        })?
+        .to_owned();
+    let user_id = session.user.id;
+    if fields.text("confirm").ok() != Some("yes") {
+        let count = app
+            .store
+            .read(|r| r.unrevoked_named_from(user_id, &prefix))?;
+        return tokens_page(
+            &app,
+            &session,
+            StatusCode::OK,
+            Some(html::Notice::ConfirmRevokeNamed {
+                prefix: &prefix,
+                count,
+                csrf: &session.csrf,
+            }),
+        );
+    }
+    let now = app.clock.now();
+    let named = prefix.clone();
+    let revoked = app
+        .store
+        .write(move |tx| tx.revoke_refresh_tokens_named_from(user_id, &named, now))
+        .await?;
+    let message = format!(
+        "Revoked {revoked} token(s) whose names start with \u{201c}{prefix}\u{201d}, and every access token minted from them."
     );
     tokens_page(
         &app,
