@@ -488,7 +488,7 @@ pub struct Case {
     pub tags: Vec<String>,
     /// MUST or SHOULD.
     pub severity: Severity,
-    /// The requirement it tests (a reference into the contract or api-behaviour.md).
+    /// The requirement it tests (a reference into the contract or docs/decisions.md).
     pub requirement: String,
     /// What it needs of the target: declared, plus what its steps need.
     pub needs: BTreeSet<Need>,

@@ -198,13 +198,13 @@ fn ordered(m: &Matcher, what: &str, v: &Value, captures: &BTreeMap<String, Value
         };
         let ok = if strict { t > c } else { t >= c };
         if !ok {
-            let rel = if strict {
-                "later than"
+            let (rel, failed) = if strict {
+                ("later than", "is not later than")
             } else {
-                "no earlier than"
+                ("no earlier than", "is earlier than")
             };
             out.push((
-                format!("{what} is not {rel} capture `{name}`"),
+                format!("{what} {failed} capture `{name}`"),
                 format!(
                     "{rel} {}",
                     captures.get(name).map_or_else(String::new, show)
