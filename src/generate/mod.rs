@@ -15,6 +15,7 @@
 //! | `media` | a media type with parameters (MUST) or in other letter case (SHOULD) is taken like the bare type |
 //! | `methods` | another method on an operation's path is never a 5xx (405 preferred) |
 //! | `bounds` | an integer field at its edges is never a 5xx, nor a 2xx unless it is the owner's id |
+//! | `lengths` | a string field at its `maxLength` is read as any value, one past it refused |
 //! | `untouched` | a successful call changes no token its `x-token-effects` do not name |
 //!
 //! Probes are built as the JSON form of a case file (JSON is YAML) and go through the case
@@ -23,6 +24,7 @@
 mod bounds;
 mod credentials;
 mod identity;
+mod lengths;
 mod media;
 mod methods;
 mod text;
@@ -42,6 +44,7 @@ pub const FAMILIES: &[&str] = &[
     "media",
     "methods",
     "bounds",
+    "lengths",
     "untouched",
 ];
 
@@ -89,6 +92,7 @@ pub fn cases(spec: &Spec) -> Result<Vec<Case>, Vec<Error>> {
     media::probes(&g, &mut probes);
     methods::probes(&g, &mut probes);
     bounds::probes(&g, &mut probes);
+    lengths::probes(&g, &mut probes);
     untouched::probes(&g, &mut probes);
     let (mut cases, mut errors) = (Vec::new(), Vec::new());
     for p in probes {

@@ -251,6 +251,19 @@ pub const CATALOGUE: &[Entry] = &[
         Fails(&[("refresh-token.create", "expect.body")]),
     ),
     fault(
+        "names past 255 characters taken",
+        Fault::NamesUnbounded,
+        Warns(&[(
+            "generated.lengths.createRefreshToken.name-too-long",
+            "expect.preferred",
+        )]),
+    ),
+    fault(
+        "a token longer than its column crashes",
+        Fault::LongTokenCrashes,
+        Fails(&[("generated.lengths.*", "client_error.kept")]),
+    ),
+    fault(
         "non-ASCII names mangled",
         Fault::NamesAsciiOnly,
         Fails(&[("refresh-token.create", "expect.body")]),
@@ -440,7 +453,7 @@ pub const CATALOGUE: &[Entry] = &[
         Fault::IdOverflowCrashes,
         Fails(&[
             ("generated.bounds.*.int64-max-plus-one", "client_error.kept"),
-            ("generated.bounds.*.thirty-digits-form", "client_error.kept"),
+            ("generated.bounds.*.thirty-digits", "client_error.kept"),
         ]),
     ),
     fault(

@@ -158,6 +158,10 @@ pub enum Fault {
     NamesInnerSpacesCollapsed,
     /// `&` in a name is stored HTML-escaped.
     NamesHtmlEscaped,
+    /// Names longer than the contract's 255 characters are taken (a SHOULD departure).
+    NamesUnbounded,
+    /// A token value longer than its column (255 characters) crashes the lookup.
+    LongTokenCrashes,
     /// A regenerated token gets a new name.
     RegenRenames,
     /// A name given twice is stored as both, joined by a comma.
@@ -722,6 +726,13 @@ async fn token_request(
 ) -> Result<(String, Uid, Req), Response> {
     let req = m.read(headers, body).await?;
     let value = req.text(m, field, Some(invalid))?;
+    if m.has(Fault::LongTokenCrashes) && value.len() > 255 {
+        return Err(m.raw(
+            500,
+            "text/plain",
+            "value too long for type character varying(255)".into(),
+        ));
+    }
     if m.has(Fault::UserIdStringRefused)
         && req.body.encoding == fields::Encoding::Json
         && !req.body.is_number("user_id")
@@ -775,21 +786,33 @@ fn lookup<'a>(m: &Mutant, map: &'a HashMap<String, Token>, value: &str) -> Optio
         .map(String::as_str)
 }
 
+/// The name of a new refresh token, as the mutant reads it.
+fn read_name(m: &Mutant, req: &Req) -> Result<String, Response> {
+    // A server that joins a repeated field never sees it as repeated.
+    match req
+        .body
+        .joined("name")
+        .filter(|_| m.has(Fault::DuplicateNameJoined))
+    {
+        Some(joined) => Ok(joined),
+        // Fields are validated before anyone is authenticated, as a serializer does.
+        None => req.text(m, "name", None).and_then(|n| {
+            if n.chars().count() > 255 && !m.has(Fault::NamesUnbounded) {
+                Err(m.error(400, "Ensure this field has no more than 255 characters."))
+            } else {
+                Ok(n)
+            }
+        }),
+    }
+}
+
 async fn create_refresh(State(m): Shared, headers: HeaderMap, body: Body) -> Response {
     let req = match m.read(&headers, body).await {
         Ok(r) => r,
         Err(r) => return r,
     };
     let bad_login = Some("Invalid username or password.");
-    // A server that joins a repeated field never sees it as repeated.
-    let name = match req
-        .body
-        .joined("name")
-        .filter(|_| m.has(Fault::DuplicateNameJoined))
-    {
-        Some(joined) => Ok(joined),
-        None => req.text(&m, "name", None),
-    };
+    let name = read_name(&m, &req);
     let credentials = (
         req.text(&m, "username", bad_login),
         fields::password(&req.body, "password", req.style, req.last_wins),
