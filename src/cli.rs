@@ -356,8 +356,9 @@ fn compare_in(
         }
     };
     let pending = write(dir, case, text, true).map_err(io)?;
+    let sep = if message.ends_with('\n') { "" } else { " " };
     Ok(Some(format!(
-        "{message}(pending: {}; accept with `cargo insta review` or --update-snapshots)",
+        "{message}{sep}(pending: {}; accept with `cargo insta review` or --update-snapshots)",
         pending.display()
     )))
 }

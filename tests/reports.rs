@@ -417,6 +417,16 @@ fn a_partial_run_says_what_it_did_not_run() {
             .unwrap()
             .replace_all(&head, "[volatile]")
             .into_owned();
+    // The suite's size changes with every case added; the golden keeps the sentence.
+    let head = regex::Regex::new(r"4 of (\d+) cases[;)]|(\d+) MUST cases|and (\d+) more")
+        .unwrap()
+        .replace_all(&head, |c: &regex::Captures<'_>| {
+            let n = c.iter().skip(1).flatten().next().unwrap();
+            let whole = c.get(0).unwrap();
+            let at = n.start() - whole.start();
+            format!("{}[n]{}", &c[0][..at], &c[0][at + n.len()..])
+        })
+        .into_owned();
     let mut settings = insta::Settings::clone_current();
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);

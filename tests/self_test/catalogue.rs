@@ -240,6 +240,11 @@ pub const CATALOGUE: &[Entry] = &[
         Fails(&[("encodings.multipart", "expect.status")]),
     ),
     fault(
+        "multipart read only as common clients write it",
+        Fault::MultipartStrict,
+        Warns(&[("generated.media.*.multipart-dialect", "expect.status")]),
+    ),
+    fault(
         "user_id as a JSON string refused",
         Fault::UserIdStringRefused,
         Fails(&[("encodings.user-id.json-string", "expect.status")]),

@@ -79,6 +79,9 @@ pub struct Parsing {
     pub parameters_refused: bool,
     /// A quoted boundary keeps its quotes.
     pub quoted_boundary_kept: bool,
+    /// Multipart bodies are read only as the common clients write them: no preamble, no
+    /// padding, `Content-Disposition` spelt so, names quoted.
+    pub strict_multipart: bool,
 }
 
 fn media(raw: &str, p: Parsing) -> Result<(String, Option<String>), Refusal> {
@@ -139,14 +142,17 @@ pub fn parse(content_type: Option<&str>, bytes: &[u8], p: Parsing) -> Result<Bod
         }
         "multipart/form-data" => {
             let b = boundary.ok_or((400, "Multipart form parse error - no boundary.".into()))?;
-            (Encoding::Multipart, multipart(bytes, &b)?)
+            (
+                Encoding::Multipart,
+                multipart(bytes, &b, p.strict_multipart)?,
+            )
         }
         _ => return Err((415, format!("Unsupported media type \"{raw}\" in request."))),
     };
     Ok(Body { encoding, pairs })
 }
 
-fn multipart(bytes: &[u8], boundary: &str) -> Result<Vec<(String, Value)>, Refusal> {
+fn multipart(bytes: &[u8], boundary: &str, strict: bool) -> Result<Vec<(String, Value)>, Refusal> {
     let bad = || {
         (
             400,
@@ -155,22 +161,45 @@ fn multipart(bytes: &[u8], boundary: &str) -> Result<Vec<(String, Value)>, Refus
     };
     let text = std::str::from_utf8(bytes).map_err(|_| bad())?;
     let delimiter = format!("--{boundary}");
-    if !text.starts_with(&delimiter) {
+    // A preamble before the first delimiter is ignored (RFC 2046), unless strict.
+    let body = if text.starts_with(&delimiter) {
+        text
+    } else if strict {
         return Err(bad());
-    }
+    } else {
+        let at = text.find(&format!("\r\n{delimiter}")).ok_or_else(bad)?;
+        &text[at + 2..]
+    };
     let mut out = Vec::new();
-    for part in text.split(&delimiter).skip(1) {
+    for part in body.split(&delimiter).skip(1) {
         if part.starts_with("--") {
             break;
         }
+        let part = if strict {
+            part
+        } else {
+            part.trim_start_matches([' ', '\t'])
+        };
         let part = part.strip_prefix("\r\n").ok_or_else(bad)?;
         let (head, value) = part.split_once("\r\n\r\n").ok_or_else(bad)?;
-        let name = head
-            .split(';')
-            .find_map(|x| {
-                x.trim()
-                    .strip_prefix("name=")
-                    .map(|n| n.trim_matches('"').to_owned())
+        let disposition = head.split("\r\n").find_map(|line| {
+            let (key, params) = line.split_once(':')?;
+            let wanted = if strict {
+                key == "Content-Disposition"
+            } else {
+                key.trim().eq_ignore_ascii_case("content-disposition")
+            };
+            wanted.then_some(params)
+        });
+        let name = disposition
+            .and_then(|d| {
+                d.split(';').find_map(|x| {
+                    let n = x.trim().strip_prefix("name=")?;
+                    if strict && !n.starts_with('"') {
+                        return None;
+                    }
+                    Some(n.trim_matches('"').to_owned())
+                })
             })
             .ok_or_else(bad)?;
         let value = value.strip_suffix("\r\n").unwrap_or(value);

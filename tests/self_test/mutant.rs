@@ -162,6 +162,9 @@ pub enum Fault {
     NamesUnbounded,
     /// A token value longer than its column (255 characters) crashes the lookup.
     LongTokenCrashes,
+    /// Multipart bodies with a preamble, padding, an unquoted name or other header case are
+    /// refused (a SHOULD departure).
+    MultipartStrict,
     /// A regenerated token gets a new name.
     RegenRenames,
     /// A name given twice is stored as both, joined by a comma.
@@ -677,6 +680,7 @@ impl Mutant {
             exact_media_type: self.is(Variant::Lenient),
             parameters_refused: self.has(Fault::CharsetRefused),
             quoted_boundary_kept: self.has(Fault::QuotedBoundaryRefused),
+            strict_multipart: self.has(Fault::MultipartStrict),
         };
         let parsed =
             fields::parse(content_type.as_deref(), &bytes, parsing).map_err(|r| self.refuse(r))?;
