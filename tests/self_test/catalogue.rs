@@ -245,6 +245,16 @@ pub const CATALOGUE: &[Entry] = &[
         Warns(&[("generated.media.*.multipart-dialect", "expect.status")]),
     ),
     fault(
+        "validations answered from a cache revocation does not empty",
+        Fault::StaleValidationCache,
+        Fails(&[("access-token.revoke", "token_status.agrees")]),
+    ),
+    fault(
+        "a cached access token validates for any user",
+        Fault::CacheIgnoresOwner,
+        Fails(&[("access-token.validate.other-user", "expect.status")]),
+    ),
+    fault(
         "user_id as a JSON string refused",
         Fault::UserIdStringRefused,
         Fails(&[("encodings.user-id.json-string", "expect.status")]),

@@ -165,6 +165,11 @@ pub enum Fault {
     /// Multipart bodies with a preamble, padding, an unquoted name or other header case are
     /// refused (a SHOULD departure).
     MultipartStrict,
+    /// Validation answers from a cache of validated access tokens that revocation does not
+    /// empty.
+    StaleValidationCache,
+    /// Validation answers a cached access token to any user who asks.
+    CacheIgnoresOwner,
     /// A regenerated token gets a new name.
     RegenRenames,
     /// A name given twice is stored as both, joined by a comma.
@@ -277,6 +282,8 @@ struct Inner {
     access_hours: i64,
     failures: HashMap<String, u32>,
     counter: u64,
+    /// Access tokens as they were when last validated, for the cache faults.
+    validated: HashMap<String, Token>,
 }
 
 /// The mutant's shared state.
@@ -533,6 +540,7 @@ pub async fn start(mode: Mode) -> String {
                 24
             },
             failures: HashMap::new(),
+            validated: HashMap::new(),
             counter: 0,
         }),
     });
@@ -1159,6 +1167,25 @@ async fn mint(State(m): Shared, headers: HeaderMap, body: Body) -> Response {
     m.answer(201, m.access_body(&value, &a))
 }
 
+/// The answer from the validation cache of the cache faults, if it has one: the token as it
+/// was cached (`StaleValidationCache`), or as it is but for anyone (`CacheIgnoresOwner`).
+fn cached(m: &Mutant, value: &str, uid: Uid, req: &Req) -> Option<Response> {
+    let (then, now) = {
+        let inner = m.lock();
+        (
+            inner.validated.get(value).cloned()?,
+            inner.access.get(value).cloned()?,
+        )
+    };
+    if m.has(Fault::StaleValidationCache) && owner_ok(m, &then, uid, req) {
+        return Some(m.answer(200, m.access_body(value, &then)));
+    }
+    if m.has(Fault::CacheIgnoresOwner) && m.alive(&now) {
+        return Some(m.answer(200, m.access_body(value, &now)));
+    }
+    None
+}
+
 async fn validate_access(State(m): Shared, headers: HeaderMap, body: Body) -> Response {
     if m.has(Fault::ValidateBodyNotJson) {
         return m.raw(
@@ -1172,6 +1199,9 @@ async fn validate_access(State(m): Shared, headers: HeaderMap, body: Body) -> Re
             Ok(x) => x,
             Err(r) => return r,
         };
+    if let Some(answer) = cached(&m, &value, uid, &req) {
+        return answer;
+    }
     let found = {
         let inner = m.lock();
         lookup(&m, &inner.access, &value).map(|k| (k.to_owned(), inner.access[k].clone()))
@@ -1179,6 +1209,9 @@ async fn validate_access(State(m): Shared, headers: HeaderMap, body: Body) -> Re
     match found {
         Some((key, t)) if owner_ok(&m, &t, uid, &req) => {
             if m.alive(&t) || m.is(Variant::DeadAnswered200) {
+                if m.has(Fault::StaleValidationCache) || m.has(Fault::CacheIgnoresOwner) {
+                    m.lock().validated.insert(key.clone(), t.clone());
+                }
                 let answer = m.answer(200, m.access_body(&key, &t));
                 if m.has(Fault::ValidationConsumesAccess)
                     && let Some(a) = m.lock().access.get_mut(&key)

@@ -53,12 +53,6 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
-fn find_user_by_id(conn: &Connection, id: i64) -> Result<Option<User>, StoreError> {
-    let mut st =
-        conn.prepare_cached("SELECT id, username, password_hash, sso FROM users WHERE id = ?1")?;
-    Ok(st.query_row([id], user_row).optional()?)
-}
-
 fn feature_flag(conn: &Connection, flag: FeatureFlag) -> Result<bool, StoreError> {
     let mut st = conn.prepare_cached("SELECT value FROM settings WHERE key = ?1")?;
     let stored: Option<i64> = st.query_row([flag.conf_key()], |r| r.get(0)).optional()?;
@@ -274,11 +268,6 @@ impl<'c> Tx<'c> {
         Ok(st.query_row(params![username, password_hash, sso], |r| r.get(0))?)
     }
 
-    /// A user by username (inside the transaction).
-    pub fn find_user(&self, username: &str) -> Result<Option<User>, StoreError> {
-        find_user(self.conn, username)
-    }
-
     /// Sets a lifespan; it applies to tokens created afterwards.
     pub fn set_lifespan(&self, key: LifespanKey, value: i64) -> Result<(), StoreError> {
         if !(1..=key.max_value()).contains(&value) {
@@ -296,11 +285,6 @@ impl<'c> Tx<'c> {
             )?
             .execute(params![key.conf_key(), value])?;
         Ok(())
-    }
-
-    /// The current value of a lifespan setting (inside the transaction).
-    pub fn lifespan(&self, key: LifespanKey) -> Result<i64, StoreError> {
-        lifespan(self.conn, key)
     }
 
     /// Stores a new refresh token for `user_id`; the lifespan in force now decides its expiry.
@@ -476,11 +460,6 @@ impl<'c> Tx<'c> {
         Ok(())
     }
 
-    /// Whether a feature flag is on (inside the transaction).
-    pub fn feature_flag(&self, flag: FeatureFlag) -> Result<bool, StoreError> {
-        feature_flag(self.conn, flag)
-    }
-
     /// Starts a web session: the cookie's digest, its CSRF token, until `expires`.
     pub fn create_web_session(
         &self,
@@ -549,11 +528,6 @@ impl<'c> Tx<'c> {
             .prepare_cached("UPDATE sign_in_links SET used_at = ?1 WHERE digest = ?2")?
             .execute(params![to_micros(now), digest.as_slice()])?;
         Ok(Some(user))
-    }
-
-    /// A user by id (inside the transaction).
-    pub fn find_user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
-        find_user_by_id(self.conn, id)
     }
 
     /// Mints an access token from an active refresh token and records the refresh token's use.
