@@ -165,7 +165,7 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
 /// this many bytes and for at most [`LINGER_TIME`]: a client that sends its whole body before
 /// reading (Python's urllib does) then reads the 413 instead of a broken pipe. Nothing of it is
 /// kept, so it costs bandwidth, never memory.
-pub const LINGER_BYTES: u64 = 32 * 1024 * 1024;
+pub const LINGER_BYTES: u64 = 33_554_432; // 32 MiB
 
 /// How long the rest of a refused body is read, at most.
 pub const LINGER_TIME: Duration = Duration::from_secs(10);
