@@ -60,7 +60,8 @@ pub struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, default_value_t = DEFAULT_BODY_LIMIT, value_name = "BYTES")]
     pub body_limit: usize,
-    /// Failed logins for one username within 15 minutes before it is locked out for a minute.
+    /// Failed logins one account may have from one address before each further failure locks
+    /// that pair out (a minute, doubling to an hour); other addresses are not affected.
     #[arg(long, default_value_t = DEFAULT_MAX_FAILED_LOGINS, value_name = "N")]
     pub max_failed_logins: u32,
     /// Log one line per request (method, path, status, time; never a body). Errors are

@@ -21,8 +21,19 @@ impl Clock {
 
     /// The current time, truncated to whole microseconds (the precision the API publishes
     /// and the store keeps), so a value read back equals the value written.
+    ///
+    /// A clock moved to the edge of what a date can hold stays there rather than overflow: the
+    /// control protocol can set any date, and nothing that reads the clock may panic.
     pub fn now(&self) -> OffsetDateTime {
-        let now = OffsetDateTime::now_utc() + self.offset();
+        let offset = self.offset();
+        let now =
+            OffsetDateTime::now_utc()
+                .checked_add(offset)
+                .unwrap_or(if offset.is_negative() {
+                    time::PrimitiveDateTime::MIN.assume_utc()
+                } else {
+                    time::PrimitiveDateTime::MAX.assume_utc()
+                });
         truncate_to_micros(now)
     }
 
@@ -35,7 +46,7 @@ impl Clock {
     /// Moves the clock forward (or back, for a negative `by`).
     pub fn advance(&self, by: Duration) {
         let mut offset = self.offset.lock().unwrap_or_else(PoisonError::into_inner);
-        *offset += by;
+        *offset = offset.saturating_add(by);
     }
 
     fn offset(&self) -> Duration {

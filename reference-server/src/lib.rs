@@ -68,13 +68,10 @@ pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for requests in flight before closing their connections.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Failed logins allowed per username within [`THROTTLE_WINDOW`] before a lockout. High enough
-/// that a conformance run with a few deliberate bad passwords is never locked out.
+/// Failed logins one account may have from one address before each further failure locks
+/// that pair (see [`throttle`]). High enough that a conformance run, with a few deliberate bad
+/// passwords, is never locked out.
 pub const DEFAULT_MAX_FAILED_LOGINS: u32 = 10;
-/// The window over which failed logins are counted.
-pub const THROTTLE_WINDOW: Duration = Duration::from_secs(15 * 60);
-/// How long a username stays locked out.
-pub const THROTTLE_LOCKOUT: Duration = Duration::from_secs(60);
 
 /// How the server is set up. Its `Debug` output hides the passwords.
 #[derive(Clone)]

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::password::Passwords;
 use crate::store::Store;
-use crate::{Config, StartError, THROTTLE_LOCKOUT, THROTTLE_WINDOW, clock::Clock, throttle, token};
+use crate::{Config, StartError, clock::Clock, throttle, token};
 
 /// What every handler shares.
 pub struct AppState {
@@ -65,11 +65,7 @@ pub fn prepare(config: &Config) -> Result<(Arc<AppState>, Option<DemoUser>), Sta
     let state = AppState {
         store,
         clock: config.clock.clone(),
-        throttle: throttle::LoginThrottle::new(
-            config.max_failed_logins,
-            THROTTLE_WINDOW,
-            THROTTLE_LOCKOUT,
-        ),
+        throttle: throttle::LoginThrottle::new(config.max_failed_logins),
         passwords,
         body_limit: config.body_limit,
         log_requests: config.log_requests,

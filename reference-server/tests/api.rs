@@ -475,6 +475,40 @@ async fn tokens_expire_when_the_clock_moves() {
     assert!(moved >= Duration::days(61), "{moved}");
 }
 
+/// A test clock at the end of the calendar: creating a token there cannot compute its expiry.
+/// That request fails alone (500 in the Error shape), and every write after it works, also the
+/// same one once the clock is back: the writer thread lives on.
+#[tokio::test]
+async fn a_write_that_cannot_be_done_fails_alone() {
+    let h = Harness::in_process().await;
+    let t = h.login("before").await;
+    let r = h
+        .control("clock", json!({"now": "9999-12-30T00:00:00Z"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    h.create_refresh(Enc::Json, USER, PASSWORD, "at the end of time")
+        .await
+        .assert_error(500, "Internal server error.");
+    // Regeneration works on an expired token, and its successor could not expire either.
+    h.call("regenRefreshToken", Enc::Json, &refresh_fields(&t))
+        .await
+        .assert_error(500, "Internal server error.");
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let r = h.control("clock", json!({ "now": now })).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The failed regeneration changed nothing: the old token is as it was.
+    let r = h
+        .call("validateRefreshToken", Enc::Json, &refresh_fields(&t))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["token_status"], "ACTIVE");
+    let again = h.login("after").await;
+    assert_eq!(again["token_status"], "ACTIVE");
+    assert_eq!(h.mint(&again).await["token_status"], "ACTIVE");
+}
+
 #[tokio::test]
 async fn control_protocol_sets_clock_lifespans_and_users() {
     let h = Harness::in_process().await;

@@ -75,6 +75,16 @@ fn usable_link(
         .optional()?)
 }
 
+/// When a token created at `now` with `lifespan` expires; an error, never a panic, when that
+/// is past what a date can hold (a test clock moved to the year 9999).
+fn expiry(now: OffsetDateTime, lifespan: time::Duration) -> Result<OffsetDateTime, StoreError> {
+    now.checked_add(lifespan).ok_or_else(|| {
+        StoreError::Internal(format!(
+            "a token created at {now} with a lifespan of {lifespan} would expire past the last representable date"
+        ))
+    })
+}
+
 fn lifespan(conn: &Connection, key: LifespanKey) -> Result<i64, StoreError> {
     let mut st = conn.prepare_cached("SELECT value FROM settings WHERE key = ?1")?;
     let stored: Option<i64> = st.query_row([key.conf_key()], |r| r.get(0)).optional()?;
@@ -244,7 +254,7 @@ impl<'c> Reader<'c> {
 
 /// What a write may do, inside the writer's transaction.
 pub struct Tx<'c> {
-    conn: &'c Connection,
+    pub(super) conn: &'c Connection,
 }
 
 impl<'c> Tx<'c> {
@@ -307,7 +317,7 @@ impl<'c> Tx<'c> {
                 digest.as_slice(),
                 name,
                 to_micros(now),
-                to_micros(now + lifespan)
+                to_micros(expiry(now, lifespan)?)
             ],
             refresh_row,
         )?)
@@ -544,7 +554,7 @@ impl<'c> Tx<'c> {
         };
         let lifespan = LifespanKey::AccessTokenHours
             .to_duration(lifespan(self.conn, LifespanKey::AccessTokenHours)?);
-        let (created, expires) = (to_micros(now), to_micros(now + lifespan));
+        let (created, expires) = (to_micros(now), to_micros(expiry(now, lifespan)?));
         let row = self
             .conn
             .prepare_cached(&format!(

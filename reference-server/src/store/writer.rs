@@ -6,6 +6,7 @@
 //! only once its change is on disk; if COMMIT fails, every operation of the batch gets the
 //! error (and none of their changes is kept).
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
@@ -88,7 +89,18 @@ impl Writer {
         let (tx, rx) = oneshot::channel();
         let work: Work = Box::new(move |conn| {
             let result = match conn {
-                Ok(c) => f(&Tx::new(c)),
+                // A panic in one operation fails that operation (its savepoint is rolled back)
+                // and nothing else: the thread goes on with the next, so one bad request can
+                // never stop every write after it.
+                Ok(c) => std::panic::catch_unwind(AssertUnwindSafe(|| f(&Tx::new(c))))
+                    .unwrap_or_else(|panic| {
+                        let what = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_owned())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_default();
+                        Err(StoreError::Internal(format!("a write panicked: {what}")))
+                    }),
                 Err(e) => Err(e),
             };
             Done {
@@ -236,6 +248,43 @@ mod tests {
                 }),
             }
         })
+    }
+
+    /// An operation that panics fails alone: its result is an error, its change is rolled
+    /// back, and the operations queued after it still run and commit.
+    #[test]
+    fn a_panicking_operation_fails_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = Connection::open(dir.path().join("w.sqlite")).expect("open");
+        conn.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t (v INTEGER);")
+            .expect("schema");
+        let writer = Writer::start(conn, Arc::new(ActiveAccess::default())).expect("writer");
+        let panics = writer
+            .submit(|tx| -> Result<(), StoreError> {
+                tx.conn.execute_batch("INSERT INTO t VALUES (1)")?;
+                panic!("overflow in date arithmetic")
+            })
+            .expect("queued");
+        let after = writer
+            .submit(|tx| {
+                tx.conn.execute_batch("INSERT INTO t VALUES (2)")?;
+                Ok(tx
+                    .conn
+                    .query_row("SELECT group_concat(v) FROM t", [], |r| {
+                        r.get::<_, String>(0)
+                    })?)
+            })
+            .expect("queued");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            match panics.await.expect("answered") {
+                Err(StoreError::Internal(m)) => assert!(m.contains("overflow"), "{m}"),
+                other => panic!("expected an internal error, got {other:?}"),
+            }
+            assert_eq!(after.await.expect("answered").expect("written"), "2");
+        });
     }
 
     /// When SQLite rolls a whole batch back (here: the disk is full), no operation of it is

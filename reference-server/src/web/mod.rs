@@ -340,7 +340,13 @@ async fn start_session(app: &AppState, headers: &HeaderMap, user: &User) -> WebR
     let (now, user_id) = (app.clock.now(), user.id);
     app.store
         .write(move |tx| {
-            tx.create_web_session(&digest, user_id, &csrf, now, now + SESSION_LIFETIME)
+            tx.create_web_session(
+                &digest,
+                user_id,
+                &csrf,
+                now,
+                now.saturating_add(SESSION_LIFETIME),
+            )
         })
         .await?;
     let session = set_cookie(
