@@ -19,8 +19,11 @@ use tokio::sync::oneshot;
 use crate::error::ApiError;
 use crate::token;
 
-/// Waiting computations per worker, at most.
-const QUEUE_PER_WORKER: usize = 8;
+/// Waiting computations per worker, at most. A queued login holds only its password, and
+/// one computation takes some tens of milliseconds, so 32 per worker bounds the wait near a
+/// second while a burst as large as a client's usual pool (say 32 at once on 2 cores) is
+/// served rather than refused.
+const QUEUE_PER_WORKER: usize = 32;
 
 /// How long a refused login is told to wait.
 const BUSY_RETRY_SECS: u64 = 1;

@@ -33,7 +33,12 @@ impl Control {
             ),
             None => (Vec::new(), Vec::new()),
         };
-        let (_, result) = self.http.send(method, &url, &headers, bytes).await;
+        // A busy target (503 with Retry-After) is waited out as on the API: a control call
+        // refused for load is not a verdict on anything.
+        let (_, result, _) = self
+            .http
+            .send_patiently(method, &url, &headers, bytes, false)
+            .await;
         let resp = result.map_err(ControlError::NoAnswer)?;
         let request = format!("{method} {path}");
         if !(200..300).contains(&resp.status) {
