@@ -25,7 +25,7 @@ enum Command {
     Lint(Sources),
     /// Run the bundled reference server, or one of its commands (`serve conf`, `serve purge`,
     /// `serve sso-link`): everything `reference-server` does, from the installed binary.
-    Serve(reference_server::cli::Cli),
+    Serve(Box<reference_server::cli::Cli>),
     /// The built-in cases.
     #[command(subcommand)]
     Cases(CasesCommand),
@@ -84,7 +84,7 @@ fn main() -> ExitCode {
         Command::Run(args) => runtime.block_on(cli::run(&args, embedded)),
         Command::List(sources) => cli::list(&sources),
         Command::Lint(sources) => cli::lint(&sources),
-        Command::Serve(server) => match runtime.block_on(reference_server::cli::run(server)) {
+        Command::Serve(server) => match runtime.block_on(reference_server::cli::run(*server)) {
             0 => Exit::Success,
             _ => Exit::Error,
         },

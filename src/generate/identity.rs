@@ -1,6 +1,8 @@
 //! `identity`: every ownership check holds in every encoding the operation takes and in every
 //! form `user_id` may arrive in (a JSON number, a JSON string of digits, a form field, a
 //! multipart part): a real token sent with another user's id is refused, and nothing changes.
+//! An operation that changes nothing (a validation) is first called by the owner, as clients
+//! do: a server that keeps what it has seen (a cache) must check the owner there too.
 //! Given twice in JSON (another user's id, then the owner's), the id is best refused (400); a
 //! server that takes the last value conforms with a warning about parameter pollution, as long
 //! as it answers for the owner, the value it took.
@@ -40,6 +42,15 @@ pub(super) fn probes(g: &Gen<'_>, out: &mut Vec<Probe>) {
             let other = format!("{{{{ user_id | other_user{filters} }}}}");
             body.insert(owner.clone(), Value::String(other));
             let mut steps = held.steps.clone();
+            if op.effects.is_empty() {
+                steps.push(json!({
+                    "name": "its owner uses it first",
+                    "call": op.id,
+                    "encoding": encoding.name(),
+                    "body": Gen::naming(op, held.value, held.owner),
+                    "expect": {"status": Gen::success(op)},
+                }));
+            }
             steps.push(json!({
                 "name": format!("a real {} with another user's {owner} ({variant})", kind.name()),
                 "call": op.id,

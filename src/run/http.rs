@@ -183,6 +183,10 @@ impl Http {
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(32)
+            // Servers close idle connections, some after 2 s (gunicorn's default): a pooled
+            // connection the server has just closed fails the request sent on it. Dropping
+            // them after a second leaves that race to servers closing faster than that.
+            .pool_idle_timeout(Duration::from_secs(1))
             .user_agent(concat!("token-conformance/", env!("CARGO_PKG_VERSION")));
         if target.tls.insecure {
             builder = builder.danger_accept_invalid_certs(true);
