@@ -147,12 +147,31 @@ fn refresh(value: &str, user_id: i64) -> Value {
     json!({"refresh_token": value, "user_id": user_id})
 }
 
+/// Signs in through the page and returns the cookies the form and the sign-in set.
+async fn sign_in_cookies(b: &mut Browser<'_>) -> (String, String) {
+    let page = b.get("/account/auth").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let form_cookie = set_cookies(&page).join("\n");
+    let form = hidden(&page.text, "form");
+    let r = b
+        .post(
+            "/account/auth/sign-in",
+            &[("form", &form), ("username", USER), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let session = set_cookies(&r)
+        .into_iter()
+        .find(|c| c.contains("tc_session=") && !c.contains("Max-Age=0"))
+        .expect("a session cookie");
+    (form_cookie, session)
+}
+
 #[tokio::test]
-async fn sign_in_sets_a_strict_http_only_session_cookie_secure_behind_tls() {
+async fn sign_in_sets_host_only_secure_strict_http_only_cookies() {
     let h = Harness::in_process().await;
     let mut b = Browser::new(&h);
     let page = b.get("/account/auth").await;
-    assert_eq!(page.status, 200);
     assert_eq!(
         page.header("content-type"),
         Some("text/html; charset=utf-8")
@@ -161,61 +180,49 @@ async fn sign_in_sets_a_strict_http_only_session_cookie_secure_behind_tls() {
         page.text.contains("<label for=\"username\">"),
         "labelled fields"
     );
-    let form_cookie = set_cookies(&page).join("\n");
-    assert!(form_cookie.starts_with("tc_form="), "{form_cookie}");
-    for flag in ["HttpOnly", "SameSite=Strict", "Path=/account/auth"] {
-        assert!(form_cookie.contains(flag), "{form_cookie}");
+    let (form_cookie, session) = sign_in_cookies(&mut Browser::new(&h)).await;
+    assert!(form_cookie.starts_with("__Host-tc_form="), "{form_cookie}");
+    assert!(session.starts_with("__Host-tc_session="), "{session}");
+    for cookie in [&form_cookie, &session] {
+        for flag in ["HttpOnly", "SameSite=Strict", "Path=/;", "; Secure"] {
+            assert!(cookie.contains(flag), "{flag}: {cookie}");
+        }
+        assert!(!cookie.contains("Domain"), "{cookie}");
     }
-    let form = hidden(&page.text, "form");
-    let r = b
-        .post(
-            "/account/auth/sign-in",
-            &[("form", &form), ("username", USER), ("password", PASSWORD)],
-        )
-        .await;
-    assert_eq!(r.status, 303);
-    let session = set_cookies(&r)
-        .into_iter()
-        .find(|c| c.starts_with("tc_session="))
-        .expect("a session cookie");
-    for flag in [
-        "HttpOnly",
-        "SameSite=Strict",
-        "Path=/account/auth",
-        "Max-Age=28800",
-    ] {
-        assert!(session.contains(flag), "{session}");
-    }
-    assert!(!session.contains("Secure"), "plain HTTP: {session}");
+    assert!(session.contains("Max-Age=28800"), "{session}");
     let page = b.get("/account/auth").await;
     assert!(
-        page.text
-            .contains(&format!("Signed in as <strong id=\"signed-in-as\">{USER}"))
+        page.text.contains("Sign in"),
+        "a new browser is not signed in"
     );
+}
 
-    // Behind a TLS-terminating proxy the cookie is Secure.
-    let mut tls = Browser::new(&h);
-    tls.extra.push(("X-Forwarded-Proto", "https"));
-    let page = tls.get("/account/auth").await;
-    let form = hidden(&page.text, "form");
-    let r = tls
-        .post(
-            "/account/auth/sign-in",
-            &[("form", &form), ("username", USER), ("password", PASSWORD)],
-        )
+#[tokio::test]
+async fn plain_http_cookies_are_secure_only_behind_a_trusted_proxy_that_says_https() {
+    let h = Harness::in_process_with(|c| c.plain_http_cookies = true).await;
+    let (form_cookie, session) = sign_in_cookies(&mut Browser::new(&h)).await;
+    assert!(form_cookie.starts_with("tc_form="), "{form_cookie}");
+    assert!(session.starts_with("tc_session="), "{session}");
+    for cookie in [&form_cookie, &session] {
+        assert!(cookie.contains("Path=/account/auth"), "{cookie}");
+        assert!(!cookie.contains("Secure"), "{cookie}");
+    }
+
+    // Over a socket: X-Forwarded-Proto counts only from a trusted proxy.
+    for (trusted, secure) in [(false, false), (true, true)] {
+        let h = Harness::start_with(|c| {
+            c.plain_http_cookies = true;
+            if trusted {
+                c.trusted_proxies = vec!["127.0.0.1/32".parse().expect("cidr")];
+            }
+        })
         .await;
-    // The sign-in succeeded and set the session cookie, and every cookie it set is Secure
-    // (`all` of no cookies would be true).
-    assert_eq!(r.status, 303, "{}", r.text);
-    let cookies = set_cookies(&r);
-    assert!(
-        cookies.iter().any(|c| c.starts_with("tc_session=")),
-        "no session cookie: {cookies:?}"
-    );
-    assert!(
-        cookies.iter().all(|c| c.ends_with("; Secure")),
-        "{cookies:?}"
-    );
+        let mut b = Browser::new(&h);
+        b.extra.push(("X-Forwarded-Proto", "https"));
+        let (_, session) = sign_in_cookies(&mut b).await;
+        assert_eq!(session.starts_with("__Host-"), secure, "{session}");
+        assert_eq!(session.ends_with("; Secure"), secure, "{session}");
+    }
 }
 
 #[tokio::test]
@@ -238,7 +245,7 @@ async fn every_page_and_asset_carries_the_security_headers() {
         assert!(!csp.contains("unsafe-inline"), "{csp}");
         assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
         assert_eq!(r.header("x-frame-options"), Some("DENY"));
-        assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+        assert_eq!(r.header("referrer-policy"), Some("same-origin"));
         assert_eq!(r.header("cache-control"), Some("no-store"));
         assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
     }
@@ -259,7 +266,7 @@ async fn forms_without_their_csrf_token_are_refused_and_change_nothing() {
         fields.extend([("username", USER), ("password", PASSWORD)]);
         let r = b.post("/account/auth/sign-in", &fields).await;
         assert_eq!(r.status, 403, "sign-in with {form:?}: {}", r.text);
-        assert!(set_cookies(&r).iter().all(|c| !c.starts_with("tc_session")));
+        assert!(set_cookies(&r).iter().all(|c| !c.contains("tc_session")));
     }
     let page = b.sign_in(USER, PASSWORD).await;
     let csrf = hidden(&page.text, "csrf");
@@ -281,6 +288,137 @@ async fn forms_without_their_csrf_token_are_refused_and_change_nothing() {
         page.text.contains("Signed in as"),
         "and nobody was signed out"
     );
+}
+
+#[tokio::test]
+async fn a_planted_form_cookie_is_worth_nothing_without_the_servers_key() {
+    let h = Harness::in_process().await;
+    let mut b = Browser::new(&h);
+    // What a double-submit check would accept: the cookie and the field are equal.
+    b.cookies
+        .insert("__Host-tc_form".into(), "planted-by-attacker".into());
+    let r = b
+        .post(
+            "/account/auth/sign-in",
+            &[
+                ("form", "planted-by-attacker"),
+                ("username", USER),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    // The page gives this browser a token for its cookie, and that one works.
+    b.sign_in(USER, PASSWORD).await;
+}
+
+#[tokio::test]
+async fn forms_sent_from_another_site_are_refused() {
+    let h = Harness::in_process().await;
+    let mut b = Browser::new(&h);
+    let page = b.get("/account/auth").await;
+    let form = hidden(&page.text, "form");
+    let fields = [
+        ("form", form.as_str()),
+        ("username", USER),
+        ("password", PASSWORD),
+    ];
+    for header in [
+        ("Origin", "https://evil.example"),
+        ("Origin", "null"),
+        ("Sec-Fetch-Site", "cross-site"),
+        ("Sec-Fetch-Site", "same-site"),
+    ] {
+        b.extra = vec![header, ("Host", "127.0.0.1:8080")];
+        let r = b.post("/account/auth/sign-in", &fields).await;
+        assert_eq!(r.status, 403, "{header:?}: {}", r.text);
+        assert!(set_cookies(&r).iter().all(|c| !c.contains("tc_session")));
+    }
+    // The page's own origin is fine.
+    b.extra = vec![
+        ("Origin", "http://127.0.0.1:8080"),
+        ("Host", "127.0.0.1:8080"),
+        ("Sec-Fetch-Site", "same-origin"),
+    ];
+    let r = b.post("/account/auth/sign-in", &fields).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    // And so are signed-in forms, checked the same way.
+    let page = b.get("/account/auth").await;
+    let csrf = hidden(&page.text, "csrf");
+    b.extra = vec![("Sec-Fetch-Site", "cross-site")];
+    let r = b
+        .post(
+            "/account/auth/tokens",
+            &[("csrf", &csrf), ("name", "cross")],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+}
+
+#[tokio::test]
+async fn a_session_ends_after_half_an_hour_idle_and_eight_hours_at_most() {
+    let h = Harness::in_process().await;
+    let mut b = Browser::new(&h);
+    b.sign_in(USER, PASSWORD).await;
+    let advance = |minutes: i64| {
+        let h = &h;
+        async move {
+            let r = h
+                .control("clock/advance", json!({"seconds": minutes * 60}))
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+    };
+    // Every request keeps it alive for another half hour...
+    for _ in 0..3 {
+        advance(25).await;
+        let page = b.get("/account/auth").await;
+        assert!(page.text.contains("Signed in as"), "active use keeps it");
+    }
+    // ...until half an hour passes without one.
+    advance(31).await;
+    let page = b.get("/account/auth").await;
+    assert!(!page.text.contains("Signed in as"), "idle: {}", page.text);
+
+    // And never past eight hours, however busy.
+    b.sign_in(USER, PASSWORD).await;
+    for _ in 0..20 {
+        advance(25).await;
+        b.get("/account/auth").await;
+    }
+    let page = b.get("/account/auth").await;
+    assert!(!page.text.contains("Signed in as"), "8h 20m after sign-in");
+}
+
+#[tokio::test]
+async fn a_password_sign_in_ends_the_accounts_other_sessions() {
+    let h = Harness::in_process().await;
+    let mut first = Browser::new(&h);
+    first.sign_in(USER, PASSWORD).await;
+    let mut second = Browser::new(&h);
+    second.sign_in(USER, PASSWORD).await;
+    let page = first.get("/account/auth").await;
+    assert!(
+        !page.text.contains("Signed in as"),
+        "the older session ended"
+    );
+    let page = second.get("/account/auth").await;
+    assert!(page.text.contains("Signed in as"));
+}
+
+#[tokio::test]
+async fn a_form_in_a_type_the_page_does_not_read_is_415() {
+    let h = Harness::in_process().await;
+    let r = h
+        .exchange(
+            "POST",
+            "/account/auth/sign-in",
+            &[("Content-Type", "text/plain")],
+            b"username=a".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 415, "{}", r.text);
+    assert!(r.text.contains("<html"), "a page: {}", r.text);
 }
 
 #[tokio::test]
@@ -491,7 +629,7 @@ async fn a_sign_in_link_works_once_and_not_after_ten_minutes() {
         .post("/account/auth/sso", &[("form", &form), ("link", &link)])
         .await;
     assert_eq!(r.status, 400);
-    assert!(set_cookies(&r).iter().all(|c| !c.starts_with("tc_session")));
+    assert!(set_cookies(&r).iter().all(|c| !c.contains("tc_session")));
 
     // Expired: made eleven minutes ago.
     let secret = "an-expired-link-made-for-this-test";
@@ -526,7 +664,7 @@ async fn a_signed_out_session_replayed_signs_no_one_in() {
     assert!(
         set_cookies(&r)
             .iter()
-            .any(|c| c.starts_with("tc_session=;") && c.contains("Max-Age=0"))
+            .any(|c| c.starts_with("__Host-tc_session=;") && c.contains("Max-Age=0"))
     );
     let mut replay = Browser::new(&h);
     replay.cookies = stolen;

@@ -5,48 +5,52 @@
 //! Security:
 //! - Sign-in goes through [`crate::api::login`]: the same throttle as createRefreshToken, and
 //!   unknown users cost what known ones cost.
-//! - The session is a random cookie (`HttpOnly`, `SameSite=Strict`, `Secure` when the request
-//!   came over TLS, as a proxy in front says with `X-Forwarded-Proto: https`); the database
-//!   holds only its digest. Signing out deletes it, so a replayed cookie signs no one in.
-//! - Every form that changes state carries a CSRF token: the session's own once signed in; a
-//!   double-submit cookie on the sign-in forms, before there is a session.
+//! - The session is a random cookie (see [`guard`] for its flags); the database holds only its
+//!   digest. It ends after 30 minutes without a request, 8 hours after sign-in at the latest,
+//!   or on sign-out; a password sign-in ends the account's other sessions. A replayed cookie
+//!   signs no one in.
+//! - Every form that changes state must come from this page (`Sec-Fetch-Site`, `Origin`) and
+//!   carry a CSRF token: the session's own once signed in; before, a token bound to a cookie
+//!   nonce with an HMAC ([`guard`]).
 //! - Token values appear once, in the body of the answer that created them; never in a URL,
 //!   a redirect or a log. Forms name tokens by row id, and only among the signed-in user's.
 //! - Headers: a Content-Security-Policy with no inline script or style, `X-Frame-Options:
-//!   DENY`, `Referrer-Policy: no-referrer`, `Cache-Control: no-store` (the policy layer).
+//!   DENY`, `Referrer-Policy: same-origin`, `Cache-Control: no-store` (the policy layer).
 
+mod guard;
 mod html;
 
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::map_response;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use time::{Duration, OffsetDateTime};
 
-use crate::ClientAddr;
 use crate::body::{Fields, read_fields};
 use crate::error::ApiError;
+use crate::peer::Peer;
 use crate::state::AppState;
 use crate::store::{Refusal, Store, StoreError, User, WebSession};
 use crate::token;
+use guard::{Cookie, Cookies, form_mac, same_origin, same_secret};
 
 /// How long a one-time sign-in link works.
 pub const SIGN_IN_LINK_LIFETIME: Duration = Duration::minutes(10);
 
-/// How long a session lasts after sign-in.
+/// How long a session lasts after sign-in at most.
 pub const SESSION_LIFETIME: Duration = Duration::hours(8);
+
+/// How long a session lasts without a request.
+pub const SESSION_IDLE: Duration = Duration::minutes(30);
 
 /// The page's path; everything else of it lives under it.
 pub const PAGE: &str = "/account/auth";
 
-const SESSION_COOKIE: &str = "tc_session";
-/// The double-submit cookie of the forms shown before sign-in.
-const FORM_COOKIE: &str = "tc_form";
 /// Tokens listed at most.
 const LIST_LIMIT: usize = 500;
 
@@ -75,7 +79,7 @@ pub fn security_headers(mut response: Response, csp: &'static str) -> Response {
     for (name, value) in [
         (header::CONTENT_SECURITY_POLICY, csp),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        (header::REFERRER_POLICY, "same-origin"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     ] {
         h.insert(name, HeaderValue::from_static(value));
@@ -146,6 +150,21 @@ impl From<ApiError> for WebError {
                 "That form was too large.".to_owned(),
                 None,
             ),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "That form was sent in a way this page does not read.".to_owned(),
+                None,
+            ),
+            ApiError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "There is no such page.".to_owned(),
+                None,
+            ),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "This page does not take that kind of request.".to_owned(),
+                None,
+            ),
             other => {
                 tracing::error!(error = ?other, "web page failed");
                 (
@@ -176,45 +195,6 @@ impl IntoResponse for WebError {
 
 type WebResult = Result<Response, WebError>;
 
-/// A cookie's value from the request, if it is there.
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_empty() && v.len() <= 128)
-}
-
-/// Whether the request came over TLS (directly, or as the proxy in front says).
-fn over_tls(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
-}
-
-/// A `Set-Cookie` value for this page's cookies.
-fn set_cookie(name: &str, value: &str, max_age: i64, headers: &HeaderMap) -> HeaderValue {
-    let secure = if over_tls(headers) { "; Secure" } else { "" };
-    let raw = format!(
-        "{name}={value}; Path={PAGE}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
-    );
-    HeaderValue::from_str(&raw).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// Equal, in time that does not depend on where they differ.
-fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 fn new_secret() -> Result<String, WebError> {
     token::generate(24).map_err(|e| ApiError::Internal(format!("CSPRNG: {e}")).into())
 }
@@ -227,23 +207,37 @@ fn new_refresh_token() -> Result<(String, [u8; 32]), WebError> {
     Ok((value, digest))
 }
 
-/// The signed-in session, if the request carries a live one.
-fn session(app: &AppState, headers: &HeaderMap) -> Result<Option<WebSession>, WebError> {
-    let Some(value) = cookie(headers, SESSION_COOKIE) else {
+/// The signed-in session, if the request carries a live one; it lives [`SESSION_IDLE`] longer
+/// (never past [`SESSION_LIFETIME`] from its start).
+async fn session(
+    app: &AppState,
+    cookies: &Cookies,
+    headers: &HeaderMap,
+) -> Result<Option<WebSession>, WebError> {
+    let Some(value) = cookies.get(headers, Cookie::Session) else {
         return Ok(None);
     };
     let digest = token::digest(value);
     let now = app.clock.now();
-    Ok(app.store.read(|r| r.web_session(&digest, now))?)
+    let Some(session) = app.store.read(|r| r.web_session(&digest, now))? else {
+        return Ok(None);
+    };
+    let until = now.saturating_add(SESSION_IDLE);
+    app.store
+        .write(move |tx| tx.touch_web_session(&digest, until, SESSION_LIFETIME))
+        .await?;
+    Ok(Some(session))
 }
 
 /// The signed-in session, and the form's fields once its CSRF token is checked.
 async fn signed_in_form(
     app: &AppState,
+    cookies: &Cookies,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(WebSession, Fields), WebError> {
-    let Some(session) = session(app, headers)? else {
+    same_origin(headers)?;
+    let Some(session) = session(app, cookies, headers).await? else {
         return Err(WebError::new(
             StatusCode::UNAUTHORIZED,
             "You are signed out. Sign in again.",
@@ -257,16 +251,18 @@ async fn signed_in_form(
     Ok((session, fields))
 }
 
-/// The fields of a form shown before sign-in, once its double-submit token is checked.
+/// The fields of a form shown before sign-in, once its token is checked against its cookie.
 async fn pre_session_form(
     app: &AppState,
+    cookies: &Cookies,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Fields, WebError> {
+    same_origin(headers)?;
     let fields = read_fields(headers, body, app.body_limit).await?;
     let sent = fields.text("form").unwrap_or_default();
-    match cookie(headers, FORM_COOKIE) {
-        Some(expected) if same_secret(sent, expected) => Ok(fields),
+    match cookies.get(headers, Cookie::Form) {
+        Some(nonce) if same_secret(sent, &form_mac(&app.form_key, nonce)) => Ok(fields),
         _ => Err(csrf_refused()),
     }
 }
@@ -278,14 +274,19 @@ fn csrf_refused() -> WebError {
     )
 }
 
-/// The double-submit token for this browser: the one it has, or a new one (with its cookie).
-fn form_token(headers: &HeaderMap) -> Result<(String, Option<HeaderValue>), WebError> {
-    if let Some(t) = cookie(headers, FORM_COOKIE) {
-        return Ok((t.to_owned(), None));
+/// The pre-sign-in form token for this browser: the MAC of the nonce in its cookie, or of a
+/// new nonce (with its cookie).
+fn form_token(
+    app: &AppState,
+    cookies: &Cookies,
+    headers: &HeaderMap,
+) -> Result<(String, Option<HeaderValue>), WebError> {
+    if let Some(nonce) = cookies.get(headers, Cookie::Form) {
+        return Ok((form_mac(&app.form_key, nonce), None));
     }
-    let t = new_secret()?;
-    let c = set_cookie(FORM_COOKIE, &t, 3600, headers);
-    Ok((t, Some(c)))
+    let nonce = new_secret()?;
+    let c = cookies.set(Cookie::Form, &nonce, 3600);
+    Ok((form_mac(&app.form_key, &nonce), Some(c)))
 }
 
 fn with_cookies(mut r: Response, cookies: impl IntoIterator<Item = HeaderValue>) -> Response {
@@ -300,12 +301,22 @@ fn see_page(cookies: impl IntoIterator<Item = HeaderValue>) -> Response {
     with_cookies(r, cookies)
 }
 
+/// The cookie policy of a request.
+fn cookies_of(app: &AppState, peer: Option<&Extension<Peer>>) -> Cookies {
+    Cookies::for_request(app, peer.map(|p| p.0))
+}
+
 /// `GET /account/auth`: the tokens when signed in, the sign-in form otherwise.
-async fn page(State(app): State<Arc<AppState>>, headers: HeaderMap) -> WebResult {
-    match session(&app, &headers)? {
+async fn page(
+    State(app): State<Arc<AppState>>,
+    peer: Option<Extension<Peer>>,
+    headers: HeaderMap,
+) -> WebResult {
+    let cookies = cookies_of(&app, peer.as_ref());
+    match session(&app, &cookies, &headers).await? {
         Some(s) => tokens_page(&app, &s, StatusCode::OK, None),
         None => {
-            let (form, cookie) = form_token(&headers)?;
+            let (form, cookie) = form_token(&app, &cookies, &headers)?;
             let r = html::page_response(StatusCode::OK, &html::sign_in_page(&form, None));
             Ok(with_cookies(r, cookie))
         }
@@ -332,41 +343,55 @@ fn tokens_page(
     Ok(html::page_response(status, &body))
 }
 
+/// How a session was started.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SignedInWith {
+    /// A password: the account's other sessions end (whoever knew the old password, or held
+    /// a session from before, is out).
+    Password,
+    /// A one-time link.
+    Link,
+}
+
 /// Starts a session for `user` and sends the browser to the page.
-async fn start_session(app: &AppState, headers: &HeaderMap, user: &User) -> WebResult {
+async fn start_session(
+    app: &AppState,
+    cookies: &Cookies,
+    user: &User,
+    with: SignedInWith,
+) -> WebResult {
     let value = new_secret()?;
     let csrf = new_secret()?;
     let digest = token::digest(&value);
     let (now, user_id) = (app.clock.now(), user.id);
     app.store
         .write(move |tx| {
+            if with == SignedInWith::Password {
+                tx.end_web_sessions_of(user_id)?;
+            }
             tx.create_web_session(
                 &digest,
                 user_id,
                 &csrf,
                 now,
-                now.saturating_add(SESSION_LIFETIME),
+                now.saturating_add(SESSION_IDLE),
             )
         })
         .await?;
-    let session = set_cookie(
-        SESSION_COOKIE,
-        &value,
-        SESSION_LIFETIME.whole_seconds(),
-        headers,
-    );
-    Ok(see_page([session, set_cookie(FORM_COOKIE, "", 0, headers)]))
+    let session = cookies.set(Cookie::Session, &value, SESSION_LIFETIME.whole_seconds());
+    Ok(see_page([session, cookies.set(Cookie::Form, "", 0)]))
 }
 
 /// `POST /account/auth/sign-in`: username and password, through the API's login.
 async fn sign_in(
     State(app): State<Arc<AppState>>,
-    client: Option<Extension<ClientAddr>>,
+    peer: Option<Extension<Peer>>,
     headers: HeaderMap,
     body: Body,
 ) -> WebResult {
-    let fields = pre_session_form(&app, &headers, body).await?;
-    let (form, _) = form_token(&headers)?;
+    let cookies = cookies_of(&app, peer.as_ref());
+    let fields = pre_session_form(&app, &cookies, &headers, body).await?;
+    let (form, _) = form_token(&app, &cookies, &headers)?;
     let retry = |e: WebError| {
         let mut r = html::page_response(e.status, &html::sign_in_page(&form, Some(&e.message)));
         if let Some(s) = e.retry_after {
@@ -383,19 +408,25 @@ async fn sign_in(
         .text_or_empty("password")
         .unwrap_or_default()
         .to_owned();
-    match crate::api::login(&app, client.map(|c| c.0.0), &username, password).await {
-        Ok(user) => start_session(&app, &headers, &user).await,
+    match crate::api::login(&app, peer.map(|p| p.0.ip), &username, password).await {
+        Ok(user) => start_session(&app, &cookies, &user, SignedInWith::Password).await,
         Err(e) => Ok(retry(e.into())),
     }
 }
 
 /// `POST /account/auth/sign-out`.
-async fn sign_out(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> WebResult {
-    let clear = set_cookie(SESSION_COOKIE, "", 0, &headers);
-    let Some(value) = cookie(&headers, SESSION_COOKIE).map(str::to_owned) else {
+async fn sign_out(
+    State(app): State<Arc<AppState>>,
+    peer: Option<Extension<Peer>>,
+    headers: HeaderMap,
+    body: Body,
+) -> WebResult {
+    let cookies = cookies_of(&app, peer.as_ref());
+    let clear = cookies.set(Cookie::Session, "", 0);
+    let Some(value) = cookies.get(&headers, Cookie::Session).map(str::to_owned) else {
         return Ok(see_page([clear]));
     };
-    signed_in_form(&app, &headers, body).await?;
+    signed_in_form(&app, &cookies, &headers, body).await?;
     let digest = token::digest(&value);
     app.store
         .write(move |tx| tx.end_web_session(&digest))
@@ -421,7 +452,13 @@ fn link_refused() -> WebError {
 
 /// `GET /account/auth/sso?link=...`: asks before using the link, so that a mail scanner or a
 /// browser's prefetch that opens it does not use it up.
-async fn sso_page(State(app): State<Arc<AppState>>, headers: HeaderMap, uri: Uri) -> WebResult {
+async fn sso_page(
+    State(app): State<Arc<AppState>>,
+    peer: Option<Extension<Peer>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> WebResult {
+    let cookies = cookies_of(&app, peer.as_ref());
     let link = link_param(&uri).ok_or_else(link_refused)?;
     let digest = token::digest(&link);
     let now = app.clock.now();
@@ -429,7 +466,7 @@ async fn sso_page(State(app): State<Arc<AppState>>, headers: HeaderMap, uri: Uri
         .store
         .read(|r| r.sign_in_link(&digest, now))?
         .ok_or_else(link_refused)?;
-    let (form, cookie) = form_token(&headers)?;
+    let (form, cookie) = form_token(&app, &cookies, &headers)?;
     let r = html::page_response(
         StatusCode::OK,
         &html::sso_page(&form, &user.username, &link),
@@ -440,10 +477,12 @@ async fn sso_page(State(app): State<Arc<AppState>>, headers: HeaderMap, uri: Uri
 /// `POST /account/auth/sso`: uses the link, once, and signs its user in.
 async fn sso_sign_in(
     State(app): State<Arc<AppState>>,
+    peer: Option<Extension<Peer>>,
     headers: HeaderMap,
     body: Body,
 ) -> WebResult {
-    let fields = pre_session_form(&app, &headers, body).await?;
+    let cookies = cookies_of(&app, peer.as_ref());
+    let fields = pre_session_form(&app, &cookies, &headers, body).await?;
     let link = fields.text("link").map_err(|_| link_refused())?;
     let digest = token::digest(link);
     let now = app.clock.now();
@@ -452,16 +491,18 @@ async fn sso_sign_in(
         .write(move |tx| tx.use_sign_in_link(&digest, now))
         .await?
         .ok_or_else(link_refused)?;
-    start_session(&app, &headers, &user).await
+    start_session(&app, &cookies, &user, SignedInWith::Link).await
 }
 
 /// `POST /account/auth/tokens`: a new refresh token, shown once.
 async fn create_token(
     State(app): State<Arc<AppState>>,
+    peer: Option<Extension<Peer>>,
     headers: HeaderMap,
     body: Body,
 ) -> WebResult {
-    let (session, fields) = signed_in_form(&app, &headers, body).await?;
+    let cookies = cookies_of(&app, peer.as_ref());
+    let (session, fields) = signed_in_form(&app, &cookies, &headers, body).await?;
     let name = match fields.text("name") {
         Ok(n) => n.to_owned(),
         Err(e) => {
@@ -514,10 +555,12 @@ fn refused(r: Refusal, what: &str) -> WebError {
 /// `POST /account/auth/tokens/regenerate`: the API's regeneration, by row id.
 async fn regenerate_token(
     State(app): State<Arc<AppState>>,
+    peer: Option<Extension<Peer>>,
     headers: HeaderMap,
     body: Body,
 ) -> WebResult {
-    let (session, fields) = signed_in_form(&app, &headers, body).await?;
+    let cookies = cookies_of(&app, peer.as_ref());
+    let (session, fields) = signed_in_form(&app, &cookies, &headers, body).await?;
     let id = token_id(&fields)?;
     let (value, digest) = new_refresh_token()?;
     let (now, user_id) = (app.clock.now(), session.user.id);
@@ -542,10 +585,12 @@ async fn regenerate_token(
 /// `POST /account/auth/tokens/revoke`: revokes a refresh token and its access tokens.
 async fn revoke_token(
     State(app): State<Arc<AppState>>,
+    peer: Option<Extension<Peer>>,
     headers: HeaderMap,
     body: Body,
 ) -> WebResult {
-    let (session, fields) = signed_in_form(&app, &headers, body).await?;
+    let cookies = cookies_of(&app, peer.as_ref());
+    let (session, fields) = signed_in_form(&app, &cookies, &headers, body).await?;
     let id = token_id(&fields)?;
     let (now, user_id) = (app.clock.now(), session.user.id);
     let row = app
@@ -570,10 +615,12 @@ async fn revoke_token(
 /// ...`). The first post asks, with the count; the one with `confirm=yes` revokes.
 async fn revoke_named(
     State(app): State<Arc<AppState>>,
+    peer: Option<Extension<Peer>>,
     headers: HeaderMap,
     body: Body,
 ) -> WebResult {
-    let (session, fields) = signed_in_form(&app, &headers, body).await?;
+    let cookies = cookies_of(&app, peer.as_ref());
+    let (session, fields) = signed_in_form(&app, &cookies, &headers, body).await?;
     let prefix = fields
         .text("prefix")
         .map_err(|_| {
@@ -630,63 +677,4 @@ async fn style() -> Response {
 
 async fn copy_js() -> Response {
     asset("text/javascript; charset=utf-8", include_str!("copy.js"))
-}
-
-/// A header name this module sets, for the tests.
-pub const SECURITY_HEADERS: [HeaderName; 4] = [
-    header::CONTENT_SECURITY_POLICY,
-    header::X_FRAME_OPTIONS,
-    header::REFERRER_POLICY,
-    header::X_CONTENT_TYPE_OPTIONS,
-];
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cookies_are_found_among_others_and_bounded() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; tc_session=abc; b=2"),
-        );
-        assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
-        assert_eq!(cookie(&h, "missing"), None);
-        let long = format!("tc_session={}", "x".repeat(200));
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_str(&long).expect("header"),
-        );
-        assert_eq!(
-            cookie(&h, SESSION_COOKIE),
-            None,
-            "an absurd value is no cookie"
-        );
-    }
-
-    #[test]
-    fn cookies_are_secure_only_over_tls() {
-        let mut h = HeaderMap::new();
-        let plain = set_cookie(SESSION_COOKIE, "v", 60, &h);
-        assert_eq!(
-            plain.to_str().expect("ascii"),
-            "tc_session=v; Path=/account/auth; Max-Age=60; HttpOnly; SameSite=Strict"
-        );
-        h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-        assert!(
-            set_cookie(SESSION_COOKIE, "v", 60, &h)
-                .to_str()
-                .expect("ascii")
-                .ends_with("; Secure")
-        );
-    }
-
-    #[test]
-    fn secrets_compare_whole() {
-        assert!(same_secret("abc", "abc"));
-        assert!(!same_secret("abc", "abd"));
-        assert!(!same_secret("abc", "ab"));
-        assert!(!same_secret("", "a"));
-    }
 }
