@@ -11,8 +11,10 @@ reported, with the range):
   on a fresh server, and after the loads and 10 conformance runs on one server;
 - the embedded suite (`token-conformance run`): wall time and peak memory;
 
-and once: the 60 s load run (mixed traffic at capacity, logins included), and the 413 that a
-client sending its whole body before reading (Python's urllib) gets for 4 MiB.
+and once: the 60 s load run (mixed traffic at capacity, logins included), the 413 that a
+client sending its whole body before reading (Python's urllib) gets for 4 MiB, and the hostile
+run (reference-server/examples/hostile.rs: attacks from loopback addresses against an honest
+client on another; `--hostile-only` runs just that and prints its table).
 
 Also runs bench/crash-loop.sh and bench/fuzz.sh and quotes their results. Needs wrk
 (apt-get install wrk), GNU time (/usr/bin/time), python3, and for the fuzzing Schemathesis.
@@ -24,6 +26,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -40,6 +43,9 @@ SERVER = os.path.join(RELEASE, "reference-server")
 HARNESS = os.path.join(RELEASE, "token-conformance")
 BASELINE = os.path.join(RELEASE, "examples", "baseline")
 LOAD = os.path.join(RELEASE, "examples", "load")
+HOSTILE = os.path.join(RELEASE, "examples", "hostile")
+# Open files the hostile run needs, for itself and the server (thousands of sockets each).
+OPEN_FILES = 8192
 USER, PASSWORD = "bench@example.com", "bench-password-7f3a"
 MIB = 1024 * 1024
 # Where --before builds the earlier revision (a git worktree, removed afterwards).
@@ -69,7 +75,8 @@ def build():
          "token-conformance", "--bins"], cwd=ROOT, check=True)
     subprocess.run(
         ["cargo", "build", "--release", "--locked", "-p", "reference-server",
-         "--example", "baseline", "--example", "load"], cwd=ROOT, check=True)
+         "--example", "baseline", "--example", "load", "--example", "hostile"], cwd=ROOT,
+        check=True)
 
 
 class Process:
@@ -251,6 +258,31 @@ def load_run(seconds):
     return {"report": r.stdout.strip(), "ok": r.returncode == 0,
             "after_ok": after.get("token_status") == "ACTIVE", "rss_before": before,
             "rss_settled": settled}
+
+
+def more_open_files():
+    """Raises this process's open files limit (inherited by what it starts) where allowed."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = OPEN_FILES if hard == resource.RLIM_INFINITY else min(OPEN_FILES, hard)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def hostile_run(seconds):
+    """The hostile run: a Markdown table, the raw figures, and the open files limit used."""
+    limit = more_open_files()
+    with tempfile.TemporaryDirectory() as d:
+        server = start_server(os.path.join(d, "hostile.db"))
+        r = subprocess.run([HOSTILE, server.url, USER, PASSWORD, str(server.pid), str(seconds)],
+                           capture_output=True, text=True)
+        server.stop()
+    lines = r.stdout.strip().splitlines()
+    table = "\n".join(l for l in lines if l.startswith("|"))
+    raw = next((l for l in lines if l.startswith("[")), "[]")
+    if r.returncode != 0:
+        table += f"\n\n(the hostile run failed: {r.stderr.strip()[-500:]})"
+    return {"table": table, "raw": json.loads(raw), "open_files": limit, "seconds": seconds}
 
 
 def payload_413():
@@ -440,7 +472,17 @@ def main():
                     help="also measure the server as of this git revision, side by side")
     ap.add_argument("--no-build", action="store_true", help="use the release binaries as built")
     ap.add_argument("--no-write", action="store_true", help="print, do not write BENCHMARKS.md")
+    ap.add_argument("--hostile-seconds", type=int, default=10,
+                    help="seconds of each attack of the hostile run")
+    ap.add_argument("--hostile-only", action="store_true",
+                    help="run only the hostile run and print its table")
     args = ap.parse_args()
+    if args.hostile_only:
+        if not args.no_build:
+            build()
+        h = hostile_run(args.hostile_seconds)
+        print(HOSTILE_SECTION.format(**h))
+        return
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
     if not args.no_build:
@@ -456,6 +498,8 @@ def main():
     m = re.search(r"peak ([\d.]+) MiB", load["report"])
     load["peak"] = f"{m.group(1)} MiB" if m else "?"
     status_413 = payload_413()
+    log(f"hostile run, {args.hostile_seconds} s per attack")
+    hostile = hostile_run(args.hostile_seconds)
     log(f"crash loop, {args.kills} kills")
     extra = {"kills": args.kills, "crash": script("crash-loop.sh", args.kills)}
     log(f"fuzzing, {args.examples} examples")
@@ -482,6 +526,7 @@ def main():
         date=time.strftime("%Y-%m-%d"), machine=machine(), runs=args.runs,
         seconds=args.seconds, table=table, load=load["report"],
         crash="\n".join(extra["crash"][1]), fuzz="\n".join(extra["fuzz"][1]), notes=notes,
+        hostile=HOSTILE_SECTION.format(**hostile),
         compared=compared,
         raw=json.dumps(rounds, indent=1))
     print(table)
@@ -517,6 +562,8 @@ same run (medians of {runs}).
 {load}
 ```
 
+{hostile}
+
 ## The crash loop
 
 ```
@@ -538,6 +585,17 @@ same run (medians of {runs}).
 ```json
 {raw}
 ```
+"""
+
+HOSTILE_SECTION = """## Hostile clients
+
+`reference-server/examples/hostile.rs` against a server with its default limits: each attack
+comes from its own loopback addresses (127.0.0.2 and up) for {seconds} s, while an honest client
+on 127.0.0.200 validates an access token every 20 ms and logs in every second, each on a new
+connection; then 3 s more without the attack ("after"). Open files limit {open_files} for both.
+Server memory and open files are read from /proc at the end of each phase.
+
+{table}
 """
 
 if __name__ == "__main__":

@@ -10,12 +10,12 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde::Serialize;
 
-use crate::ClientAddr;
 use crate::body::read_fields;
 use crate::clock::format_api;
 use crate::error::{
     ACCESS_DEAD, ACCESS_INVALID, ApiError, BAD_CREDENTIALS, REFRESH_DEAD, REFRESH_INVALID,
 };
+use crate::peer::Peer;
 use crate::respond::json_with;
 use crate::state::AppState;
 use crate::store::{AccessTokenRow, RefreshTokenRow, Refusal};
@@ -125,7 +125,7 @@ fn refusal(r: Refusal) -> ApiError {
 /// `POST /integration/v1/createRefreshToken/`
 pub async fn create_refresh_token(
     State(app): State<Arc<AppState>>,
-    client: Option<Extension<ClientAddr>>,
+    client: Option<Extension<Peer>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -137,7 +137,7 @@ pub async fn create_refresh_token(
     let password = fields.text_or_empty("password")?.to_owned();
     let name = fields.text("name")?.to_owned();
 
-    let user = login(&app, client.map(|c| c.0.0), &username, password).await?;
+    let user = login(&app, client.map(|c| c.0.ip), &username, password).await?;
 
     let value = new_token(token::REFRESH_TOKEN_BYTES)?;
     let digest = token::digest(&value);

@@ -359,10 +359,32 @@ fn parse_form(bytes: &[u8]) -> Result<Fields, ApiError> {
         return Err(ApiError::BadRequest("Form body is not valid UTF-8.".into()));
     }
     let mut fields = Fields::default();
-    for (k, v) in form_urlencoded::parse(bytes) {
-        insert_once(&mut fields, k.into_owned(), v.into_owned());
+    for pair in bytes.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        let (k, v) = match pair.iter().position(|b| *b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &pair[..0]),
+        };
+        // A name that is not UTF-8 once decoded names no field anyone reads.
+        let Ok(name) = String::from_utf8(form_decode(k)) else {
+            continue;
+        };
+        match String::from_utf8(form_decode(v)) {
+            Ok(text) => insert_once(&mut fields, name, text),
+            // `%FF` decodes to no text: refused if an operation reads it (never turned into
+            // U+FFFD and stored), ignored like any other unknown field if not.
+            Err(_) => insert_value(&mut fields, name, Value::Other("value that is not UTF-8")),
+        }
     }
     Ok(fields)
+}
+
+/// An `application/x-www-form-urlencoded` name or value as bytes: `+` is a space, `%XX` a byte.
+fn form_decode(raw: &[u8]) -> Vec<u8> {
+    let plus_as_space: Vec<u8> = raw
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
+    percent_encoding::percent_decode(&plus_as_space).collect()
 }
 
 fn parse_multipart(headers: &HeaderMap, bytes: &[u8]) -> Result<Fields, ApiError> {
@@ -418,6 +440,19 @@ mod tests {
         }
         let f = parse_json(br#"{"user_id": 17083345694763179486}"#).expect("json");
         assert_eq!(f.user_id().expect("well-formed"), NO_USER);
+    }
+
+    #[test]
+    fn form_values_that_are_not_utf8_are_refused_when_read_never_replaced() {
+        let f = parse_form(b"name=a%FFb&other=%C3%28&refresh_token=ok+%C3%A9").expect("form");
+        let Err(ApiError::BadRequest(msg)) = f.text("name") else {
+            panic!("expected 400");
+        };
+        assert!(msg.contains("not UTF-8"), "{msg}");
+        assert_eq!(f.text("refresh_token").expect("text"), "ok é");
+        // Unknown fields stay ignored, whatever they hold; a name that is not UTF-8 too.
+        let f = parse_form(b"%FF=1&other=%FF&user_id=4").expect("form");
+        assert_eq!(f.user_id().expect("id"), 4);
     }
 
     #[test]

@@ -5,8 +5,15 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::peer::Cidr;
 use crate::store::{FeatureFlag, LifespanKey, Store};
-use crate::{Config, DEFAULT_BODY_LIMIT, DEFAULT_MAX_FAILED_LOGINS};
+use crate::{
+    Config, DEFAULT_BODY_LIMIT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+    DEFAULT_MAX_FAILED_LOGINS,
+};
+
+/// The environment variable that may hold password users, one `EMAIL:PASSWORD` per line.
+pub const USERS_ENV: &str = "REFERENCE_SERVER_USERS";
 
 /// `reference-server`: the reference implementation of the Token Authentication API.
 #[derive(Debug, Parser)]
@@ -47,9 +54,15 @@ pub struct ServeArgs {
     /// SQLite database file; created if missing, and all state survives restarts.
     #[arg(long, default_value = "token-auth.db", value_name = "PATH")]
     pub db: PathBuf,
-    /// A password user to create or update, as EMAIL:PASSWORD (repeatable).
+    /// A password user to create or update, as EMAIL:PASSWORD (repeatable). Other processes
+    /// on this machine can read a command line: prefer --user-file or REFERENCE_SERVER_USERS.
     #[arg(long = "user", value_name = "EMAIL:PASSWORD", value_parser = parse_user)]
     pub users: Vec<(String, String)>,
+    /// A file of password users to create or update, one EMAIL:PASSWORD per line (blank lines
+    /// and lines starting with # are skipped). The environment variable
+    /// REFERENCE_SERVER_USERS may hold the same lines.
+    #[arg(long = "user-file", value_name = "PATH")]
+    pub user_file: Option<PathBuf>,
     /// An SSO user, who cannot create refresh tokens through the API (repeatable).
     #[arg(long = "sso-user", value_name = "EMAIL")]
     pub sso_users: Vec<String>,
@@ -68,22 +81,61 @@ pub struct ServeArgs {
     /// logged without it.
     #[arg(long)]
     pub log_requests: bool,
+    /// A reverse proxy in front of the server, as an address block (10.0.0.0/8, ::1/128;
+    /// repeatable): its X-Forwarded-For and X-Forwarded-Proto are believed, for the login
+    /// throttle and the cookies. From anyone else they are ignored.
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    pub trusted_proxies: Vec<Cidr>,
+    /// Open connections at most (fewer if the process may not open that many files).
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_name = "N")]
+    pub max_connections: usize,
+    /// Open connections from one address at most (a trusted proxy's are not counted).
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, value_name = "N")]
+    pub max_connections_per_address: usize,
+    /// The token page's cookies without `Secure` and the `__Host-` prefix: only for serving
+    /// the page over plain HTTP to other machines (browsers accept secure cookies from
+    /// http://localhost and http://127.0.0.1).
+    #[arg(long)]
+    pub plain_http_cookies: bool,
 }
 
 impl ServeArgs {
-    /// The server configuration these flags describe.
-    pub fn config(&self) -> Config {
-        Config {
+    /// The server configuration these flags describe (with the users of `--user-file` and of
+    /// [`USERS_ENV`]): an error says which file or variable, and which line, is wrong.
+    pub fn config(&self) -> Result<Config, String> {
+        let mut users = self.users.clone();
+        if let Ok(text) = std::env::var(USERS_ENV) {
+            users.extend(parse_users(&text, USERS_ENV)?);
+        }
+        if let Some(path) = &self.user_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            users.extend(parse_users(&text, &path.display().to_string())?);
+        }
+        Ok(Config {
             listen: self.listen,
-            users: self.users.clone(),
+            users,
             sso_users: self.sso_users.clone(),
             test_control: self.test_control,
             body_limit: self.body_limit,
             max_failed_logins: self.max_failed_logins,
             log_requests: self.log_requests,
+            trusted_proxies: self.trusted_proxies.clone(),
+            max_connections: self.max_connections.max(1),
+            max_connections_per_address: self.max_connections_per_address.max(1),
+            plain_http_cookies: self.plain_http_cookies,
             ..Config::new(self.db.clone())
-        }
+        })
     }
+}
+
+/// `EMAIL:PASSWORD` lines from `source`; blank lines and `#` comments skipped.
+fn parse_users(text: &str, source: &str) -> Result<Vec<(String, String)>, String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(|(i, l)| parse_user(l).map_err(|e| format!("{source}:{}: {e}", i + 1)))
+        .collect()
 }
 
 /// `conf KEY [-s VALUE] --db PATH`.
@@ -182,7 +234,13 @@ pub async fn serve(args: &ServeArgs) -> u8 {
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .try_init();
-    let config = args.config();
+    let config = match args.config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
     let test_control = config.test_control;
     let shutdown = crate::shutdown_signal();
     let server = match crate::spawn(config).await {

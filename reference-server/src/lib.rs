@@ -23,14 +23,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
-use axum::middleware::{self, Next};
-use axum::response::IntoResponse as _;
-use axum::response::Response;
+use axum::middleware;
 use tokio::sync::oneshot;
 
 pub mod api;
@@ -42,7 +38,10 @@ pub mod embedded;
 pub mod error;
 mod multipart;
 pub mod password;
+pub mod peer;
+pub mod policy;
 pub mod respond;
+pub mod serve;
 pub mod state;
 pub mod store;
 pub mod swagger;
@@ -65,8 +64,11 @@ pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 /// so connections that trickle bytes (slowloris) cannot pile up.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long shutdown waits for requests in flight before closing their connections.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Open connections at most (fewer if the process may not open that many files).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+
+/// Open connections from one address at most (a trusted proxy's are not counted).
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 256;
 
 /// Failed logins one account may have from one address before each further failure locks
 /// that pair (see [`throttle`]). High enough that a conformance run, with a few deliberate bad
@@ -98,6 +100,22 @@ pub struct Config {
     pub log_requests: bool,
     /// The clock; tests share it to inspect or move time without HTTP.
     pub clock: Clock,
+    /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<peer::Cidr>,
+    /// Open connections at most.
+    pub max_connections: usize,
+    /// Open connections from one address at most.
+    pub max_connections_per_address: usize,
+    /// How long a connection may sit between requests.
+    pub keep_alive_idle: Duration,
+    /// Requests past their body, in all, at most (503 past it).
+    pub max_in_flight: usize,
+    /// Requests under way from one address at most, bodies still arriving included.
+    pub max_in_flight_per_address: usize,
+    /// The token page's cookies without `Secure` and the `__Host-` prefix, for a page served
+    /// over plain HTTP on another host than this machine (browsers take `Secure` cookies from
+    /// `http://localhost` and `http://127.0.0.1` anyway).
+    pub plain_http_cookies: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -112,6 +130,13 @@ impl std::fmt::Debug for Config {
             .field("body_limit", &self.body_limit)
             .field("max_failed_logins", &self.max_failed_logins)
             .field("log_requests", &self.log_requests)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("max_connections", &self.max_connections)
+            .field(
+                "max_connections_per_address",
+                &self.max_connections_per_address,
+            )
+            .field("plain_http_cookies", &self.plain_http_cookies)
             .finish_non_exhaustive()
     }
 }
@@ -130,13 +155,16 @@ impl Config {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             log_requests: false,
             clock: Clock::system(),
+            trusted_proxies: Vec::new(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            keep_alive_idle: serve::KEEP_ALIVE_IDLE,
+            max_in_flight: policy::MAX_IN_FLIGHT,
+            max_in_flight_per_address: policy::MAX_IN_FLIGHT_PER_ADDRESS,
+            plain_http_cookies: false,
         }
     }
 }
-
-/// The address a request came from, set by the accept loop (absent in-process).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClientAddr(pub std::net::IpAddr);
 
 /// Errors that stop the server from starting.
 #[derive(Debug)]
@@ -168,44 +196,11 @@ pub fn app(state: Arc<AppState>, test_control: bool) -> Router {
     router
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(middleware::from_fn_with_state(Arc::clone(&state), policy))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            policy::policy,
+        ))
         .with_state(state)
-}
-
-/// Requests in flight at most; past it, a request is answered 503 at once instead of queued.
-pub const MAX_IN_FLIGHT: usize = 1024;
-
-/// How long a request may take in all before it is answered 503.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Every request: shed past [`MAX_IN_FLIGHT`], cut at [`REQUEST_TIMEOUT`]. Every response:
-/// `Cache-Control: no-store` (bodies carry tokens, and errors must not be cached either), and,
-/// with [`Config::log_requests`], one log line with method, path, status and time. Bodies are
-/// never logged: they carry passwords and tokens.
-async fn policy(State(app): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let line = app
-        .log_requests
-        .then(|| (request.method().clone(), request.uri().path().to_owned()));
-    let mut response = match app.in_flight.try_acquire() {
-        Err(_) => ApiError::Unavailable(1).into_response(),
-        Ok(_permit) => tokio::time::timeout(REQUEST_TIMEOUT, next.run(request))
-            .await
-            .unwrap_or_else(|_| ApiError::Unavailable(1).into_response()),
-    };
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some((method, path)) = line {
-        tracing::info!(
-            %method,
-            path = %path.chars().take(200).collect::<String>(),
-            status = response.status().as_u16(),
-            micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-            "request"
-        );
-    }
-    response
 }
 
 /// A server running on the current tokio runtime.
@@ -264,7 +259,14 @@ pub async fn spawn(config: Config) -> Result<Running, StartError> {
     let (stop, stopped) = oneshot::channel::<()>();
     let purger = tokio::spawn(purge_every(Arc::clone(&state), PURGE_EVERY));
     let router = app(state, config.test_control);
-    let task = tokio::spawn(serve(listener, router, config.header_timeout, stopped));
+    let limits = serve::Limits {
+        header_timeout: config.header_timeout,
+        max_connections: config.max_connections,
+        max_connections_per_address: config.max_connections_per_address,
+        keep_alive_idle: config.keep_alive_idle,
+        trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+    };
+    let task = tokio::spawn(serve::serve(listener, router, limits, stopped));
     Ok(Running {
         addr,
         demo,
@@ -291,71 +293,6 @@ async fn purge_every(app: Arc<AppState>, every: Duration) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "purge failed; trying again later"),
         }
-    }
-}
-
-/// Accepts connections until `stopped`, then lets requests in flight finish (for at most
-/// [`SHUTDOWN_GRACE`]). Unlike `axum::serve`, every connection has a timer, so a client that
-/// does not finish its headers within `header_timeout` is disconnected.
-async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    header_timeout: Duration,
-    stopped: oneshot::Receiver<()>,
-) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-    use hyper_util::server::conn::auto::Builder;
-    use hyper_util::server::graceful::GracefulShutdown;
-    use hyper_util::service::TowerToHyperService;
-
-    let graceful = GracefulShutdown::new();
-    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout);
-    tokio::pin!(stopped);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(s) => s,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
-                let client = ClientAddr(peer.ip());
-                let service =
-                    TowerToHyperService::new(tower::ServiceExt::map_request(router.clone(), tag(client)));
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn.into_owned());
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                });
-            }
-            _ = &mut stopped => break,
-        }
-    }
-    drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("requests still running after the grace period; closing them");
-    }
-    Ok(())
-}
-
-/// Marks every request of a connection with the client's address.
-fn tag<B>(client: ClientAddr) -> impl Fn(axum::http::Request<B>) -> axum::http::Request<B> + Clone {
-    move |mut req| {
-        req.extensions_mut().insert(client);
-        req
     }
 }
 

@@ -21,8 +21,14 @@ pub struct AppState {
     pub body_limit: usize,
     /// Whether every request is logged ([`crate::Config::log_requests`]).
     pub log_requests: bool,
-    /// Requests in flight (load shedding past its size).
-    pub in_flight: tokio::sync::Semaphore,
+    /// Requests in flight, in all and per address (load shedding past them).
+    pub slots: crate::policy::Slots,
+    /// The key that binds the token page's pre-sign-in form tokens to their cookie: random at
+    /// each start, so forms older than the process are refused (and simply shown again).
+    pub form_key: [u8; 32],
+    /// Whether the token page's cookies are `Secure` with the `__Host-` prefix (see
+    /// [`crate::Config::plain_http_cookies`]).
+    pub secure_cookies: bool,
 }
 
 /// The demo user created when no user was configured and none exists yet.
@@ -62,6 +68,8 @@ pub fn prepare(config: &Config) -> Result<(Arc<AppState>, Option<DemoUser>), Sta
         upsert(&username, Some(hash), false)?;
         demo = Some(DemoUser { username, password });
     }
+    let mut form_key = [0u8; 32];
+    getrandom::fill(&mut form_key).map_err(|e| StartError(format!("CSPRNG: {e}")))?;
     let state = AppState {
         store,
         clock: config.clock.clone(),
@@ -69,7 +77,12 @@ pub fn prepare(config: &Config) -> Result<(Arc<AppState>, Option<DemoUser>), Sta
         passwords,
         body_limit: config.body_limit,
         log_requests: config.log_requests,
-        in_flight: tokio::sync::Semaphore::new(crate::MAX_IN_FLIGHT),
+        slots: crate::policy::Slots::new(
+            config.max_in_flight.max(1),
+            config.max_in_flight_per_address.max(1),
+        ),
+        form_key,
+        secure_cookies: !config.plain_http_cookies,
     };
     Ok((Arc::new(state), demo))
 }

@@ -174,6 +174,30 @@ async fn bodies_that_cannot_be_parsed_get_400_in_the_error_shape() {
 }
 
 #[tokio::test]
+async fn a_form_value_that_is_not_utf8_is_refused_never_replaced() {
+    let h = Harness::in_process().await;
+    let body = format!(
+        "username={}&password={}&name=caf%E9",
+        USER.replace('@', "%40"),
+        PASSWORD.replace(' ', "+")
+    );
+    let r = h
+        .raw(
+            "POST",
+            "/integration/v1/createRefreshToken/",
+            Some("application/x-www-form-urlencoded"),
+            body.into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(
+        r.json["detail"].as_str().unwrap().contains("UTF-8"),
+        "{}",
+        r.text
+    );
+}
+
+#[tokio::test]
 async fn wrong_content_type_is_415_and_big_bodies_413() {
     let h = Harness::in_process().await;
     let path = "/integration/v1/createRefreshToken/";

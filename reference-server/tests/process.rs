@@ -155,3 +155,66 @@ fn bad_flags_and_unusable_database_fail_with_a_clear_message() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open database"));
 }
+
+/// Passwords need not be on the command line, where other processes can read them: a file,
+/// or an environment variable, holds them; a bad line is named without its content.
+#[tokio::test]
+async fn users_come_from_a_file_or_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users");
+    std::fs::write(
+        &file,
+        "# the CI account\nfile@example.com:from a file\n\nsecond@example.com:two\n",
+    )
+    .unwrap();
+    let mut child = common::KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_reference-server"))
+            .args(["--listen", "127.0.0.1:0", "--user-file"])
+            .arg(&file)
+            .arg("--db")
+            .arg(dir.path().join("u.db"))
+            .env(
+                "REFERENCE_SERVER_USERS",
+                "env@example.com:from the environment",
+            )
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = std::io::BufReader::new(child.0.stdout.take().unwrap());
+    let (_, base) = listening(&mut out);
+    let http = common::client();
+    for (user, password) in [
+        ("file@example.com", "from a file"),
+        ("second@example.com", "two"),
+        ("env@example.com", "from the environment"),
+    ] {
+        let r = http
+            .post(format!("{base}/integration/v1/createRefreshToken/"))
+            .header("Content-Type", "application/json")
+            .body(
+                serde_json::json!({"username": user, "password": password, "name": "n"})
+                    .to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{user}");
+    }
+    drop(child);
+
+    std::fs::write(&file, "ok@example.com:fine\nsecret-without-a-colon\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_reference-server"))
+        .arg("--user-file")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(":2: expected EMAIL:PASSWORD"), "{err}");
+    assert!(
+        !err.contains("secret-without-a-colon"),
+        "the line is not echoed: {err}"
+    );
+}

@@ -503,6 +503,30 @@ impl<'c> Tx<'c> {
             > 0)
     }
 
+    /// Extends a live session to `until`, never past `lifetime` from its start.
+    pub fn touch_web_session(
+        &self,
+        digest: &[u8; 32],
+        until: OffsetDateTime,
+        lifetime: time::Duration,
+    ) -> Result<(), StoreError> {
+        let lifetime = i64::try_from(lifetime.whole_microseconds()).unwrap_or(i64::MAX);
+        self.conn
+            .prepare_cached(
+                "UPDATE web_sessions SET expires_at = MIN(?2, created_at + ?3) WHERE digest = ?1",
+            )?
+            .execute(params![digest.as_slice(), to_micros(until), lifetime])?;
+        Ok(())
+    }
+
+    /// Ends every session of `user_id`.
+    pub fn end_web_sessions_of(&self, user_id: i64) -> Result<usize, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM web_sessions WHERE user_id = ?1")?
+            .execute([user_id])?)
+    }
+
     /// Stores a one-time sign-in link for `user_id`, usable until `expires`.
     pub fn create_sign_in_link(
         &self,

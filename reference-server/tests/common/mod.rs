@@ -52,6 +52,8 @@ pub fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
+        // Redirects are answers to look at (the page's 303 sets its cookie), not to follow.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
 }
@@ -71,11 +73,34 @@ impl Harness {
         }
     }
 
+    /// [`Harness::start`] with the configuration changed by `tweak`.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(&dir);
+        tweak(&mut cfg);
+        let server = reference_server::spawn(cfg).await.unwrap();
+        let base = format!("http://{}", server.addr());
+        Self {
+            dir,
+            server: Some(server),
+            base,
+            http: client(),
+            router: None,
+            state: None,
+        }
+    }
+
     /// The same server without a socket: `app()` called through `oneshot`, for the tests of
     /// request parsing and answers that need no transport.
     pub async fn in_process() -> Self {
+        Self::in_process_with(|_| {}).await
+    }
+
+    /// [`Harness::in_process`] with the configuration changed by `tweak`.
+    pub async fn in_process_with(tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = config(&dir);
+        let mut cfg = config(&dir);
+        tweak(&mut cfg);
         let (state, _) = tokio::task::spawn_blocking(move || reference_server::prepare(&cfg))
             .await
             .unwrap()

@@ -1,0 +1,248 @@
+//! Hostile clients on this machine, each playing from its own loopback address (127.0.0.2,
+//! 127.0.0.3, …: distinct clients to the server), against an honest client on another: silent
+//! sockets, an HTTP/2 preface, trickled headers, connection floods, requests that never send
+//! their body, and an attempt to lock an account out. Each attack is bounded in count and
+//! time; the limits are set low so that the tests take seconds.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use common::{Harness, PASSWORD, USER};
+use reference_server::Config;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpSocket, TcpStream};
+
+fn addr(last: u8) -> IpAddr {
+    IpAddr::from([127, 0, 0, last])
+}
+
+/// A TCP connection to the server from `from`.
+async fn connect(server: SocketAddr, from: IpAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(from, 0)).unwrap();
+    socket.connect(server).await.unwrap()
+}
+
+/// Whether the server closed the connection within `within` (reading sees the end, or an
+/// error; an answer before the end is read and skipped).
+async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// A form body.
+fn form(fields: &[(&str, &str)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in fields {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// An honest client on its own address.
+fn honest(from: IpAddr) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .local_address(from)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// The honest client logs in and mints: the statuses it got, and how long it took.
+async fn honest_round(client: &reqwest::Client, base: &str) -> (u16, u16, Duration) {
+    let started = Instant::now();
+    let login = client
+        .post(format!("{base}/integration/v1/createRefreshToken/"))
+        .header("Content-Type", FORM)
+        .body(form(&[
+            ("username", USER),
+            ("password", PASSWORD),
+            ("name", "honest"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    let status = login.status().as_u16();
+    let body: serde_json::Value =
+        serde_json::from_str(&login.text().await.unwrap_or_default()).unwrap_or_default();
+    let mint = client
+        .post(format!("{base}/integration/v1/createAPIAccessToken/"))
+        .header("Content-Type", FORM)
+        .body(form(&[
+            (
+                "refresh_token",
+                body["refresh_token"].as_str().unwrap_or(""),
+            ),
+            ("user_id", &body["user_id"].to_string()),
+        ]))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    (status, mint, started.elapsed())
+}
+
+async fn server(tweak: impl FnOnce(&mut Config)) -> (Harness, SocketAddr) {
+    let h = Harness::start_with(tweak).await;
+    let at = h.server.as_ref().unwrap().addr();
+    (h, at)
+}
+
+#[tokio::test]
+async fn silent_sockets_an_http2_preface_and_trickled_headers_are_closed() {
+    let (h, at) = server(|c| {
+        c.header_timeout = Duration::from_millis(500);
+        c.keep_alive_idle = Duration::from_millis(500);
+    })
+    .await;
+    let mut silent = connect(at, addr(2)).await;
+    let mut preface = connect(at, addr(2)).await;
+    preface
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    let mut trickle = connect(at, addr(2)).await;
+    trickle.write_all(b"POST /integration/v1/").await.unwrap();
+    // And a client that was served once and then says nothing more.
+    let mut idle = connect(at, addr(2)).await;
+    idle.write_all(
+        b"GET /openapi/api_authentication/ HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    for (what, stream) in [
+        ("silent", &mut silent),
+        ("HTTP/2 preface", &mut preface),
+        ("trickled headers", &mut trickle),
+        ("idle after a request", &mut idle),
+    ] {
+        assert!(
+            closed_within(stream, Duration::from_secs(3)).await,
+            "a {what} connection stayed open"
+        );
+    }
+    let (login, mint, _) = honest_round(&honest(addr(3)), &h.base).await;
+    assert_eq!((login, mint), (201, 201));
+}
+
+#[tokio::test]
+async fn a_connection_flood_from_one_address_leaves_others_served() {
+    let (h, at) = server(|c| {
+        c.max_connections_per_address = 8;
+        c.header_timeout = Duration::from_secs(5);
+    })
+    .await;
+    let mut flood = Vec::new();
+    for _ in 0..40 {
+        flood.push(connect(at, addr(2)).await);
+    }
+    // Past the first eight, the server closes them at once.
+    let mut closed = 0;
+    for s in &mut flood {
+        if closed_within(s, Duration::from_millis(200)).await {
+            closed += 1;
+        }
+    }
+    assert!(
+        closed >= 32,
+        "only {closed} of the 32 over the limit were closed"
+    );
+    let (login, mint, took) = honest_round(&honest(addr(3)), &h.base).await;
+    assert_eq!((login, mint), (201, 201));
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
+#[tokio::test]
+async fn requests_that_never_send_their_body_take_no_ones_slot_but_their_own() {
+    let (h, at) = server(|c| {
+        c.max_in_flight = 8;
+        c.max_in_flight_per_address = 4;
+    })
+    .await;
+    // Three attackers, four bodiless requests each: more than all the global slots.
+    let mut held = Vec::new();
+    for attacker in 2..=4 {
+        for _ in 0..4 {
+            let mut s = connect(at, addr(attacker)).await;
+            s.write_all(
+                b"POST /integration/v1/createRefreshToken/ HTTP/1.1\r\nHost: x\r\n\
+                  Content-Type: application/json\r\nContent-Length: 100\r\n\r\n",
+            )
+            .await
+            .unwrap();
+            held.push(s);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // One more from an attacker is refused at once: its address has no slot left.
+    let over = honest(addr(2))
+        .post(format!("{}/integration/v1/validateRefreshToken/", h.base))
+        .header("Content-Type", FORM)
+        .body(form(&[("refresh_token", "x"), ("user_id", "1")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(over.status(), 503);
+    assert!(over.headers().contains_key("retry-after"));
+    // Everyone else is served as usual.
+    let client = honest(addr(9));
+    for _ in 0..5 {
+        let (login, mint, _) = honest_round(&client, &h.base).await;
+        assert_eq!((login, mint), (201, 201));
+    }
+    drop(held);
+}
+
+#[tokio::test]
+async fn fifty_wrong_passwords_from_one_address_never_lock_the_owner_out() {
+    let (h, _) = server(|_| {}).await;
+    let attacker = honest(addr(2));
+    let mut refused = 0;
+    for _ in 0..50 {
+        let r = attacker
+            .post(format!("{}/integration/v1/createRefreshToken/", h.base))
+            .header("Content-Type", FORM)
+            .body(form(&[
+                ("username", USER),
+                ("password", "guess"),
+                ("name", "x"),
+            ]))
+            .send()
+            .await
+            .unwrap();
+        match r.status().as_u16() {
+            401 => {}
+            429 => {
+                let wait: u64 = r.headers()["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!((1..=3600).contains(&wait), "{wait}");
+                refused += 1;
+            }
+            other => panic!("{other}"),
+        }
+    }
+    assert!(
+        refused >= 40,
+        "the attacker was slowed: {refused} of 50 refused"
+    );
+    let (login, mint, _) = honest_round(&honest(addr(3)), &h.base).await;
+    assert_eq!((login, mint), (201, 201), "the owner, elsewhere, gets in");
+}
