@@ -7,6 +7,11 @@
 //! `tests/conformance.rs` gives each case its own server and trial, for one case at a time;
 //! this is the run a user makes, in two seconds, which is why `bench/mutants.sh` uses it as the
 //! test every mutant of the reference server must fail.
+//!
+//! `TOKEN_CONFORMANCE_SUITE_JOBS=N` runs N cases at once instead of the run's default.
+//! `bench/mutants.sh` sets 1: one case at a time, no other case's write empties the reference
+//! server's caches between a case's steps, so a stale answer is seen on every run, not only when
+//! the schedule happens to allow it.
 
 #![allow(clippy::unwrap_used)]
 
@@ -39,11 +44,19 @@ fn main() {
             &server.password,
         );
         let target = Target::resolve(None, &settings, |_| None).unwrap();
+        let mut options = Options::default();
+        if let Ok(jobs) = std::env::var("TOKEN_CONFORMANCE_SUITE_JOBS") {
+            options.jobs = jobs
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .expect("TOKEN_CONFORMANCE_SUITE_JOBS is a positive whole number");
+        }
         let mut report = run::run(
             Arc::clone(&spec),
             &cases,
             target,
-            &Options::default(),
+            &options,
             &|_| {},
         )
         .await
