@@ -75,6 +75,9 @@ pub struct RunArgs {
     /// Run a stable 1/N share of the cases: K/N, 1 <= K <= N.
     #[arg(long, value_name = "K/N", value_parser = parse_partition)]
     pub partition: Option<(u32, u32)>,
+    /// Annotations, job summary, badge and signed bundle.
+    #[command(flatten)]
+    pub publish: crate::publish::PublishArgs,
 }
 
 fn parse_percent(s: &str) -> Result<f64, String> {
@@ -214,6 +217,7 @@ async fn run_with(
     embedded: bool,
 ) -> Result<Exit, Error> {
     let target = Target::resolve(args.profile.as_deref(), flags, |k| std::env::var(k).ok())?;
+    let signer = crate::publish::signing_key(&args.publish)?;
     let opts = Options {
         jobs: usize::from(args.jobs),
         filter: args.filter.clone(),
@@ -248,6 +252,20 @@ async fn run_with(
     let coverage = crate::report::coverage::coverage(&spec, &report);
     let exit = judge_coverage(args, &coverage, report.exit(args.strict));
     write_reports(args, &report, &coverage, exit, &redactor)?;
+    let finished = crate::publish::Finished {
+        report: &report,
+        coverage: &coverage,
+        exit,
+        strict: args.strict,
+        redactor: &redactor,
+    };
+    let sources = crate::publish::Sources {
+        spec: args.sources.spec.as_deref(),
+        cases: args.sources.cases.as_deref(),
+    };
+    crate::publish::publish(&args.publish, &finished, &sources, signer.as_ref(), &|k| {
+        std::env::var(k).ok()
+    })?;
     Ok(exit)
 }
 

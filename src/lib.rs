@@ -32,12 +32,14 @@
 //! ```
 
 pub mod builtin;
+pub mod bundle;
 pub mod case;
 pub mod check;
 pub mod cli;
 pub mod duration;
 pub mod error;
 pub mod generate;
+pub mod publish;
 pub mod report;
 pub mod run;
 pub mod snapshot;

@@ -29,6 +29,23 @@ enum Command {
     /// The built-in cases.
     #[command(subcommand)]
     Cases(CasesCommand),
+    /// Write a new Ed25519 key pair for signing result bundles: DIR/conformance.key (private,
+    /// mode 0600) and DIR/conformance.pub.
+    Keygen {
+        /// Where the two files go (created if needed; existing keys are never overwritten).
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+    },
+    /// Check a result bundle (`run --bundle`): its signature and every file's digest. Exits 0
+    /// when everything matches, 1 when anything was changed, 2 when it is malformed.
+    Verify {
+        /// The bundle's directory.
+        #[arg(value_name = "DIR")]
+        dir: std::path::PathBuf,
+        /// The signer's public key (conformance.pub).
+        #[arg(long, value_name = "PUBFILE")]
+        key: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,6 +106,8 @@ fn main() -> ExitCode {
             _ => Exit::Error,
         },
         Command::Cases(CasesCommand::Export { dir }) => cli::export_cases(&dir),
+        Command::Keygen { out } => token_conformance::publish::keygen(&out),
+        Command::Verify { dir, key } => token_conformance::publish::verify(&dir, &key),
     };
     exit.into()
 }

@@ -98,15 +98,25 @@ async fn run_against(mocks: Vec<Mock>, case_yaml: &str, extra_profile: &str) -> 
     common::run_one(case_yaml, "broken.yaml", target).await
 }
 
+/// The redactor a run of these tests uses.
+fn redactor(report: &RunReport) -> Redactor {
+    let spec = Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).unwrap();
+    Redactor::for_report(report, &spec.secret_fields, [PASSWORD.to_owned()])
+}
+
 /// The console report, with what changes from run to run (ports, timings, run ids) replaced.
 fn console_text(report: &RunReport) -> String {
-    let spec = Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).unwrap();
-    let redactor = Redactor::for_report(report, &spec.secret_fields, [PASSWORD.to_owned()]);
-    let text = console::details(report, &redactor, Style { color: false });
+    let text = console::details(report, &redactor(report), Style { color: false });
+    stable(text)
+}
+
+/// `text` with what changes from run to run (ports, timings, run ids) replaced.
+fn stable(text: String) -> String {
     let volatile = [
         (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
         (r"\(\d+ ms\)", "([n] ms)"),
         (r"\d+\.\d s against", "[t] s against"),
+        (r"in all, \d+\.\d s", "in all, [t] s"),
         (r"tc[0-9a-f]+-\d+", "[unique]"),
         (r"tc[0-9a-f]{8}", "[run]"),
         (
@@ -130,7 +140,11 @@ fn console_text(report: &RunReport) -> String {
 
 /// Compares the console report with its golden file.
 fn golden(name: &str, report: &RunReport) {
-    let text = console_text(report);
+    golden_text(name, console_text(report));
+}
+
+/// Compares `text` with its golden file.
+fn golden_text(name: &str, text: String) {
     let mut settings = insta::Settings::clone_current();
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
@@ -225,6 +239,54 @@ async fn timestamps_without_an_offset_are_caught_and_without_fraction_warned() {
     caught(&r, "timestamp.rfc3339", "`created_at`");
     caught(&r, "timestamp.fraction", "`token_expires_at`");
     golden("timestamps", &r);
+}
+
+/// The same run as GitHub Actions shows it: an `error` annotation per MUST finding and a
+/// `warning` per SHOULD one, on the case file and line when the file is in the checkout, and the
+/// job summary; at most 50 of each kind, then a notice; secrets redacted in both.
+#[tokio::test]
+async fn github_annotations_and_job_summary_say_what_failed_where() {
+    use token_conformance::report::github;
+    let mut body = good_refresh(TOKEN);
+    body["created_at"] = json!("2026-11-28 02:10:46");
+    let expires = body["token_expires_at"].as_str().unwrap().to_owned();
+    body["token_expires_at"] = json!(format!("{}Z", &expires[..19]));
+    let mut r = run_against(create_returning(json_response(201, &body)), CREATE_CASE, "").await;
+    // A message that quotes a secret, as a careless check might: redacted like everywhere.
+    let mut leak = Finding::new(
+        token_conformance::check::EXPECT_BODY,
+        format!("the body had {TOKEN} for {PASSWORD}"),
+    );
+    leak.severity = token_conformance::spec::Severity::Must;
+    r.cases[0].steps[0].findings.push(leak);
+    let redactor = redactor(&r);
+    let annotations = github::annotations(&r, &redactor, &|f| f == "broken.yaml");
+    assert!(!annotations.contains(TOKEN) && !annotations.contains(PASSWORD));
+    golden_text("github-annotations", stable(annotations));
+    let spec = Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).unwrap();
+    let coverage = token_conformance::report::coverage::coverage(&spec, &r);
+    let summary = github::step_summary(&r, &coverage, &redactor);
+    assert!(!summary.contains(TOKEN) && !summary.contains(PASSWORD));
+    golden_text("github-step-summary", stable(summary));
+    // Sixty such cases: fifty of each kind, then what was left out; no file outside the checkout.
+    let mut many = r.clone();
+    many.cases = (0..60)
+        .map(|i| {
+            let mut c = r.cases[0].clone();
+            c.id = format!("broken.create-{i:02}");
+            c
+        })
+        .collect();
+    let text = github::annotations(&many, &redactor, &|_| false);
+    let count = |prefix: &str| text.lines().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(count("::error "), 50, "{text}");
+    assert_eq!(count("::warning "), 50, "{text}");
+    assert!(!text.contains("file="), "{text}");
+    let last = text.lines().last().unwrap();
+    assert!(
+        last.starts_with("::notice ") && last.contains("130 more failures and 10 more warnings"),
+        "{last}"
+    );
 }
 
 #[tokio::test]

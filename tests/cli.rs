@@ -313,3 +313,50 @@ fn a_closed_pipe_ends_the_output_quietly() {
     assert!(stderr.is_empty(), "{stderr}");
     assert_eq!(status.code(), Some(141), "{status}");
 }
+
+/// In GitHub Actions (`GITHUB_ACTIONS=true`), each failure is a workflow command on the case
+/// file and line, and the job summary is appended to the file `GITHUB_STEP_SUMMARY` names,
+/// after what earlier steps wrote there. `--annotations none` turns the commands off.
+#[test]
+fn in_github_actions_failures_are_annotated_on_their_line_and_summarised() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("cases")).unwrap();
+    std::fs::write(
+        dir.path().join("cases/wrong.yaml"),
+        "id: wrong\ntitle: expects 400 from a good create\nrequirement: r\nsteps:\n  - call: createRefreshToken\n    \
+         body: {username: '{{ profile.username }}', password: '{{ profile.password }}', name: n}\n    \
+         expect: {status: 400}\n",
+    )
+    .unwrap();
+    let summary = dir.path().join("summary.md");
+    std::fs::write(&summary, "an earlier step's summary\n").unwrap();
+    let github = |extra: &[&str]| {
+        common::command(dir.path())
+            .args(["run", "--cases", "cases", "--no-generated"])
+            .args(extra)
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .output()
+            .unwrap()
+    };
+    let o = github(&[]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with(
+            "::error file=cases/wrong.yaml,line=5,title=expect.status::wrong: step 1"
+        )),
+        "{out}"
+    );
+    let written = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        written.starts_with("an earlier step's summary\n## token-conformance: does not conform"),
+        "{written}"
+    );
+    assert!(
+        written.contains("| `wrong` | `client_error.kept`"),
+        "{written}"
+    );
+    let o = github(&["--annotations", "none"]);
+    assert!(!text(&o).contains("::error"), "{}", text(&o));
+}

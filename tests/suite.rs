@@ -52,15 +52,9 @@ fn main() {
                 .filter(|n| *n > 0)
                 .expect("TOKEN_CONFORMANCE_SUITE_JOBS is a positive whole number");
         }
-        let mut report = run::run(
-            Arc::clone(&spec),
-            &cases,
-            target,
-            &options,
-            &|_| {},
-        )
-        .await
-        .unwrap();
+        let mut report = run::run(Arc::clone(&spec), &cases, target, &options, &|_| {})
+            .await
+            .unwrap();
         let password = server.password.clone();
         server.stop().await;
         let redactor = Redactor::for_report(&report, &spec.secret_fields, [password]);

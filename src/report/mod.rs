@@ -1,7 +1,9 @@
 //! Views of a run's report.
 
+pub mod badge;
 pub mod console;
 pub mod coverage;
+pub mod github;
 pub mod json;
 pub mod junit;
 pub mod markdown;

@@ -144,7 +144,8 @@ pub async fn probe(target: &Target, spec: &Spec, http: &Http) -> Result<(), RunE
     }
 }
 
-fn now_rfc3339() -> String {
+/// Now, in UTC, to the second (RFC 3339).
+pub(crate) fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(time::macros::format_description!(
             "[year]-[month]-[day]T[hour]:[minute]:[second]Z"

@@ -1,0 +1,236 @@
+//! Where a run's results go besides the console and the report files: GitHub Actions
+//! annotations and job summary, a badge, and the signed result bundle; and the `keygen` and
+//! `verify` commands that go with the bundle.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+
+use crate::bundle::{self, CaseSource, Contract, keys};
+use crate::error::{Error, ErrorKind, Exit, Place};
+use crate::report::coverage::Coverage;
+use crate::report::{Redactor, badge, github};
+use crate::run::RunReport;
+use crate::spec::BUNDLED_SPEC;
+
+/// When to print GitHub Actions workflow commands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Annotations {
+    /// When `GITHUB_ACTIONS=true`.
+    #[default]
+    Auto,
+    /// Always.
+    Github,
+    /// Never.
+    None,
+}
+
+/// `run`'s flags for publishing results.
+#[derive(Clone, Debug, Default, Args)]
+pub struct PublishArgs {
+    /// Print a GitHub Actions annotation per failure and warning.
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = Annotations::Auto)]
+    pub annotations: Annotations,
+    /// Write a signed result bundle into DIR (new or empty): reports, redacted snapshots,
+    /// contract, cases, manifest.json with the SHA-256 of every file, manifest.sig.
+    #[arg(long, value_name = "DIR")]
+    pub bundle: Option<PathBuf>,
+    /// The private key (`keygen`) that signs the bundle; without it the bundle is unsigned.
+    #[arg(long, value_name = "FILE", requires = "bundle")]
+    pub sign_key: Option<PathBuf>,
+    /// Write an SVG badge of the verdict.
+    #[arg(long, value_name = "PATH")]
+    pub badge: Option<PathBuf>,
+}
+
+/// What the run read, for the bundle: the contract file (or the built-in one) and the cases
+/// directory (or the built-in cases).
+pub struct Sources<'a> {
+    /// `--spec`.
+    pub spec: Option<&'a Path>,
+    /// `--cases`.
+    pub cases: Option<&'a Path>,
+}
+
+/// A finished run, to publish.
+pub struct Finished<'a> {
+    /// The report.
+    pub report: &'a RunReport,
+    /// Its coverage.
+    pub coverage: &'a Coverage,
+    /// Its exit code.
+    pub exit: Exit,
+    /// `--strict`.
+    pub strict: bool,
+    /// Redacts secrets.
+    pub redactor: &'a Redactor,
+}
+
+fn usage(path: &Path, message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Usage, message).at(Place::file(path))
+}
+
+/// Reads the signing key before the run, so a wrong path fails fast rather than after it.
+pub fn signing_key(args: &PublishArgs) -> Result<Option<ed25519_dalek::SigningKey>, Error> {
+    args.sign_key
+        .as_deref()
+        .map(|p| {
+            keys::read_private(p).map_err(|e| {
+                usage(p, e.message)
+                    .hint("make a key pair with `token-conformance keygen --out DIR`")
+            })
+        })
+        .transpose()
+}
+
+/// Prints the annotations, appends the job summary, and writes the badge and the bundle, as
+/// the flags and the environment ask. `env` reads the environment (a parameter, for tests).
+pub fn publish(
+    args: &PublishArgs,
+    run: &Finished<'_>,
+    sources: &Sources<'_>,
+    signer: Option<&ed25519_dalek::SigningKey>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), Error> {
+    let on_github = env("GITHUB_ACTIONS").as_deref() == Some("true");
+    let annotate = match args.annotations {
+        Annotations::Auto => on_github,
+        Annotations::Github => true,
+        Annotations::None => false,
+    };
+    if annotate {
+        print!(
+            "{}",
+            github::annotations(run.report, run.redactor, &github::in_checkout)
+        );
+    }
+    if let Some(path) = env("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        let path = PathBuf::from(path);
+        let text = github::step_summary(run.report, run.coverage, run.redactor);
+        append(&path, &text)
+            .map_err(|e| usage(&path, format!("cannot append the job summary: {e}")))?;
+    }
+    let ended_at = crate::run::now_rfc3339();
+    if let Some(path) = &args.badge {
+        std::fs::write(path, badge::render(run.report, run.strict, &ended_at))
+            .map_err(|e| usage(path, format!("cannot write the badge: {e}")))?;
+    }
+    if let Some(dir) = &args.bundle {
+        write_bundle(dir, run, sources, signer, ended_at)?;
+    }
+    Ok(())
+}
+
+fn append(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+fn write_bundle(
+    dir: &Path,
+    run: &Finished<'_>,
+    sources: &Sources<'_>,
+    signer: Option<&ed25519_dalek::SigningKey>,
+    ended_at: String,
+) -> Result<(), Error> {
+    let contract = match sources.spec {
+        Some(file) => Contract {
+            name: file.file_name().map_or_else(
+                || "contract.yaml".into(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
+            text: std::fs::read(file).map_err(|e| usage(file, format!("cannot read it: {e}")))?,
+            builtin: false,
+        },
+        None => Contract {
+            name: "token-auth.openapi.yaml".into(),
+            text: BUNDLED_SPEC.as_bytes().to_vec(),
+            builtin: true,
+        },
+    };
+    let input = bundle::Input {
+        report: run.report,
+        coverage: run.coverage,
+        exit: run.exit,
+        strict: run.strict,
+        redactor: run.redactor,
+        contract,
+        cases: sources
+            .cases
+            .map_or(CaseSource::BuiltIn, |d| CaseSource::Dir(d.to_owned())),
+        ended_at,
+    };
+    let written = bundle::write(dir, &input, signer)
+        .map_err(|e| usage(&e.path, format!("cannot write the bundle: {}", e.message)))?;
+    match written.signer {
+        Some(fp) => println!(
+            "bundle: {} files in {}, signed by key {fp}",
+            written.files,
+            dir.display()
+        ),
+        None => println!(
+            "bundle: {} files in {}, not signed (give --sign-key to sign it)",
+            written.files,
+            dir.display()
+        ),
+    }
+    Ok(())
+}
+
+/// `keygen --out DIR`.
+pub fn keygen(dir: &Path) -> Exit {
+    match keys::write_pair(dir) {
+        Ok((private, public)) => {
+            let fp = keys::read_public(&public)
+                .map(|k| keys::fingerprint(&k))
+                .unwrap_or_default();
+            println!(
+                "wrote {} (private: keep it secret, sign with --sign-key) and {} (public: publish it), key {fp}",
+                private.display(),
+                public.display()
+            );
+            Exit::Success
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::Error
+        }
+    }
+}
+
+/// `verify DIR --key PUBFILE`: 0 when the signature and every file match, 1 when something was
+/// changed, added or removed, 2 when the bundle or the key cannot be read as such.
+pub fn verify(dir: &Path, key: &Path) -> Exit {
+    let key = match keys::read_public(key) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Error;
+        }
+    };
+    match bundle::verify(dir, &key) {
+        Ok(v) => {
+            print!("{}", v.describe());
+            Exit::Success
+        }
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{}: {p}", dir.display());
+            }
+            let exit = bundle::Problem::exit(&problems);
+            eprintln!(
+                "{}",
+                if exit == Exit::Error {
+                    "the bundle is malformed: nothing it says can be trusted"
+                } else {
+                    "the bundle was changed after it was signed: nothing it says can be trusted"
+                }
+            );
+            exit
+        }
+    }
+}

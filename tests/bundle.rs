@@ -1,0 +1,290 @@
+//! The signed result bundle, end to end through the binary: `keygen`, `run --bundle --sign-key
+//! --badge` against the embedded reference server, and `verify`, which must accept the bundle as
+//! written and refuse every change to it (one byte of each file in turn, a file added, each file
+//! removed, another key, no signature) with a message that names the file, and the right exit
+//! code: 0 when everything matches, 1 when anything was changed, 2 when it is malformed.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{command, text};
+use token_conformance::bundle::files_under;
+
+fn run_in(dir: &Path, args: &[&str]) -> Output {
+    command(dir).args(args).output().unwrap()
+}
+
+/// A key pair and a signed bundle of a short run (a few cases, so the test stays quick).
+fn signed_bundle(dir: &Path) -> (PathBuf, PathBuf) {
+    let o = run_in(dir, &["keygen", "--out", "keys"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let cases = dir.join("cases");
+    std::fs::create_dir_all(cases.join("more")).unwrap();
+    std::fs::write(
+        cases.join("more/create.yaml"),
+        "id: more.create\ntitle: create\nrequirement: r\nsteps:\n  - call: createRefreshToken\n    \
+         body: {username: '{{ profile.username }}', password: '{{ profile.password }}', name: n}\n    \
+         expect: {status: 201}\n",
+    )
+    .unwrap();
+    let o = run_in(
+        dir,
+        &[
+            "run",
+            "--cases",
+            "cases",
+            "--no-generated",
+            "--bundle",
+            "bundle",
+            "--sign-key",
+            "keys/conformance.key",
+            "--badge",
+            "badge.svg",
+        ],
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("signed by key"), "{out}");
+    (dir.join("bundle"), dir.join("keys/conformance.pub"))
+}
+
+fn verify(dir: &Path, bundle: &Path, key: &Path) -> (Option<i32>, String) {
+    let o = run_in(
+        dir,
+        &[
+            "verify",
+            bundle.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    );
+    (o.status.code(), text(&o))
+}
+
+#[test]
+fn a_signed_bundle_verifies_and_says_what_it_attests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (bundle, key) = signed_bundle(tmp.path());
+    let files = files_under(&bundle).unwrap();
+    for want in [
+        "manifest.json",
+        "manifest.sig",
+        "report.json",
+        "report.junit.xml",
+        "report.md",
+        "badge.svg",
+        "contract/token-auth.openapi.yaml",
+        "cases/more/create.yaml",
+        "snapshots/more.create.snap",
+    ] {
+        assert!(files.iter().any(|f| f == want), "{want} in {files:?}");
+    }
+    let (code, out) = verify(tmp.path(), &bundle, &key);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("verdict:  conforms (1/1 MUST cases passed"),
+        "{out}"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["format"], "token-conformance-bundle/1");
+    assert_eq!(manifest["cases"]["source"], "directory");
+    assert_eq!(manifest["cases"]["files"], 1);
+    assert_eq!(manifest["verdict"]["exit_code"], 0);
+    assert!(manifest["shaping"]["access_lifespan"].is_string());
+    // The manifest follows its published schema.
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/bundle-manifest.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft7)
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&manifest)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    // No secret in any file of the bundle.
+    for f in &files {
+        let bytes = std::fs::read(bundle.join(f)).unwrap();
+        let body = String::from_utf8_lossy(&bytes);
+        assert!(
+            !body.contains("conformance-password"),
+            "the password in {f}"
+        );
+    }
+    // The badge beside it is the one in the bundle, well-formed and with the counts.
+    let badge = std::fs::read_to_string(tmp.path().join("badge.svg")).unwrap();
+    assert!(badge.contains("1/1 MUST"), "{badge}");
+    let mut reader = quick_xml::Reader::from_str(&badge);
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!("badge.svg is not well-formed XML: {e}"),
+        }
+    }
+}
+
+#[test]
+fn every_change_to_a_bundle_fails_verification_naming_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (bundle, key) = signed_bundle(tmp.path());
+    let files = files_under(&bundle).unwrap();
+    assert_eq!(files.len(), 9, "{files:?}");
+    for f in &files {
+        let path = bundle.join(f);
+        let original = std::fs::read(&path).unwrap();
+        // One byte changed, in the middle of the file.
+        let mut changed = original.clone();
+        let i = changed.len() / 2;
+        changed[i] ^= 0x01;
+        std::fs::write(&path, &changed).unwrap();
+        let (code, out) = verify(tmp.path(), &bundle, &key);
+        assert_eq!(code, Some(1), "one byte of {f} changed: {out}");
+        assert!(out.contains(f.as_str()), "one byte of {f} changed: {out}");
+        // Removed.
+        std::fs::remove_file(&path).unwrap();
+        let (code, out) = verify(tmp.path(), &bundle, &key);
+        let want = if f == "manifest.json" { 2 } else { 1 };
+        assert_eq!(code, Some(want), "{f} removed: {out}");
+        assert!(out.contains(f.as_str()), "{f} removed: {out}");
+        std::fs::write(&path, &original).unwrap();
+    }
+    let (code, out) = verify(tmp.path(), &bundle, &key);
+    assert_eq!(code, Some(0), "restored: {out}");
+    // A file added, at the top and deeper down.
+    for added in ["extra.txt", "snapshots/extra.snap"] {
+        std::fs::write(bundle.join(added), "added").unwrap();
+        let (code, out) = verify(tmp.path(), &bundle, &key);
+        assert_eq!(code, Some(1), "{added} added: {out}");
+        assert!(
+            out.contains(added) && out.contains("not in the manifest"),
+            "{out}"
+        );
+        std::fs::remove_file(bundle.join(added)).unwrap();
+    }
+    // Another key: the signature does not match.
+    let o = run_in(tmp.path(), &["keygen", "--out", "other"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let (code, out) = verify(
+        tmp.path(),
+        &bundle,
+        &tmp.path().join("other/conformance.pub"),
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("manifest.sig") && out.contains("manifest.json"),
+        "{out}"
+    );
+}
+
+#[test]
+fn malformed_bundles_and_keys_exit_2_and_unsigned_ones_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (bundle, key) = signed_bundle(tmp.path());
+    // A key that is not a public key.
+    let (code, out) = verify(
+        tmp.path(),
+        &bundle,
+        &tmp.path().join("keys/conformance.key"),
+    );
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("conformance.key"), "{out}");
+    // Not a bundle at all.
+    let (code, out) = verify(tmp.path(), &tmp.path().join("keys"), &key);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("manifest.json"), "{out}");
+    // Signed by the right key, but not a manifest: malformed, not changed.
+    let signing =
+        token_conformance::bundle::keys::read_private(&tmp.path().join("keys/conformance.key"))
+            .unwrap();
+    use ed25519_dalek::Signer as _;
+    let forged = tmp.path().join("forged");
+    std::fs::create_dir(&forged).unwrap();
+    std::fs::write(forged.join("manifest.json"), b"not json").unwrap();
+    std::fs::write(
+        forged.join("manifest.sig"),
+        signing.sign(b"not json").to_bytes(),
+    )
+    .unwrap();
+    let (code, out) = verify(tmp.path(), &forged, &key);
+    assert_eq!(code, Some(2), "{out}");
+    // A manifest that lists a path outside the bundle is refused before anything is read.
+    let escaping =
+        br#"{"format": "token-conformance-bundle/1", "files": {"../keys/conformance.pub": "00"}}"#;
+    std::fs::write(forged.join("manifest.json"), escaping).unwrap();
+    std::fs::write(
+        forged.join("manifest.sig"),
+        signing.sign(escaping).to_bytes(),
+    )
+    .unwrap();
+    let (code, out) = verify(tmp.path(), &forged, &key);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("../keys/conformance.pub"), "{out}");
+}
+
+#[test]
+fn unsigned_bundles_fail_verification_and_unwritable_ones_fail_the_run_early() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, key) = signed_bundle(tmp.path());
+    // An unsigned bundle: written, and then refused by verify for its missing signature.
+    let o = run_in(
+        tmp.path(),
+        &[
+            "run",
+            "--cases",
+            "cases",
+            "--no-generated",
+            "--bundle",
+            "unsigned",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("not signed"), "{}", text(&o));
+    let (code, out) = verify(tmp.path(), &tmp.path().join("unsigned"), &key);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("manifest.sig"), "{out}");
+    // A bundle never goes into a directory that holds something.
+    let o = run_in(
+        tmp.path(),
+        &[
+            "run",
+            "--cases",
+            "cases",
+            "--no-generated",
+            "--bundle",
+            "keys",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("not empty"), "{}", text(&o));
+    // A signing key that cannot be read fails before the run, not after it.
+    let o = run_in(
+        tmp.path(),
+        &[
+            "run",
+            "--cases",
+            "cases",
+            "--no-generated",
+            "--bundle",
+            "b2",
+            "--sign-key",
+            "absent.key",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("absent.key"), "{}", text(&o));
+    assert!(!text(&o).contains("PASS"), "no case ran: {}", text(&o));
+    assert!(!tmp.path().join("b2").exists());
+}
