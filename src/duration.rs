@@ -11,12 +11,12 @@ pub struct Span {
 
 impl Span {
     /// From microseconds.
-    pub fn from_micros(micros: i64) -> Self {
+    pub const fn from_micros(micros: i64) -> Self {
         Self { micros }
     }
 
     /// From whole seconds.
-    pub fn from_secs(secs: i64) -> Self {
+    pub const fn from_secs(secs: i64) -> Self {
         Self {
             micros: secs.saturating_mul(1_000_000),
         }

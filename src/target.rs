@@ -197,7 +197,10 @@ pub struct Settings {
     #[arg(long = "access-lifespan-hours", value_name = "N")]
     #[serde(default)]
     pub access_token_lifespan_hours: Option<u32>,
-    /// Allowed error in expiry arithmetic (e.g. 1s, 500ms).
+    /// Allowed error of the run's time arithmetic, the one meaning of this setting: a token's
+    /// reported lifespan against the configured one, a control-protocol clock move against the
+    /// one asked, and the run's own prediction of whether a token has expired. At least 1s
+    /// (the API's timestamps and a round trip are not more exact) [default: 1s].
     #[arg(long, value_name = "DURATION")]
     #[serde(default)]
     pub tolerance: Option<Span>,
@@ -556,6 +559,7 @@ impl Target {
         let (username, password) = credentials(&s)?;
         let (refresh_lifespan, access_lifespan) = lifespans(&s, &origin)?;
         let (control_url, capabilities) = control(&s, &origin)?;
+        let tolerance = tolerance(s.tolerance)?;
         Ok(Self {
             base_url,
             username,
@@ -564,7 +568,7 @@ impl Target {
             access_lifespan,
             refresh_lifespan_from: "the vendor's default".into(),
             access_lifespan_from: "the vendor's default".into(),
-            tolerance: s.tolerance.unwrap_or(Span::from_secs(1)),
+            tolerance,
             timeout: s.timeout.unwrap_or(Span::from_secs(10)),
             max_response_bytes: s.max_response_bytes.unwrap_or(1024 * 1024),
             capabilities,
@@ -576,6 +580,25 @@ impl Target {
             tls: s.tls,
         })
     }
+}
+
+/// The least tolerance, and the default.
+pub const MIN_TOLERANCE: Span = Span::from_secs(1);
+
+/// The tolerance, checked: one below [`MIN_TOLERANCE`] would fail conformant servers on
+/// timestamps rounded to the second and on the run's own timing.
+fn tolerance(given: Option<Span>) -> Result<Span, Error> {
+    let t = given.unwrap_or(MIN_TOLERANCE);
+    if t.micros() < MIN_TOLERANCE.micros() {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!(
+                "tolerance {t} is less than {MIN_TOLERANCE}: the API's timestamps and a round trip are not more exact, so a conformant server could fail"
+            ),
+        )
+        .hint("give --tolerance 1s or more"));
+    }
+    Ok(t)
 }
 
 /// The login user and password.
@@ -769,6 +792,22 @@ mod tests {
             ..flags
         };
         assert!(Target::resolve(Some(f.path()), &bad, env).is_err());
+    }
+
+    #[test]
+    fn a_tolerance_under_a_second_is_refused_and_a_second_is_the_default() {
+        let at = |t: &str| {
+            let f = profile(&format!("base_url: http://localhost\nusername: u\n{t}"));
+            Target::resolve(Some(f.path()), &Settings::default(), |_| Some("pw".into()))
+        };
+        assert_eq!(at("").expect("default").tolerance, Span::from_secs(1));
+        assert_eq!(
+            at("tolerance: 1s\n").expect("1s").tolerance,
+            Span::from_secs(1)
+        );
+        let e = at("tolerance: 500ms\n").expect_err("500ms");
+        assert!(e.message.contains("tolerance 500ms is less than 1s"), "{e}");
+        assert_eq!(e.exit(), crate::error::Exit::Error);
     }
 
     #[test]

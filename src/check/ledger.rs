@@ -339,7 +339,9 @@ impl Ledger {
                 .saturating_add(self.moved.micros() - k.moved_at_issue.micros()),
         );
         let lifespan = k.reported_lifespan.unwrap_or(k.lifespan);
-        let margin = tolerance.micros().max(1_000_000);
+        // The target's tolerance is at least a second (`target::MIN_TOLERANCE`): the run's
+        // clock starts when the answer arrives, the server's when it wrote the token.
+        let margin = tolerance.micros();
         let expired = if age.micros() > lifespan.micros() + margin {
             Some(true)
         } else if age.micros() < lifespan.micros() - margin {
