@@ -1,4 +1,4 @@
-//! `timestamp.rfc3339` and `timestamp.fraction`.
+//! `timestamp.rfc3339`, `timestamp.fraction` and `timestamp.skew`.
 
 use serde_json::Value;
 use time::OffsetDateTime;
