@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use crate::case::{self, Case};
-use crate::error::{Error, ErrorKind, Exit, Place};
+use crate::error::{BadValue, Error, ErrorKind, Exit, Place};
 use crate::report::{Redactor, Style, console};
 use crate::run::{self, Options};
 use crate::spec::{BUNDLED_SPEC, BUNDLED_SPEC_NAME, Spec};
@@ -80,21 +80,21 @@ pub struct RunArgs {
     pub publish: crate::publish::PublishArgs,
 }
 
-fn parse_percent(s: &str) -> Result<f64, String> {
+fn parse_percent(s: &str) -> Result<f64, BadValue> {
     let v: f64 = s
         .trim_end_matches('%')
         .parse()
-        .map_err(|_| format!("`{s}` is not a percentage"))?;
+        .map_err(|_| BadValue::new(format!("`{s}` is not a percentage")))?;
     if (0.0..=100.0).contains(&v) {
         Ok(v)
     } else {
-        Err(format!("`{s}` is not between 0 and 100"))
+        Err(BadValue::new(format!("`{s}` is not between 0 and 100")))
     }
 }
 
 /// Parses `K/N`.
-pub fn parse_partition(s: &str) -> Result<(u32, u32), String> {
-    let bad = || format!("`{s}` is not K/N with 1 <= K <= N");
+pub fn parse_partition(s: &str) -> Result<(u32, u32), BadValue> {
+    let bad = || BadValue::new(format!("`{s}` is not K/N with 1 <= K <= N"));
     let (k, n) = s.split_once('/').ok_or_else(bad)?;
     let (k, n): (u32, u32) = (
         k.trim().parse().map_err(|_| bad())?,
@@ -179,7 +179,7 @@ pub struct LocalTarget {
 /// and reports. Returns the exit code.
 pub async fn run(
     args: &RunArgs,
-    launch: impl AsyncFnOnce() -> Result<LocalTarget, String>,
+    launch: impl AsyncFnOnce() -> Result<LocalTarget, Box<dyn std::error::Error + Send + Sync>>,
 ) -> Exit {
     let (spec, cases) = match load(&args.sources) {
         Ok(x) => x,

@@ -44,16 +44,16 @@ impl Span {
 
     /// Parses `1h30m`, `250ms`, `-2d`, `0.5s`. A bare number is refused: the unit is the part
     /// people get wrong.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, SpanError> {
         let t = text.trim();
         let (negative, mut rest) = match t.strip_prefix('-') {
             Some(r) => (true, r),
             None => (false, t),
         };
         if rest.is_empty() {
-            return Err(format!(
+            return Err(SpanError(format!(
                 "`{text}` is not a duration (try 1s, 500ms, 24h, 61d)"
-            ));
+            )));
         }
         let mut total: f64 = 0.0;
         while !rest.is_empty() {
@@ -65,9 +65,11 @@ impl Span {
                 .find(|c: char| c.is_ascii_digit() || c == '.')
                 .unwrap_or(after.len());
             let (unit, next) = after.split_at(unit_end);
-            let value: f64 = num
-                .parse()
-                .map_err(|_| format!("`{text}` is not a duration (try 1s, 500ms, 24h, 61d)"))?;
+            let value: f64 = num.parse().map_err(|_| {
+                SpanError(format!(
+                    "`{text}` is not a duration (try 1s, 500ms, 24h, 61d)"
+                ))
+            })?;
             let scale = match unit {
                 "us" | "µs" => 1.0,
                 "ms" => 1e3,
@@ -75,18 +77,22 @@ impl Span {
                 "m" | "min" => 60e6,
                 "h" => 3600e6,
                 "d" => 86_400e6,
-                "" => return Err(format!("`{text}` needs a unit: us, ms, s, m, h or d")),
+                "" => {
+                    return Err(SpanError(format!(
+                        "`{text}` needs a unit: us, ms, s, m, h or d"
+                    )));
+                }
                 other => {
-                    return Err(format!(
+                    return Err(SpanError(format!(
                         "`{other}` in `{text}` is not a unit (us, ms, s, m, h, d)"
-                    ));
+                    )));
                 }
             };
             total += value * scale;
             rest = next;
         }
         if !total.is_finite() || total.abs() > 1e17 {
-            return Err(format!("`{text}` is too long a duration"));
+            return Err(SpanError(format!("`{text}` is too long a duration")));
         }
         #[allow(clippy::cast_possible_truncation)]
         let micros = total.round() as i64;
@@ -162,11 +168,23 @@ impl<'de> serde::Deserialize<'de> for Span {
 }
 
 impl std::str::FromStr for Span {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = SpanError;
+    fn from_str(s: &str) -> Result<Self, SpanError> {
         Self::parse(s)
     }
 }
+
+/// A text that is not a duration, and why, in words for the person who wrote it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpanError(String);
+
+impl fmt::Display for SpanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SpanError {}
 
 #[cfg(test)]
 mod tests {

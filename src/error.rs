@@ -214,3 +214,22 @@ mod tests {
         assert_eq!(e.exit(), Exit::Error);
     }
 }
+
+/// A flag's value that is not what the flag takes, said for the person who wrote it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadValue(String);
+
+impl std::fmt::Display for BadValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadValue {}
+
+impl BadValue {
+    /// A bad value, and what is wrong with it.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}

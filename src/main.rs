@@ -61,10 +61,8 @@ enum CasesCommand {
 
 /// The default target: a throw-away reference server, the one part of the harness that knows
 /// the bundled implementation.
-async fn embedded() -> Result<LocalTarget, String> {
-    let i = reference_server::embedded::start()
-        .await
-        .map_err(|e| e.to_string())?;
+async fn embedded() -> Result<LocalTarget, Box<dyn std::error::Error + Send + Sync>> {
+    let i = reference_server::embedded::start().await?;
     Ok(LocalTarget {
         settings: Settings::local(&i.base_url, &i.control_url, &i.username, &i.password),
         guard: Box::new(i),

@@ -141,10 +141,13 @@ impl<'de> Deserialize<'de> for Need {
     }
 }
 
-fn parse_capability(s: &str) -> Result<Capability, String> {
+fn parse_capability(s: &str) -> Result<Capability, crate::error::BadValue> {
     Capability::from_name(s).ok_or_else(|| {
         let names: Vec<&str> = Capability::ALL.iter().map(|c| c.name()).collect();
-        format!("unknown capability `{s}`; known: {}", names.join(", "))
+        crate::error::BadValue::new(format!(
+            "unknown capability `{s}`; known: {}",
+            names.join(", ")
+        ))
     })
 }
 
@@ -476,7 +479,7 @@ fn headers(
 }
 
 /// Replaces every `${VAR}` with the variable's value; the name of the first one not set.
-fn expand(value: &str, env: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
+fn expand<'v>(value: &'v str, env: &impl Fn(&str) -> Option<String>) -> Result<String, &'v str> {
     let mut out = String::new();
     let mut rest = value;
     while let Some(start) = rest.find("${") {
@@ -487,7 +490,7 @@ fn expand(value: &str, env: &impl Fn(&str) -> Option<String>) -> Result<String, 
             return Ok(out);
         };
         let var = &after[..end];
-        out.push_str(&env(var).ok_or_else(|| var.to_owned())?);
+        out.push_str(&env(var).ok_or(var)?);
         rest = &after[end + 1..];
     }
     out.push_str(rest);

@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::run::error::ApiError;
 use crate::run::http::Http;
 use crate::spec::{Operation, Spec, TokenKind, TokenShape};
 use crate::target::Target;
@@ -35,8 +36,8 @@ pub struct Api<'a> {
 }
 
 impl Api<'_> {
-    /// Calls `op` with a JSON body; an error names what went wrong.
-    pub async fn call(&self, op: &Operation, body: Map<String, Value>) -> Result<Answer, String> {
+    /// Calls `op` with a JSON body.
+    pub async fn call(&self, op: &Operation, body: Map<String, Value>) -> Result<Answer, ApiError> {
         let url = format!("{}{}", self.target.base_url, op.path);
         let headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
@@ -44,7 +45,10 @@ impl Api<'_> {
             .http
             .send_patiently(&op.method, &url, &headers, bytes, false)
             .await;
-        let resp = result.map_err(|e| format!("{}: {e}", op.id))?;
+        let resp = result.map_err(|cause| ApiError::NoAnswer {
+            operation: op.id.clone(),
+            cause,
+        })?;
         Ok(Answer {
             status: resp.status,
             body: serde_json::from_slice::<Value>(&resp.body)
@@ -57,10 +61,9 @@ impl Api<'_> {
     }
 
     /// Logs in as the profile's user and creates a refresh token named `name`.
-    pub async fn create_refresh_token(&self, name: &str) -> Result<Map<String, Value>, String> {
+    pub async fn create_refresh_token(&self, name: &str) -> Result<Map<String, Value>, ApiError> {
         self.login(&self.target.username, self.target.password.expose(), name)
             .await
-            .map_err(|e| format!("{e} to the profile's credentials"))
     }
 
     /// Logs in as the profile's user once, to check the credentials before any case: the new
@@ -105,12 +108,13 @@ impl Api<'_> {
         username: &str,
         password: &str,
         name: &str,
-    ) -> Result<Map<String, Value>, String> {
-        let op = self
-            .spec
-            .login()
-            .ok_or("the contract marks no operation as the login (x-login)")?;
-        let login = op.login.as_ref().ok_or("no x-login")?;
+    ) -> Result<Map<String, Value>, ApiError> {
+        let no_login = ApiError::NoOperation("logs in (x-login)");
+        let op = self.spec.login().ok_or(no_login)?;
+        let login = op
+            .login
+            .as_ref()
+            .ok_or(ApiError::NoOperation("logs in (x-login)"))?;
         let body = Map::from_iter([
             (login.username.clone(), Value::from(username)),
             (login.password.clone(), Value::from(password)),
@@ -119,7 +123,7 @@ impl Api<'_> {
         let answer = self.call(op, body).await?;
         match answer.body {
             Some(body) if answer.ok() => Ok(body),
-            _ => Err(format!("{} answered {}", op.id, answer.status)),
+            _ => Err(refused(op, &answer)),
         }
     }
 
@@ -144,12 +148,12 @@ impl Api<'_> {
         &self,
         shape: &TokenShape,
         token: &Map<String, Value>,
-    ) -> Result<Answer, String> {
+    ) -> Result<Answer, ApiError> {
         let op = self
             .spec
             .revoke_access_tokens()
-            .ok_or("the contract has no operation that revokes access tokens")?;
-        let body = Self::naming(op, shape, token).ok_or("the token lacks its value or owner")?;
+            .ok_or(ApiError::NoOperation("revokes access tokens"))?;
+        let body = Self::naming(op, shape, token).ok_or(ApiError::TokenLacksFields)?;
         self.call(op, body).await
     }
 
@@ -158,16 +162,16 @@ impl Api<'_> {
         &self,
         shape: &TokenShape,
         token: &Map<String, Value>,
-    ) -> Result<Map<String, Value>, String> {
+    ) -> Result<Map<String, Value>, ApiError> {
         let op = self
             .spec
             .regenerate(TokenKind::Refresh)
-            .ok_or("the contract has no operation that regenerates a refresh token")?;
-        let body = Self::naming(op, shape, token).ok_or("the token lacks its value or owner")?;
+            .ok_or(ApiError::NoOperation("regenerates a refresh token"))?;
+        let body = Self::naming(op, shape, token).ok_or(ApiError::TokenLacksFields)?;
         let answer = self.call(op, body).await?;
         match answer.body {
             Some(b) if answer.ok() && b.contains_key(&shape.value) => Ok(b),
-            _ => Err(format!("{} answered {}", op.id, answer.status)),
+            _ => Err(refused(op, &answer)),
         }
     }
 
@@ -177,14 +181,15 @@ impl Api<'_> {
         kind: TokenKind,
         shape: &TokenShape,
         token: &Map<String, Value>,
-    ) -> Result<Answer, String> {
-        let op = self.spec.validation(kind).ok_or_else(|| {
-            format!(
-                "the contract has no operation that validates {}s",
-                kind.name()
-            )
-        })?;
-        let body = Self::naming(op, shape, token).ok_or("the token lacks its value or owner")?;
+    ) -> Result<Answer, ApiError> {
+        let op = self
+            .spec
+            .validation(kind)
+            .ok_or(ApiError::NoOperation(match kind {
+                TokenKind::Refresh => "validates refresh tokens",
+                TokenKind::Access => "validates access tokens",
+            }))?;
+        let body = Self::naming(op, shape, token).ok_or(ApiError::TokenLacksFields)?;
         self.call(op, body).await
     }
 
@@ -193,9 +198,17 @@ impl Api<'_> {
         &self,
         shape: &TokenShape,
         token: &Map<String, Value>,
-    ) -> Result<Option<Map<String, Value>>, String> {
+    ) -> Result<Option<Map<String, Value>>, ApiError> {
         let answer = self.validate(TokenKind::Access, shape, token).await?;
         let ok = answer.ok();
         Ok(answer.body.filter(|_| ok))
+    }
+}
+
+/// The error of an answer the run could not use.
+fn refused(op: &Operation, answer: &Answer) -> ApiError {
+    ApiError::Refused {
+        operation: op.id.clone(),
+        status: answer.status,
     }
 }

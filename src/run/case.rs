@@ -16,7 +16,7 @@ use crate::duration::Span;
 use crate::run::api::Api;
 use crate::run::cleanup::Inventory;
 use crate::run::control::Control;
-use crate::run::error::{ControlError, TemplateError};
+use crate::run::error::{ApiError, ControlError, TemplateError};
 use crate::run::fixtures::Fixtures;
 use crate::run::http::{Http, Received, TransportError, decode, encode};
 use crate::run::matcher::{Against, expect_findings, lookup};
@@ -193,7 +193,10 @@ pub async fn run_case(env: &Env<'_>, case: &Case, index: usize) -> (CaseResult, 
         n => match env.pool.borrow(&api, env.issued, n).await {
             Ok(loan) => Some(loan),
             Err(e) => {
-                let f = Finding::new(SETUP, format!("no refresh token to lend the case: {e}"));
+                let f = Finding::new(
+                    SETUP,
+                    format!("no refresh token to lend the case: {}", with_hint(&e)),
+                );
                 result.record(StepResult::finding("borrow refresh tokens", f));
                 return (finish(result, started), state.traces);
             }
@@ -310,8 +313,8 @@ async fn run_step(case: &Case, step: &Step, state: &mut CaseState<'_>) -> (StepR
         }
         Action::BorrowRefreshToken(b) => match take_loan(state, &b.capture) {
             Ok(()) => false,
-            Err(message) => {
-                result.findings.push(Finding::new(SETUP, message));
+            Err(e) => {
+                result.findings.push(Finding::new(SETUP, with_hint(&e)));
                 true
             }
         },
@@ -327,22 +330,30 @@ async fn run_step(case: &Case, step: &Step, state: &mut CaseState<'_>) -> (StepR
 }
 
 /// A borrow step: the next lent token enters the ledger, and its fields the captures.
-fn take_loan(state: &mut CaseState<'_>, capture: &BTreeMap<String, String>) -> Result<(), String> {
-    let lent = state
-        .loan
-        .pop()
-        .ok_or("the case borrows more tokens than the run lent it")?;
+fn take_loan(
+    state: &mut CaseState<'_>,
+    capture: &BTreeMap<String, String>,
+) -> Result<(), ApiError> {
+    let lent = state.loan.pop().ok_or(ApiError::OverBorrowed)?;
     let shape = state.env.pool.shape.clone();
     let value = state.env.pool.value(&lent.body).map(str::to_owned);
     for (name, source) in capture {
         let path = source.strip_prefix("body.").unwrap_or(source);
         let found = lookup(&Value::Object(lent.body.clone()), path).cloned();
-        let v = found.ok_or_else(|| format!("the lent token has nothing at {source}"))?;
+        let v = found.ok_or_else(|| ApiError::LentTokenLacks(source.clone()))?;
         state.captures.insert(name.clone(), v);
     }
     state.ledger.adopt(&shape, lent.body, lent.issued);
     state.borrowed.extend(value);
     Ok(())
+}
+
+/// The error's message and, when its cause suggests one, what to do about it.
+fn with_hint(e: &ApiError) -> String {
+    match e.hint() {
+        Some(h) => format!("{e} ({h})"),
+        None => e.to_string(),
+    }
 }
 
 /// A result that describes `case`, with no steps yet.

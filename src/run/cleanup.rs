@@ -154,7 +154,7 @@ pub async fn clean_up(
                     f.parent.as_deref() == Some(value) && f.revoked != Some(Severity::Must)
                 });
                 if minted && let Err(e) = api.revoke_access_tokens(shape, token).await {
-                    left.problems.push(e);
+                    left.problems.push(e.to_string());
                 }
                 left.refresh_tokens += 1;
             }

@@ -115,6 +115,86 @@ impl From<RunError> for Error {
     }
 }
 
+/// What went wrong with one of the run's own requests to the API (lending a case its tokens,
+/// cleaning them between cases and at the end), typed so that its hint follows the cause.
+#[derive(Debug)]
+pub enum ApiError {
+    /// The contract declares no operation for this role (`x-login`, an effect).
+    NoOperation(&'static str),
+    /// The token object lacks the value or owner field the request names it by.
+    TokenLacksFields,
+    /// The request got no answer.
+    NoAnswer {
+        /// The operation.
+        operation: String,
+        /// How it failed.
+        cause: TransportError,
+    },
+    /// An answer, but not the one the run needed.
+    Refused {
+        /// The operation.
+        operation: String,
+        /// Its status.
+        status: u16,
+    },
+    /// The run's token pool is closed: the run is ending.
+    PoolClosed,
+    /// A borrowed token lacks a field the case captures from it.
+    LentTokenLacks(String),
+    /// The case borrows more tokens than it declared.
+    OverBorrowed,
+}
+
+impl ApiError {
+    /// What to do about it.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Self::NoAnswer {
+                cause: TransportError::Tls(_),
+                ..
+            } => Some(
+                "the target's certificate is not trusted: give --ca-file with its CA (or --insecure for a throw-away instance)",
+            ),
+            Self::NoAnswer {
+                cause: TransportError::Timeout(_),
+                ..
+            } => Some("the target is slow to answer: raise --timeout, or lower --jobs"),
+            Self::NoAnswer { .. } => Some("is the target still running?"),
+            Self::Refused {
+                status: 401 | 403, ..
+            } => Some(
+                "the profile's credentials stopped working during the run (changed, or the account locked?)",
+            ),
+            Self::Refused {
+                status: 429 | 503, ..
+            } => Some("the target refuses for load: lower --jobs, or give --rate"),
+            Self::NoOperation(_) => {
+                Some("the contract (--spec) lacks what the run needs to lend cases their tokens")
+            }
+            Self::LentTokenLacks(_) | Self::OverBorrowed => {
+                Some("a case error: check the case's borrow_refresh_token step")
+            }
+            Self::Refused { .. } | Self::TokenLacksFields | Self::PoolClosed => None,
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoOperation(what) => write!(f, "the contract has no operation that {what}"),
+            Self::TokenLacksFields => write!(f, "the token lacks its value or owner"),
+            Self::NoAnswer { operation, cause } => write!(f, "{operation}: {cause}"),
+            Self::Refused { operation, status } => write!(f, "{operation} answered {status}"),
+            Self::PoolClosed => write!(f, "the run's token pool is closed"),
+            Self::LentTokenLacks(path) => write!(f, "the lent token has nothing at {path}"),
+            Self::OverBorrowed => write!(f, "the case borrows more tokens than the run lent it"),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
 /// What went wrong with one request to the control protocol.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ControlError {

@@ -23,7 +23,7 @@ mod unchanged;
 pub use case::{Env, Undo, run_case, skipped};
 pub use cleanup::{Inventory, Leftovers};
 pub use control::Control;
-pub use error::{ControlError, RunError, StepError, TemplateError};
+pub use error::{ApiError, ControlError, RunError, StepError, TemplateError};
 pub use fixtures::Fixtures;
 pub use http::{BOUNDARY, Http, Received, SentRequest, TransportError, decode, encode};
 pub use pool::Pool;

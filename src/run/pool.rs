@@ -16,6 +16,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::check::IssuedTokens;
 use crate::run::api::Api;
+use crate::run::error::ApiError;
 use crate::spec::TokenShape;
 
 /// A refresh token the pool holds or lends: its latest token object, and when it was issued.
@@ -71,13 +72,13 @@ impl Pool {
         api: &Api<'_>,
         issued: &IssuedTokens,
         n: usize,
-    ) -> Result<Loan<'_>, String> {
+    ) -> Result<Loan<'_>, ApiError> {
         let want = u32::try_from(n.min(self.capacity)).unwrap_or(1);
         let permit = self
             .permits
             .acquire_many(want)
             .await
-            .map_err(|_| "the pool is closed".to_owned())?;
+            .map_err(|_| ApiError::PoolClosed)?;
         let mut tokens = Vec::new();
         for _ in 0..n {
             let next = self.idle().pop();
