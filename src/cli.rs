@@ -10,6 +10,7 @@ use crate::case::{self, Case};
 use crate::error::{BadValue, Error, ErrorKind, Exit, Place};
 use crate::report::{Redactor, Style, console};
 use crate::run::{self, Options};
+use crate::snapshot::{SnapshotStore, apply_snapshots};
 use crate::spec::{BUNDLED_SPEC, BUNDLED_SPEC_NAME, Spec};
 use crate::target::{Settings, Target};
 
@@ -48,7 +49,7 @@ pub struct RunArgs {
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
     /// Cases run at once.
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, value_name = "N", default_value_t = run::DEFAULT_JOBS, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
     /// Warnings (SHOULD findings) fail the run too.
     #[arg(long)]
@@ -291,110 +292,13 @@ fn judge_coverage(
     }
 }
 
-/// Where the reference server's accepted snapshots live in a checkout.
-pub const DEFAULT_SNAPSHOTS: &str = "snapshots";
-
-/// Where a run's accepted snapshots are.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SnapshotStore {
-    /// A directory of `.snap` files; drift is written beside them as `.snap.new`.
-    Dir(std::path::PathBuf),
-    /// The reference server's snapshots built into the binary (compared only).
-    BuiltIn,
-}
-
-/// Which snapshots a run compares with: `--snapshots DIR`; for the embedded reference server
-/// running the built-in cases, a checkout's `snapshots/` (so drift can be reviewed) or else
-/// the built-in ones. Another target's snapshots are only the ones the flag names.
+/// Which snapshots a run compares with (see [`SnapshotStore::choose`]).
 pub fn snapshot_store(args: &RunArgs, embedded: bool) -> Option<SnapshotStore> {
-    if let Some(dir) = &args.snapshots {
-        return Some(SnapshotStore::Dir(dir.clone()));
-    }
-    if !embedded || args.sources.cases.is_some() {
-        return None;
-    }
-    let checkout = Path::new(DEFAULT_SNAPSHOTS);
-    if checkout.is_dir() || args.update_snapshots {
-        Some(SnapshotStore::Dir(checkout.to_owned()))
-    } else {
-        Some(SnapshotStore::BuiltIn)
-    }
-}
-
-/// Compares (or writes) every run case's snapshot; drift becomes a `snapshot.drift` finding.
-pub fn apply_snapshots(
-    report: &mut run::RunReport,
-    store: &SnapshotStore,
-    update: bool,
-    redactor: &Redactor,
-) -> Result<(), Error> {
-    use crate::snapshot::render;
-    for case in report
-        .cases
-        .iter_mut()
-        .filter(|c| c.verdict != run::Verdict::Skipped)
-    {
-        let text = render(case, redactor);
-        let problem = match store {
-            SnapshotStore::Dir(dir) => compare_in(dir, case, &text, update)?,
-            SnapshotStore::BuiltIn => compare_builtin(case, &text),
-        };
-        if let Some(message) = problem {
-            let finding = crate::check::Finding::new(crate::check::SNAPSHOT_DRIFT, message);
-            case.record(run::StepResult::finding("snapshot", finding));
-        }
-    }
-    Ok(())
-}
-
-/// Compares with (or writes) the snapshot in `dir`; the drift message, if any.
-fn compare_in(
-    dir: &Path,
-    case: &run::CaseResult,
-    text: &str,
-    update: bool,
-) -> Result<Option<String>, Error> {
-    use crate::snapshot::{Comparison, compare, path, write};
-    let io = |e: std::io::Error| {
-        Error::new(ErrorKind::Usage, format!("cannot write snapshots: {e}")).at(Place::file(dir))
-    };
-    if update {
-        write(dir, case, text, false).map_err(io)?;
-        return Ok(None);
-    }
-    let file = path(dir, &case.id);
-    let message = match compare(dir, &case.id, text) {
-        Comparison::Same => return Ok(None),
-        Comparison::Missing => format!(
-            "no snapshot {} yet (review the new one, or run with --update-snapshots)",
-            file.display()
-        ),
-        Comparison::Changed(diff) => {
-            format!("the responses differ from {}:\n{diff}", file.display())
-        }
-    };
-    let pending = write(dir, case, text, true).map_err(io)?;
-    let sep = if message.ends_with('\n') { "" } else { " " };
-    Ok(Some(format!(
-        "{message}{sep}(pending: {}; accept with `cargo insta review` or --update-snapshots)",
-        pending.display()
-    )))
-}
-
-/// Compares with the built-in snapshot; the drift message, if any.
-fn compare_builtin(case: &run::CaseResult, text: &str) -> Option<String> {
-    use crate::snapshot::{Comparison, compare_with};
-    match compare_with(crate::builtin::snapshot(&case.id), text) {
-        Comparison::Same => None,
-        Comparison::Missing => Some(format!(
-            "no built-in snapshot of {} (give --snapshots DIR --update-snapshots to write one)",
-            case.id
-        )),
-        Comparison::Changed(diff) => Some(format!(
-            "the responses differ from the built-in snapshot of {}:\n{diff}(run from a checkout, or give --snapshots DIR, to keep the new one for review)",
-            case.id
-        )),
-    }
+    SnapshotStore::choose(
+        args.snapshots.as_deref(),
+        embedded && args.sources.cases.is_none(),
+        args.update_snapshots,
+    )
 }
 
 /// Writes the reports the flags ask for.

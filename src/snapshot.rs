@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::error::{Error, ErrorKind, Place};
 use crate::report::Redactor;
 use crate::run::CaseResult;
 
@@ -281,6 +282,112 @@ pub fn diff(old: &str, new: &str) -> String {
         }
     }
     out
+}
+
+/// Where the reference server's accepted snapshots live in a checkout.
+pub const DEFAULT_SNAPSHOTS: &str = "snapshots";
+
+/// Where a run's accepted snapshots are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SnapshotStore {
+    /// A directory of `.snap` files; drift is written beside them as `.snap.new`.
+    Dir(std::path::PathBuf),
+    /// The reference server's snapshots built into the binary (compared only).
+    BuiltIn,
+}
+
+impl SnapshotStore {
+    /// Which snapshots a run compares with: `flag` (`--snapshots DIR`); for the embedded
+    /// reference server running the built-in cases (`reference`), a checkout's `snapshots/`
+    /// (so drift can be reviewed, and where `update` writes) or else the built-in ones.
+    /// Another target's snapshots are only the ones the flag names.
+    pub fn choose(flag: Option<&Path>, reference: bool, update: bool) -> Option<Self> {
+        if let Some(dir) = flag {
+            return Some(Self::Dir(dir.to_owned()));
+        }
+        if !reference {
+            return None;
+        }
+        let checkout = Path::new(DEFAULT_SNAPSHOTS);
+        if checkout.is_dir() || update {
+            Some(Self::Dir(checkout.to_owned()))
+        } else {
+            Some(Self::BuiltIn)
+        }
+    }
+}
+
+/// Compares (or writes) every run case's snapshot; drift becomes a `snapshot.drift` finding.
+pub fn apply_snapshots(
+    report: &mut crate::run::RunReport,
+    store: &SnapshotStore,
+    update: bool,
+    redactor: &Redactor,
+) -> Result<(), Error> {
+    for case in report
+        .cases
+        .iter_mut()
+        .filter(|c| c.verdict != crate::run::Verdict::Skipped)
+    {
+        let text = render(case, redactor);
+        let problem = match store {
+            SnapshotStore::Dir(dir) => compare_in(dir, case, &text, update)?,
+            SnapshotStore::BuiltIn => compare_builtin(case, &text),
+        };
+        if let Some(message) = problem {
+            let finding = crate::check::Finding::new(crate::check::SNAPSHOT_DRIFT, message);
+            case.record(crate::run::StepResult::finding("snapshot", finding));
+        }
+    }
+    Ok(())
+}
+
+/// Compares with (or writes) the snapshot in `dir`; the drift message, if any.
+fn compare_in(
+    dir: &Path,
+    case: &CaseResult,
+    text: &str,
+    update: bool,
+) -> Result<Option<String>, Error> {
+    let io = |e: std::io::Error| {
+        Error::new(ErrorKind::Usage, format!("cannot write snapshots: {e}")).at(Place::file(dir))
+    };
+    if update {
+        write(dir, case, text, false).map_err(io)?;
+        return Ok(None);
+    }
+    let file = path(dir, &case.id);
+    let message = match compare(dir, &case.id, text) {
+        Comparison::Same => return Ok(None),
+        Comparison::Missing => format!(
+            "no snapshot {} yet (review the new one, or run with --update-snapshots)",
+            file.display()
+        ),
+        Comparison::Changed(diff) => {
+            format!("the responses differ from {}:\n{diff}", file.display())
+        }
+    };
+    let pending = write(dir, case, text, true).map_err(io)?;
+    let sep = if message.ends_with('\n') { "" } else { " " };
+    Ok(Some(format!(
+        "{message}{sep}(pending: {}; accept with `cargo insta review` or --update-snapshots)",
+        pending.display()
+    )))
+}
+
+/// Compares with the built-in snapshot; the drift message, if any.
+fn compare_builtin(case: &CaseResult, text: &str) -> Option<String> {
+    match compare_with(crate::builtin::snapshot(&case.id), text) {
+        Comparison::Same => None,
+        Comparison::Missing => Some(format!(
+            "no built-in snapshot of {} (give --snapshots DIR --update-snapshots to write one)",
+            case.id
+        )),
+        Comparison::Changed(diff) => Some(format!(
+            "the responses differ from the built-in snapshot of {}:\n{diff}(run from a checkout, or give --snapshots DIR, to keep the new one for review)",
+            case.id
+        )),
+    }
 }
 
 #[cfg(test)]

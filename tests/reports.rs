@@ -114,8 +114,8 @@ async fn no_report_snapshot_or_log_holds_a_secret() {
     .args;
     let redactor = Redactor::for_report(&report, &spec.secret_fields, [password.clone()]);
     let snapshots = out.join("snaps");
-    let store = cli::SnapshotStore::Dir(snapshots.clone());
-    cli::apply_snapshots(&mut report, &store, true, &redactor).unwrap();
+    let store = token_conformance::snapshot::SnapshotStore::Dir(snapshots.clone());
+    token_conformance::snapshot::apply_snapshots(&mut report, &store, true, &redactor).unwrap();
     let cov = coverage::coverage(&spec, &report);
     cli::write_reports(&args, &report, &cov, report.exit(false), &redactor).unwrap();
     let console = console::details(&report, &redactor, Style { color: false });

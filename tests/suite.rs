@@ -19,10 +19,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use token_conformance::case;
-use token_conformance::cli::{SnapshotStore, apply_snapshots};
 use token_conformance::error::Exit;
 use token_conformance::report::{Redactor, Style, console};
 use token_conformance::run::{self, Options};
+use token_conformance::snapshot::{SnapshotStore, apply_snapshots};
 use token_conformance::spec::Spec;
 use token_conformance::target::{Settings, Target};
 

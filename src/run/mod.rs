@@ -54,10 +54,13 @@ pub struct Options {
     pub partition: Option<(u32, u32)>,
 }
 
+/// Cases run at once unless told otherwise (`--jobs`).
+pub const DEFAULT_JOBS: u16 = 4;
+
 impl Default for Options {
     fn default() -> Self {
         Self {
-            jobs: 4,
+            jobs: usize::from(DEFAULT_JOBS),
             filter: None,
             tags: Vec::new(),
             partition: None,
