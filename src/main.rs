@@ -100,8 +100,8 @@ fn main() -> ExitCode {
         Command::List(sources) => cli::list(&sources),
         Command::Lint(sources) => cli::lint(&sources),
         Command::Serve(server) => match runtime.block_on(reference_server::cli::run(*server)) {
-            0 => Exit::Success,
-            _ => Exit::Error,
+            reference_server::cli::Exit::Success => Exit::Success,
+            reference_server::cli::Exit::Error => Exit::Error,
         },
         Command::Cases(CasesCommand::Export { dir }) => cli::export_cases(&dir),
         Command::Keygen { out } => token_conformance::publish::keygen(&out),

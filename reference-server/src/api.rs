@@ -312,7 +312,7 @@ pub async fn openapi() -> Response {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/yaml"),
         )],
-        crate::OPENAPI_YAML,
+        crate::swagger::OPENAPI_YAML,
     )
         .into_response()
 }

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::peer::Cidr;
 use crate::store::{FeatureFlag, LifespanKey, Store};
-use crate::{
+use crate::config::{
     Config, DEFAULT_BODY_LIMIT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
     DEFAULT_MAX_FAILED_LOGINS,
 };
@@ -190,9 +190,24 @@ fn parse_user(raw: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Runs the command line: a maintenance command, or the server. Returns the process exit code
-/// (0, or 2 when the server cannot start or a command fails).
-pub async fn run(cli: Cli) -> u8 {
+/// How the process ends, as its exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// The server stopped when told to, or the command did its job.
+    Success = 0,
+    /// Bad flags or configuration, a server that could not start, or a command that failed:
+    /// the message on stderr says which.
+    Error = 2,
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(e: Exit) -> Self {
+        Self::from(e as u8)
+    }
+}
+
+/// Runs the command line: a maintenance command, or the server.
+pub async fn run(cli: Cli) -> Exit {
     let job: Box<dyn FnOnce() -> Result<String, String> + Send> = match &cli.command {
         Some(Command::Conf(args)) => {
             let args = args.clone();
@@ -215,18 +230,18 @@ pub async fn run(cli: Cli) -> u8 {
     {
         Ok(line) => {
             println!("{line}");
-            0
+            Exit::Success
         }
         Err(e) => {
             eprintln!("error: {e}");
-            2
+            Exit::Error
         }
     }
 }
 
 /// Runs the server with these flags until ctrl-c or SIGTERM, logging to stderr. The demo
 /// user's password, when one is created, goes to stdout once and nowhere else.
-pub async fn serve(args: &ServeArgs) -> u8 {
+pub async fn serve(args: &ServeArgs) -> Exit {
     use std::io::IsTerminal as _;
     // A second call (the harness's `serve` inside a process that logs already) is harmless.
     let _ = tracing_subscriber::fmt()
@@ -238,7 +253,7 @@ pub async fn serve(args: &ServeArgs) -> u8 {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
-            return 2;
+            return Exit::Error;
         }
     };
     let test_control = config.test_control;
@@ -247,7 +262,7 @@ pub async fn serve(args: &ServeArgs) -> u8 {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
-            return 2;
+            return Exit::Error;
         }
     };
     if let Some(demo) = server.demo_user() {
@@ -265,7 +280,7 @@ pub async fn serve(args: &ServeArgs) -> u8 {
     shutdown.await;
     tracing::info!("shutting down");
     server.shutdown().await;
-    0
+    Exit::Success
 }
 
 /// Runs `conf`: prints the value, or sets it and prints the new value.

@@ -4,7 +4,8 @@
 
 use std::net::SocketAddr;
 
-use crate::{Config, Running, StartError, spawn, token};
+use crate::config::{Config, StartError};
+use crate::{Running, spawn, token};
 
 /// The user every throw-away instance has.
 pub const USERNAME: &str = "conformance@example.com";

@@ -1,4 +1,4 @@
-//! `reference-server`: clap -> one library call -> an exit code.
+//! `reference-server`: clap -> one library call -> a named exit code (`cli::Exit`).
 
 use std::process::ExitCode;
 
@@ -6,5 +6,7 @@ use clap::Parser as _;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    ExitCode::from(reference_server::cli::run(reference_server::cli::Cli::parse()).await)
+    reference_server::cli::run(reference_server::cli::Cli::parse())
+        .await
+        .into()
 }

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use crate::password::Passwords;
 use crate::store::Store;
-use crate::{Config, StartError, clock::Clock, throttle, token};
+use crate::clock::Clock;
+use crate::config::{Config, StartError};
+use crate::{throttle, token};
 
 /// What every handler shares.
 pub struct AppState {
@@ -19,7 +21,7 @@ pub struct AppState {
     pub passwords: Passwords,
     /// Request body limit in bytes.
     pub body_limit: usize,
-    /// Whether every request is logged ([`crate::Config::log_requests`]).
+    /// Whether every request is logged ([`crate::config::Config::log_requests`]).
     pub log_requests: bool,
     /// Requests in flight, in all and per address (load shedding past them).
     pub slots: crate::policy::Slots,
@@ -27,7 +29,7 @@ pub struct AppState {
     /// each start, so forms older than the process are refused (and simply shown again).
     pub form_key: [u8; 32],
     /// Whether the token page's cookies are `Secure` with the `__Host-` prefix (see
-    /// [`crate::Config::plain_http_cookies`]).
+    /// [`crate::config::Config::plain_http_cookies`]).
     pub secure_cookies: bool,
 }
 
