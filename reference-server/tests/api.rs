@@ -214,6 +214,36 @@ async fn wrong_content_type_is_415_and_big_bodies_413() {
     assert_eq!(r.json["code"], "413000");
 }
 
+/// The body limit is exact: a body of exactly the limit is read and judged, one byte more is
+/// 413, whether the size is declared (`Content-Length`, refused before reading) or found while
+/// reading (no length: here one frame of the whole body).
+#[tokio::test]
+async fn the_body_limit_is_exact_whether_declared_or_found_reading() {
+    let h = Harness::in_process().await;
+    let path = "/integration/v1/validateRefreshToken/";
+    let limit = reference_server::DEFAULT_BODY_LIMIT;
+    let body = |n: usize| {
+        let mut b = br#"{"refresh_token": "not-a-token", "user_id": 1}"#.to_vec();
+        b.resize(n, b' ');
+        b
+    };
+    for declared in [false, true] {
+        for (size, want) in [(limit, 401), (limit + 1, 413)] {
+            let length = size.to_string();
+            let mut headers = vec![("Content-Type", "application/json")];
+            if declared {
+                headers.push(("Content-Length", length.as_str()));
+            }
+            let r = h.exchange("POST", path, &headers, body(size)).await;
+            assert_eq!(
+                r.status, want,
+                "{size} bytes, length declared: {declared}: {}",
+                r.text
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn unknown_paths_and_methods_answer_in_the_error_shape() {
     let h = Harness::in_process().await;
