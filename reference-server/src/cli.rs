@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::peer::Cidr;
-use crate::store::{FeatureFlag, LifespanKey, Store};
 use crate::config::{
     Config, DEFAULT_BODY_LIMIT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
     DEFAULT_MAX_FAILED_LOGINS,
 };
+use crate::peer::Cidr;
+use crate::store::{FeatureFlag, LifespanKey, Store};
 
 /// The environment variable that may hold password users, one `EMAIL:PASSWORD` per line.
 pub const USERS_ENV: &str = "REFERENCE_SERVER_USERS";
@@ -357,11 +357,11 @@ pub fn sso_link(args: &SsoLinkArgs) -> Result<String, String> {
             "{email} signs in with a password; sign-in links are for SSO users"
         ));
     }
-    let link = crate::web::new_sign_in_link(&store, user.id).map_err(|e| e.to_string())?;
+    let link = crate::sign_in_link::new(&store, user.id).map_err(|e| e.to_string())?;
     Ok(format!(
         "{}/account/auth/sso?link={link}\n(works once, for {} minutes)",
         args.base_url.trim_end_matches('/'),
-        crate::web::SIGN_IN_LINK_LIFETIME.whole_minutes()
+        crate::sign_in_link::LIFETIME.whole_minutes()
     ))
 }
 

@@ -42,6 +42,7 @@ pub mod peer;
 pub mod policy;
 pub mod respond;
 pub mod serve;
+pub mod sign_in_link;
 pub mod state;
 pub mod store;
 pub mod swagger;

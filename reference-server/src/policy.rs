@@ -97,7 +97,7 @@ impl Slots {
 /// page, the Error shape for everything else.
 fn refusal(path: &str, e: ApiError) -> Response {
     if path.starts_with(crate::web::PAGE) {
-        crate::web::WebError::from(e).into_response()
+        crate::web::page_error(e).into_response()
     } else {
         e.into_response()
     }

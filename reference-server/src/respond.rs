@@ -24,3 +24,18 @@ pub fn json(value: &impl Serialize) -> Response {
 pub fn json_with(status: StatusCode, value: &impl Serialize) -> Response {
     (status, json(value)).into_response()
 }
+
+/// Adds the headers every page of the web interface (the token page, Swagger UI) carries,
+/// with its own Content-Security-Policy.
+pub fn security_headers(mut response: Response, csp: &'static str) -> Response {
+    let h = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, csp),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ] {
+        h.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}

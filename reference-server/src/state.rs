@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use crate::password::Passwords;
-use crate::store::Store;
 use crate::clock::Clock;
 use crate::config::{Config, StartError};
+use crate::password::Passwords;
+use crate::store::Store;
 use crate::{throttle, token};
 
 /// What every handler shares.

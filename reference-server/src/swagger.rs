@@ -86,7 +86,7 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route_service(&format!("{UI}/swagger-ui-bundle.js"), assets)
         .route_layer(from_fn_with_state(state, only_when_enabled))
         .layer(map_response(|r| async {
-            crate::web::security_headers(r, CSP)
+            crate::respond::security_headers(r, CSP)
         }))
 }
 

@@ -582,12 +582,10 @@ async fn a_user_can_act_only_on_their_own_tokens() {
 
 async fn link_for(h: &Harness, user_id: i64) -> String {
     let state = std::sync::Arc::clone(h.state.as_ref().expect("in-process"));
-    tokio::task::spawn_blocking(move || {
-        reference_server::web::new_sign_in_link(&state.store, user_id)
-    })
-    .await
-    .expect("task")
-    .expect("link")
+    tokio::task::spawn_blocking(move || reference_server::sign_in_link::new(&state.store, user_id))
+        .await
+        .expect("task")
+        .expect("link")
 }
 
 #[tokio::test]
@@ -642,7 +640,7 @@ async fn a_sign_in_link_works_once_and_not_after_ten_minutes() {
                 &digest,
                 uid,
                 made,
-                made + reference_server::web::SIGN_IN_LINK_LIFETIME,
+                made + reference_server::sign_in_link::LIFETIME,
             )
         })
         .await

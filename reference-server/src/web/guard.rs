@@ -19,7 +19,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{PAGE, WebError};
+use super::PAGE;
+use super::error::WebError;
 use crate::peer::Peer;
 use crate::state::AppState;
 
