@@ -32,15 +32,15 @@ mod tokens;
 
 use std::sync::Arc;
 
+use assets::{copy_js, style};
 use axum::Router;
 use axum::middleware::map_response;
 use axum::routing::{get, post};
+use sign_in::{page, sign_in, sign_out, sso_page, sso_sign_in};
+use tokens::{create_token, regenerate_token, revoke_named, revoke_token};
 
 use crate::respond::security_headers;
 use crate::state::AppState;
-use assets::{copy_js, style};
-use sign_in::{page, sign_in, sign_out, sso_page, sso_sign_in};
-use tokens::{create_token, regenerate_token, revoke_named, revoke_token};
 
 pub use session::{SESSION_IDLE, SESSION_LIFETIME};
 
