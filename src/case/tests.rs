@@ -23,28 +23,28 @@ tags: [smoke]
 requirement: createRefreshToken answers 201
 steps:
   - call: createRefreshToken
-encoding: form
-body:
-  username: '{{ profile.username }}'
-  password: '{{ profile.password }}'
-  name: '{{ run.unique }}'
-expect:
-  status: 201
-  body:
-    token_status: {equals: ACTIVE}
-    last_used_at: {equals: null}
-capture:
-  refresh: body.refresh_token
+    encoding: form
+    body:
+      username: '{{ profile.username }}'
+      password: '{{ profile.password }}'
+      name: '{{ run.unique }}'
+    expect:
+      status: 201
+      body:
+        token_status: {equals: ACTIVE}
+        last_used_at: {equals: null}
+    capture:
+      refresh: body.refresh_token
   - advance_clock: 25h
   - call: validateRefreshToken
-body: {refresh_token: '{{ refresh }}', user_id: 1}
-expect:
-  one_of:
-    - status: 401
-    - status: 200
-      body:
-        token_status: {one_of: [EXPIRED, REVOKED]}
-        refresh_token: {same_as: refresh}
+    body: {refresh_token: '{{ refresh }}', user_id: 1}
+    expect:
+      one_of:
+        - status: 401
+        - status: 200
+          body:
+            token_status: {one_of: [EXPIRED, REVOKED]}
+            refresh_token: {same_as: refresh}
 ";
 
 /// A case author's slips are the case's errors, found at load time with the line and a
