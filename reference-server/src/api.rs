@@ -19,6 +19,7 @@ use crate::peer::Peer;
 use crate::respond::json_with;
 use crate::state::AppState;
 use crate::store::{AccessTokenRow, RefreshTokenRow, Refusal};
+use crate::throttle::NotNow;
 use crate::token::{self, TokenStatus};
 
 /// The API's routes.
@@ -161,7 +162,11 @@ pub async fn login(
         .throttle
         .begin(username, client)
         .await
-        .map_err(ApiError::TooManyAttempts)?;
+        .map_err(|why| match why {
+            NotNow::Locked(secs) => ApiError::TooManyAttempts(secs),
+            // Kept waiting by the account's other logins in flight: busy, not locked.
+            NotNow::Busy => ApiError::Unavailable(1),
+        })?;
     let user = match app.store.read(|r| r.find_user(username)) {
         Ok(user) => user,
         Err(e) => {

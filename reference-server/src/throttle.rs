@@ -24,7 +24,8 @@
 //! pair's and an address's remaining failures ([`LoginThrottle::begin`] admits a login only
 //! while they stay under the limit), so concurrent guesses cannot outrun the count; a login
 //! that would pass it only because of others in flight waits for them (many good logins at
-//! once all succeed, some a little later).
+//! once all succeed, some a little later), for 10 s at most: then it is told the server is
+//! busy (503 with Retry-After), never that the account is locked (429), which it is not.
 //!
 //! State is in memory and bounded ([`MAX_ENTRIES`]): stale entries go first, then the oldest
 //! idle ones that lock nothing; an entry that locks something is never evicted. It runs on the
@@ -256,18 +257,24 @@ impl LoginThrottle {
     }
 
     /// Admits a login, waiting while others in flight could still reach the limit:
-    /// `Err(seconds)` while the pair or the client is locked out.
-    pub async fn begin(&self, username: &str, client: Option<IpAddr>) -> Result<Attempt<'_>, u64> {
+    /// `Err(Locked(seconds))` while the pair or the client is locked out, `Err(Busy)` when
+    /// others in flight kept it waiting [`MAX_WAIT`]: the server is busy, nobody is locked
+    /// (a 503, not a 429: the account has done nothing wrong).
+    pub async fn begin(
+        &self,
+        username: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Attempt<'_>, NotNow> {
         let deadline = tokio::time::Instant::now() + MAX_WAIT;
         loop {
             // Created before the check, so a login finishing in between still wakes it.
             let finished = self.finished.notified();
             match self.try_begin(username, client) {
                 Ok(a) => return Ok(a),
-                Err(NotNow::Locked(secs)) => return Err(secs),
+                Err(NotNow::Locked(secs)) => return Err(NotNow::Locked(secs)),
                 Err(NotNow::Busy) => {
                     if tokio::time::timeout_at(deadline, finished).await.is_err() {
-                        return Err(1);
+                        return Err(NotNow::Busy);
                     }
                 }
             }
@@ -611,7 +618,7 @@ mod tests {
                 let attempt = t
                     .begin(&name, client)
                     .await
-                    .map_err(|s| format!("{name}: {s}"))?;
+                    .map_err(|s| format!("{name}: {s:?}"))?;
                 tokio::task::yield_now().await;
                 attempt.succeeded();
                 Ok::<_, String>(())
