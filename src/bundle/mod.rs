@@ -162,21 +162,6 @@ pub fn files_under(dir: &Path) -> std::io::Result<Vec<String>> {
     Ok(out)
 }
 
-/// MUST cases that passed (with or without warnings), and MUST cases of the suite: those that
-/// ran, and those that did not (skipped, or left out by the selection).
-pub fn must_counts(report: &RunReport) -> (usize, usize) {
-    let must = report
-        .cases
-        .iter()
-        .filter(|c| c.severity == crate::case::Severity::Must && c.verdict != Verdict::Skipped);
-    let (mut passed, mut ran) = (0, 0);
-    for c in must {
-        ran += 1;
-        passed += usize::from(matches!(c.verdict, Verdict::Passed | Verdict::Warned));
-    }
-    (passed, ran + report.not_run.len())
-}
-
 /// The files of the bundle, but the manifest and its signature.
 fn contents(input: &Input<'_>) -> Result<BTreeMap<String, Vec<u8>>, WriteError> {
     let Input {
@@ -233,7 +218,7 @@ fn manifest(
 ) -> Result<Value, WriteError> {
     let report = input.report;
     let case_set = case_files(&input.cases)?;
-    let (must_passed, must_total) = must_counts(report);
+    let (must_passed, must_total) = report.must_counts();
     let summary = report.summary();
     let listed: BTreeMap<&String, String> = files.iter().map(|(p, b)| (p, sha256_hex(b))).collect();
     Ok(json!({

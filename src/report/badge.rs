@@ -15,7 +15,7 @@ const RED: &str = "#e05d44";
 
 /// The right part and its colour.
 pub fn message(report: &RunReport, strict: bool) -> (String, &'static str) {
-    let (passed, total) = crate::bundle::must_counts(report);
+    let (passed, total) = report.must_counts();
     let must = format!("{passed}/{total} MUST");
     match report.conformance() {
         Conformance::DoesNotConform { failed } => {

@@ -103,7 +103,7 @@ pub fn in_checkout(file: &str) -> bool {
 pub fn step_summary(report: &RunReport, coverage: &Coverage, redactor: &Redactor) -> String {
     let mut out = String::new();
     let s = report.summary();
-    let (must_passed, must_total) = crate::bundle::must_counts(report);
+    let (must_passed, must_total) = report.must_counts();
     let generated = report.cases.iter().filter(|c| c.generated).count();
     let _ = writeln!(out, "## token-conformance: {}\n", report.verdict_text());
     let _ = writeln!(out, "| | |\n|---|---|");

@@ -320,6 +320,21 @@ impl RunReport {
         }
     }
 
+    /// MUST cases that passed (with or without warnings), and MUST cases of the suite: those
+    /// that ran, and those that did not (skipped, or left out by the selection).
+    pub fn must_counts(&self) -> (usize, usize) {
+        let must = self
+            .cases
+            .iter()
+            .filter(|c| c.severity == Severity::Must && c.verdict != Verdict::Skipped);
+        let (mut passed, mut ran) = (0, 0);
+        for c in must {
+            ran += 1;
+            passed += usize::from(matches!(c.verdict, Verdict::Passed | Verdict::Warned));
+        }
+        (passed, ran + self.not_run.len())
+    }
+
     /// The verdict counts.
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
