@@ -70,6 +70,9 @@ pub struct RunArgs {
     /// Write a Markdown conformance report.
     #[arg(long, value_name = "PATH")]
     pub markdown: Option<PathBuf>,
+    /// Write every exchange (the cases' and the run's own) as HAR 1.2, redacted.
+    #[arg(long, value_name = "PATH")]
+    pub har: Option<PathBuf>,
     /// Fail when fewer documented (operation, status) pairs were exercised.
     #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
     pub min_coverage: Option<f64>,
@@ -224,6 +227,7 @@ async fn run_with(
         filter: args.filter.clone(),
         tags: args.tags.clone(),
         partition: args.partition,
+        har: args.har.is_some(),
     };
     let style = Style::detect();
     let selected = cases.iter().filter(|c| run::selected(c, &opts)).count();
@@ -252,7 +256,17 @@ async fn run_with(
     print!("{}", console::details(&report, &redactor, style));
     let coverage = crate::report::coverage::coverage(&spec, &report);
     let exit = judge_coverage(args, &coverage, report.exit(args.strict));
-    write_reports(args, &report, &coverage, exit, &redactor)?;
+    let paths = ReportPaths {
+        junit: args.junit.as_deref(),
+        json: args.json.as_deref(),
+        markdown: args.markdown.as_deref(),
+    };
+    write_reports(&paths, &report, &coverage, exit, &redactor)?;
+    if let Some(p) = &args.har {
+        crate::report::har::write(p, &report.exchanges, &redactor).map_err(|e| {
+            Error::new(ErrorKind::Usage, format!("cannot write the HAR: {e}")).at(Place::file(p))
+        })?;
+    }
     let finished = crate::publish::Finished {
         report: &report,
         coverage: &coverage,
@@ -301,9 +315,20 @@ pub fn snapshot_store(args: &RunArgs, embedded: bool) -> Option<SnapshotStore> {
     )
 }
 
+/// Where the reports go (`--junit`, `--json`, `--markdown`), for `run` and `proxy` alike.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReportPaths<'a> {
+    /// JUnit XML.
+    pub junit: Option<&'a Path>,
+    /// The JSON report.
+    pub json: Option<&'a Path>,
+    /// The Markdown report.
+    pub markdown: Option<&'a Path>,
+}
+
 /// Writes the reports the flags ask for.
 pub fn write_reports(
-    args: &RunArgs,
+    args: &ReportPaths<'_>,
     report: &run::RunReport,
     coverage: &crate::report::coverage::Coverage,
     exit: Exit,
@@ -315,14 +340,14 @@ pub fn write_reports(
                 .at(Place::file(path))
         })
     };
-    if let Some(p) = &args.junit {
+    if let Some(p) = args.junit {
         write(p, crate::report::junit::render(report, redactor))?;
     }
-    if let Some(p) = &args.json {
+    if let Some(p) = args.json {
         let v = crate::report::json::render(report, coverage, exit, redactor);
         write(p, serde_json::to_string_pretty(&v).unwrap_or_default())?;
     }
-    if let Some(p) = &args.markdown {
+    if let Some(p) = args.markdown {
         write(
             p,
             crate::report::markdown::render(report, coverage, redactor),

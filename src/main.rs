@@ -19,6 +19,11 @@ struct Cli {
 enum Command {
     /// Run the cases against a target (default: the bundled reference server, in-process).
     Run(Box<RunArgs>),
+    /// A validating proxy in front of a target: real clients' traffic passes through
+    /// unchanged and is judged by the same checks as `run`, across calls. Exits 0 when the
+    /// traffic showed no server failure, 1 when it did, 2 for a usage or profile error, 3 when
+    /// the target cannot be reached.
+    Proxy(Box<token_conformance::proxy::ProxyArgs>),
     /// List the cases with their tags and needed capabilities.
     List(Sources),
     /// Check the cases against the contract.
@@ -97,6 +102,7 @@ fn main() -> ExitCode {
     };
     let exit = match cli.command {
         Command::Run(args) => runtime.block_on(cli::run(&args, embedded)),
+        Command::Proxy(args) => runtime.block_on(token_conformance::proxy::proxy(&args)),
         Command::List(sources) => cli::list(&sources),
         Command::Lint(sources) => cli::lint(&sources),
         Command::Serve(server) => match runtime.block_on(reference_server::cli::run(*server)) {

@@ -1,7 +1,8 @@
-//! `dead_token.refused`.
+//! `dead_token.refused` and `dead_token.unusable`.
 
 use super::ledger::Expected;
 use super::{CheckInfo, Context, Finding, Findings};
+use crate::spec::Severity;
 
 /// A dead token is refused, not answered 200 with a dead status.
 pub const REFUSED: CheckInfo = CheckInfo::should(
@@ -49,4 +50,42 @@ pub fn refused(cx: &Context<'_>, out: &mut Findings) {
             );
         }
     }
+}
+
+/// A dead token does nothing.
+pub const UNUSABLE: CheckInfo = CheckInfo::must(
+    "dead_token.unusable",
+    "A token revoked (by regeneration, revokeAPIAccessTokens or an administrator), or reported or known expired, mints, regenerates and revokes nothing: the call is refused. Regeneration may renew an expired token that is not revoked.",
+);
+
+/// `dead_token.unusable`.
+pub fn unusable(cx: &Context<'_>, out: &mut Findings) {
+    let op = cx.x.operation;
+    let Some(req) = op.request_token.as_ref().filter(|_| cx.success()) else {
+        return;
+    };
+    if op.effects.is_empty() {
+        return;
+    }
+    let Some(value) = cx.x.request.get(&req.value).and_then(|v| v.as_str()) else {
+        return;
+    };
+    let renews = op.issues() == Some(req.kind);
+    let severity = match cx.ledger.expected(value, cx.x.tolerance) {
+        Some(Expected::Revoked(s)) => s,
+        Some(Expected::Dead) => Severity::Must,
+        Some(Expected::Expired) if !renews => Severity::Must,
+        _ => return,
+    };
+    let mut f = Finding::new(
+        UNUSABLE,
+        format!(
+            "this {} is no longer usable, and {} accepted it",
+            req.kind.name(),
+            op.id
+        ),
+    )
+    .values("a refusal (401)", cx.x.status.to_string());
+    f.severity = severity;
+    out.push(f);
 }

@@ -14,8 +14,10 @@
 //! issued during the case) and which token replaced which, so that the run can hand live
 //! tokens back to the pool and clean up what is left when it ends.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
+
+use sha2::{Digest, Sha256};
 
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -78,21 +80,63 @@ pub enum Origin {
     Seen,
 }
 
+/// A token's key in the ledger: the first 16 bytes of the SHA-256 of its value. The ledger of a
+/// proxy keeps nothing else of a value, so its memory holds no secret.
+type Key = [u8; 16];
+
+fn key(value: &str) -> Key {
+    let digest = Sha256::digest(value.as_bytes());
+    let mut k = [0; 16];
+    k.copy_from_slice(&digest[..16]);
+    k
+}
+
+/// What the first answer about a token said of it: what later answers must repeat.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FirstAnswer {
+    /// The owner field, as text (`102` whether sent as a number or a string).
+    pub owner: Option<String>,
+    /// The creation time.
+    pub created: Option<OffsetDateTime>,
+    /// The expiry.
+    pub expires: Option<OffsetDateTime>,
+    /// The name, for tokens that have one.
+    pub name: Option<String>,
+}
+
 #[derive(Clone, Debug)]
 struct Known {
+    /// The value itself, kept only by a ledger that keeps values (a run's, which hands its
+    /// tokens back and cleans up); a proxy's keeps only the key.
+    value: Option<Box<str>>,
     kind: TokenKind,
     lifespan: Span,
     reported_lifespan: Option<Span>,
     issued: Instant,
+    /// How old the token already was when the ledger first saw it (zero for tokens issued in
+    /// view); `None` when that cannot be told, and its expiry is then not judged.
+    age_at_sight: Option<Span>,
     moved_at_issue: Span,
     revoked: Option<Severity>,
-    parent: Option<String>,
-    successor: Option<String>,
+    /// When it died, by revocation or a reported dead status (local clock).
+    died: Option<Instant>,
+    /// An answer reported it expired.
+    reported_expired: bool,
+    parent: Option<Key>,
+    successor: Option<Key>,
     origin: Origin,
     body: Map<String, Value>,
     /// Whether `body` shows the token's last use as it is now: a call that mints from the
     /// token moves it without showing it, until a response carries the token again.
     use_current: bool,
+    first: FirstAnswer,
+}
+
+impl Known {
+    /// The value, when the ledger keeps values.
+    fn value(&self) -> Option<String> {
+        self.value.as_deref().map(str::to_owned)
+    }
 }
 
 /// A token the case holds and expects alive.
@@ -154,12 +198,29 @@ pub struct Fact {
 /// The case's knowledge.
 #[derive(Debug)]
 pub struct Ledger {
-    tokens: HashMap<String, Known>,
+    tokens: HashMap<Key, Known>,
     lifespans: Lifespans,
     /// Where the lifespans in force come from: (refresh, access).
     lifespans_from: (String, String),
     moved: Span,
     profile_username: String,
+    /// Whether values (and token objects) are kept: a run's ledger does, a proxy's does not.
+    keeps_values: bool,
+    /// The most tokens a proxy's ledger holds, and the order they came in, oldest first.
+    capacity: Option<usize>,
+    order: VecDeque<Key>,
+    /// Tokens forgotten before they were dead for a lifespan, to stay within the capacity.
+    evicted: u64,
+    inserts: u64,
+}
+
+/// A token's owner field as text: `102` whether the body sent a number or a string.
+pub fn owner_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 fn text(map: &Map<String, Value>, field: &str) -> Option<String> {
@@ -182,6 +243,63 @@ fn reported_lifespan(shape: &TokenShape, body: &Map<String, Value>) -> Option<Sp
         .map(Span::from_micros)
 }
 
+/// What a token object says of the fields later answers must repeat.
+fn first_answer(shape: &TokenShape, body: &Map<String, Value>) -> FirstAnswer {
+    FirstAnswer {
+        owner: shape
+            .owner
+            .as_ref()
+            .and_then(|f| body.get(f))
+            .and_then(owner_text),
+        created: time_field(body, shape.created.as_ref()),
+        expires: time_field(body, shape.expires.as_ref()),
+        name: shape.name.as_ref().and_then(|f| text(body, f)),
+    }
+}
+
+/// How old a token created at `created` is by the server's clock: its `Date` header, or the
+/// harness's clock when it sends none. `None` when the creation time is unknown.
+fn age_by_server(x: &Exchange<'_>, created: Option<OffsetDateTime>) -> Option<Span> {
+    let now = x
+        .header("date")
+        .and_then(parse_http_date)
+        .unwrap_or(x.sent_at);
+    let age = now - created?;
+    i64::try_from(age.whole_microseconds())
+        .ok()
+        .map(|m| Span::from_micros(m.max(0)))
+}
+
+/// An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110's IMF-fixdate).
+pub fn parse_http_date(s: &str) -> Option<OffsetDateTime> {
+    let mut parts = s.split_ascii_whitespace().skip(1);
+    let day: u8 = parts.next()?.parse().ok()?;
+    let month = match parts.next()? {
+        "Jan" => time::Month::January,
+        "Feb" => time::Month::February,
+        "Mar" => time::Month::March,
+        "Apr" => time::Month::April,
+        "May" => time::Month::May,
+        "Jun" => time::Month::June,
+        "Jul" => time::Month::July,
+        "Aug" => time::Month::August,
+        "Sep" => time::Month::September,
+        "Oct" => time::Month::October,
+        "Nov" => time::Month::November,
+        "Dec" => time::Month::December,
+        _ => return None,
+    };
+    let year: i32 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':').map(|p| p.parse::<u8>().ok());
+    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
+    if parts.next()? != "GMT" {
+        return None;
+    }
+    let date = time::Date::from_calendar_date(year, month, day).ok()?;
+    let t = time::Time::from_hms(h, m, sec).ok()?;
+    Some(time::PrimitiveDateTime::new(date, t).assume_utc())
+}
+
 impl Ledger {
     /// A ledger for a case on a target with these lifespans (which come `from` where it
     /// says: refresh, access), logging in as `profile_username`.
@@ -192,7 +310,82 @@ impl Ledger {
             lifespans_from: from,
             moved: Span::default(),
             profile_username: profile_username.to_owned(),
+            keeps_values: true,
+            capacity: None,
+            order: VecDeque::new(),
+            evicted: 0,
+            inserts: 0,
         }
+    }
+
+    /// A ledger of traffic the harness did not write (the proxy's): it keeps no token value
+    /// and no token object, only a digest of each value and what the answers said, and holds
+    /// at most `capacity` tokens. Tokens dead for longer than their lifespan are forgotten
+    /// ([`Ledger::forget_dead`]); past the capacity, the oldest are.
+    pub fn for_traffic(lifespans: Lifespans, from: (String, String), capacity: usize) -> Self {
+        Self {
+            keeps_values: false,
+            capacity: Some(capacity.max(1)),
+            ..Self::new(lifespans, from, "")
+        }
+    }
+
+    /// How many tokens the ledger holds.
+    pub fn len(&self) -> usize {
+        self.tokens.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    /// Tokens forgotten early to stay within the capacity.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Forgets the tokens dead for longer than their lifespan: nothing an answer about them
+    /// can say is judged differently after that long (a dead token stays dead).
+    pub fn forget_dead(&mut self) {
+        let now = Instant::now();
+        let before = self.tokens.len();
+        self.tokens.retain(|_, k| {
+            let lifespan = k.reported_lifespan.unwrap_or(k.lifespan).to_std();
+            let expired_at = k
+                .age_at_sight
+                .and_then(|a| (lifespan + lifespan).checked_sub(a.to_std()))
+                .map(|rest| k.issued + rest);
+            let revoked_long_ago = k.died.is_some_and(|d| now.duration_since(d) > lifespan);
+            let expired_long_ago = expired_at.is_some_and(|t| now > t);
+            !(revoked_long_ago || expired_long_ago)
+        });
+        if self.tokens.len() != before {
+            let tokens = &self.tokens;
+            self.order.retain(|k| tokens.contains_key(k));
+        }
+    }
+
+    /// Makes room for one more token under the capacity.
+    fn make_room(&mut self, new: Key) {
+        let Some(cap) = self.capacity else {
+            return;
+        };
+        self.inserts += 1;
+        if self.inserts.is_multiple_of(4096) {
+            self.forget_dead();
+        }
+        while self.tokens.len() >= cap {
+            match self.order.pop_front() {
+                Some(old) => {
+                    if self.tokens.remove(&old).is_some() {
+                        self.evicted += 1;
+                    }
+                }
+                None => break,
+            }
+        }
+        self.order.push_back(new);
     }
 
     /// The lifespans in force for new tokens.
@@ -225,8 +418,9 @@ impl Ledger {
     /// Records an administrator's revocation of a refresh token, which the control protocol's
     /// document says revokes its access tokens too.
     pub fn admin_revoked(&mut self, refresh: &str) {
-        self.revoke(refresh, Severity::Must);
-        self.revoke_children(refresh, Severity::Must);
+        let k = key(refresh);
+        self.revoke(&k, Severity::Must);
+        self.revoke_children(&k, Severity::Must);
     }
 
     /// Takes a token lent by the run's pool: `body` is its latest token object, issued at
@@ -235,33 +429,46 @@ impl Ledger {
         let Some(value) = text(&body, &shape.value) else {
             return;
         };
+        let k = key(&value);
+        self.make_room(k);
+        let first = first_answer(shape, &body);
         self.tokens.insert(
-            value,
+            k,
             Known {
+                value: self.keeps_values.then(|| value.into_boxed_str()),
                 kind: shape.kind,
                 lifespan: self.lifespans.of(shape.kind),
                 reported_lifespan: reported_lifespan(shape, &body),
                 issued,
+                age_at_sight: Some(Span::default()),
                 moved_at_issue: self.moved,
                 revoked: None,
+                died: None,
+                reported_expired: false,
                 parent: None,
                 successor: None,
                 origin: Origin::Borrowed,
-                body,
+                body: if self.keeps_values { body } else { Map::new() },
                 use_current: true,
+                first,
             },
         );
     }
 
     /// The known token a request's value names: itself, or the token it names once the white
     /// space around it is trimmed (a server may trim it, as Django REST framework does).
-    fn resolve(&self, value: &str) -> String {
-        let trimmed = value.trim();
-        if self.tokens.contains_key(value) || !self.tokens.contains_key(trimmed) {
-            value.to_owned()
+    fn resolve(&self, value: &str) -> Key {
+        let (exact, trimmed) = (key(value), key(value.trim()));
+        if self.tokens.contains_key(&exact) || !self.tokens.contains_key(&trimmed) {
+            exact
         } else {
-            trimmed.to_owned()
+            trimmed
         }
+    }
+
+    /// What the first answer about this token said, if the ledger knows it.
+    pub fn first_answer(&self, value: &str) -> Option<&FirstAnswer> {
+        self.tokens.get(&self.resolve(value)).map(|k| &k.first)
     }
 
     /// The tokens the case holds and expects alive, with their latest token objects: those it
@@ -271,13 +478,14 @@ impl Ledger {
             .tokens
             .iter()
             .filter(|(_, k)| k.origin != Origin::Seen && !k.body.is_empty())
-            .filter(|(v, _)| self.expected(v, tolerance) == Some(Expected::Active))
+            .filter(|(v, _)| self.expected_of(v, tolerance) == Some(Expected::Active))
+            .filter_map(|(_, k)| Some((k.value()?, k)))
             .map(|(v, k)| Held {
-                value: v.clone(),
+                value: v,
                 kind: k.kind,
                 body: k.body.clone(),
                 use_current: k.use_current,
-                parent: k.parent.clone(),
+                parent: k.parent.and_then(|p| self.value_of(&p)),
             })
             .collect();
         // Refresh tokens first, then by value: the order requests go out in is stable.
@@ -290,9 +498,13 @@ impl Ledger {
         self.tokens.contains_key(&self.resolve(value))
     }
 
+    fn value_of(&self, k: &Key) -> Option<String> {
+        self.tokens.get(k).and_then(Known::value)
+    }
+
     /// Records a token object the run itself read (not a case's step), as the token's latest.
     pub fn reread(&mut self, value: &str, body: Map<String, Value>) {
-        if let Some(k) = self.tokens.get_mut(value) {
+        if let Some(k) = self.tokens.get_mut(&key(value)) {
             k.body = body;
             k.use_current = true;
         }
@@ -301,53 +513,74 @@ impl Ledger {
     /// Whether the case left this token as it got it: nothing minted from it, not replaced,
     /// not revoked. Such a token needs no cleaning before another case borrows it.
     pub fn untouched(&self, value: &str) -> bool {
-        self.tokens.get(value).is_some_and(|k| {
+        let me = key(value);
+        self.tokens.get(&me).is_some_and(|k| {
             k.revoked.is_none()
                 && k.successor.is_none()
-                && !self
-                    .tokens
-                    .values()
-                    .any(|c| c.parent.as_deref() == Some(value))
+                && !self.tokens.values().any(|c| c.parent == Some(me))
         })
     }
 
     fn mark(k: &mut Known, how: Severity) {
         k.revoked = Some(k.revoked.map_or(how, |s| s.min(how)));
+        k.died.get_or_insert_with(Instant::now);
     }
 
-    fn revoke(&mut self, value: &str, how: Severity) {
+    fn revoke(&mut self, value: &Key, how: Severity) {
         if let Some(k) = self.tokens.get_mut(value) {
             Self::mark(k, how);
         }
     }
 
-    fn revoke_children(&mut self, parent: &str, how: Severity) {
+    fn revoke_children(&mut self, parent: &Key, how: Severity) {
         for k in self.tokens.values_mut() {
-            if k.kind == TokenKind::Access && k.parent.as_deref() == Some(parent) {
+            if k.kind == TokenKind::Access && k.parent.as_ref() == Some(parent) {
                 Self::mark(k, how);
             }
+        }
+    }
+
+    /// Records what an answer reported of a token's status, once the checks have judged it:
+    /// a token reported revoked or expired is dead from then on, whatever its times say, and
+    /// a later answer that treats it as alive contradicts this one.
+    pub fn reported(&mut self, value: &str, word: &str, states: &crate::spec::States) {
+        let k = self.resolve(value);
+        let Some(known) = self.tokens.get_mut(&k) else {
+            return;
+        };
+        if word.eq_ignore_ascii_case(&states.revoked) {
+            Self::mark(known, Severity::Must);
+        } else if word.eq_ignore_ascii_case(&states.expired) {
+            known.reported_expired = true;
+            known.died.get_or_insert_with(Instant::now);
         }
     }
 
     /// What the case expects of this token now, if it can tell: `None` for unknown tokens
     /// and for tokens within `tolerance` of their expiry.
     pub fn expected(&self, value: &str, tolerance: Span) -> Option<Expected> {
+        self.expected_of(&self.resolve(value), tolerance)
+    }
+
+    fn expected_of(&self, value: &Key, tolerance: Span) -> Option<Expected> {
         let k = self.tokens.get(value)?;
-        let age = Span::from_micros(
-            i64::try_from(k.issued.elapsed().as_micros())
-                .unwrap_or(i64::MAX)
-                .saturating_add(self.moved.micros() - k.moved_at_issue.micros()),
-        );
+        let age = k.age_at_sight.map(|at_sight| {
+            Span::from_micros(
+                i64::try_from(k.issued.elapsed().as_micros())
+                    .unwrap_or(i64::MAX)
+                    .saturating_add(self.moved.micros() - k.moved_at_issue.micros())
+                    .saturating_add(at_sight.micros()),
+            )
+        });
         let lifespan = k.reported_lifespan.unwrap_or(k.lifespan);
         // The target's tolerance is at least a second (`target::MIN_TOLERANCE`): the run's
         // clock starts when the answer arrives, the server's when it wrote the token.
         let margin = tolerance.micros();
-        let expired = if age.micros() > lifespan.micros() + margin {
-            Some(true)
-        } else if age.micros() < lifespan.micros() - margin {
-            Some(false)
-        } else {
-            None
+        let expired = match age {
+            _ if k.reported_expired => Some(true),
+            Some(age) if age.micros() > lifespan.micros() + margin => Some(true),
+            Some(age) if age.micros() < lifespan.micros() - margin => Some(false),
+            _ => None,
         };
         match (k.revoked, expired) {
             (Some(_), Some(true)) => Some(Expected::Dead),
@@ -388,20 +621,39 @@ impl Ledger {
             Origin::Seen
         };
         let (lifespan, moved) = (self.lifespans.of(shape.kind), self.moved);
-        let entry = self.tokens.entry(value.clone()).or_insert_with(|| Known {
+        // A run sees every token it judges issued or lent; traffic shows tokens issued before
+        // the proxy started, whose age is what the server's clock says since their creation.
+        let age_at_sight = if is_new || self.keeps_values {
+            Some(Span::default())
+        } else {
+            age_by_server(x, created_at)
+        };
+        let k = key(&value);
+        if !self.tokens.contains_key(&k) {
+            self.make_room(k);
+        }
+        let keeps_values = self.keeps_values;
+        let entry = self.tokens.entry(k).or_insert_with(|| Known {
+            value: keeps_values.then(|| value.clone().into_boxed_str()),
             kind: shape.kind,
             lifespan,
             reported_lifespan: reported_lifespan(shape, body),
             issued: Instant::now(),
+            age_at_sight,
             moved_at_issue: moved,
             revoked: None,
+            died: None,
+            reported_expired: false,
             parent,
             successor: None,
             origin,
             body: Map::new(),
             use_current: true,
+            first: first_answer(shape, body),
         });
-        entry.body = body.clone();
+        if keeps_values {
+            entry.body = body.clone();
+        }
         entry.use_current = true;
         let lifespan_from = match shape.kind {
             TokenKind::Refresh => self.lifespans_from.0.clone(),
@@ -447,7 +699,7 @@ impl Ledger {
                         .iter()
                         .find(|s| s.is_new && Some(s.kind) == kind && issued == kind);
                     if let (Some(new), Some(k)) = (new, self.tokens.get_mut(&value)) {
-                        k.successor = Some(new.value.clone());
+                        k.successor = Some(key(&new.value));
                     }
                 }
                 Effect::RevokeAccessTokensOf { field, severity } => {
@@ -461,28 +713,29 @@ impl Ledger {
 
     /// The token that finally replaced `value` (itself when none did).
     pub fn latest(&self, value: &str) -> String {
-        let mut current = value.to_owned();
+        let mut current = key(value);
         // A chain longer than the tokens known would be a loop.
         for _ in 0..=self.tokens.len() {
-            match self.tokens.get(&current).and_then(|k| k.successor.clone()) {
+            match self.tokens.get(&current).and_then(|k| k.successor) {
                 Some(next) => current = next,
                 None => break,
             }
         }
-        current
+        self.value_of(&current).unwrap_or_else(|| value.to_owned())
     }
 
     /// Everything the case learnt about its tokens.
     pub fn facts(&self) -> Vec<Fact> {
         self.tokens
-            .iter()
+            .values()
+            .filter_map(|k| Some((k.value()?, k)))
             .map(|(value, k)| Fact {
-                value: value.clone(),
+                value,
                 kind: k.kind,
                 origin: k.origin,
                 revoked: k.revoked,
-                parent: k.parent.clone(),
-                successor: k.successor.clone(),
+                parent: k.parent.and_then(|p| self.value_of(&p)),
+                successor: k.successor.and_then(|s| self.value_of(&s)),
                 body: k.body.clone(),
                 issued: k.issued,
             })

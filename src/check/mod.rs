@@ -15,7 +15,9 @@ mod error_shape;
 mod expiry;
 mod finding;
 mod ledger;
+mod lineage;
 mod registry;
+mod request;
 mod schema;
 mod status;
 mod timestamp;
@@ -28,7 +30,10 @@ pub use engine::{
     RATE_LIMITED, REFUSAL_UNCHANGED, SETUP, SNAPSHOT_DRIFT, TRANSPORT,
 };
 pub use finding::{CheckFn, CheckInfo, Finding, Findings};
-pub use ledger::{Expected, Fact, Held, Ledger, Lifespans, Origin, Seen};
+pub use ledger::{
+    Expected, Fact, FirstAnswer, Held, Ledger, Lifespans, Origin, Seen, owner_text, parse_http_date,
+};
 pub use registry::{RESPONSE_CHECKS, all, judge};
+pub use request::{REQUEST_CHECKS, RequestCheckFn, RequestExchange, judge_request};
 pub use timestamp::parse as parse_timestamp;
 pub use token_value::{IssuedTokens, entropy_bits};

@@ -6,8 +6,8 @@ use serde_json::Value;
 use super::context::Body;
 use super::{
     CheckFn, CheckInfo, Context, ENGINE_CHECKS, Exchange, Findings, IssuedTokens, Ledger,
-    cache_control, client_error, content_type, dead_token, error_shape, expiry, schema, status,
-    timestamp, token_status, token_value,
+    cache_control, client_error, content_type, dead_token, error_shape, expiry, lineage, request,
+    schema, status, timestamp, token_status, token_value,
 };
 
 /// Every response check, in the order it runs and CHECKS.md lists it.
@@ -29,17 +29,23 @@ pub const RESPONSE_CHECKS: &[(CheckInfo, CheckFn)] = &[
     (token_status::AGREES, token_status::agrees),
     (token_status::CASCADE, token_status::cascade),
     (dead_token::REFUSED, dead_token::refused),
+    (dead_token::UNUSABLE, dead_token::unusable),
+    (lineage::OWNER, lineage::owner),
+    (lineage::STABLE, lineage::stable),
+    (lineage::NAME_KEPT, lineage::name_kept),
     (expiry::LIFESPAN, expiry::lifespan),
     (token_value::UNIQUE, token_value::unique),
     (token_value::ENTROPY, token_value::entropy),
     (cache_control::NO_STORE, cache_control::no_store),
 ];
 
-/// Every check there is: the response checks, then those the engine raises.
+/// Every check there is: the response checks, the request checks (a client's findings, which
+/// the proxy judges), then those the engine raises.
 pub fn all() -> impl Iterator<Item = CheckInfo> {
     RESPONSE_CHECKS
         .iter()
         .map(|(info, _)| *info)
+        .chain(request::REQUEST_CHECKS.iter().map(|(info, _)| *info))
         .chain(ENGINE_CHECKS.iter().copied())
 }
 
@@ -82,7 +88,20 @@ pub fn judge(
     for (_, check) in RESPONSE_CHECKS {
         check(&cx, &mut out);
     }
-    if success && wants_json && parsed.is_ok() {
+    if success
+        && wants_json
+        && let Ok(json) = &parsed
+    {
+        // What this answer reported counts for later ones, once it has been judged itself.
+        if let (Some(states), Some(field)) = (
+            documented.and_then(|d| d.states.as_ref()),
+            documented.and_then(|d| d.token.as_ref()?.status.as_deref()),
+        ) && let Some(word) = json.get(field).and_then(Value::as_str)
+        {
+            for t in &tokens {
+                ledger.reported(&t.value, word, states);
+            }
+        }
         ledger.apply_effects(x.operation, x.request, &tokens);
     }
     (out, parsed.ok())

@@ -1,7 +1,9 @@
 //! `token.unique` and `token.entropy`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
+
+use sha2::{Digest, Sha256};
 
 use super::{CheckInfo, Context, Finding, Findings};
 
@@ -20,12 +22,39 @@ pub const ENTROPY: CheckInfo = CheckInfo::should(
 #[derive(Debug, Default)]
 pub struct IssuedTokens {
     seen: Mutex<HashMap<String, String>>,
+    /// A proxy's record: digests of the values, never the values, and at most a capacity.
+    digests: Option<Mutex<Digests>>,
+}
+
+#[derive(Debug)]
+struct Digests {
+    places: HashMap<[u8; 16], Box<str>>,
+    order: VecDeque<[u8; 16]>,
+    capacity: usize,
+    total: usize,
 }
 
 impl IssuedTokens {
+    /// A record that keeps a digest of each value (not the value) and the latest `capacity`
+    /// of them: uniqueness is judged against those; a value's near neighbours cannot be.
+    pub fn digests_only(capacity: usize) -> Self {
+        Self {
+            seen: Mutex::default(),
+            digests: Some(Mutex::new(Digests {
+                places: HashMap::new(),
+                order: VecDeque::new(),
+                capacity: capacity.max(1),
+                total: 0,
+            })),
+        }
+    }
+
     /// How many distinct values were issued.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        match &self.digests {
+            Some(d) => d.lock().unwrap_or_else(PoisonError::into_inner).total,
+            None => self.lock().len(),
+        }
     }
 
     /// Whether none were.
@@ -40,6 +69,24 @@ impl IssuedTokens {
 
     /// Records `value` as issued at `place`; returns where it was issued before, if it was.
     pub fn record(&self, value: &str, place: &str) -> Option<String> {
+        if let Some(d) = &self.digests {
+            let digest = Sha256::digest(value.as_bytes());
+            let mut k = [0; 16];
+            k.copy_from_slice(&digest[..16]);
+            let mut d = d.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(first) = d.places.get(&k) {
+                return Some(first.to_string());
+            }
+            if d.places.len() >= d.capacity
+                && let Some(old) = d.order.pop_front()
+            {
+                d.places.remove(&old);
+            }
+            d.places.insert(k, place.into());
+            d.order.push_back(k);
+            d.total += 1;
+            return None;
+        }
         let mut map = self.lock();
         if let Some(first) = map.get(value) {
             return Some(first.clone());

@@ -53,6 +53,9 @@ pub fn render(
         "coverage": coverage,
         "cases": report.cases,
     });
+    if let (Some(t), Some(obj)) = (&report.traffic, v.as_object_mut()) {
+        obj.insert("traffic".into(), json!(t));
+    }
     redact_all(&mut v, redactor);
     v
 }

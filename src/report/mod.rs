@@ -4,6 +4,7 @@ pub mod badge;
 pub mod console;
 pub mod coverage;
 pub mod github;
+pub mod har;
 pub mod json;
 pub mod junit;
 pub mod markdown;

@@ -105,6 +105,8 @@ pub struct Http {
     pace: Option<std::sync::Arc<Pace>>,
     /// Every request sent through this client and its clones: the cases' and the run's own.
     sent: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Every exchange, for `--har`, when asked to record them.
+    recorder: Option<std::sync::Arc<std::sync::Mutex<Vec<crate::report::har::HarRecord>>>>,
 }
 
 /// A shared pace: one request every `every`.
@@ -233,6 +235,23 @@ impl Http {
             max_bytes: target.max_response_bytes,
             pace,
             sent: std::sync::Arc::default(),
+            recorder: None,
+        })
+    }
+
+    /// The same client, recording every exchange (for `--har`).
+    #[must_use]
+    pub fn recording(mut self) -> Self {
+        self.recorder = Some(std::sync::Arc::default());
+        self
+    }
+
+    /// The exchanges recorded so far (none unless [`Http::recording`]).
+    pub fn records(&self) -> Vec<crate::report::har::HarRecord> {
+        self.recorder.as_ref().map_or_else(Vec::new, |r| {
+            r.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone()
         })
     }
 
@@ -275,6 +294,33 @@ impl Http {
         }
     }
 
+    /// Keeps one exchange for `--har`.
+    fn record(
+        &self,
+        started: time::OffsetDateTime,
+        request_body: Option<String>,
+        sent: &SentRequest,
+        result: &Result<Received, TransportError>,
+    ) {
+        let Some(rec) = &self.recorder else { return };
+        let r = result.as_ref().ok();
+        let entry = crate::report::har::HarRecord {
+            started,
+            millis: r.map_or(0.0, |r| r.elapsed.as_secs_f64() * 1000.0),
+            method: sent.method.clone(),
+            url: sent.url.clone(),
+            request_headers: sent.headers.clone(),
+            request_body,
+            status: r.map_or(0, |r| r.status),
+            response_headers: r.map(|r| r.headers.clone()).unwrap_or_default(),
+            response_body: r.map(Received::text).unwrap_or_default(),
+            response_size: r.map_or(0, |r| r.body.len()),
+        };
+        rec.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(entry);
+    }
+
     /// Sends a request and reads the whole response under the timeout and the size cap.
     pub async fn send(
         &self,
@@ -289,6 +335,12 @@ impl Http {
             headers: headers.to_vec(),
             body: String::from_utf8_lossy(&body[..body.len().min(4096)]).into_owned(),
         };
+        let record = self.recorder.as_ref().map(|_| {
+            (
+                time::OffsetDateTime::now_utc(),
+                (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned()),
+            )
+        });
         if let Some(pace) = &self.pace {
             pace.turn().await;
         }
@@ -349,6 +401,9 @@ impl Http {
         })
         .await
         .unwrap_or(Err(TransportError::Timeout(self.timeout)));
+        if let Some((started, request_body)) = record {
+            self.record(started, request_body, &sent, &result);
+        }
         (sent, result)
     }
 }

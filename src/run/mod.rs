@@ -29,7 +29,7 @@ pub use http::{BOUNDARY, Http, Received, SentRequest, TransportError, decode, en
 pub use pool::Pool;
 pub use result::{
     CaseResult, Conformance, NotRun, ResponseView, RunReport, Shaping, StepResult, Summary,
-    Verdict, plural,
+    Traffic, Verdict, plural,
 };
 
 use std::collections::BTreeSet;
@@ -52,6 +52,8 @@ pub struct Options {
     pub tags: Vec<String>,
     /// Only the K-th of N stable shares of the cases.
     pub partition: Option<(u32, u32)>,
+    /// Record every exchange, for `--har`.
+    pub har: bool,
 }
 
 /// Cases run at once unless told otherwise (`--jobs`).
@@ -64,6 +66,7 @@ impl Default for Options {
             filter: None,
             tags: Vec::new(),
             partition: None,
+            har: false,
         }
     }
 }
@@ -351,7 +354,9 @@ pub async fn run(
     let started = Instant::now();
     let started_at = now_rfc3339();
     let cases_in_suite = cases.len();
-    let http = Http::new(&target).map_err(RunError::Setup)?;
+    let http = Http::new(&target)
+        .map(|h| if opts.har { h.recording() } else { h })
+        .map_err(RunError::Setup)?;
     probe(&target, &spec, &http).await?;
     let control = resolve_capabilities(&mut target, &http).await?;
     let target_lifespans = fixtures::target_lifespans(&mut target, control.as_ref()).await?;
@@ -424,6 +429,8 @@ pub async fn run(
         suite_cases: cases_in_suite,
         not_run,
         shaping,
+        traffic: None,
+        exchanges: http.records(),
     })
 }
 

@@ -216,6 +216,39 @@ pub struct RunReport {
     pub not_run: Vec<NotRun>,
     /// What shaped the verdict besides the target's answers.
     pub shaping: Shaping,
+    /// For a proxy's report: what the traffic held. The "cases" are then exchanges.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<Traffic>,
+    /// Every exchange, when the run recorded them (`--har`); not redacted yet.
+    #[serde(skip)]
+    pub exchanges: Vec<crate::report::har::HarRecord>,
+}
+
+/// What a proxy saw of the traffic through it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Traffic {
+    /// Exchanges in all.
+    pub exchanges: u64,
+    /// Exchanges to the contract's paths, judged.
+    pub judged: u64,
+    /// Exchanges to other paths, passed through unjudged.
+    pub passed_through: u64,
+    /// Exchanges the target did not answer.
+    pub unanswered: u64,
+    /// Exchanges with a server finding.
+    pub server_findings: u64,
+    /// Exchanges with a MUST server finding.
+    pub failing: u64,
+    /// Exchanges with a client finding.
+    pub client_findings: u64,
+    /// Exchanges kept whole in the reports.
+    pub kept: usize,
+    /// Tokens the model tracks now.
+    pub tokens_tracked: usize,
+    /// Tokens issued in the traffic.
+    pub tokens_issued: usize,
+    /// Tokens forgotten before they were dead for a lifespan, to bound the model's memory.
+    pub forgotten_early: u64,
 }
 
 /// A MUST case of the suite that did not run.
@@ -295,8 +328,31 @@ impl RunReport {
     }
 
     /// The verdict in one line: `conforms`, `conforms, with 2 warnings`, `does not conform: 3
-    /// cases failed`, or `no failures in 41 of 52 cases; 11 MUST cases not run: …`.
+    /// cases failed`, or `no failures in 41 of 52 cases; 11 MUST cases not run: …`. For
+    /// traffic, what it showed: traffic never shows that a target conforms.
     pub fn verdict_text(&self) -> String {
+        if let Some(t) = &self.traffic {
+            let client = if t.client_findings > 0 {
+                format!(
+                    "; client findings in {}",
+                    plural_u64(t.client_findings, "exchange")
+                )
+            } else {
+                String::new()
+            };
+            return if t.failing > 0 {
+                format!(
+                    "the target broke the contract in {} of {} judged{client}",
+                    plural_u64(t.failing, "exchange"),
+                    t.judged
+                )
+            } else {
+                format!(
+                    "no server failure in {} judged{client}",
+                    plural_u64(t.judged, "exchange")
+                )
+            };
+        }
         match self.conformance() {
             Conformance::Conforms { warnings: 0 } => "conforms".to_owned(),
             Conformance::Conforms { warnings } => {
@@ -369,14 +425,19 @@ impl RunReport {
     /// the target stopped answering.
     pub fn exit(&self, strict: bool) -> Exit {
         let s = self.summary();
+        let traffic_failed = self.traffic.as_ref().is_some_and(|t| t.failing > 0);
         if self.stopped_answering {
             Exit::Unreachable
-        } else if s.failed > 0 || (strict && s.warned > 0) {
+        } else if s.failed > 0 || traffic_failed || (strict && s.warned > 0) {
             Exit::Failures
         } else {
             Exit::Success
         }
     }
+}
+
+fn plural_u64(n: u64, one: &str) -> String {
+    plural(usize::try_from(n).unwrap_or(usize::MAX), one)
 }
 
 /// `1 case`, `2 cases`.

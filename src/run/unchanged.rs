@@ -211,6 +211,7 @@ mod tests {
             expires: Some("token_expires_at".into()),
             status: Some("token_status".into()),
             used: Some("last_used_at".into()),
+            name: None,
         }
     }
 

@@ -55,6 +55,7 @@ pub(super) struct Request {
     pub(super) schema: BTreeMap<String, FieldSchema>,
     pub(super) token: Option<TokenShape>,
     pub(super) login: Option<Login>,
+    pub(super) validator: Option<usize>,
 }
 
 /// Builds validators, one per distinct schema location.
@@ -142,6 +143,7 @@ impl<'a> ValidatorSet<'a> {
             schema: request_schema,
             token: request_token,
             login,
+            validator: request_validator,
         } = self.request(op, base)?;
         let mut responses = BTreeMap::new();
         let mut has_default = false;
@@ -172,6 +174,7 @@ impl<'a> ValidatorSet<'a> {
             request_schema,
             request_token,
             login,
+            request_validator,
             effects: self.effects(id, op)?,
             responses,
             has_default,
@@ -179,7 +182,7 @@ impl<'a> ValidatorSet<'a> {
     }
 
     /// The request body's media types, declared fields, and `x-token` shape.
-    pub(super) fn request(&self, op: &Value, base: &str) -> Result<Request, Error> {
+    pub(super) fn request(&mut self, op: &Value, base: &str) -> Result<Request, Error> {
         let mut r = Request::default();
         if op.get("requestBody").is_none() {
             return Ok(r);
@@ -201,6 +204,7 @@ impl<'a> ValidatorSet<'a> {
                     }
                 }
                 r.token = self.token_shape(&ptr, schema)?;
+                r.validator = Some(self.validator(&ptr)?);
                 if let Some(login) = schema.get("x-login") {
                     r.login = Some(serde_json::from_value(login.clone()).map_err(|e| {
                         spec_error(self.file, format!("#{ptr}: `x-login` is malformed: {e}"))

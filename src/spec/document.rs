@@ -171,17 +171,37 @@ impl Spec {
     /// Validates `body` against the schema documented for `status`; returns one line per
     /// violation (at most `limit`), each naming the JSON location.
     pub fn validate(&self, response: &ResponseDoc, body: &Value, limit: usize) -> Vec<String> {
-        let Some(index) = response.schema else {
+        self.violations(response.schema, body, limit, false)
+    }
+
+    /// Validates a request body's fields against the operation's request schema, like
+    /// [`Spec::validate`]. The lines never quote a value: a request's values are the client's
+    /// secrets (its password, its tokens).
+    pub fn validate_request(&self, op: &Operation, body: &Value, limit: usize) -> Vec<String> {
+        self.violations(op.request_validator, body, limit, true)
+    }
+
+    fn violations(
+        &self,
+        schema: Option<usize>,
+        body: &Value,
+        limit: usize,
+        mask: bool,
+    ) -> Vec<String> {
+        let Some(validator) = schema.and_then(|i| self.validators.get(i)) else {
             return Vec::new();
         };
-        let validator = &self.validators[index];
         validator
             .iter_errors(body)
             .take(limit)
             .map(|e| {
                 let at = e.instance_path().to_string();
                 let at = if at.is_empty() { "/".to_owned() } else { at };
-                format!("at {at}: {e}")
+                if mask {
+                    format!("at {at}: {}", e.masked_with("the value"))
+                } else {
+                    format!("at {at}: {e}")
+                }
             })
             .collect()
     }

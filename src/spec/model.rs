@@ -78,6 +78,9 @@ pub struct TokenShape {
     /// only): a refused request must not move it.
     #[serde(default)]
     pub used: Option<String>,
+    /// The name given at creation (response objects only), which a regenerated token keeps.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// The fields of the login request (`x-login` on its schema).
@@ -206,6 +209,8 @@ pub struct Operation {
     pub request_token: Option<TokenShape>,
     /// The login fields, when the request is a login (`x-login`).
     pub login: Option<Login>,
+    /// The validator of the request body's schema (an index into the spec's validators).
+    pub(super) request_validator: Option<usize>,
     /// What a successful call does to the tokens its request names.
     pub effects: Vec<Effect>,
     /// Documented statuses and their bodies.

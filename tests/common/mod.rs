@@ -62,3 +62,23 @@ pub async fn run_one(yaml: &str, file: &str, target: Target) -> RunReport {
     .await
     .unwrap()
 }
+
+/// What is wrong with `value` by the JSON Schema (draft 7) in `docs/NAME`, formats checked:
+/// at most five lines, each with the JSON location.
+pub fn schema_errors(name: &str, value: &serde_json::Value) -> Vec<String> {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs")
+        .join(name);
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft7)
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
+    validator
+        .iter_errors(value)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .take(5)
+        .collect()
+}

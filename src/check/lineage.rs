@@ -1,0 +1,190 @@
+//! `token.owner`, `token.stable`, `token.name_kept`: what answers about one token keep agreeing
+//! on across calls. Its owner and its times never change; a regenerated token keeps its
+//! predecessor's owner and name. The first answer about each token is in the ledger, so these
+//! hold across the calls of a case and across the exchanges a proxy sees.
+
+use serde_json::Value;
+
+use super::ledger::{FirstAnswer, owner_text};
+use super::{CheckInfo, Context, Finding, Findings, Seen};
+use crate::spec::TokenShape;
+
+/// The owner of a token is the user it was issued to.
+pub const OWNER: CheckInfo = CheckInfo::must(
+    "token.owner",
+    "A token object names the user the request named, the user the token was issued to, and for a regenerated token its predecessor's owner.",
+);
+/// A token's times never change.
+pub const STABLE: CheckInfo = CheckInfo::must(
+    "token.stable",
+    "`created_at` and `token_expires_at` of a token are the same, within the tolerance, in every answer about it.",
+);
+/// Regeneration keeps the name.
+pub const NAME_KEPT: CheckInfo = CheckInfo::must(
+    "token.name_kept",
+    "A regenerated token keeps its predecessor's name.",
+);
+
+/// A user id as a number, when it is one: `102`, `"102"`, `" 102 "` and `102.0` are the same
+/// user (a server may read a decimal's integer value, as Django REST framework does).
+fn user(id: &str) -> Option<i128> {
+    let id = id.trim();
+    id.parse().ok().or_else(|| {
+        let f: f64 = id.parse().ok()?;
+        // Within i64, where every user id lies; the cast is exact for an integral value there.
+        #[allow(clippy::cast_possible_truncation)]
+        (f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e18).then_some(f as i128)
+    })
+}
+
+/// The first answer's view of the token object in this response.
+fn now_says(shape: &TokenShape, json: &Value) -> FirstAnswer {
+    let body = json.as_object();
+    let field = |f: &Option<String>| f.as_ref().and_then(|f| body?.get(f));
+    let time = |f: &Option<String>| field(f)?.as_str().and_then(super::timestamp::parse);
+    FirstAnswer {
+        owner: field(&shape.owner).and_then(owner_text),
+        created: time(&shape.created),
+        expires: time(&shape.expires),
+        name: field(&shape.name).and_then(|v| v.as_str().map(str::to_owned)),
+    }
+}
+
+/// The request's token (by its field) when the response's token replaces it: the same kind,
+/// issued by this call.
+fn predecessor<'a>(cx: &'a Context<'_>, token: &Seen) -> Option<&'a str> {
+    let req = cx.x.operation.request_token.as_ref()?;
+    (token.is_new && req.kind == token.kind).then_some(())?;
+    cx.x.request.get(&req.value)?.as_str()
+}
+
+fn differ(a: Option<&String>, b: Option<&String>) -> Option<(String, String)> {
+    match (a, b) {
+        // Only ids both read as numbers are compared: another spelling is no other user.
+        (Some(a), Some(b)) if user(a).zip(user(b)).is_some_and(|(x, y)| x != y) => {
+            Some((a.clone(), b.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// `token.owner`.
+pub fn owner(cx: &Context<'_>, out: &mut Findings) {
+    let (Some(shape), Some(json)) = (cx.documented.and_then(|d| d.token.as_ref()), cx.json())
+    else {
+        return;
+    };
+    let now = now_says(shape, json);
+    let requested =
+        cx.x.operation
+            .request_token
+            .as_ref()
+            .and_then(|r| r.owner.as_ref())
+            .and_then(|f| cx.x.request.get(f))
+            .and_then(owner_text);
+    for token in cx.tokens {
+        let kind = token.kind.name();
+        if let Some((want, got)) = differ(requested.as_ref(), now.owner.as_ref()) {
+            out.push(
+                Finding::new(
+                    OWNER,
+                    format!(
+                        "the {kind} in this answer belongs to another user than the request named"
+                    ),
+                )
+                .values(want, got),
+            );
+        }
+        let first = cx.ledger.first_answer(&token.value);
+        if let Some((want, got)) = differ(first.and_then(|f| f.owner.as_ref()), now.owner.as_ref())
+        {
+            out.push(
+                Finding::new(
+                    OWNER,
+                    format!("this {kind} was issued to another user than this answer names"),
+                )
+                .values(want, got),
+            );
+        }
+        let before = predecessor(cx, token).and_then(|p| cx.ledger.first_answer(p));
+        if let Some((want, got)) = differ(before.and_then(|f| f.owner.as_ref()), now.owner.as_ref())
+        {
+            out.push(
+                Finding::new(
+                    OWNER,
+                    format!(
+                        "the regenerated {kind} belongs to another user than the one it replaces"
+                    ),
+                )
+                .values(want, got),
+            );
+        }
+    }
+}
+
+/// `token.stable`.
+pub fn stable(cx: &Context<'_>, out: &mut Findings) {
+    let (Some(shape), Some(json)) = (cx.documented.and_then(|d| d.token.as_ref()), cx.json())
+    else {
+        return;
+    };
+    let now = now_says(shape, json);
+    let tolerance = cx.x.tolerance.micros().unsigned_abs();
+    for token in cx.tokens.iter().filter(|t| !t.is_new) {
+        let Some(first) = cx.ledger.first_answer(&token.value) else {
+            continue;
+        };
+        let pairs = [
+            (shape.created.as_deref(), first.created, now.created),
+            (shape.expires.as_deref(), first.expires, now.expires),
+        ];
+        for (field, was, is) in pairs {
+            let (Some(field), Some(was), Some(is)) = (field, was, is) else {
+                continue;
+            };
+            if (is - was).whole_microseconds().unsigned_abs() > u128::from(tolerance) {
+                out.push(
+                    Finding::new(
+                        STABLE,
+                        format!(
+                            "`{field}` of this {} differs from what an earlier answer said",
+                            token.kind.name()
+                        ),
+                    )
+                    .values(stamp(was), stamp(is)),
+                );
+            }
+        }
+    }
+}
+
+fn stamp(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+/// `token.name_kept`.
+pub fn name_kept(cx: &Context<'_>, out: &mut Findings) {
+    let (Some(shape), Some(json)) = (cx.documented.and_then(|d| d.token.as_ref()), cx.json())
+    else {
+        return;
+    };
+    let now = now_says(shape, json);
+    for token in cx.tokens {
+        let before = predecessor(cx, token).and_then(|p| cx.ledger.first_answer(p));
+        if let (Some(was), Some(is)) = (before.and_then(|b| b.name.as_ref()), now.name.as_ref())
+            && was != is
+        {
+            out.push(
+                Finding::new(
+                    NAME_KEPT,
+                    format!(
+                        "the regenerated {} has another name than the one it replaces",
+                        token.kind.name()
+                    ),
+                )
+                .values(was.clone(), is.clone()),
+            );
+        }
+    }
+}

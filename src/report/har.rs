@@ -1,0 +1,313 @@
+//! HAR 1.2 (the HTTP Archive format browsers' developer tools and many HTTP tools load): every
+//! exchange of a run or of a proxy's traffic, with secrets redacted as in every other report.
+//!
+//! A proxy writes entries as they happen ([`HarWriter`]), so a long session holds none of them
+//! in memory; a run records its exchanges and writes them at the end ([`write`]), once it knows
+//! every token value to redact.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use super::Redactor;
+
+/// Headers whose values are credentials, whatever the contract says.
+const SECRET_HEADERS: &[&str] = &[
+    "token",
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+];
+
+/// Whether a header's value is a credential.
+pub fn is_secret_header(name: &str) -> bool {
+    SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// One exchange, as the HAR shows it.
+#[derive(Clone, Debug)]
+pub struct HarRecord {
+    /// When the request was sent.
+    pub started: OffsetDateTime,
+    /// Milliseconds to the whole response.
+    pub millis: f64,
+    /// The method.
+    pub method: String,
+    /// The full URL.
+    pub url: String,
+    /// The request's headers.
+    pub request_headers: Vec<(String, String)>,
+    /// The request body's text, if it had one.
+    pub request_body: Option<String>,
+    /// The status, or 0 when no response came.
+    pub status: u16,
+    /// The response's headers.
+    pub response_headers: Vec<(String, String)>,
+    /// The response body's text.
+    pub response_body: String,
+    /// The response body's size in bytes.
+    pub response_size: usize,
+}
+
+fn header(headers: &[(String, String)], name: &str) -> Option<String> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
+}
+
+fn headers_json(headers: &[(String, String)], redactor: &Redactor) -> Value {
+    Value::Array(
+        headers
+            .iter()
+            .map(|(k, v)| {
+                let value = if is_secret_header(k) {
+                    super::redact::REDACTED.to_owned()
+                } else {
+                    redactor.text(v)
+                };
+                json!({"name": k, "value": value})
+            })
+            .collect(),
+    )
+}
+
+fn query(url: &str) -> Value {
+    let q = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    Value::Array(
+        form_urlencoded::parse(q.as_bytes())
+            .map(|(k, v)| json!({"name": k, "value": v}))
+            .collect(),
+    )
+}
+
+/// The HAR entry of one exchange, redacted.
+pub fn entry(r: &HarRecord, redactor: &Redactor) -> Value {
+    let mime = |h: &[(String, String)]| header(h, "content-type").unwrap_or_default();
+    let mut request = json!({
+        "method": r.method,
+        "url": redactor.text(&r.url),
+        "httpVersion": "HTTP/1.1",
+        "cookies": [],
+        "headers": headers_json(&r.request_headers, redactor),
+        "queryString": query(&redactor.text(&r.url)),
+        "headersSize": -1,
+        "bodySize": r.request_body.as_ref().map_or(0, |b| i64::try_from(b.len()).unwrap_or(-1)),
+    });
+    if let (Some(body), Some(obj)) = (&r.request_body, request.as_object_mut()) {
+        obj.insert(
+            "postData".into(),
+            json!({"mimeType": mime(&r.request_headers), "text": redact_body(body, redactor)}),
+        );
+    }
+    json!({
+        "startedDateTime": r.started
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        "time": r.millis,
+        "request": request,
+        "response": {
+            "status": r.status,
+            "statusText": status_text(r.status),
+            "httpVersion": "HTTP/1.1",
+            "cookies": [],
+            "headers": headers_json(&r.response_headers, redactor),
+            "content": {
+                "size": r.response_size,
+                "mimeType": mime(&r.response_headers),
+                "text": redact_body(&r.response_body, redactor),
+            },
+            "redirectURL": header(&r.response_headers, "location").unwrap_or_default(),
+            "headersSize": -1,
+            "bodySize": r.response_size,
+        },
+        "cache": {},
+        "timings": {"send": 0, "wait": r.millis, "receive": 0},
+    })
+}
+
+/// A body's text with its secrets redacted: the values of the contract's secret fields,
+/// whatever their length, replaced where the body's structure puts them (JSON, form and
+/// multipart bodies alike), then every secret the redactor knows, wherever it appears.
+pub fn redact_body(body: &str, redactor: &Redactor) -> String {
+    let secret = |k: &str| redactor.is_secret_field(k);
+    let structural = if let Ok(mut v) = serde_json::from_str::<Value>(body) {
+        let before = v.clone();
+        blank_fields(&mut v, &secret);
+        // Written again only when something was blanked: otherwise the text stays as sent.
+        if v == before {
+            body.to_owned()
+        } else {
+            serde_json::to_string(&v).unwrap_or_default()
+        }
+    } else if body.contains("Content-Disposition:") || body.contains("content-disposition:") {
+        blank_parts(body, &secret)
+    } else if body.contains('=') {
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in form_urlencoded::parse(body.as_bytes()) {
+            let v = if secret(&k) {
+                super::redact::REDACTED.into()
+            } else {
+                v
+            };
+            out.append_pair(&k, &v);
+        }
+        out.finish()
+    } else {
+        body.to_owned()
+    };
+    redactor.text(&structural)
+}
+
+fn blank_fields(v: &mut Value, secret: &dyn Fn(&str) -> bool) {
+    match v {
+        Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                if secret(k) && !val.is_null() {
+                    *val = Value::String(super::redact::REDACTED.into());
+                } else {
+                    blank_fields(val, secret);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| blank_fields(i, secret)),
+        _ => {}
+    }
+}
+
+/// A multipart body with the value of every secret part replaced.
+fn blank_parts(body: &str, secret: &dyn Fn(&str) -> bool) -> String {
+    let mut out = Vec::new();
+    let (mut in_secret, mut in_value) = (false, false);
+    for line in body.split("\r\n") {
+        if line.starts_with("--") {
+            (in_secret, in_value) = (false, false);
+            out.push(line.to_owned());
+        } else if in_value {
+            out.push(if in_secret {
+                super::redact::REDACTED.to_owned()
+            } else {
+                line.to_owned()
+            });
+        } else if line.is_empty() {
+            in_value = true;
+            out.push(String::new());
+        } else {
+            let lower = line.to_ascii_lowercase();
+            if lower.starts_with("content-disposition:")
+                && let Some(name) = line
+                    .split("name=\"")
+                    .nth(1)
+                    .and_then(|n| n.split('"').next())
+            {
+                in_secret = secret(name);
+            }
+            out.push(line.to_owned());
+        }
+    }
+    out.join("\r\n")
+}
+
+fn status_text(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        413 => "Payload Too Large",
+        415 => "Unsupported Media Type",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "",
+    }
+}
+
+fn log_head() -> String {
+    format!(
+        "{{\"log\":{{\"version\":\"1.2\",\"creator\":{{\"name\":\"token-conformance\",\"version\":\"{}\"}},\"entries\":[",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+const LOG_TAIL: &str = "]}}\n";
+
+/// Writes a whole HAR of `records`.
+pub fn write(path: &Path, records: &[HarRecord], redactor: &Redactor) -> std::io::Result<()> {
+    let mut w = HarWriter::create(path)?;
+    for r in records {
+        w.push(r, redactor)?;
+    }
+    w.finish()
+}
+
+/// A HAR written entry by entry.
+#[derive(Debug)]
+pub struct HarWriter {
+    out: std::io::BufWriter<std::fs::File>,
+    entries: usize,
+}
+
+impl HarWriter {
+    /// Starts a HAR at `path`.
+    pub fn create(path: &Path) -> std::io::Result<Self> {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+        out.write_all(log_head().as_bytes())?;
+        Ok(Self { out, entries: 0 })
+    }
+
+    /// Adds an entry.
+    pub fn push(&mut self, r: &HarRecord, redactor: &Redactor) -> std::io::Result<()> {
+        if self.entries > 0 {
+            self.out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut self.out, &entry(r, redactor))?;
+        self.entries += 1;
+        Ok(())
+    }
+
+    /// How many entries it holds.
+    pub fn len(&self) -> usize {
+        self.entries
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.entries == 0
+    }
+
+    /// Closes the log and flushes it.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.out.write_all(LOG_TAIL.as_bytes())?;
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_in_every_encoding_are_redacted() {
+        let r = Redactor::with_fields(["password", "refresh_token"], Vec::new());
+        let json = redact_body(r#"{"username":"u","password":"hunter2-hunter2"}"#, &r);
+        assert!(!json.contains("hunter2"), "{json}");
+        let form = redact_body("username=u&password=p%40ss+word!!", &r);
+        assert!(!form.contains("p%40ss"), "{form}");
+        let multipart = redact_body(
+            "--b\r\nContent-Disposition: form-data; name=\"refresh_token\"\r\n\r\nabcdefghijkl\r\n--b--\r\n",
+            &r,
+        );
+        assert!(!multipart.contains("abcdefghijkl"), "{multipart}");
+        assert!(multipart.contains("<redacted>"), "{multipart}");
+    }
+}
