@@ -14,7 +14,7 @@
 //! issued during the case) and which token replaced which, so that the run can hand live
 //! tokens back to the pool and clean up what is left when it ends.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
@@ -94,21 +94,33 @@ fn key(value: &str) -> Key {
 /// What the first answer about a token said of it: what later answers must repeat.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FirstAnswer {
-    /// The owner field, as text (`102` whether sent as a number or a string).
-    pub owner: Option<String>,
+    /// The owner's user id (`102` whether sent as a number or a string of digits); `None`
+    /// when the field is missing or no number, and then not compared.
+    pub owner: Option<i64>,
     /// The creation time.
     pub created: Option<OffsetDateTime>,
     /// The expiry.
     pub expires: Option<OffsetDateTime>,
     /// The name, for tokens that have one.
-    pub name: Option<String>,
+    pub name: Option<Box<str>>,
+}
+
+/// What only a run's ledger keeps of a token: its value, where it came from, which token
+/// replaced it, and its latest token object. A proxy's ledger keeps none of it: no value, and
+/// a small entry per token, so a model of a hundred thousand tokens stays small.
+#[derive(Clone, Debug)]
+struct RunSide {
+    value: Box<str>,
+    successor: Option<Key>,
+    origin: Origin,
+    body: Map<String, Value>,
+    /// Whether `body` shows the token's last use as it is now: a call that mints from the
+    /// token moves it without showing it, until a response carries the token again.
+    use_current: bool,
 }
 
 #[derive(Clone, Debug)]
 struct Known {
-    /// The value itself, kept only by a ledger that keeps values (a run's, which hands its
-    /// tokens back and cleans up); a proxy's keeps only the key.
-    value: Option<Box<str>>,
     kind: TokenKind,
     lifespan: Span,
     reported_lifespan: Option<Span>,
@@ -123,19 +135,23 @@ struct Known {
     /// An answer reported it expired.
     reported_expired: bool,
     parent: Option<Key>,
-    successor: Option<Key>,
-    origin: Origin,
-    body: Map<String, Value>,
-    /// Whether `body` shows the token's last use as it is now: a call that mints from the
-    /// token moves it without showing it, until a response carries the token again.
-    use_current: bool,
     first: FirstAnswer,
+    /// What a run keeps besides (`None` in a proxy's ledger).
+    run: Option<Box<RunSide>>,
 }
 
 impl Known {
     /// The value, when the ledger keeps values.
     fn value(&self) -> Option<String> {
-        self.value.as_deref().map(str::to_owned)
+        self.run.as_ref().map(|r| r.value.to_string())
+    }
+
+    fn origin(&self) -> Origin {
+        self.run.as_ref().map_or(Origin::Seen, |r| r.origin)
+    }
+
+    fn successor(&self) -> Option<Key> {
+        self.run.as_ref().and_then(|r| r.successor)
     }
 }
 
@@ -196,9 +212,106 @@ pub struct Fact {
 }
 
 /// The case's knowledge.
+/// The tokens a ledger holds: an index by key into slots. A run's grows as it needs; a
+/// proxy's is a ring of fixed size, where a new token takes the slot of the oldest. The index
+/// holds only a key and a slot number, so the churn of a long session (tokens forgotten and
+/// new ones seen) never makes it grow: a map that held whole entries would, as removals leave
+/// markers behind.
+#[derive(Debug, Default)]
+struct Tokens {
+    index: HashMap<Key, u32>,
+    slots: Vec<Option<(Key, Known)>>,
+    ring: Option<usize>,
+    next: usize,
+}
+
+impl Tokens {
+    fn ring(capacity: usize) -> Self {
+        let capacity = capacity.clamp(1, u32::MAX as usize);
+        Self {
+            index: HashMap::with_capacity(capacity),
+            slots: Vec::with_capacity(capacity),
+            ring: Some(capacity),
+            next: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    fn slot(&self, k: &Key) -> Option<usize> {
+        self.index.get(k).map(|i| *i as usize)
+    }
+
+    fn get(&self, k: &Key) -> Option<&Known> {
+        self.slots.get(self.slot(k)?)?.as_ref().map(|(_, v)| v)
+    }
+
+    fn get_mut(&mut self, k: &Key) -> Option<&mut Known> {
+        let i = self.slot(k)?;
+        self.slots.get_mut(i)?.as_mut().map(|(_, v)| v)
+    }
+
+    fn contains_key(&self, k: &Key) -> bool {
+        self.index.contains_key(k)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&Key, &Known)> {
+        self.slots.iter().flatten().map(|(k, v)| (k, v))
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Known> {
+        self.slots.iter().flatten().map(|(_, v)| v)
+    }
+
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut Known> {
+        self.slots.iter_mut().flatten().map(|(_, v)| v)
+    }
+
+    /// Adds a token it does not hold; returns whether an older one was forgotten for it.
+    fn insert(&mut self, k: Key, v: Known) -> bool {
+        let (i, evicted) = match self.ring {
+            Some(cap) if self.slots.len() >= cap => {
+                let i = self.next;
+                self.next = (i + 1) % cap;
+                let old = self.slots[i].take();
+                if let Some((old, _)) = &old {
+                    self.index.remove(old);
+                }
+                (i, old.is_some())
+            }
+            _ => {
+                self.slots.push(None);
+                (self.slots.len() - 1, false)
+            }
+        };
+        self.slots[i] = Some((k, v));
+        self.index.insert(k, u32::try_from(i).unwrap_or(u32::MAX));
+        evicted
+    }
+
+    /// Keeps only the tokens `keep` says to.
+    fn retain(&mut self, mut keep: impl FnMut(&Known) -> bool) {
+        for slot in &mut self.slots {
+            if let Some((k, v)) = slot
+                && !keep(v)
+            {
+                self.index.remove(k);
+                *slot = None;
+            }
+        }
+    }
+}
+
+/// The case's knowledge.
 #[derive(Debug)]
 pub struct Ledger {
-    tokens: HashMap<Key, Known>,
+    tokens: Tokens,
     lifespans: Lifespans,
     /// Where the lifespans in force come from: (refresh, access).
     lifespans_from: (String, String),
@@ -206,12 +319,21 @@ pub struct Ledger {
     profile_username: String,
     /// Whether values (and token objects) are kept: a run's ledger does, a proxy's does not.
     keeps_values: bool,
-    /// The most tokens a proxy's ledger holds, and the order they came in, oldest first.
-    capacity: Option<usize>,
-    order: VecDeque<Key>,
     /// Tokens forgotten before they were dead for a lifespan, to stay within the capacity.
     evicted: u64,
     inserts: u64,
+}
+
+/// A user id as a number, when it is one: `102`, `"102"`, `" 102 "` and `102.0` are the same
+/// user (a server may read a decimal's integer value, as Django REST framework does).
+pub fn user_id(id: &str) -> Option<i64> {
+    let id = id.trim();
+    id.parse().ok().or_else(|| {
+        let f: f64 = id.parse().ok()?;
+        // Within i64, where every user id lies; the cast is exact for an integral value there.
+        #[allow(clippy::cast_possible_truncation)]
+        (f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e18).then_some(f as i64)
+    })
 }
 
 /// A token's owner field as text: `102` whether the body sent a number or a string.
@@ -250,10 +372,15 @@ fn first_answer(shape: &TokenShape, body: &Map<String, Value>) -> FirstAnswer {
             .owner
             .as_ref()
             .and_then(|f| body.get(f))
-            .and_then(owner_text),
+            .and_then(owner_text)
+            .and_then(|o| user_id(&o)),
         created: time_field(body, shape.created.as_ref()),
         expires: time_field(body, shape.expires.as_ref()),
-        name: shape.name.as_ref().and_then(|f| text(body, f)),
+        name: shape
+            .name
+            .as_ref()
+            .and_then(|f| text(body, f))
+            .map(String::into_boxed_str),
     }
 }
 
@@ -305,14 +432,12 @@ impl Ledger {
     /// says: refresh, access), logging in as `profile_username`.
     pub fn new(lifespans: Lifespans, from: (String, String), profile_username: &str) -> Self {
         Self {
-            tokens: HashMap::new(),
+            tokens: Tokens::default(),
             lifespans,
             lifespans_from: from,
             moved: Span::default(),
             profile_username: profile_username.to_owned(),
             keeps_values: true,
-            capacity: None,
-            order: VecDeque::new(),
             evicted: 0,
             inserts: 0,
         }
@@ -325,7 +450,7 @@ impl Ledger {
     pub fn for_traffic(lifespans: Lifespans, from: (String, String), capacity: usize) -> Self {
         Self {
             keeps_values: false,
-            capacity: Some(capacity.max(1)),
+            tokens: Tokens::ring(capacity),
             ..Self::new(lifespans, from, "")
         }
     }
@@ -349,8 +474,7 @@ impl Ledger {
     /// can say is judged differently after that long (a dead token stays dead).
     pub fn forget_dead(&mut self) {
         let now = Instant::now();
-        let before = self.tokens.len();
-        self.tokens.retain(|_, k| {
+        self.tokens.retain(|k| {
             let lifespan = k.reported_lifespan.unwrap_or(k.lifespan).to_std();
             let expired_at = k
                 .age_at_sight
@@ -360,32 +484,20 @@ impl Ledger {
             let expired_long_ago = expired_at.is_some_and(|t| now > t);
             !(revoked_long_ago || expired_long_ago)
         });
-        if self.tokens.len() != before {
-            let tokens = &self.tokens;
-            self.order.retain(|k| tokens.contains_key(k));
-        }
     }
 
-    /// Makes room for one more token under the capacity.
-    fn make_room(&mut self, new: Key) {
-        let Some(cap) = self.capacity else {
-            return;
-        };
-        self.inserts += 1;
-        if self.inserts.is_multiple_of(4096) {
-            self.forget_dead();
-        }
-        while self.tokens.len() >= cap {
-            match self.order.pop_front() {
-                Some(old) => {
-                    if self.tokens.remove(&old).is_some() {
-                        self.evicted += 1;
-                    }
-                }
-                None => break,
+    /// Adds a token the ledger does not hold yet; in a proxy's, forgets the dead from time to
+    /// time, and the oldest when it is full.
+    fn add(&mut self, k: Key, known: Known) {
+        if self.tokens.ring.is_some() {
+            self.inserts += 1;
+            if self.inserts.is_multiple_of(4096) {
+                self.forget_dead();
             }
         }
-        self.order.push_back(new);
+        if self.tokens.insert(k, known) {
+            self.evicted += 1;
+        }
     }
 
     /// The lifespans in force for new tokens.
@@ -430,15 +542,23 @@ impl Ledger {
             return;
         };
         let k = key(&value);
-        self.make_room(k);
         let first = first_answer(shape, &body);
-        self.tokens.insert(
+        let reported_lifespan = reported_lifespan(shape, &body);
+        let run = self.keeps_values.then(|| {
+            Box::new(RunSide {
+                value: value.into_boxed_str(),
+                successor: None,
+                origin: Origin::Borrowed,
+                body,
+                use_current: true,
+            })
+        });
+        self.add(
             k,
             Known {
-                value: self.keeps_values.then(|| value.into_boxed_str()),
                 kind: shape.kind,
                 lifespan: self.lifespans.of(shape.kind),
-                reported_lifespan: reported_lifespan(shape, &body),
+                reported_lifespan,
                 issued,
                 age_at_sight: Some(Span::default()),
                 moved_at_issue: self.moved,
@@ -446,11 +566,8 @@ impl Ledger {
                 died: None,
                 reported_expired: false,
                 parent: None,
-                successor: None,
-                origin: Origin::Borrowed,
-                body: if self.keeps_values { body } else { Map::new() },
-                use_current: true,
                 first,
+                run,
             },
         );
     }
@@ -477,14 +594,15 @@ impl Ledger {
         let mut out: Vec<Held> = self
             .tokens
             .iter()
-            .filter(|(_, k)| k.origin != Origin::Seen && !k.body.is_empty())
+            .filter(|(_, k)| k.origin() != Origin::Seen)
+            .filter(|(_, k)| k.run.as_ref().is_some_and(|r| !r.body.is_empty()))
             .filter(|(v, _)| self.expected_of(v, tolerance) == Some(Expected::Active))
             .filter_map(|(_, k)| Some((k.value()?, k)))
             .map(|(v, k)| Held {
                 value: v,
                 kind: k.kind,
-                body: k.body.clone(),
-                use_current: k.use_current,
+                body: k.run.as_ref().map(|r| r.body.clone()).unwrap_or_default(),
+                use_current: k.run.as_ref().is_some_and(|r| r.use_current),
                 parent: k.parent.and_then(|p| self.value_of(&p)),
             })
             .collect();
@@ -504,9 +622,13 @@ impl Ledger {
 
     /// Records a token object the run itself read (not a case's step), as the token's latest.
     pub fn reread(&mut self, value: &str, body: Map<String, Value>) {
-        if let Some(k) = self.tokens.get_mut(&key(value)) {
-            k.body = body;
-            k.use_current = true;
+        if let Some(run) = self
+            .tokens
+            .get_mut(&key(value))
+            .and_then(|k| k.run.as_mut())
+        {
+            run.body = body;
+            run.use_current = true;
         }
     }
 
@@ -516,7 +638,7 @@ impl Ledger {
         let me = key(value);
         self.tokens.get(&me).is_some_and(|k| {
             k.revoked.is_none()
-                && k.successor.is_none()
+                && k.successor().is_none()
                 && !self.tokens.values().any(|c| c.parent == Some(me))
         })
     }
@@ -629,12 +751,8 @@ impl Ledger {
             age_by_server(x, created_at)
         };
         let k = key(&value);
-        if !self.tokens.contains_key(&k) {
-            self.make_room(k);
-        }
         let keeps_values = self.keeps_values;
-        let entry = self.tokens.entry(k).or_insert_with(|| Known {
-            value: keeps_values.then(|| value.clone().into_boxed_str()),
+        let new = || Known {
             kind: shape.kind,
             lifespan,
             reported_lifespan: reported_lifespan(shape, body),
@@ -645,16 +763,28 @@ impl Ledger {
             died: None,
             reported_expired: false,
             parent,
-            successor: None,
-            origin,
-            body: Map::new(),
-            use_current: true,
             first: first_answer(shape, body),
-        });
-        if keeps_values {
-            entry.body = body.clone();
+            run: keeps_values.then(|| {
+                Box::new(RunSide {
+                    value: value.clone().into_boxed_str(),
+                    successor: None,
+                    origin,
+                    body: Map::new(),
+                    use_current: true,
+                })
+            }),
+        };
+        if !self.tokens.contains_key(&k) {
+            let known = new();
+            self.add(k, known);
         }
-        entry.use_current = true;
+        let Some(entry) = self.tokens.get_mut(&k) else {
+            return Vec::new();
+        };
+        if let Some(run) = entry.run.as_mut() {
+            run.body = body.clone();
+            run.use_current = true;
+        }
         let lifespan_from = match shape.kind {
             TokenKind::Refresh => self.lifespans_from.0.clone(),
             TokenKind::Access => self.lifespans_from.1.clone(),
@@ -682,9 +812,9 @@ impl Ledger {
             .as_ref()
             .filter(|r| issued.is_some_and(|i| i != r.kind))
             && let Some(value) = text(request, &req.value).map(|v| self.resolve(&v))
-            && let Some(k) = self.tokens.get_mut(&value)
+            && let Some(run) = self.tokens.get_mut(&value).and_then(|k| k.run.as_mut())
         {
-            k.use_current = false;
+            run.use_current = false;
         }
         for effect in &op.effects {
             match effect {
@@ -698,8 +828,11 @@ impl Ledger {
                     let new = seen
                         .iter()
                         .find(|s| s.is_new && Some(s.kind) == kind && issued == kind);
-                    if let (Some(new), Some(k)) = (new, self.tokens.get_mut(&value)) {
-                        k.successor = Some(key(&new.value));
+                    if let (Some(new), Some(run)) = (
+                        new,
+                        self.tokens.get_mut(&value).and_then(|k| k.run.as_mut()),
+                    ) {
+                        run.successor = Some(key(&new.value));
                     }
                 }
                 Effect::RevokeAccessTokensOf { field, severity } => {
@@ -716,7 +849,7 @@ impl Ledger {
         let mut current = key(value);
         // A chain longer than the tokens known would be a loop.
         for _ in 0..=self.tokens.len() {
-            match self.tokens.get(&current).and_then(|k| k.successor) {
+            match self.tokens.get(&current).and_then(Known::successor) {
                 Some(next) => current = next,
                 None => break,
             }
@@ -732,13 +865,110 @@ impl Ledger {
             .map(|(value, k)| Fact {
                 value,
                 kind: k.kind,
-                origin: k.origin,
+                origin: k.origin(),
                 revoked: k.revoked,
                 parent: k.parent.and_then(|p| self.value_of(&p)),
-                successor: k.successor.and_then(|s| self.value_of(&s)),
-                body: k.body.clone(),
+                successor: k.successor().and_then(|s| self.value_of(&s)),
+                body: k.run.as_ref().map(|r| r.body.clone()).unwrap_or_default(),
                 issued: k.issued,
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::time::Duration;
+
+    fn shape() -> TokenShape {
+        TokenShape {
+            kind: TokenKind::Access,
+            value: "api_access_token".into(),
+            owner: Some("user_id".into()),
+            created: Some("created_at".into()),
+            expires: Some("token_expires_at".into()),
+            status: Some("token_status".into()),
+            used: None,
+            name: None,
+        }
+    }
+
+    fn body(value: &str) -> Map<String, Value> {
+        json!({"api_access_token": value, "user_id": 7, "created_at": "2026-11-30T00:00:00.000000Z"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn traffic(capacity: usize, access: Span) -> Ledger {
+        let lifespans = Lifespans {
+            refresh: Span::from_secs(60),
+            access,
+        };
+        Ledger::for_traffic(lifespans, (String::new(), String::new()), capacity)
+    }
+
+    #[test]
+    fn a_traffic_ledger_keeps_no_value_and_stays_within_its_capacity() {
+        let mut ledger = traffic(3, Span::from_secs(3600));
+        let values: Vec<String> = (0..5).map(|i| format!("secret-token-value-{i}")).collect();
+        for v in &values {
+            ledger.adopt(&shape(), body(v), Instant::now());
+        }
+        assert_eq!((ledger.len(), ledger.evicted()), (3, 2));
+        assert!(
+            ledger.first_answer(&values[0]).is_none(),
+            "the oldest went first"
+        );
+        assert_eq!(
+            ledger.first_answer(&values[4]).and_then(|f| f.owner),
+            Some(7)
+        );
+        let memory = format!("{ledger:?}");
+        assert!(
+            values.iter().all(|v| !memory.contains(v.as_str())),
+            "{memory}"
+        );
+        assert!(
+            ledger.facts().is_empty(),
+            "a traffic ledger can hand back no value"
+        );
+    }
+
+    #[test]
+    fn tokens_dead_longer_than_their_lifespan_are_forgotten() {
+        let mut ledger = traffic(10, Span::from_secs(1));
+        let long_ago = Instant::now()
+            .checked_sub(Duration::from_secs(3))
+            .unwrap_or_else(Instant::now);
+        ledger.adopt(&shape(), body("expired-twice-over"), long_ago);
+        ledger.adopt(&shape(), body("fresh"), Instant::now());
+        ledger.forget_dead();
+        assert!(
+            ledger.first_answer("expired-twice-over").is_none()
+                || long_ago.elapsed() < Duration::from_secs(2)
+        );
+        assert!(ledger.first_answer("fresh").is_some());
+        // A reported status counts from then on: revoked stays revoked.
+        let states = crate::spec::States {
+            active: "ACTIVE".into(),
+            expired: "EXPIRED".into(),
+            revoked: "REVOKED".into(),
+        };
+        ledger.reported("fresh", "revoked", &states);
+        assert_eq!(
+            ledger.expected("fresh", Span::from_secs(1)),
+            Some(Expected::Revoked(Severity::Must))
+        );
+    }
+
+    #[test]
+    fn http_dates_parse() {
+        let t = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").map(|t| t.unix_timestamp());
+        assert_eq!(t, Some(784_111_777));
+        assert!(parse_http_date("Sun, 06 Nov 1994 08:49:37 PST").is_none());
+        assert!(parse_http_date("yesterday").is_none());
     }
 }

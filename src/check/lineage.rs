@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::ledger::{FirstAnswer, owner_text};
+use super::ledger::{FirstAnswer, owner_text, user_id};
 use super::{CheckInfo, Context, Finding, Findings, Seen};
 use crate::spec::TokenShape;
 
@@ -25,28 +25,18 @@ pub const NAME_KEPT: CheckInfo = CheckInfo::must(
     "A regenerated token keeps its predecessor's name.",
 );
 
-/// A user id as a number, when it is one: `102`, `"102"`, `" 102 "` and `102.0` are the same
-/// user (a server may read a decimal's integer value, as Django REST framework does).
-fn user(id: &str) -> Option<i128> {
-    let id = id.trim();
-    id.parse().ok().or_else(|| {
-        let f: f64 = id.parse().ok()?;
-        // Within i64, where every user id lies; the cast is exact for an integral value there.
-        #[allow(clippy::cast_possible_truncation)]
-        (f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e18).then_some(f as i128)
-    })
-}
-
 /// The first answer's view of the token object in this response.
 fn now_says(shape: &TokenShape, json: &Value) -> FirstAnswer {
     let body = json.as_object();
     let field = |f: &Option<String>| f.as_ref().and_then(|f| body?.get(f));
     let time = |f: &Option<String>| field(f)?.as_str().and_then(super::timestamp::parse);
     FirstAnswer {
-        owner: field(&shape.owner).and_then(owner_text),
+        owner: field(&shape.owner)
+            .and_then(owner_text)
+            .and_then(|o| user_id(&o)),
         created: time(&shape.created),
         expires: time(&shape.expires),
-        name: field(&shape.name).and_then(|v| v.as_str().map(str::to_owned)),
+        name: field(&shape.name).and_then(|v| v.as_str().map(Box::from)),
     }
 }
 
@@ -58,12 +48,11 @@ fn predecessor<'a>(cx: &'a Context<'_>, token: &Seen) -> Option<&'a str> {
     cx.x.request.get(&req.value)?.as_str()
 }
 
-fn differ(a: Option<&String>, b: Option<&String>) -> Option<(String, String)> {
+/// Two owners that differ, as text for the finding. Only ids both read as numbers are
+/// compared: another spelling is no other user.
+fn differ(a: Option<i64>, b: Option<i64>) -> Option<(String, String)> {
     match (a, b) {
-        // Only ids both read as numbers are compared: another spelling is no other user.
-        (Some(a), Some(b)) if user(a).zip(user(b)).is_some_and(|(x, y)| x != y) => {
-            Some((a.clone(), b.clone()))
-        }
+        (Some(a), Some(b)) if a != b => Some((a.to_string(), b.to_string())),
         _ => None,
     }
 }
@@ -81,10 +70,11 @@ pub fn owner(cx: &Context<'_>, out: &mut Findings) {
             .as_ref()
             .and_then(|r| r.owner.as_ref())
             .and_then(|f| cx.x.request.get(f))
-            .and_then(owner_text);
+            .and_then(owner_text)
+            .and_then(|o| user_id(&o));
     for token in cx.tokens {
         let kind = token.kind.name();
-        if let Some((want, got)) = differ(requested.as_ref(), now.owner.as_ref()) {
+        if let Some((want, got)) = differ(requested, now.owner) {
             out.push(
                 Finding::new(
                     OWNER,
@@ -96,8 +86,7 @@ pub fn owner(cx: &Context<'_>, out: &mut Findings) {
             );
         }
         let first = cx.ledger.first_answer(&token.value);
-        if let Some((want, got)) = differ(first.and_then(|f| f.owner.as_ref()), now.owner.as_ref())
-        {
+        if let Some((want, got)) = differ(first.and_then(|f| f.owner), now.owner) {
             out.push(
                 Finding::new(
                     OWNER,
@@ -107,8 +96,7 @@ pub fn owner(cx: &Context<'_>, out: &mut Findings) {
             );
         }
         let before = predecessor(cx, token).and_then(|p| cx.ledger.first_answer(p));
-        if let Some((want, got)) = differ(before.and_then(|f| f.owner.as_ref()), now.owner.as_ref())
-        {
+        if let Some((want, got)) = differ(before.and_then(|f| f.owner), now.owner) {
             out.push(
                 Finding::new(
                     OWNER,
@@ -172,7 +160,7 @@ pub fn name_kept(cx: &Context<'_>, out: &mut Findings) {
     let now = now_says(shape, json);
     for token in cx.tokens {
         let before = predecessor(cx, token).and_then(|p| cx.ledger.first_answer(p));
-        if let (Some(was), Some(is)) = (before.and_then(|b| b.name.as_ref()), now.name.as_ref())
+        if let (Some(was), Some(is)) = (before.and_then(|b| b.name.as_deref()), now.name.as_deref())
             && was != is
         {
             out.push(
@@ -183,7 +171,7 @@ pub fn name_kept(cx: &Context<'_>, out: &mut Findings) {
                         token.kind.name()
                     ),
                 )
-                .values(was.clone(), is.clone()),
+                .values(was, is),
             );
         }
     }

@@ -28,21 +28,23 @@ pub struct IssuedTokens {
 
 #[derive(Debug)]
 struct Digests {
-    places: HashMap<[u8; 16], Box<str>>,
+    /// The digests, with no place: a proxy's record holds nothing per token but 16 bytes.
+    places: std::collections::HashSet<[u8; 16]>,
     order: VecDeque<[u8; 16]>,
     capacity: usize,
     total: usize,
 }
 
 impl IssuedTokens {
-    /// A record that keeps a digest of each value (not the value) and the latest `capacity`
-    /// of them: uniqueness is judged against those; a value's near neighbours cannot be.
+    /// A record that keeps a digest of each value (not the value, nor where it was seen) and
+    /// the latest `capacity` of them: uniqueness is judged against those; a value's near
+    /// neighbours cannot be.
     pub fn digests_only(capacity: usize) -> Self {
         Self {
             seen: Mutex::default(),
             digests: Some(Mutex::new(Digests {
-                places: HashMap::new(),
-                order: VecDeque::new(),
+                places: std::collections::HashSet::with_capacity(capacity.max(1)),
+                order: VecDeque::with_capacity(capacity.max(1)),
                 capacity: capacity.max(1),
                 total: 0,
             })),
@@ -74,15 +76,15 @@ impl IssuedTokens {
             let mut k = [0; 16];
             k.copy_from_slice(&digest[..16]);
             let mut d = d.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(first) = d.places.get(&k) {
-                return Some(first.to_string());
+            if d.places.contains(&k) {
+                return Some("in an earlier exchange".to_owned());
             }
             if d.places.len() >= d.capacity
                 && let Some(old) = d.order.pop_front()
             {
                 d.places.remove(&old);
             }
-            d.places.insert(k, place.into());
+            d.places.insert(k);
             d.order.push_back(k);
             d.total += 1;
             return None;
@@ -252,6 +254,22 @@ mod tests {
         ] {
             assert!(entropy_bits(v) >= 128.0, "{v}: {}", entropy_bits(v));
         }
+    }
+
+    #[test]
+    fn a_digest_record_finds_repeats_within_its_capacity() {
+        let issued = IssuedTokens::digests_only(2);
+        assert_eq!(issued.record("value-a", "exchange 1"), None);
+        assert!(issued.record("value-a", "exchange 2").is_some());
+        issued.record("value-b", "exchange 3");
+        issued.record("value-c", "exchange 4");
+        assert_eq!(
+            issued.record("value-a", "exchange 5"),
+            None,
+            "forgotten past the capacity"
+        );
+        assert_eq!(issued.len(), 4);
+        assert!(issued.values().is_empty(), "no value is kept");
     }
 
     #[test]

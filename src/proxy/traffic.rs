@@ -166,7 +166,12 @@ impl Model {
             ..Judgement::default()
         };
         let Some(op) = self.operation(p.path) else {
-            self.lock_log().traffic.passed_through += 1;
+            let mut log = self.lock_log();
+            log.traffic.passed_through += 1;
+            if failure.is_some() {
+                log.stopped_answering = true;
+                log.traffic.unanswered += 1;
+            }
             return j;
         };
         j.operation = Some(op.id.clone());
