@@ -97,7 +97,7 @@ fn parse_percent(s: &str) -> Result<f64, BadValue> {
 }
 
 /// Parses `K/N`.
-pub fn parse_partition(s: &str) -> Result<(u32, u32), BadValue> {
+fn parse_partition(s: &str) -> Result<(u32, u32), BadValue> {
     let bad = || BadValue::new(format!("`{s}` is not K/N with 1 <= K <= N"));
     let (k, n) = s.split_once('/').ok_or_else(bad)?;
     let (k, n): (u32, u32) = (
@@ -113,7 +113,7 @@ pub fn parse_partition(s: &str) -> Result<(u32, u32), BadValue> {
 
 impl RunArgs {
     /// Whether no target was named, so the embedded reference server is the target.
-    pub fn wants_embedded(&self) -> bool {
+    fn wants_embedded(&self) -> bool {
         self.settings.base_url.is_none() && self.profile.is_none()
     }
 }
@@ -307,7 +307,7 @@ fn judge_coverage(
 }
 
 /// Which snapshots a run compares with (see [`SnapshotStore::choose`]).
-pub fn snapshot_store(args: &RunArgs, embedded: bool) -> Option<SnapshotStore> {
+fn snapshot_store(args: &RunArgs, embedded: bool) -> Option<SnapshotStore> {
     SnapshotStore::choose(
         args.snapshots.as_deref(),
         embedded && args.sources.cases.is_none(),
@@ -459,7 +459,7 @@ fn profile_logins(
 /// The steps that create a refresh token for the profile's account in cases a plain
 /// deployment runs (they need no capability of the control protocol): each leaves a token the
 /// API cannot revoke, beyond those the pool lends.
-pub fn created_tokens(spec: &Spec, cases: &[Case]) -> Vec<String> {
+fn created_tokens(spec: &Spec, cases: &[Case]) -> Vec<String> {
     let plain: Vec<Case> = cases
         .iter()
         .filter(|c| {
@@ -474,12 +474,12 @@ pub fn created_tokens(spec: &Spec, cases: &[Case]) -> Vec<String> {
 
 /// The steps that log in as the profile's user with another password than the profile's:
 /// `case-id step N`.
-pub fn wrong_passwords(spec: &Spec, cases: &[Case]) -> Vec<String> {
+fn wrong_passwords(spec: &Spec, cases: &[Case]) -> Vec<String> {
     profile_logins(spec, cases, |p| p != Some("{{ profile.password }}"))
 }
 
 /// The listing of `list`.
-pub fn list_text(cases: &[Case]) -> String {
+fn list_text(cases: &[Case]) -> String {
     let mut out = String::new();
     for c in cases {
         let needs: Vec<&str> = c.needs.iter().map(|n| n.name()).collect();
@@ -501,7 +501,7 @@ pub fn list_text(cases: &[Case]) -> String {
 
 /// The report of `lint`: the cases load cleanly, and the documented (operation, status) pairs
 /// no case expects.
-pub fn lint_text(spec: &Spec, cases: &[Case]) -> String {
+fn lint_text(spec: &Spec, cases: &[Case]) -> String {
     let mut expected = std::collections::BTreeSet::new();
     for c in cases {
         for s in &c.steps {
@@ -555,7 +555,7 @@ pub fn lint_text(spec: &Spec, cases: &[Case]) -> String {
 }
 
 /// An error for a missing cases directory, with the usual fix.
-pub fn no_cases(dir: &Path) -> Error {
+fn no_cases(dir: &Path) -> Error {
     Error::new(ErrorKind::Usage, "no cases directory")
         .at(Place::file(dir))
         .hint("give --cases an existing directory, or leave it out to run the built-in cases")

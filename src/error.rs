@@ -120,6 +120,15 @@ impl Error {
         self
     }
 
+    /// Adds a hint when there is one.
+    #[must_use]
+    pub fn hint_if(mut self, hint: Option<String>) -> Self {
+        if hint.is_some() {
+            self.hint = hint;
+        }
+        self
+    }
+
     /// The exit code this error calls for.
     pub fn exit(&self) -> Exit {
         match self.kind {
@@ -212,6 +221,26 @@ mod tests {
             "case error: cases/a.yaml:14: unknown key `stauts`\n  hint: did you mean `status`?"
         );
         assert_eq!(e.exit(), Exit::Error);
+    }
+}
+
+/// What is wrong with part of a document, before the loader places it: a message and, when
+/// there is one, a hint. The loader adds the file and line and makes it an [`Error`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// What is wrong.
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+impl Problem {
+    /// A problem, with a hint or none.
+    pub fn of(message: impl Into<String>, hint: impl Into<Option<String>>) -> Self {
+        Self {
+            message: message.into(),
+            hint: hint.into(),
+        }
     }
 }
 

@@ -212,7 +212,7 @@ pub fn compare(dir: &Path, case_id: &str, text: &str) -> Comparison {
 }
 
 /// Compares `text` with an accepted `.snap` file's text, if there is one.
-pub fn compare_with(accepted: Option<&str>, text: &str) -> Comparison {
+fn compare_with(accepted: Option<&str>, text: &str) -> Comparison {
     let Some(file) = accepted else {
         return Comparison::Missing;
     };

@@ -7,7 +7,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 use clap::Parser;
@@ -17,8 +16,6 @@ use token_conformance::report::{Redactor, Style, console, coverage};
 use token_conformance::run::{self, Options, RunReport};
 use token_conformance::spec::Spec;
 use token_conformance::target::{Settings, Target};
-
-const BIN: &str = env!("CARGO_BIN_EXE_token-conformance");
 
 #[derive(Parser)]
 struct Wrapper {
@@ -214,20 +211,8 @@ async fn json_report_validates_and_junit_parses_as_junit() {
 }
 
 fn run_bin(args: &[&str]) -> (i32, String) {
-    let o = Command::new(BIN)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .current_dir(root())
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
-    )
+    let o = common::command(root()).args(args).output().unwrap();
+    (o.status.code().unwrap_or(-1), common::text(&o))
 }
 
 #[test]

@@ -3,13 +3,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::process::Command;
+mod common;
+
 use std::sync::Arc;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, KeyUsagePurpose};
 use tokio_rustls::rustls;
 
-const BIN: &str = env!("CARGO_BIN_EXE_token-conformance");
 const USER: &str = "tls@example.com";
 const PASSWORD: &str = "tls-test-password-7";
 
@@ -43,21 +43,12 @@ async fn tls_front(backend: std::net::SocketAddr, cert_der: Vec<u8>, key_der: Ve
 }
 
 fn run(args: Vec<String>) -> (i32, String) {
-    let o = Command::new(BIN)
+    let o = common::command(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
         .args(&args)
-        .env("NO_COLOR", "1")
         .env("TOKEN_CONFORMANCE_PASSWORD", PASSWORD)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
-    )
+    (o.status.code().unwrap_or(-1), common::text(&o))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -65,14 +65,14 @@ fn pem(label: &str, der: &[u8]) -> String {
 }
 
 /// The private key as PKCS#8 PEM.
-pub fn private_pem(key: &SigningKey) -> String {
+fn private_pem(key: &SigningKey) -> String {
     let mut der = PKCS8_PREFIX.to_vec();
     der.extend_from_slice(key.as_bytes());
     pem("PRIVATE KEY", &der)
 }
 
 /// The public key as SubjectPublicKeyInfo PEM.
-pub fn public_pem(key: &VerifyingKey) -> String {
+fn public_pem(key: &VerifyingKey) -> String {
     let mut der = SPKI_PREFIX.to_vec();
     der.extend_from_slice(key.as_bytes());
     pem("PUBLIC KEY", &der)

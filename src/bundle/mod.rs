@@ -103,7 +103,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// The digest of a set of files: the SHA-256 of their `sha256sum` listing (`HEX  PATH\n` per
 /// file, sorted by path), so anyone can recompute it with coreutils.
-pub fn set_digest(files: &BTreeMap<String, Vec<u8>>) -> String {
+fn set_digest(files: &BTreeMap<String, Vec<u8>>) -> String {
     let listing: String = files
         .iter()
         .map(|(path, bytes)| format!("{}  {path}\n", sha256_hex(bytes)))

@@ -14,7 +14,7 @@ use super::model::{
 };
 use super::validate::{check_matcher, check_reads, check_templates};
 use crate::duration::Span;
-use crate::error::{Error, ErrorKind, Place, did_you_mean};
+use crate::error::{Error, ErrorKind, Place, Problem, did_you_mean};
 use crate::spec::Severity;
 use crate::spec::Spec;
 use crate::target::Need;
@@ -133,7 +133,7 @@ pub(super) fn step(
     captured: &mut BTreeSet<String>,
 ) -> Result<Step, Error> {
     let err = |m: String| case_error(file, Some(line), m);
-    one_action(&s, index).map_err(|(m, hint)| err(m).hint(hint))?;
+    one_action(&s, index).map_err(|Problem { message: m, hint }| err(m).hint_if(hint))?;
     let name = s.name.clone();
     let action = match s.call.clone() {
         Some(op) => call(s, op, index, file, line, spec, captured)?,
@@ -162,7 +162,7 @@ pub(super) fn step(
 pub(super) const ACTIONS: &str = "call, advance_clock, advance_clock_to, set_lifespans, create_user, revoke_refresh_token, borrow_refresh_token";
 
 /// A step does exactly one thing; `(message, hint)` when it does none or several.
-pub(super) fn one_action(s: &StepFile, index: usize) -> Result<(), (String, String)> {
+pub(super) fn one_action(s: &StepFile, index: usize) -> Result<(), Problem> {
     let actions = [
         s.call.is_some(),
         s.advance_clock.is_some(),
@@ -174,11 +174,11 @@ pub(super) fn one_action(s: &StepFile, index: usize) -> Result<(), (String, Stri
     ];
     match actions.iter().filter(|a| **a).count() {
         1 => Ok(()),
-        0 => Err((
+        0 => Err(Problem::of(
             format!("step {index} does nothing"),
             format!("give one of: {ACTIONS}"),
         )),
-        _ => Err((
+        _ => Err(Problem::of(
             format!("step {index} has more than one action"),
             format!("one step does one of: {ACTIONS}"),
         )),
@@ -217,8 +217,9 @@ pub(super) fn call(
         .hint("to send an undocumented type on purpose, give content_type"));
     }
     if let Some(fields) = &s.body {
-        misspelled_field(fields, operation)
-            .map_err(|(m, hint)| err(format!("step {index}: {m}")).hint(hint))?;
+        misspelled_field(fields, operation).map_err(|Problem { message: m, hint }| {
+            err(format!("step {index}: {m}")).hint_if(hint)
+        })?;
     }
     let body = body(s.body, s.raw_body, s.body_size).ok_or_else(|| {
         err(format!(
@@ -232,33 +233,20 @@ pub(super) fn call(
         ))
         .hint("add `expect:` with at least a status"));
     };
-    let outcomes =
-        outcomes(&expect, operation, captured, s.method.is_some()).map_err(|(m, hint)| {
-            let e = err(format!("step {index}{m}"));
-            match hint {
-                Some(h) => e.hint(h),
-                None => e,
-            }
-        })?;
-    let with_hint = |m: String, hint: Option<String>| {
-        let e = err(format!("step {index}: {m}"));
-        match hint {
-            Some(h) => e.hint(h),
-            None => e,
-        }
-    };
+    let outcomes = outcomes(&expect, operation, captured, s.method.is_some())
+        .map_err(|p| err(format!("step {index}{}", p.message)).hint_if(p.hint))?;
     check_reads(
         operation, &body, &s.headers, &outcomes, &s.capture, captured,
     )
-    .map_err(|(m, h)| with_hint(m, h))?;
+    .map_err(|p| err(format!("step {index}: {}", p.message)).hint_if(p.hint))?;
     captured.extend(s.capture.keys().cloned());
-    let method = match s.method {
-        Some(m) => Some(
-            method_name(&m, operation)
-                .map_err(|(m, hint)| err(format!("step {index}: {m}")).hint(hint))?,
-        ),
-        None => None,
-    };
+    let method =
+        match s.method {
+            Some(m) => Some(method_name(&m, operation).map_err(
+                |Problem { message: m, hint }| err(format!("step {index}: {m}")).hint_if(hint),
+            )?),
+            None => None,
+        };
     Ok(Action::Call(Box::new(Call {
         operation: operation.id.clone(),
         method,
@@ -277,21 +265,18 @@ pub(super) const METHODS: [&str; 8] = [
 ];
 
 /// `method:` upper-cased, when it is an HTTP method other than the operation's own.
-pub(super) fn method_name(
-    m: &str,
-    operation: &crate::spec::Operation,
-) -> Result<String, (String, String)> {
+pub(super) fn method_name(m: &str, operation: &crate::spec::Operation) -> Result<String, Problem> {
     let upper = m.to_ascii_uppercase();
     if !METHODS.contains(&upper.as_str()) {
-        return Err((
+        return Err(Problem::of(
             format!("`method: {m}` is not an HTTP method"),
             format!("one of {}", METHODS.join(", ")),
         ));
     }
     if upper == operation.method {
-        return Err((
+        return Err(Problem::of(
             format!("`method: {m}` is the method {} documents", operation.id),
-            "leave `method` out to call the operation as documented".into(),
+            Some("leave `method` out to call the operation as documented".to_owned()),
         ));
     }
     Ok(upper)
@@ -303,11 +288,11 @@ pub(super) fn method_name(
 pub(super) fn misspelled_field(
     fields: &serde_json::Map<String, Value>,
     operation: &crate::spec::Operation,
-) -> Result<(), (String, String)> {
+) -> Result<(), Problem> {
     let declared = &operation.request_fields;
     for name in fields.keys().filter(|k| !declared.contains(k)) {
         if let Some(best) = did_you_mean(name, declared.iter().map(String::as_str)) {
-            return Err((
+            return Err(Problem::of(
                 format!("{} takes no field `{name}`", operation.id),
                 format!("did you mean `{best}`?"),
             ));
@@ -338,15 +323,15 @@ pub(super) fn outcomes(
     operation: &crate::spec::Operation,
     captured: &BTreeSet<String>,
     other_method: bool,
-) -> Result<Vec<Outcome>, (String, Option<String>)> {
+) -> Result<Vec<Outcome>, Problem> {
     if !expect.one_of.is_empty()
         && (expect.status.is_some()
             || expect.refused.is_some()
             || !expect.body.is_empty()
             || !expect.headers.is_empty())
     {
-        return Err((
-            ": `expect` has both `one_of` and its own status/body".into(),
+        return Err(Problem::of(
+            ": `expect` has both `one_of` and its own status/body",
             Some("put every alternative inside one_of".into()),
         ));
     }
@@ -356,7 +341,7 @@ pub(super) fn outcomes(
             (Some(s), None) => s,
             (None, Some(r)) => {
                 if let Some(s) = r.0.iter().find(|s| !(400..500).contains(*s)) {
-                    return Err((
+                    return Err(Problem::of(
                         format!(": `refused: {s}` names a status that is not a refusal (4xx)"),
                         Some(
                             "a refusal prefers 4xx statuses; expect other answers with `status`"
@@ -367,16 +352,16 @@ pub(super) fn outcomes(
                 r
             }
             (Some(_), Some(_)) => {
-                return Err((
-                    ": an outcome has both `status` and `refused`".into(),
+                return Err(Problem::of(
+                    ": an outcome has both `status` and `refused`",
                     Some("`refused` already accepts every 4xx; give one of them".into()),
                 ));
             }
             // The contract documents no answer to another method: any but a 5xx will do.
             (None, None) if other_method => &Statuses(Vec::new()),
             (None, None) => {
-                return Err((
-                    ": every expected outcome needs a status (or `refused`)".into(),
+                return Err(Problem::of(
+                    ": every expected outcome needs a status (or `refused`)",
                     None,
                 ));
             }
@@ -384,7 +369,7 @@ pub(super) fn outcomes(
         let documented = |s: &u16| other_method || operation.documents(*s);
         if let Some(status) = statuses.0.iter().find(|s| !documented(s)) {
             let documented: Vec<String> = operation.responses.keys().map(u16::to_string).collect();
-            return Err((
+            return Err(Problem::of(
                 format!(
                     " expects {status} from {}, which the contract does not document",
                     operation.id
@@ -393,7 +378,7 @@ pub(super) fn outcomes(
             ));
         }
         for (what, m) in outcome.body.iter().chain(&outcome.headers) {
-            check_matcher(m, what, captured).map_err(|m| (format!(": {m}"), None))?;
+            check_matcher(m, what, captured).map_err(|m| Problem::of(format!(": {m}"), None))?;
         }
     }
     Ok(outcomes)
@@ -417,7 +402,7 @@ pub(super) fn other_action(
                 .flat_map(|u| std::iter::once(u.username.as_str()).chain(u.password.as_deref())),
         )
         .chain(s.revoke_refresh_token.as_deref());
-    check_templates(texts, captured).map_err(|(m, hint)| match hint {
+    check_templates(texts, captured).map_err(|Problem { message: m, hint }| match hint {
         Some(h) => format!("step {index}: {m} ({h})"),
         None => format!("step {index}: {m}"),
     })?;
@@ -493,7 +478,7 @@ pub(super) fn borrow(
         });
     for (name, source) in &b.capture {
         let path = source.trim_start_matches("body.");
-        if let Some((m, hint)) = object.and_then(|d| d.path_problem(path)) {
+        if let Some(Problem { message: m, hint }) = object.and_then(|d| d.path_problem(path)) {
             let hint = hint.map(|h| format!(" ({h})")).unwrap_or_default();
             return Err(format!(
                 "step {index}: borrow_refresh_token captures `{name}` from `{source}`: {m}{hint}"

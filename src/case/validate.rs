@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::model::{Body, Matcher, Outcome};
-use crate::error::did_you_mean;
+use crate::error::{Problem, did_you_mean};
 
 pub(super) fn check_matcher(
     m: &Matcher,
@@ -51,10 +51,10 @@ pub(super) fn check_reads(
     outcomes: &[Outcome],
     capture: &BTreeMap<String, String>,
     captured: &BTreeSet<String>,
-) -> Result<(), (String, Option<String>)> {
+) -> Result<(), Problem> {
     for (name, source) in capture {
         if !(source.starts_with("body.") || source.starts_with("header.")) {
-            return Err((
+            return Err(Problem::of(
                 format!("capture `{name}` reads `{source}`; write body.FIELD or header.NAME"),
                 None,
             ));
@@ -94,10 +94,10 @@ pub(super) fn strings<'v>(v: &'v Value, out: &mut Vec<&'v str>) {
 pub(super) fn check_templates<'t>(
     texts: impl IntoIterator<Item = &'t str>,
     captured: &BTreeSet<String>,
-) -> Result<(), (String, Option<String>)> {
+) -> Result<(), Problem> {
     use crate::run::template::{BUILTINS, FILTERS, uses};
     for text in texts {
-        let found = uses(text).map_err(|e| (e.to_string(), None))?;
+        let found = uses(text).map_err(|e| Problem::of(e.to_string(), None))?;
         for u in found {
             if !BUILTINS.contains(&u.name.as_str()) && !captured.contains(&u.name) {
                 let known = captured
@@ -105,7 +105,7 @@ pub(super) fn check_templates<'t>(
                     .map(String::as_str)
                     .chain(BUILTINS.iter().copied());
                 let hint = did_you_mean(&u.name, known).map(|b| format!("did you mean `{b}`?"));
-                return Err((
+                return Err(Problem::of(
                     format!(
                         "`{{{{ {} }}}}` names nothing: no earlier step captures `{}`",
                         u.name, u.name
@@ -119,7 +119,7 @@ pub(super) fn check_templates<'t>(
                 let hint = did_you_mean(f, FILTERS.iter().copied())
                     .map(|b| format!("did you mean `{b}`?"))
                     .unwrap_or_else(|| format!("the filters are {}", FILTERS.join(", ")));
-                return Err((
+                return Err(Problem::of(
                     format!("`{{{{ {} | {f} }}}}`: no filter `{f}`", u.name),
                     Some(hint),
                 ));
@@ -142,10 +142,7 @@ pub(super) fn docs_of<'o>(
 
 /// What is wrong with a body path read from any of `docs`: the first doc's problem, when
 /// every one of them has one.
-pub(super) fn path_problem(
-    docs: &[&crate::spec::ResponseDoc],
-    path: &str,
-) -> Option<(String, Option<String>)> {
+pub(super) fn path_problem(docs: &[&crate::spec::ResponseDoc], path: &str) -> Option<Problem> {
     let problems: Vec<_> = docs.iter().map(|d| d.path_problem(path)).collect();
     if problems.is_empty() || problems.iter().any(Option::is_none) {
         return None;
@@ -158,12 +155,16 @@ pub(super) fn read_paths(
     operation: &crate::spec::Operation,
     outcomes: &[Outcome],
     capture: &BTreeMap<String, String>,
-) -> Result<(), (String, Option<String>)> {
+) -> Result<(), Problem> {
     for o in outcomes {
         let docs = docs_of(operation, o);
         for path in o.body.keys() {
-            if let Some((m, h)) = path_problem(&docs, path) {
-                return Err((format!("the matcher `{path}`: {m}"), h));
+            if let Some(Problem {
+                message: m,
+                hint: h,
+            }) = path_problem(&docs, path)
+            {
+                return Err(Problem::of(format!("the matcher `{path}`: {m}"), h));
             }
         }
     }
@@ -174,9 +175,15 @@ pub(super) fn read_paths(
         .collect();
     for (name, source) in capture {
         if let Some(path) = source.strip_prefix("body.")
-            && let Some((m, h)) = path_problem(&docs, path)
+            && let Some(Problem {
+                message: m,
+                hint: h,
+            }) = path_problem(&docs, path)
         {
-            return Err((format!("capture `{name}` reads `{source}`: {m}"), h));
+            return Err(Problem::of(
+                format!("capture `{name}` reads `{source}`: {m}"),
+                h,
+            ));
         }
     }
     Ok(())

@@ -117,11 +117,6 @@ pub fn cases(spec: &Spec) -> Result<Vec<Case>, Vec<Error>> {
     }
 }
 
-/// Whether a case id is a generated one's.
-pub fn is_generated(id: &str) -> bool {
-    id.starts_with("generated.")
-}
-
 /// What the families share: the contract, and what it says about tokens.
 struct Gen<'s> {
     spec: &'s Spec,
@@ -307,7 +302,11 @@ mod tests {
                 "no case of the {family} family"
             );
         }
-        assert!(cases.iter().all(|c| c.generated && is_generated(&c.id)));
+        assert!(
+            cases
+                .iter()
+                .all(|c| c.generated && c.id.starts_with("generated."))
+        );
     }
 
     #[test]

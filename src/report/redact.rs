@@ -54,7 +54,7 @@ impl Redactor {
     }
 
     /// Adds secrets found in a JSON value's secret fields (e.g. a request body).
-    pub fn learn(&mut self, v: &Value) {
+    fn learn(&mut self, v: &Value) {
         let mut found = Vec::new();
         self.collect(v, &mut found);
         self.add(found);

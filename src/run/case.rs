@@ -94,7 +94,7 @@ pub struct Traces {
 }
 
 /// The target's profile lifespans.
-pub fn profile_lifespans(t: &Target) -> Lifespans {
+fn profile_lifespans(t: &Target) -> Lifespans {
     Lifespans {
         refresh: t.refresh_lifespan,
         access: t.access_lifespan,

@@ -135,7 +135,7 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 pub const MAX_RETRIES: usize = 3;
 
 /// The seconds a 429 or 503 asks to wait, when it asks for a bounded wait in whole seconds.
-pub fn retry_after(r: &Received) -> Option<Duration> {
+fn retry_after(r: &Received) -> Option<Duration> {
     if r.status != 429 && r.status != 503 {
         return None;
     }

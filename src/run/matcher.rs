@@ -259,7 +259,7 @@ fn status_findings(o: &Outcome, status: u16) -> Result<Option<Finding>, Finding>
 /// What one outcome makes of the response: `Err` with its findings when it does not match,
 /// `Ok` with the warnings it gives when it does (a refusal with another status than preferred,
 /// a SHOULD matcher that does not hold, the outcome's own `warn`).
-pub fn outcome_findings(o: &Outcome, on: &Against<'_>) -> Result<Vec<Finding>, Vec<Finding>> {
+fn outcome_findings(o: &Outcome, on: &Against<'_>) -> Result<Vec<Finding>, Vec<Finding>> {
     let mut must = Vec::new();
     let mut warnings = Vec::new();
     match status_findings(o, on.resp.status) {

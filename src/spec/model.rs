@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::error::did_you_mean;
+use crate::error::{Problem, did_you_mean};
 
 /// How firmly the contract requires something: MUST failures fail a run, SHOULD ones warn.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
@@ -160,17 +160,17 @@ impl ResponseDoc {
     /// if anything: a first segment the schema does not declare, and that is one typo away from
     /// one it does (or any undeclared one, where the schema allows no others). The message and
     /// a hint.
-    pub fn path_problem(&self, path: &str) -> Option<(String, Option<String>)> {
+    pub fn path_problem(&self, path: &str) -> Option<Problem> {
         let first = path.split('.').next().unwrap_or(path);
         if path == "$" || self.properties.is_empty() || self.properties.iter().any(|p| p == first) {
             return None;
         }
         match did_you_mean(first, self.properties.iter().map(String::as_str)) {
-            Some(best) => Some((
+            Some(best) => Some(Problem::of(
                 format!("the answer declares no field `{first}`"),
                 Some(format!("did you mean `{best}`?")),
             )),
-            None if self.closed => Some((
+            None if self.closed => Some(Problem::of(
                 format!("the answer declares no field `{first}`"),
                 Some(format!("its fields are {}", self.properties.join(", "))),
             )),
