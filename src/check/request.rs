@@ -17,6 +17,9 @@ pub struct RequestExchange<'a> {
     pub method: &'a str,
     /// The `Content-Type` header, if any.
     pub content_type: Option<&'a str>,
+    /// The `Content-Encoding` header, if any: a body in another coding than `identity` is not
+    /// read (whether the target takes it is the target's business).
+    pub content_encoding: Option<&'a str>,
     /// The body.
     pub body: &'a [u8],
 }
@@ -154,7 +157,10 @@ fn fields(content_type: &str, body: &[u8]) -> Result<Map<String, Value>, String>
 
 /// `request.body`.
 pub fn body(r: &RequestExchange<'_>, out: &mut Findings) {
-    if !documented_type(r) || !r.method.eq_ignore_ascii_case(&r.operation.method) {
+    let coded = r
+        .content_encoding
+        .is_some_and(|c| !c.trim().eq_ignore_ascii_case("identity"));
+    if coded || !documented_type(r) || !r.method.eq_ignore_ascii_case(&r.operation.method) {
         return;
     }
     let content_type = r.content_type.unwrap_or_default();

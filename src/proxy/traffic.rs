@@ -181,6 +181,7 @@ impl Model {
             operation: op,
             method: p.method,
             content_type,
+            content_encoding: header(p.request_headers, "content-encoding"),
             body: p.request_body,
         })
         .into_vec();
