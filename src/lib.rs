@@ -31,7 +31,7 @@
 //! # Ok::<(), token_conformance::error::Error>(())
 //! ```
 
-pub mod builtin;
+mod builtin;
 pub mod bundle;
 pub mod case;
 pub mod check;
@@ -46,7 +46,7 @@ pub mod run;
 pub mod snapshot;
 pub mod spec;
 pub mod target;
-pub mod yaml;
+mod yaml;
 
 #[cfg(test)]
 mod layering {
