@@ -2,10 +2,11 @@
 //! vendor's servers: `reference-server conf .feature_flags.enable_swagger -s true` turns it on,
 //! for the next request (the flag is read from the database each time).
 //!
-//! The assets (the bundle and its CSS) come from the `swagger-ui-dist` crate, which embeds
-//! them: nothing is fetched at build or run time. The crate's own index page starts Swagger UI
-//! with an inline script, which this server's Content-Security-Policy forbids, so the index
-//! and the start-up script are this module's, and only the two assets are the crate's.
+//! The assets (the bundle and its CSS) are vendored in `assets/swagger-ui/` and compiled in:
+//! nothing is fetched at build or run time. (They were the `swagger-ui-dist` crate's, which also
+//! compiled in their source maps, 2.2 MB, and turned on axum features this server does not use.)
+//! An inline start-up script would break this server's Content-Security-Policy, so the index
+//! and the start-up script are this module's.
 //!
 //! The UI reads a copy of the contract whose `servers` entry is `/`, so that "Try it out" goes
 //! to whatever address the page was opened at.
@@ -18,7 +19,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state, map_response};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use swagger_ui_dist::{ApiDefinition, OpenApiSource};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -44,6 +44,11 @@ const INIT: &str = "\"use strict\";\n\
 window.addEventListener(\"load\", function () {\n\
   window.ui = SwaggerUIBundle({ url: \"openapi.yaml\", dom_id: \"#swagger-ui\" });\n\
 });\n";
+
+/// Swagger UI itself (`assets/swagger-ui/README.md` says which and whence): its script and
+/// its style sheet.
+const BUNDLE: &str = include_str!("../assets/swagger-ui/swagger-ui-bundle.js");
+const CSS: &str = include_str!("../assets/swagger-ui/swagger-ui.css");
 
 /// The contract this server implements, served at `GET /openapi/api_authentication/`.
 pub const OPENAPI_YAML: &str = include_str!("../../specs/token-auth.openapi.yaml");
@@ -72,18 +77,16 @@ fn same_origin(spec: &str) -> String {
 
 /// The UI's routes, answering 404 while the flag is off.
 pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
-    let assets = swagger_ui_dist::generate_routes(ApiDefinition {
-        uri_prefix: UI,
-        api_definition: OpenApiSource::Uri("openapi.yaml"),
-        title: None,
-    });
     Router::new()
         .route(UI, get(|| async { redirect_to_index() }))
         .route(&format!("{UI}/"), get(|| async { html(INDEX) }))
         .route(&format!("{UI}/swagger-init.js"), get(|| async { js(INIT) }))
         .route(&format!("{UI}/openapi.yaml"), get(|| async { yaml() }))
-        .route_service(&format!("{UI}/swagger-ui.css"), assets.clone())
-        .route_service(&format!("{UI}/swagger-ui-bundle.js"), assets)
+        .route(&format!("{UI}/swagger-ui.css"), get(|| async { css(CSS) }))
+        .route(
+            &format!("{UI}/swagger-ui-bundle.js"),
+            get(|| async { js(BUNDLE) }),
+        )
         .route_layer(from_fn_with_state(state, only_when_enabled))
         .layer(map_response(|r| async {
             crate::respond::security_headers(r, CSP)
@@ -119,6 +122,10 @@ fn typed(content_type: &'static str, body: &'static str) -> Response {
 
 fn html(body: &'static str) -> Response {
     typed("text/html; charset=utf-8", body)
+}
+
+fn css(body: &'static str) -> Response {
+    typed("text/css; charset=utf-8", body)
 }
 
 fn js(body: &'static str) -> Response {
