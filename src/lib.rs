@@ -39,6 +39,7 @@ pub mod cli;
 pub mod duration;
 pub mod error;
 pub mod generate;
+mod lint;
 pub mod proxy;
 pub mod publish;
 pub mod report;

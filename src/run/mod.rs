@@ -10,6 +10,7 @@ mod api;
 mod case;
 mod cleanup;
 mod control;
+mod encoding;
 mod error;
 mod fixtures;
 mod http;
@@ -23,9 +24,10 @@ mod unchanged;
 pub use case::{Env, Undo, run_case, skipped};
 pub use cleanup::{Inventory, Leftovers};
 pub use control::Control;
+pub use encoding::{BOUNDARY, decode, encode};
 pub use error::{ApiError, ControlError, RunError, StepError, TemplateError};
 pub use fixtures::Fixtures;
-pub use http::{BOUNDARY, Http, Received, SentRequest, TransportError, decode, encode};
+pub use http::{Http, Received, SentRequest, TransportError};
 pub use pool::Pool;
 pub use result::{
     CaseResult, Conformance, NotRun, ResponseView, RunReport, Shaping, StepResult, Summary,
