@@ -1,5 +1,6 @@
-//! The command examples of README.md and cases/README.md (their `console` blocks), run as
-//! written with trycmd, so the documentation cannot drift from the binary. Each block runs in
+//! The command examples of README.md and cases/README.md (their `console` blocks), and the
+//! golden transcripts of `tests/cmd/` (usage and profile errors, their hints and exit codes),
+//! run as written with trycmd, so neither the documentation nor the messages drift unseen. Each block runs in
 //! its file's directory; `[..]` and `...` stand for what differs between machines.
 
 #[test]
@@ -11,5 +12,6 @@ fn documented_commands_print_what_the_documents_say() {
         )
         .env("NO_COLOR", "1")
         .case("README.md")
-        .case("cases/README.md");
+        .case("cases/README.md")
+        .case("tests/cmd/*.md");
 }
