@@ -5,28 +5,24 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::case::{Action, Body, Call, Case, Step};
-use crate::check::{
-    self, CAPTURE, CONTROL, Exchange, Finding, IssuedTokens, Ledger, Lifespans, Origin,
-    RATE_LIMITED, SETUP, TRANSPORT,
-};
+use crate::case::{Action, Case, Step};
+use crate::check::{CONTROL, Finding, IssuedTokens, Ledger, Lifespans, Origin, SETUP};
 use crate::duration::Span;
 use crate::run::api::Api;
+use crate::run::call::{run_call, text_of};
 use crate::run::cleanup::Inventory;
 use crate::run::control::Control;
-use crate::run::encoding::{decode, encode};
 use crate::run::error::{ApiError, ControlError, TemplateError};
 use crate::run::fixtures::Fixtures;
-use crate::run::http::{Http, Received, TransportError};
-use crate::run::matcher::{Against, expect_findings, lookup};
+use crate::run::http::Http;
+use crate::run::matcher::lookup;
 use crate::run::pool::{Lent, Pool};
-use crate::run::result::{CaseResult, ResponseView, StepResult, Verdict};
+use crate::run::result::{CaseResult, StepResult, Verdict};
 use crate::run::steps;
-use crate::run::template::{Scope, render, render_str};
-use crate::run::unchanged;
-use crate::spec::{Operation, Spec, TokenKind};
+use crate::run::template::{Scope, render_str};
+use crate::spec::{Spec, TokenKind};
 use crate::target::Target;
 
 /// What every case of a run shares.
@@ -105,19 +101,19 @@ fn profile_lifespans(t: &Target) -> Lifespans {
 /// What one case's steps share as it runs.
 pub(super) struct CaseState<'e> {
     pub(super) env: &'e Env<'e>,
-    unique: String,
-    name: String,
+    pub(super) unique: String,
+    pub(super) name: String,
     pub(super) captures: BTreeMap<String, Value>,
     pub(super) ledger: Ledger,
     pub(super) traces: Traces,
     /// Tokens lent by the pool, not yet taken by a borrow step.
-    loan: Vec<Lent>,
+    pub(super) loan: Vec<Lent>,
     /// Tokens taken by borrow steps.
     pub(super) borrowed: Vec<String>,
     /// The target did something to the case's tokens the ledger cannot know (it took a
     /// request the case expected refused, or a refusal changed a token): the borrowed tokens
     /// do not go back to the pool, so no other case inherits the damage.
-    tainted: bool,
+    pub(super) tainted: bool,
 }
 
 impl<'e> CaseState<'e> {
@@ -152,7 +148,7 @@ impl<'e> CaseState<'e> {
     }
 
     /// The target's clock offset from the harness's, as far as the run knows it.
-    fn target_clock(&self) -> Option<Span> {
+    pub(super) fn target_clock(&self) -> Option<Span> {
         self.env
             .fixtures
             .clock_offset
@@ -383,231 +379,4 @@ pub fn skipped(case: &Case, reason: String) -> CaseResult {
         skip_reason: Some(reason),
         ..describe(case, Verdict::Skipped)
     }
-}
-
-/// A call's request after templating.
-struct Rendered {
-    /// The body's fields (empty for raw and filler bodies), as the checks see the request.
-    fields: Map<String, Value>,
-    bytes: Vec<u8>,
-    headers: Vec<(String, String)>,
-}
-
-pub(super) fn text_of(v: Value) -> String {
-    match v {
-        Value::String(s) => s,
-        other => other.to_string(),
-    }
-}
-
-fn render_request(call: &Call, scope: &Scope<'_>) -> Result<Rendered, TemplateError> {
-    let default_type = encode(call.encoding, &Map::new()).0;
-    let (fields, content_type, bytes) = match &call.body {
-        Body::Fields(f) => {
-            let fields = match render(&Value::Object(f.clone()), scope)? {
-                Value::Object(m) => m,
-                _ => Map::new(),
-            };
-            let (ct, bytes) = encode(call.encoding, &fields);
-            (fields, ct, bytes)
-        }
-        Body::Raw(raw) => {
-            let bytes = text_of(render_str(raw, scope)?).into_bytes();
-            let ct = call.content_type.as_deref().unwrap_or(&default_type);
-            (decode(ct, &bytes), default_type.clone(), bytes)
-        }
-        Body::Size(n) => (Map::new(), default_type, vec![b'a'; *n]),
-    };
-    let mut headers = Vec::new();
-    let ct = call.content_type.clone().unwrap_or(content_type);
-    if !ct.is_empty() {
-        headers.push(("Content-Type".to_owned(), ct));
-    }
-    for (k, v) in &call.headers {
-        headers.push((k.clone(), text_of(render_str(v, scope)?)));
-    }
-    Ok(Rendered {
-        fields,
-        bytes,
-        headers,
-    })
-}
-
-/// Runs one call step; `place` names it ("case-id step N: ...") for the uniqueness check.
-/// Returns whether the case must stop here.
-async fn run_call(
-    call: &Call,
-    place: &str,
-    state: &mut CaseState<'_>,
-    result: &mut StepResult,
-) -> bool {
-    let env = state.env;
-    let Ok(operation) = env.spec.operation(&call.operation) else {
-        // Cases are checked against the spec at load time; this cannot happen.
-        result.findings.push(Finding::new(
-            TRANSPORT,
-            format!("no operation {}", call.operation),
-        ));
-        return true;
-    };
-    result.operation = Some(operation.id.clone());
-    let target_clock = state.target_clock();
-    let sent = match send(call, operation, state, result).await {
-        Sent::Answered(x) => x,
-        Sent::NotApplicable => return false,
-        Sent::Failed => return true,
-    };
-    let (fields, resp, sent_at) = sent;
-    let method = call.method.as_deref().unwrap_or(&operation.method);
-    if call.method.is_none() {
-        state
-            .traces
-            .exercised
-            .push((operation.id.clone(), resp.status));
-    }
-    result.response = Some(ResponseView::from(&resp));
-    let expected = call.expected_statuses();
-    let exchange = Exchange {
-        spec: env.spec,
-        operation,
-        method,
-        other_method: call.method.is_some(),
-        request: &fields,
-        status: resp.status,
-        headers: &resp.headers,
-        body: &resp.body,
-        tolerance: env.target.tolerance,
-        place,
-        expected: &expected,
-        sent_at,
-        target_clock,
-    };
-    let (findings, json) = check::judge(&exchange, &mut state.ledger, env.issued);
-    result.findings.extend(findings.into_vec());
-    let scope = state.scope();
-    let against = Against {
-        resp: &resp,
-        json: json.as_ref(),
-        enums: operation.response(resp.status).map(|d| &d.enum_fields),
-        captures: &state.captures,
-        scope: &scope,
-    };
-    let judged = expect_findings(&call.outcomes, &against);
-    let stop = judged.matched.is_none();
-    result.findings.extend(judged.findings);
-    let refused = judged
-        .matched
-        .and_then(|i| call.outcomes.get(i))
-        .is_some_and(crate::case::Outcome::is_refusal);
-    if refused {
-        let changed = unchanged::check(state, operation, &fields).await;
-        state.tainted |= !changed.is_empty();
-        result.findings.extend(changed);
-    }
-    let refusal_taken = (200..300).contains(&resp.status)
-        && !expected.is_empty()
-        && expected.iter().all(|s| (400..500).contains(s));
-    state.tainted |= refusal_taken;
-    capture(call, &resp, json.as_ref(), state, result, stop) || stop
-}
-
-/// What came of sending a call's request.
-enum Sent {
-    /// An answer: the request's fields, the response, and when it was sent.
-    Answered((Map<String, Value>, Received, time::OffsetDateTime)),
-    /// The step's request cannot be made for this target (a filter found nothing to change);
-    /// nothing was sent and nothing is judged.
-    NotApplicable,
-    /// No answer (the finding is recorded).
-    Failed,
-}
-
-/// Renders and sends a call's request.
-async fn send(
-    call: &Call,
-    operation: &Operation,
-    state: &mut CaseState<'_>,
-    result: &mut StepResult,
-) -> Sent {
-    let Rendered {
-        fields,
-        bytes,
-        headers,
-    } = match render_request(call, &state.scope()) {
-        Ok(r) => r,
-        Err(TemplateError::NotApplicable(why)) => {
-            result.label = format!("{} (not applicable: {why})", result.label);
-            return Sent::NotApplicable;
-        }
-        Err(e) => {
-            result.findings.push(Finding::new(CAPTURE, e.to_string()));
-            return Sent::Failed;
-        }
-    };
-    let url = format!("{}{}", state.env.target.base_url, operation.path);
-    let sent_at = time::OffsetDateTime::now_utc();
-    let http = state.env.http;
-    // A 429 is kept only where it is under test: a login step that accepts it. Any other 429
-    // (a client-wide login throttle tripped by earlier runs from this machine, a gateway's rate
-    // limit) and every 503 are waited out, politely, and the request sent again.
-    let keep_429 = operation.login.is_some() && call.accepts_status(429);
-    let method = call.method.as_deref().unwrap_or(&operation.method);
-    let (sent, received, waited) = http
-        .send_patiently(method, &url, &headers, bytes, keep_429)
-        .await;
-    for (status, secs) in waited {
-        result.findings.push(Finding::new(
-            RATE_LIMITED,
-            format!(
-                "{} answered {status}; the run waited {secs} s (Retry-After) and sent it again",
-                operation.id
-            ),
-        ));
-    }
-    result.request = Some(sent);
-    match received {
-        Ok(r) => Sent::Answered((fields, r, sent_at)),
-        Err(e) => {
-            state.traces.connect_failed |=
-                e.is_connect() || matches!(e, TransportError::Timeout(_));
-            result.findings.push(Finding::new(TRANSPORT, e.to_string()));
-            Sent::Failed
-        }
-    }
-}
-
-/// Takes the call's captures from the response; returns whether one found nothing (reported
-/// only when the expectations held, since a wrong answer explains a missing value).
-fn capture(
-    call: &Call,
-    resp: &Received,
-    json: Option<&Value>,
-    state: &mut CaseState<'_>,
-    result: &mut StepResult,
-    expectations_failed: bool,
-) -> bool {
-    let mut missing = false;
-    for (name, source) in &call.capture {
-        let value = if let Some(path) = source.strip_prefix("body.") {
-            json.and_then(|j| lookup(j, path)).cloned()
-        } else if let Some(h) = source.strip_prefix("header.") {
-            resp.header(h).map(|v| Value::String(v.to_owned()))
-        } else {
-            None
-        };
-        match value {
-            Some(v) => {
-                state.captures.insert(name.clone(), v);
-            }
-            None if !expectations_failed && !missing => {
-                result.findings.push(Finding::new(
-                    CAPTURE,
-                    format!("capture `{name}` found nothing at {source}"),
-                ));
-                missing = true;
-            }
-            None => {}
-        }
-    }
-    missing
 }

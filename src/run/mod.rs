@@ -7,6 +7,7 @@
 //! serial run would give. The run then cleans up what it created (`cleanup`).
 
 mod api;
+mod call;
 mod case;
 mod cleanup;
 mod control;
@@ -17,6 +18,7 @@ mod http;
 mod matcher;
 mod pool;
 mod result;
+mod shape;
 mod steps;
 pub mod template;
 mod unchanged;
@@ -411,8 +413,8 @@ pub async fn run(
     };
     let mut results: Vec<CaseResult> = tally.results.into_iter().flatten().collect();
     results.sort_by(|a, b| a.id.cmp(&b.id));
-    let not_run = not_run(cases, &results, opts);
-    let shaping = shaping(&target, opts);
+    let not_run = shape::not_run(cases, &results, opts);
+    let shaping = shape::shaping(&target, opts);
     let cases = results;
     Ok(RunReport {
         target: target.base_url.clone(),
@@ -434,68 +436,4 @@ pub async fn run(
         traffic: None,
         exchanges: http.records(),
     })
-}
-
-/// The selection flags of a run, as a user would write them.
-fn selection(opts: &Options) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Some(f) = &opts.filter {
-        out.push(format!("--filter {f}"));
-    }
-    out.extend(opts.tags.iter().map(|t| format!("--tag {t}")));
-    if let Some((k, n)) = opts.partition {
-        out.push(format!("--partition {k}/{n}"));
-    }
-    out
-}
-
-/// The MUST cases of the suite that did not run: left out by the selection, or skipped.
-fn not_run(suite: &[Case], results: &[CaseResult], opts: &Options) -> Vec<NotRun> {
-    let left_out = selection(opts).join(" ");
-    let mut out: Vec<NotRun> = suite
-        .iter()
-        .filter(|c| c.severity == crate::case::Severity::Must && !selected(c, opts))
-        .map(|c| NotRun {
-            id: c.id.clone(),
-            why: format!("left out by {left_out}"),
-        })
-        .collect();
-    out.extend(
-        results
-            .iter()
-            .filter(|r| r.severity == crate::case::Severity::Must && r.verdict == Verdict::Skipped)
-            .map(|r| NotRun {
-                id: r.id.clone(),
-                why: r.skip_reason.clone().unwrap_or_default(),
-            }),
-    );
-    out.sort_by(|a, b| a.id.cmp(&b.id));
-    out
-}
-
-/// What shaped the run's verdict besides the target's answers.
-fn shaping(target: &Target, opts: &Options) -> Shaping {
-    Shaping {
-        selection: selection(opts),
-        refresh_lifespan: format!(
-            "{} (from {})",
-            target
-                .refresh_lifespan
-                .in_units_of(crate::duration::Span::from_secs(86_400)),
-            target.refresh_lifespan_from
-        ),
-        access_lifespan: format!(
-            "{} (from {})",
-            target
-                .access_lifespan
-                .in_units_of(crate::duration::Span::from_secs(3_600)),
-            target.access_lifespan_from
-        ),
-        tolerance: target.tolerance.to_string(),
-        capabilities: target
-            .capabilities
-            .iter()
-            .map(|c| c.name().to_owned())
-            .collect(),
-    }
 }
