@@ -547,3 +547,57 @@ async fn a_target_that_stops_answering_exits_3() {
     golden("stops-answering", &r);
     assert_eq!(r.exit(false), Exit::Unreachable);
 }
+
+#[tokio::test]
+async fn answers_that_change_a_tokens_owner_name_or_times_are_caught() {
+    let now = time::OffsetDateTime::now_utc();
+    // The same token, an hour older in its second answer than in its first.
+    let mut older = good_refresh(TOKEN);
+    older["created_at"] = json!(stamp(now - time::Duration::hours(1)));
+    older["token_expires_at"] = json!(stamp(
+        now - time::Duration::hours(1) + time::Duration::days(60)
+    ));
+    // Its regeneration: another name, and another user.
+    let mut renamed = good_refresh("third-token-value-that-is-long-enough-to-pass-entropy-checks");
+    renamed["name"] = json!("renamed");
+    renamed["user_id"] = json!(8);
+    let mocks = vec![
+        Mock::given(method("POST"))
+            .and(path(CREATE))
+            .respond_with(json_response(201, &good_refresh(TOKEN))),
+        Mock::given(method("POST"))
+            .and(path(VALIDATE))
+            .respond_with(json_response(200, &older)),
+        Mock::given(method("POST"))
+            .and(path(REGEN))
+            .respond_with(json_response(200, &renamed)),
+    ];
+    // The regeneration names no user the harness can read as a number, so only the predecessor
+    // can tell that the owner changed; the last validation names user 9 and hears of user 7.
+    let case = format!(
+        "{CREATE_CASE}    capture: {{old: body.refresh_token}}
+  - call: validateRefreshToken
+    body: {{refresh_token: '{{{{ old }}}}', user_id: 7}}
+    expect: {{status: 200}}
+  - call: regenRefreshToken
+    body: {{refresh_token: '{{{{ old }}}}', user_id: seven}}
+    expect: {{status: [200, 201]}}
+  - call: validateRefreshToken
+    body: {{refresh_token: '{{{{ old }}}}', user_id: 9}}
+    expect: {{status: [200, 401]}}
+"
+    );
+    let r = run_against(mocks, &case, "").await;
+    caught(
+        &r,
+        "token.stable",
+        "differs from what an earlier answer said",
+    );
+    caught(
+        &r,
+        "token.name_kept",
+        "another name than the one it replaces",
+    );
+    caught(&r, "token.owner", "another user than the one it replaces");
+    caught(&r, "token.owner", "another user than the request named");
+}
