@@ -63,15 +63,9 @@ pub struct RunArgs {
     /// Write the snapshots instead of comparing (accepts every change).
     #[arg(long)]
     pub update_snapshots: bool,
-    /// Write a JUnit XML report.
-    #[arg(long, value_name = "PATH")]
-    pub junit: Option<PathBuf>,
-    /// Write the JSON report (shape: docs/report.schema.json).
-    #[arg(long, value_name = "PATH")]
-    pub json: Option<PathBuf>,
-    /// Write a Markdown conformance report.
-    #[arg(long, value_name = "PATH")]
-    pub markdown: Option<PathBuf>,
+    /// `--junit`, `--json`, `--markdown`.
+    #[command(flatten)]
+    pub reports: ReportFlags,
     /// Write every exchange (the cases' and the run's own) as HAR 1.2, redacted.
     #[arg(long, value_name = "PATH")]
     pub har: Option<PathBuf>,
@@ -258,12 +252,7 @@ async fn run_with(
     print!("{}", console::details(&report, &redactor, style));
     let coverage = crate::report::coverage::coverage(&spec, &report);
     let exit = judge_coverage(args, &coverage, report.exit(args.strict));
-    let paths = ReportPaths {
-        junit: args.junit.as_deref(),
-        json: args.json.as_deref(),
-        markdown: args.markdown.as_deref(),
-    };
-    write_reports(&paths, &report, &coverage, exit, &redactor)?;
+    write_reports(&args.reports, &report, &coverage, exit, &redactor)?;
     if let Some(p) = &args.har {
         crate::report::har::write(p, &report.exchanges, &redactor).map_err(|e| {
             Error::new(ErrorKind::Usage, format!("cannot write the HAR: {e}")).at(Place::file(p))
@@ -317,20 +306,23 @@ fn snapshot_store(args: &RunArgs, embedded: bool) -> Option<SnapshotStore> {
     )
 }
 
-/// Where the reports go (`--junit`, `--json`, `--markdown`), for `run` and `proxy` alike.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ReportPaths<'a> {
-    /// JUnit XML.
-    pub junit: Option<&'a Path>,
-    /// The JSON report.
-    pub json: Option<&'a Path>,
-    /// The Markdown report.
-    pub markdown: Option<&'a Path>,
+/// Where the reports go, for `run` and `proxy` alike.
+#[derive(Clone, Debug, Default, Args)]
+pub struct ReportFlags {
+    /// Write a JUnit XML report.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Write the JSON report (shape: docs/report.schema.json).
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// Write a Markdown report.
+    #[arg(long, value_name = "PATH")]
+    pub markdown: Option<PathBuf>,
 }
 
 /// Writes the reports the flags ask for.
 pub fn write_reports(
-    args: &ReportPaths<'_>,
+    args: &ReportFlags,
     report: &run::RunReport,
     coverage: &crate::report::coverage::Coverage,
     exit: Exit,
@@ -342,14 +334,14 @@ pub fn write_reports(
                 .at(Place::file(path))
         })
     };
-    if let Some(p) = args.junit {
+    if let Some(p) = &args.junit {
         write(p, crate::report::junit::render(report, redactor))?;
     }
-    if let Some(p) = args.json {
+    if let Some(p) = &args.json {
         let v = crate::report::json::render(report, coverage, exit, redactor);
         write(p, serde_json::to_string_pretty(&v).unwrap_or_default())?;
     }
-    if let Some(p) = args.markdown {
+    if let Some(p) = &args.markdown {
         write(
             p,
             crate::report::markdown::render(report, coverage, redactor),

@@ -116,12 +116,7 @@ async fn no_report_snapshot_or_log_holds_a_secret() {
     let store = token_conformance::snapshot::SnapshotStore::Dir(snapshots.clone());
     token_conformance::snapshot::apply_snapshots(&mut report, &store, true, &redactor).unwrap();
     let cov = coverage::coverage(&spec, &report);
-    let paths = cli::ReportPaths {
-        junit: args.junit.as_deref(),
-        json: args.json.as_deref(),
-        markdown: args.markdown.as_deref(),
-    };
-    cli::write_reports(&paths, &report, &cov, report.exit(false), &redactor).unwrap();
+    cli::write_reports(&args.reports, &report, &cov, report.exit(false), &redactor).unwrap();
     let console = console::details(&report, &redactor, Style { color: false });
 
     let mut texts = vec![("console".to_owned(), console)];

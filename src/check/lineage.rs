@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::ledger::{FirstAnswer, owner_text, user_id};
+use super::ledger::{FirstAnswer, first_answer, owner_text, user_id};
 use super::{CheckInfo, Context, Finding, Findings, Seen};
 use crate::spec::TokenShape;
 
@@ -27,17 +27,9 @@ pub const NAME_KEPT: CheckInfo = CheckInfo::must(
 
 /// The first answer's view of the token object in this response.
 fn now_says(shape: &TokenShape, json: &Value) -> FirstAnswer {
-    let body = json.as_object();
-    let field = |f: &Option<String>| f.as_ref().and_then(|f| body?.get(f));
-    let time = |f: &Option<String>| field(f)?.as_str().and_then(super::timestamp::parse);
-    FirstAnswer {
-        owner: field(&shape.owner)
-            .and_then(owner_text)
-            .and_then(|o| user_id(&o)),
-        created: time(&shape.created),
-        expires: time(&shape.expires),
-        name: field(&shape.name).and_then(|v| v.as_str().map(Box::from)),
-    }
+    json.as_object()
+        .map(|body| first_answer(shape, body))
+        .unwrap_or_default()
 }
 
 /// The request's token (by its field) when the response's token replaces it: the same kind,

@@ -3,8 +3,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 
-use sha2::{Digest, Sha256};
-
 use super::{CheckInfo, Context, Finding, Findings};
 
 /// Every issued token is new.
@@ -29,8 +27,8 @@ pub struct IssuedTokens {
 #[derive(Debug)]
 struct Digests {
     /// The digests, with no place: a proxy's record holds nothing per token but 16 bytes.
-    places: std::collections::HashSet<[u8; 16]>,
-    order: VecDeque<[u8; 16]>,
+    places: std::collections::HashSet<super::ledger::Key>,
+    order: VecDeque<super::ledger::Key>,
     capacity: usize,
     total: usize,
 }
@@ -72,9 +70,7 @@ impl IssuedTokens {
     /// Records `value` as issued at `place`; returns where it was issued before, if it was.
     pub fn record(&self, value: &str, place: &str) -> Option<String> {
         if let Some(d) = &self.digests {
-            let digest = Sha256::digest(value.as_bytes());
-            let mut k = [0; 16];
-            k.copy_from_slice(&digest[..16]);
+            let k = super::ledger::key(value);
             let mut d = d.lock().unwrap_or_else(PoisonError::into_inner);
             if d.places.contains(&k) {
                 return Some("in an earlier exchange".to_owned());

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::{Model, Options, Upstream};
-use crate::cli::{ReportPaths, load_spec, report_errors, write_reports};
+use crate::cli::{ReportFlags, load_spec, report_errors, write_reports};
 use crate::duration::Span;
 use crate::error::{BadValue, Error, ErrorKind, Exit, Place};
 use crate::report::{Style, coverage};
@@ -43,15 +43,9 @@ pub struct ProxyArgs {
     /// Stop after this long (`90s`, `10m`).
     #[arg(long, value_name = "DURATION", value_parser = parse_span)]
     pub duration: Option<Span>,
-    /// Write a JUnit XML report on exit.
-    #[arg(long, value_name = "PATH")]
-    pub junit: Option<PathBuf>,
-    /// Write the JSON report on exit (shape: docs/report.schema.json).
-    #[arg(long, value_name = "PATH")]
-    pub json: Option<PathBuf>,
-    /// Write a Markdown report on exit.
-    #[arg(long, value_name = "PATH")]
-    pub markdown: Option<PathBuf>,
+    /// `--junit`, `--json`, `--markdown`, written on exit.
+    #[command(flatten)]
+    pub reports: ReportFlags,
     /// Write every judged exchange as HAR 1.2, redacted, as it happens.
     #[arg(long, value_name = "PATH")]
     pub har: Option<PathBuf>,
@@ -125,8 +119,6 @@ async fn session(args: &ProxyArgs) -> Result<Exit, Error> {
         strict: args.strict,
         requests: args.requests,
         duration: args.duration.map(Span::to_std),
-        capacity: args.model_capacity,
-        keep: args.keep,
     };
     let style = Style::detect();
     let started_at = time::OffsetDateTime::now_utc();
@@ -159,12 +151,7 @@ async fn session(args: &ProxyArgs) -> Result<Exit, Error> {
         "coverage: {} of {} documented responses exercised ({:.1}%)",
         coverage.exercised, coverage.documented, coverage.percent
     );
-    let paths = ReportPaths {
-        junit: args.junit.as_deref(),
-        json: args.json.as_deref(),
-        markdown: args.markdown.as_deref(),
-    };
-    write_reports(&paths, &report, &coverage, exit, model.redactor())?;
+    write_reports(&args.reports, &report, &coverage, exit, model.redactor())?;
     Ok(exit)
 }
 

@@ -51,10 +51,6 @@ pub struct Options {
     pub requests: Option<u64>,
     /// Stop after this long.
     pub duration: Option<Duration>,
-    /// The most tokens the model holds.
-    pub capacity: usize,
-    /// Clean exchanges kept whole for the reports (those with findings: ten times as many).
-    pub keep: usize,
 }
 
 /// The shared state of a session.

@@ -14,7 +14,7 @@ use crate::check::{
     Exchange, Finding, IssuedTokens, Ledger, Lifespans, RequestExchange, judge, judge_request,
 };
 use crate::report::Redactor;
-use crate::report::har::{HarRecord, HarWriter, is_secret_header, redact_body};
+use crate::report::har::{HarRecord, HarWriter, redact_body, redact_headers};
 use crate::run::{CaseResult, ResponseView, SentRequest, StepResult, Traffic, Verdict};
 use crate::spec::{Operation, Spec};
 use crate::target::Target;
@@ -65,8 +65,6 @@ impl Party {
 pub struct Judgement {
     /// The exchange's number, from 1.
     pub number: u64,
-    /// The operation, when the path is the contract's.
-    pub operation: Option<String>,
     /// Findings of the request.
     pub client: Vec<Finding>,
     /// Findings of the response.
@@ -174,7 +172,6 @@ impl Model {
             }
             return j;
         };
-        j.operation = Some(op.id.clone());
         let content_type = header(p.request_headers, "content-type");
         j.client = judge_request(&RequestExchange {
             spec: &self.spec,
@@ -236,29 +233,30 @@ impl Model {
 
     /// Keeps what the reports need of one judged exchange, redacted, and writes its HAR entry.
     fn record(&self, p: &Passed<'_>, op: &Operation, j: &Judgement) {
-        let request_text = String::from_utf8_lossy(p.request_body).into_owned();
-        let response_text = String::from_utf8_lossy(p.response_body).into_owned();
-        let url = format!("{}{}", self.base_url, p.path);
-        let har = HarRecord {
-            started: p.started,
-            millis: p.elapsed.as_secs_f64() * 1000.0,
-            method: p.method.to_owned(),
-            url: url.clone(),
-            request_headers: p.request_headers.to_vec(),
-            request_body: (!p.request_body.is_empty()).then(|| request_text.clone()),
-            status: p.status,
-            response_headers: p.response_headers.to_vec(),
-            response_body: response_text.clone(),
-            response_size: p.response_body.len(),
-        };
+        // Texts are made only for what keeps them: the HAR, when asked for, and a kept case.
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let url = || format!("{}{}", self.base_url, p.path);
         if let Some(w) = self
             .har
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .as_mut()
-            && let Err(e) = w.push(&har, &self.redactor)
         {
-            eprintln!("warning: the HAR cannot be written: {e}");
+            let har = HarRecord {
+                started: p.started,
+                millis: p.elapsed.as_secs_f64() * 1000.0,
+                method: p.method.to_owned(),
+                url: url(),
+                request_headers: p.request_headers.to_vec(),
+                request_body: (!p.request_body.is_empty()).then(|| text(p.request_body)),
+                status: p.status,
+                response_headers: p.response_headers.to_vec(),
+                response_body: text(p.response_body),
+                response_size: p.response_body.len(),
+            };
+            if let Err(e) = w.push(&har, &self.redactor) {
+                eprintln!("warning: the HAR cannot be written: {e}");
+            }
         }
         let mut log = self.lock_log();
         log.traffic.judged += 1;
@@ -277,7 +275,14 @@ impl Model {
             return;
         }
         log.kept_clean += usize::from(clean);
-        let case = self.case(p, op, j, &url, &request_text, &response_text);
+        let case = self.case(
+            p,
+            op,
+            j,
+            &url(),
+            &text(p.request_body),
+            &text(p.response_body),
+        );
         log.kept.push(case);
         log.traffic.kept = log.kept.len();
     }
@@ -291,18 +296,7 @@ impl Model {
         request_text: &str,
         response_text: &str,
     ) -> CaseResult {
-        let redact_headers = |h: &[(String, String)]| -> Vec<(String, String)> {
-            h.iter()
-                .map(|(k, v)| {
-                    let v = if is_secret_header(k) {
-                        crate::report::redact::REDACTED.to_owned()
-                    } else {
-                        self.redactor.text(v)
-                    };
-                    (k.clone(), v)
-                })
-                .collect()
-        };
+        let redact_headers = |h: &[(String, String)]| redact_headers(h, &self.redactor);
         let cut = |s: String| {
             let mut end = s.len().min(4096);
             while !s.is_char_boundary(end) {

@@ -107,13 +107,7 @@ impl Upstream {
         let mut builder = hyper::client::conn::http1::Builder::new();
         builder.preserve_header_case(true);
         match &self.tls {
-            None => {
-                let (send, conn) = builder.handshake(TokioIo::new(tcp)).await.map_err(|e| {
-                    Unreachable(format!("HTTP with {} failed: {e}", self.authority))
-                })?;
-                tokio::spawn(conn);
-                Ok(send)
-            }
+            None => self.handshake(builder, tcp).await,
             Some((connector, name)) => {
                 let stream =
                     tokio::time::timeout(self.timeout, connector.connect(name.clone(), tcp))
@@ -127,13 +121,26 @@ impl Upstream {
                         .map_err(|e| {
                             Unreachable(format!("TLS with {} failed: {e}", self.authority))
                         })?;
-                let (send, conn) = builder.handshake(TokioIo::new(stream)).await.map_err(|e| {
-                    Unreachable(format!("HTTP with {} failed: {e}", self.authority))
-                })?;
-                tokio::spawn(conn);
-                Ok(send)
+                self.handshake(builder, stream).await
             }
         }
+    }
+
+    /// HTTP/1.1 over an open stream, plain or TLS; its driver goes to the runtime.
+    async fn handshake<S>(
+        &self,
+        builder: hyper::client::conn::http1::Builder,
+        stream: S,
+    ) -> Result<Connection, Unreachable>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
+        let (send, conn) = builder
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| Unreachable(format!("HTTP with {} failed: {e}", self.authority)))?;
+        tokio::spawn(conn);
+        Ok(send)
     }
 }
 

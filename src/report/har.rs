@@ -28,6 +28,22 @@ pub fn is_secret_header(name: &str) -> bool {
     SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
 }
 
+/// Headers with their values redacted: a credential header's whole, every known secret in
+/// the others.
+pub fn redact_headers(headers: &[(String, String)], redactor: &Redactor) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            let v = if is_secret_header(k) {
+                super::redact::REDACTED.to_owned()
+            } else {
+                redactor.text(v)
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
 /// One exchange, as the HAR shows it.
 #[derive(Clone, Debug)]
 pub struct HarRecord {
@@ -62,16 +78,9 @@ fn header(headers: &[(String, String)], name: &str) -> Option<String> {
 
 fn headers_json(headers: &[(String, String)], redactor: &Redactor) -> Value {
     Value::Array(
-        headers
-            .iter()
-            .map(|(k, v)| {
-                let value = if is_secret_header(k) {
-                    super::redact::REDACTED.to_owned()
-                } else {
-                    redactor.text(v)
-                };
-                json!({"name": k, "value": value})
-            })
+        redact_headers(headers, redactor)
+            .into_iter()
+            .map(|(k, v)| json!({"name": k, "value": v}))
             .collect(),
     )
 }

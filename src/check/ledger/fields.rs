@@ -53,7 +53,7 @@ pub(super) fn reported_lifespan(shape: &TokenShape, body: &Map<String, Value>) -
 }
 
 /// What a token object says of the fields later answers must repeat.
-pub(super) fn first_answer(shape: &TokenShape, body: &Map<String, Value>) -> FirstAnswer {
+pub(crate) fn first_answer(shape: &TokenShape, body: &Map<String, Value>) -> FirstAnswer {
     FirstAnswer {
         owner: shape
             .owner

@@ -20,6 +20,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use fields::first_answer;
 pub use fields::{owner_text, parse_http_date, user_id};
 pub use store::FirstAnswer;
 
@@ -30,8 +31,9 @@ use time::OffsetDateTime;
 
 use crate::duration::Span;
 use crate::spec::{Severity, TokenKind, TokenShape};
-use fields::{first_answer, reported_lifespan, text};
-use store::{Key, Known, RunSide, Tokens, key};
+use fields::{reported_lifespan, text};
+pub(crate) use store::{Key, key};
+use store::{Known, RunSide, Tokens};
 
 /// The lifespans in force for new tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

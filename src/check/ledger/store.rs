@@ -15,9 +15,9 @@ use crate::spec::{Severity, TokenKind};
 
 /// A token's key in the ledger: the first 16 bytes of the SHA-256 of its value. The ledger of a
 /// proxy keeps nothing else of a value, so its memory holds no secret.
-pub(super) type Key = [u8; 16];
+pub(crate) type Key = [u8; 16];
 
-pub(super) fn key(value: &str) -> Key {
+pub(crate) fn key(value: &str) -> Key {
     let digest = Sha256::digest(value.as_bytes());
     let mut k = [0; 16];
     k.copy_from_slice(&digest[..16]);
