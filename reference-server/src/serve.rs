@@ -219,8 +219,8 @@ pub async fn serve(
     limits: Limits,
     stopped: oneshot::Receiver<()>,
 ) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-    use hyper_util::server::conn::auto::Builder;
+    use hyper::server::conn::http1::Builder;
+    use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::server::graceful::GracefulShutdown;
     use hyper_util::service::TowerToHyperService;
 
@@ -237,9 +237,9 @@ pub async fn serve(
         per_address: Mutex::new(HashMap::new()),
     });
     let graceful = GracefulShutdown::new();
-    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
+    // HTTP/1.1 only: the API and its page need nothing more, and hyper's HTTP/2 is not built.
+    let mut builder = Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
     tokio::pin!(stopped);
@@ -260,7 +260,7 @@ pub async fn serve(
                     continue;
                 };
                 let activity = Arc::new(Activity::new());
-                let conn = builder.serve_connection_with_upgrades(
+                let conn = builder.serve_connection(
                     TokioIo::new(stream),
                     TowerToHyperService::new(service(
                         router.clone(),
@@ -269,7 +269,7 @@ pub async fn serve(
                         Arc::clone(&limits.trusted_proxies),
                     )),
                 );
-                let conn = graceful.watch(conn.into_owned());
+                let conn = graceful.watch(conn);
                 let (first, between) = (limits.header_timeout, limits.keep_alive_idle);
                 tokio::spawn(async move {
                     let _admitted = admitted;
