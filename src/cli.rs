@@ -14,7 +14,7 @@ use crate::report::{Redactor, Style, console};
 use crate::run::{self, Options};
 use crate::snapshot::{SnapshotStore, apply_snapshots};
 use crate::spec::{BUNDLED_SPEC, BUNDLED_SPEC_NAME, Spec};
-use crate::target::{Settings, Target};
+use crate::target::{Layer as _, Settings, Target};
 
 /// `--cases` and `--spec`.
 #[derive(Clone, Debug, Args)]

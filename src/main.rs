@@ -2,13 +2,13 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Subcommand};
 use token_conformance::cli::{self, LocalTarget, RunArgs, Sources};
 use token_conformance::error::Exit;
 use token_conformance::target::Settings;
 
 /// Contract tests and a conformance harness for the Token Authentication API.
-#[derive(Debug, Parser)]
+#[derive(Debug, clap::Parser)]
 #[command(name = "token-conformance", version, about)]
 struct Cli {
     #[command(subcommand)]
@@ -95,7 +95,12 @@ fn quiet_on_broken_pipe() {
 
 fn main() -> ExitCode {
     quiet_on_broken_pipe();
-    let cli = Cli::parse();
+    // The settings' declared defaults and environment variables, in the help of both
+    // commands that take them.
+    let command = Cli::command()
+        .mut_subcommand("run", Settings::document)
+        .mut_subcommand("proxy", Settings::document);
+    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     let Ok(runtime) = tokio::runtime::Runtime::new() else {
         eprintln!("error: cannot start the async runtime");
         return Exit::Error.into();

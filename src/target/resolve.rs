@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::capability::{Capability, Need};
-use super::settings::{ENV_PASSWORD, ENV_USERNAME, Secret, Settings, Tls};
+use super::settings::{ENV_PASSWORD, ENV_USERNAME, Layer, Secret, Settings, Tls};
 use crate::duration::Span;
 use crate::error::{Error, ErrorKind, Place};
 
@@ -187,7 +187,9 @@ impl Target {
             file.refresh_token_lifespan_days,
             file.access_token_lifespan_hours,
         );
-        let merged = flags.clone().over(environment.over(file));
+        let merged = flags
+            .clone()
+            .over(environment.over(file.over(Settings::defaults())));
         let origin = Origin(profile.map(Place::file));
         let headers = headers(&merged.headers, &env, &origin)?;
         let from = |flag: Option<u32>, in_file: Option<u32>, name: &str| {
@@ -245,8 +247,8 @@ impl Target {
             refresh_lifespan_from: "the vendor's default".into(),
             access_lifespan_from: "the vendor's default".into(),
             tolerance,
-            timeout: s.timeout.unwrap_or(Span::from_secs(10)),
-            max_response_bytes: s.max_response_bytes.unwrap_or(1024 * 1024),
+            timeout: s.timeout.unwrap_or_default(),
+            max_response_bytes: s.max_response_bytes.unwrap_or_default(),
             capabilities,
             control_url,
             sso_username: s.sso_username,
@@ -295,10 +297,10 @@ fn credentials(s: &Settings) -> Result<(String, Secret), Error> {
     Ok((username, password))
 }
 
-/// The lifespans the target is configured with (the vendor's defaults: 60 days, 24 hours).
+/// The lifespans the target is configured with.
 fn lifespans(s: &Settings, origin: &Origin) -> Result<(Span, Span), Error> {
-    let days = s.refresh_token_lifespan_days.unwrap_or(60);
-    let hours = s.access_token_lifespan_hours.unwrap_or(24);
+    let days = s.refresh_token_lifespan_days.unwrap_or_default();
+    let hours = s.access_token_lifespan_hours.unwrap_or_default();
     if days == 0 || hours == 0 {
         return Err(origin.error(ErrorKind::Profile, "lifespans must be at least 1"));
     }

@@ -11,12 +11,6 @@ use super::capability::{Capability, parse_capability};
 use crate::duration::Span;
 use crate::error::{Error, ErrorKind, Place};
 
-/// Environment variable for the username.
-pub const ENV_USERNAME: &str = "TOKEN_CONFORMANCE_USERNAME";
-
-/// Environment variable for the password.
-pub const ENV_PASSWORD: &str = "TOKEN_CONFORMANCE_PASSWORD";
-
 /// A value that must never be printed: `Debug` and `Display` show `<redacted>`.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
@@ -31,6 +25,12 @@ impl Secret {
     /// The secret itself, for the one place that sends it.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Self(s)
     }
 }
 
@@ -53,146 +53,241 @@ impl fmt::Display for Secret {
     }
 }
 
-/// TLS options for HTTPS targets.
-#[derive(Clone, Debug, Default, Args, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Tls {
-    /// Extra CA certificates (PEM) to trust: a staging instance's private CA.
-    #[arg(long, value_name = "FILE")]
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    /// Accept any TLS certificate (throw-away test instances only).
-    #[arg(long)]
-    #[serde(default)]
-    pub insecure: bool,
+/// How a setting's layer lies over the one below it: the profile file, the environment, the
+/// flags, each over the one before, with the declared defaults at the bottom.
+pub trait Layer: Default {
+    /// This layer over `lower`: what this one leaves empty comes from `lower`.
+    fn over(self, lower: Self) -> Self;
+    /// The bottom layer: every declared default.
+    fn defaults() -> Self {
+        Self::default()
+    }
 }
 
-/// Every setting of a target, from any layer: the profile file (YAML, these keys), the
-/// environment, and the `run` flags. A field left empty by a layer is filled by the one below.
-#[derive(Clone, Debug, Default, Args, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    /// Base URL of the implementation (without it, and without --profile, the bundled
-    /// reference server is started in-process and tested).
-    #[arg(long = "target", value_name = "URL")]
-    #[serde(default)]
-    pub base_url: Option<String>,
-    /// The user to log in as (or TOKEN_CONFORMANCE_USERNAME).
-    #[arg(long, value_name = "U")]
-    #[serde(default)]
-    pub username: Option<String>,
-    /// The environment variable that holds the username (profile only).
-    #[arg(skip)]
-    #[serde(default)]
-    pub username_env: Option<String>,
-    /// Its password (prefer TOKEN_CONFORMANCE_PASSWORD: flags show in process lists). A
-    /// profile may not hold one.
-    #[arg(long, value_name = "P")]
-    #[serde(default)]
-    pub password: Option<Secret>,
-    /// The environment variable that holds the password (profile only).
-    #[arg(skip)]
-    #[serde(default)]
-    pub password_env: Option<String>,
-    /// The target's refresh token lifespan in days.
-    #[arg(long = "refresh-lifespan-days", value_name = "N")]
-    #[serde(default)]
-    pub refresh_token_lifespan_days: Option<u32>,
-    /// The target's access token lifespan in hours.
-    #[arg(long = "access-lifespan-hours", value_name = "N")]
-    #[serde(default)]
-    pub access_token_lifespan_hours: Option<u32>,
-    /// Allowed error of the run's time arithmetic, the one meaning of this setting: a token's
-    /// reported lifespan against the configured one, a control-protocol clock move against the
-    /// one asked, and the run's own prediction of whether a token has expired. At least 1s
-    /// (the API's timestamps and a round trip are not more exact) [default: 1s].
-    #[arg(long, value_name = "DURATION")]
-    #[serde(default)]
-    pub tolerance: Option<Span>,
-    /// Per-request timeout (e.g. 10s).
-    #[arg(long, value_name = "DURATION")]
-    #[serde(default)]
-    pub timeout: Option<Span>,
-    /// Largest response body read; a larger one fails its step (default 1 MiB).
-    #[arg(long, value_name = "BYTES")]
-    #[serde(default)]
-    pub max_response_bytes: Option<usize>,
-    /// Base URL of the target's control protocol.
-    #[arg(long, value_name = "URL")]
-    #[serde(default)]
-    pub control_url: Option<String>,
-    /// A capability the control protocol offers (repeatable; default: ask it).
-    #[arg(long = "capability", value_name = "NAME", value_parser = parse_capability)]
-    #[serde(default)]
-    pub capabilities: Vec<Capability>,
-    /// A user of the target who signs in through SSO, for the cases about SSO users (without
-    /// it they need the control protocol's `users` capability).
-    #[arg(long, value_name = "EMAIL")]
-    #[serde(default)]
-    pub sso_username: Option<String>,
-    /// The id of a user other than the profile's, for the cases that send another user's
-    /// `user_id` (without it: one the control protocol creates, or the next id).
-    #[arg(long, value_name = "ID")]
-    #[serde(default)]
-    pub other_user_id: Option<i64>,
-    /// A header sent on every request to the target and its control protocol, as
-    /// `Name: value` (repeatable); `${VAR}` in the value is read from the environment. Values
-    /// are redacted in every output, like passwords.
-    #[arg(long = "header", value_name = "NAME: VALUE")]
-    #[serde(default)]
-    pub headers: Vec<String>,
-    /// At most this many requests per second to the target.
-    #[arg(long, value_name = "N")]
-    #[serde(default)]
-    pub rate: Option<f64>,
-    /// Allow plain http:// to a host that is not this machine (the password travels in
-    /// clear text).
-    #[arg(long)]
-    #[serde(default)]
-    pub allow_plain_http: bool,
-    /// TLS options.
-    #[command(flatten)]
-    #[serde(default)]
-    pub tls: Tls,
+impl<T> Layer for Option<T> {
+    fn over(self, lower: Self) -> Self {
+        self.or(lower)
+    }
+}
+
+/// A switch is on when any layer turns it on.
+impl Layer for bool {
+    fn over(self, lower: Self) -> Self {
+        self || lower
+    }
+}
+
+/// A list given by a layer replaces the one below (`capabilities`); the lists that add up
+/// instead are declared `[adds up]`.
+impl<T> Layer for Vec<T> {
+    fn over(self, lower: Self) -> Self {
+        if self.is_empty() { lower } else { self }
+    }
+}
+
+/// A list that adds up: the lower layer's entries, then this one's.
+fn add_up<T>(upper: Vec<T>, lower: Vec<T>) -> Vec<T> {
+    lower.into_iter().chain(upper).collect()
+}
+
+/// A declared default, parsed as the flag's own value would be.
+fn default_of<T: std::str::FromStr>(text: &str, setting: &str) -> T {
+    text.parse()
+        .unwrap_or_else(|_| panic!("the declared default of {setting}, `{text}`, does not parse"))
+}
+
+/// Adds `note` to the help of `cmd`'s flag `id`, when it has one.
+fn annotate(cmd: clap::Command, id: &str, note: &str) -> clap::Command {
+    if !cmd.get_arguments().any(|a| a.get_id() == id) {
+        return cmd;
+    }
+    cmd.mut_arg(id, |a| {
+        let with = |help: Option<&clap::builder::StyledStr>| match help {
+            Some(h) => format!("{h} {note}"),
+            None => note.to_owned(),
+        };
+        let long = a.get_long_help().map(|h| with(Some(h)));
+        let a = a.clone().help(with(a.get_help()));
+        match long {
+            Some(l) => a.long_help(l),
+            None => a,
+        }
+    })
+}
+
+/// Declares a group of settings, each once: its doc comment is the flag's help and the profile
+/// key's documentation; its `#[arg]` the flag; its name the profile key; `= "text"` its
+/// default (parsed like the flag, and shown in the help); `[env CONST = "VAR", named by KEY]`
+/// the environment variable it is read from (or the one the profile's KEY names); `[adds up]`
+/// a list whose layers add up. Generates the struct (a clap `Args` and a serde profile shape),
+/// its [`Layer`] and, for settings read from the environment, `from_env`.
+macro_rules! settings {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $(
+                $(#[$attr:meta])*
+                $field:ident: $ty:ty
+                $(= $default:literal)?
+                $([env $env_const:ident = $env_var:literal, named by $env_key:ident])?
+                $([adds $adds:ident])?
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, Default, Args, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $(
+                $(#[$attr])*
+                $(#[doc = ""] #[doc = concat!("[default: ", $default, "]")])?
+                $(#[doc = ""] #[doc = concat!("[env: ", $env_var, ", or the variable `", stringify!($env_key), "` names]")])?
+                #[serde(default)]
+                pub $field: $ty,
+            )*
+        }
+
+        $($(
+            #[doc = concat!("The environment variable `", stringify!($field), "` is read from, unless the profile's `", stringify!($env_key), "` names another.")]
+            pub const $env_const: &str = $env_var;
+        )?)*
+
+        impl Layer for $name {
+            fn over(self, lower: Self) -> Self {
+                Self {
+                    $( $field: settings!(@over $($adds)? self.$field, lower.$field), )*
+                }
+            }
+
+            fn defaults() -> Self {
+                Self {
+                    $( $field: settings!(@default $field $($default)?), )*
+                }
+            }
+        }
+
+        impl $name {
+            /// `cmd`'s flags for these settings, with each declared default and environment
+            /// variable in their help, as clap shows its own (the flags themselves default to
+            /// nothing, so that a lower layer shows through).
+            pub fn document(cmd: clap::Command) -> clap::Command {
+                #[allow(unused_mut)]
+                let mut cmd = cmd;
+                $(
+                    $( cmd = annotate(cmd, stringify!($field), &format!("[default: {}]", $default)); )?
+                    $( cmd = annotate(cmd, stringify!($field), concat!("[env: ", $env_var, "]")); )?
+                )*
+                cmd
+            }
+
+            /// The environment layer: the settings read from the environment, from the
+            /// variables `lower` names (or the declared ones). An empty variable counts as unset.
+            pub fn from_env(lower: &Self, env: &impl Fn(&str) -> Option<String>) -> Self {
+                #[allow(unused_mut)]
+                let mut layer = Self::default();
+                let _ = (lower, env);
+                $($(
+                    layer.$field = env(lower.$env_key.as_deref().unwrap_or($env_const))
+                        .filter(|v| !v.is_empty())
+                        .map(Into::into);
+                )?)*
+                layer
+            }
+        }
+    };
+    (@over up $upper:expr, $lower:expr) => { add_up($upper, $lower) };
+    (@over $upper:expr, $lower:expr) => { Layer::over($upper, $lower) };
+    (@default $field:ident $default:literal) => { Some(default_of($default, stringify!($field))) };
+    (@default $field:ident) => { Layer::defaults() };
+}
+
+settings! {
+    /// TLS options for HTTPS targets.
+    pub struct Tls {
+        /// Extra CA certificates (PEM) to trust: a staging instance's private CA.
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<PathBuf>,
+        /// Accept any TLS certificate (throw-away test instances only).
+        #[arg(long)]
+        insecure: bool,
+    }
+}
+
+settings! {
+    /// Every setting of a target, from any layer: the profile file (YAML, these keys), the
+    /// environment, and the `run` flags. A field left empty by a layer is filled by the one below.
+    pub struct Settings {
+        /// Base URL of the implementation (without it, and without --profile, the bundled
+        /// reference server is started in-process and tested).
+        #[arg(long = "target", value_name = "URL")]
+        base_url: Option<String>,
+        /// The user to log in as.
+        #[arg(long, value_name = "U")]
+        username: Option<String>
+            [env ENV_USERNAME = "TOKEN_CONFORMANCE_USERNAME", named by username_env],
+        /// The environment variable that holds the username (profile only).
+        #[arg(skip)]
+        username_env: Option<String>,
+        /// Its password (prefer the environment: flags show in process lists). A profile may
+        /// not hold one.
+        #[arg(long, value_name = "P")]
+        password: Option<Secret>
+            [env ENV_PASSWORD = "TOKEN_CONFORMANCE_PASSWORD", named by password_env],
+        /// The environment variable that holds the password (profile only).
+        #[arg(skip)]
+        password_env: Option<String>,
+        /// The target's refresh token lifespan in days (the vendor's default).
+        #[arg(long = "refresh-lifespan-days", value_name = "N")]
+        refresh_token_lifespan_days: Option<u32> = "60",
+        /// The target's access token lifespan in hours (the vendor's default).
+        #[arg(long = "access-lifespan-hours", value_name = "N")]
+        access_token_lifespan_hours: Option<u32> = "24",
+        /// Allowed error of the run's time arithmetic, the one meaning of this setting: a token's
+        /// reported lifespan against the configured one, a control-protocol clock move against the
+        /// one asked, and the run's own prediction of whether a token has expired. At least 1s
+        /// (the API's timestamps and a round trip are not more exact).
+        #[arg(long, value_name = "DURATION")]
+        tolerance: Option<Span> = "1s",
+        /// Per-request timeout.
+        #[arg(long, value_name = "DURATION")]
+        timeout: Option<Span> = "10s",
+        /// Largest response body read, in bytes; a larger one fails its step.
+        #[arg(long, value_name = "BYTES")]
+        max_response_bytes: Option<usize> = "1048576",
+        /// Base URL of the target's control protocol.
+        #[arg(long, value_name = "URL")]
+        control_url: Option<String>,
+        /// A capability the control protocol offers (repeatable; default: ask it). A layer's
+        /// list replaces the one below.
+        #[arg(long = "capability", value_name = "NAME", value_parser = parse_capability)]
+        capabilities: Vec<Capability>,
+        /// A user of the target who signs in through SSO, for the cases about SSO users (without
+        /// it they need the control protocol's `users` capability).
+        #[arg(long, value_name = "EMAIL")]
+        sso_username: Option<String>,
+        /// The id of a user other than the profile's, for the cases that send another user's
+        /// `user_id` (without it: one the control protocol creates, or the next id).
+        #[arg(long, value_name = "ID")]
+        other_user_id: Option<i64>,
+        /// A header sent on every request to the target and its control protocol, as
+        /// `Name: value` (repeatable); `${VAR}` in the value is read from the environment. Values
+        /// are redacted in every output, like passwords. The profile's and the flags' add up.
+        #[arg(long = "header", value_name = "NAME: VALUE")]
+        headers: Vec<String> [adds up],
+        /// At most this many requests per second to the target.
+        #[arg(long, value_name = "N")]
+        rate: Option<f64>,
+        /// Allow plain http:// to a host that is not this machine (the password travels in
+        /// clear text).
+        #[arg(long)]
+        allow_plain_http: bool,
+        /// TLS options.
+        #[command(flatten)]
+        tls: Tls,
+    }
 }
 
 impl Settings {
-    /// These settings over `lower`: every field this layer leaves empty comes from `lower`.
-    pub fn over(self, lower: Self) -> Self {
-        Self {
-            base_url: self.base_url.or(lower.base_url),
-            username: self.username.or(lower.username),
-            username_env: self.username_env.or(lower.username_env),
-            password: self.password.or(lower.password),
-            password_env: self.password_env.or(lower.password_env),
-            refresh_token_lifespan_days: self
-                .refresh_token_lifespan_days
-                .or(lower.refresh_token_lifespan_days),
-            access_token_lifespan_hours: self
-                .access_token_lifespan_hours
-                .or(lower.access_token_lifespan_hours),
-            tolerance: self.tolerance.or(lower.tolerance),
-            timeout: self.timeout.or(lower.timeout),
-            max_response_bytes: self.max_response_bytes.or(lower.max_response_bytes),
-            control_url: self.control_url.or(lower.control_url),
-            capabilities: if self.capabilities.is_empty() {
-                lower.capabilities
-            } else {
-                self.capabilities
-            },
-            sso_username: self.sso_username.or(lower.sso_username),
-            other_user_id: self.other_user_id.or(lower.other_user_id),
-            // Headers add up: a profile's gateway key and a flag's tracing header both go out.
-            headers: lower.headers.into_iter().chain(self.headers).collect(),
-            rate: self.rate.or(lower.rate),
-            allow_plain_http: self.allow_plain_http || lower.allow_plain_http,
-            tls: Tls {
-                ca_file: self.tls.ca_file.or(lower.tls.ca_file),
-                insecure: self.tls.insecure || lower.tls.insecure,
-            },
-        }
-    }
-
     /// The settings of a server started for the run, with its control protocol.
     pub fn local(base_url: &str, control_url: &str, username: &str, password: &str) -> Self {
         Self {
@@ -222,18 +317,5 @@ impl Settings {
             );
         }
         Ok(file)
-    }
-
-    /// The environment layer: the credentials, from the variables `lower` names (or the
-    /// default ones).
-    pub fn from_env(lower: &Self, env: &impl Fn(&str) -> Option<String>) -> Self {
-        let var = |name: &Option<String>, default: &str| {
-            env(name.as_deref().unwrap_or(default)).filter(|v| !v.is_empty())
-        };
-        Self {
-            username: var(&lower.username_env, ENV_USERNAME),
-            password: var(&lower.password_env, ENV_PASSWORD).map(Secret::new),
-            ..Self::default()
-        }
     }
 }

@@ -8,6 +8,7 @@ use super::resolve::*;
 use super::settings::*;
 use crate::duration::Span;
 use crate::error::ErrorKind;
+use clap::Args as _;
 
 fn profile(text: &str) -> tempfile::NamedTempFile {
     let mut f = tempfile::NamedTempFile::new().expect("tmp");
@@ -181,4 +182,51 @@ fn typos_and_bad_urls_are_profile_errors() {
     };
     let e = Target::resolve(None, &o, |_| None).expect_err("url");
     assert!(e.message.contains("not an http"), "{e}");
+}
+
+#[test]
+fn the_declared_defaults_are_the_bottom_layer() {
+    let d = Settings::defaults();
+    assert_eq!(d.timeout, Some(Span::from_secs(10)));
+    assert_eq!(d.tolerance, Some(MIN_TOLERANCE));
+    assert_eq!(d.max_response_bytes, Some(1024 * 1024));
+    let s = Settings {
+        base_url: Some("https://x".into()),
+        username: Some("u".into()),
+        password: Some(Secret::new("p")),
+        ..Settings::default()
+    };
+    let t = Target::resolve(None, &s, |_| None).expect("ok");
+    assert_eq!(t.timeout, Span::from_secs(10));
+    assert_eq!(t.max_response_bytes, 1024 * 1024);
+    assert_eq!(t.refresh_lifespan, Span::from_secs(60 * 86_400));
+    assert_eq!(t.access_lifespan, Span::from_secs(24 * 3_600));
+    assert!(t.lifespans_defaulted());
+    let f = profile("timeout: 3s\n");
+    let t = Target::resolve(Some(f.path()), &s, |_| None).expect("ok");
+    assert_eq!(
+        t.timeout,
+        Span::from_secs(3),
+        "a profile's value beats a default"
+    );
+}
+
+#[test]
+fn the_help_shows_each_declared_default_and_variable() {
+    let cmd = Settings::document(Settings::augment_args(clap::Command::new("run")));
+    let help = |id: &str| {
+        cmd.get_arguments()
+            .find(|a| a.get_id() == id)
+            .and_then(|a| a.get_help())
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    };
+    assert!(
+        help("timeout").ends_with("[default: 10s]"),
+        "{}",
+        help("timeout")
+    );
+    assert!(help("tolerance").ends_with("[default: 1s]"));
+    assert!(help("password").ends_with("[env: TOKEN_CONFORMANCE_PASSWORD]"));
+    assert!(!help("control_url").contains("[default"));
 }
