@@ -4,7 +4,7 @@
 include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
 
 /// The place built-in cases are reported at, as if read from a checkout.
-pub const CASES_DIR: &str = "cases";
+pub(crate) const CASES_DIR: &str = "cases";
 
 /// The built-in snapshot of a case, if there is one.
 pub fn snapshot(case_id: &str) -> Option<&'static str> {

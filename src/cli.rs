@@ -9,7 +9,7 @@ use clap::Args;
 
 use crate::case::{self, Case};
 use crate::error::{BadValue, Error, ErrorKind, Exit, Place};
-pub use crate::lint::{MAX_CREATED_TOKENS, MAX_WRONG_PASSWORDS, lint, list};
+pub use crate::lint::{lint, list};
 use crate::report::{Redactor, Style, console};
 use crate::run::{self, Options};
 use crate::snapshot::{SnapshotStore, apply_snapshots};
@@ -115,7 +115,7 @@ impl RunArgs {
 }
 
 /// Loads the spec named by `sources`, or the one built into the binary.
-pub fn load_spec(sources: &Sources) -> Result<Spec, Error> {
+pub(crate) fn load_spec(sources: &Sources) -> Result<Spec, Error> {
     match &sources.spec {
         Some(file) => Spec::load(file),
         None => Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)),
@@ -159,7 +159,7 @@ pub fn export_cases(dir: &Path) -> Exit {
 }
 
 /// Prints errors to stderr and returns the exit code they call for.
-pub fn report_errors(errors: &[Error]) -> Exit {
+pub(crate) fn report_errors(errors: &[Error]) -> Exit {
     for e in errors {
         eprintln!("{e}");
     }

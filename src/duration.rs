@@ -23,22 +23,22 @@ impl Span {
     }
 
     /// In microseconds.
-    pub fn micros(self) -> i64 {
+    pub(crate) fn micros(self) -> i64 {
         self.micros
     }
 
     /// In seconds, with the fraction.
-    pub fn as_secs_f64(self) -> f64 {
+    pub(crate) fn as_secs_f64(self) -> f64 {
         self.micros as f64 / 1e6
     }
 
     /// As a std duration (negative spans become zero).
-    pub fn to_std(self) -> std::time::Duration {
+    pub(crate) fn to_std(self) -> std::time::Duration {
         std::time::Duration::from_micros(u64::try_from(self.micros).unwrap_or(0))
     }
 
     /// As a `time` duration.
-    pub fn to_time(self) -> time::Duration {
+    pub(crate) fn to_time(self) -> time::Duration {
         time::Duration::microseconds(self.micros)
     }
 
@@ -106,7 +106,7 @@ impl Span {
     /// This span written in the largest unit `like` is a whole number of (days, hours,
     /// minutes, seconds), so that two spans compared read in one unit: `12h` against `24h`,
     /// not `12h` against `1d`.
-    pub fn in_units_of(self, like: Span) -> String {
+    pub(crate) fn in_units_of(self, like: Span) -> String {
         let unit = [
             ("d", 86_400_000_000_i64),
             ("h", 3_600_000_000),

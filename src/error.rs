@@ -122,7 +122,7 @@ impl Error {
 
     /// Adds a hint when there is one.
     #[must_use]
-    pub fn hint_if(mut self, hint: Option<String>) -> Self {
+    pub(crate) fn hint_if(mut self, hint: Option<String>) -> Self {
         if hint.is_some() {
             self.hint = hint;
         }
@@ -161,7 +161,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(
+pub(crate) fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {

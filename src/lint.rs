@@ -25,12 +25,12 @@ pub fn list(sources: &Sources) -> Exit {
 /// The most wrong passwords a run may send the profile's account: the wrong password, the
 /// empty password and the `TOKEN` header cases. Well under any lockout threshold, so a run can
 /// never lock out the account it logs in with.
-pub const MAX_WRONG_PASSWORDS: usize = 3;
+pub(crate) const MAX_WRONG_PASSWORDS: usize = 3;
 
 /// The most refresh tokens a plain run's cases may create for the profile's account beyond
 /// those its pool lends (the API cannot revoke them): a plain deployment keeps at most
 /// `--jobs` + this many.
-pub const MAX_CREATED_TOKENS: usize = 3;
+pub(crate) const MAX_CREATED_TOKENS: usize = 3;
 
 /// `lint`: prints how the cases load against the contract, and what they leave untested; fails
 /// when the cases would send the profile's account more wrong passwords than promised, or leave

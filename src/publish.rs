@@ -71,7 +71,7 @@ fn usage(path: &Path, message: impl Into<String>) -> Error {
 }
 
 /// Reads the signing key before the run, so a wrong path fails fast rather than after it.
-pub fn signing_key(args: &PublishArgs) -> Result<Option<ed25519_dalek::SigningKey>, Error> {
+pub(crate) fn signing_key(args: &PublishArgs) -> Result<Option<ed25519_dalek::SigningKey>, Error> {
     args.sign_key
         .as_deref()
         .map(|p| {

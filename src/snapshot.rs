@@ -174,7 +174,7 @@ pub fn path(dir: &Path, case_id: &str) -> PathBuf {
 }
 
 /// The whole `.snap` file for `text`.
-pub fn file_text(case: &CaseResult, text: &str) -> String {
+pub(crate) fn file_text(case: &CaseResult, text: &str) -> String {
     format!(
         "---\nsource: {}\nexpression: {}\n---\n{text}\n",
         case.file, case.id
@@ -182,7 +182,7 @@ pub fn file_text(case: &CaseResult, text: &str) -> String {
 }
 
 /// The contents of a `.snap` file, without its header.
-pub fn contents(file: &str) -> &str {
+pub(crate) fn contents(file: &str) -> &str {
     let body = file
         .strip_prefix("---\n")
         .map_or(file, |rest| match rest.find("\n---\n") {
@@ -204,7 +204,7 @@ pub enum Comparison {
 }
 
 /// Compares `text` with the snapshot of `case_id` in `dir`.
-pub fn compare(dir: &Path, case_id: &str, text: &str) -> Comparison {
+pub(crate) fn compare(dir: &Path, case_id: &str, text: &str) -> Comparison {
     compare_with(
         std::fs::read_to_string(path(dir, case_id)).ok().as_deref(),
         text,
@@ -285,7 +285,7 @@ pub fn diff(old: &str, new: &str) -> String {
 }
 
 /// Where the reference server's accepted snapshots live in a checkout.
-pub const DEFAULT_SNAPSHOTS: &str = "snapshots";
+pub(crate) const DEFAULT_SNAPSHOTS: &str = "snapshots";
 
 /// Where a run's accepted snapshots are.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -301,7 +301,7 @@ impl SnapshotStore {
     /// reference server running the built-in cases (`reference`), a checkout's `snapshots/`
     /// (so drift can be reviewed, and where `update` writes) or else the built-in ones.
     /// Another target's snapshots are only the ones the flag names.
-    pub fn choose(flag: Option<&Path>, reference: bool, update: bool) -> Option<Self> {
+    pub(crate) fn choose(flag: Option<&Path>, reference: bool, update: bool) -> Option<Self> {
         if let Some(dir) = flag {
             return Some(Self::Dir(dir.to_owned()));
         }

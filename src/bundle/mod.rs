@@ -26,11 +26,11 @@ use crate::run::{RunReport, Verdict};
 pub use verify::{Problem, Verified, verify};
 
 /// The manifest's file name.
-pub const MANIFEST: &str = "manifest.json";
+pub(crate) const MANIFEST: &str = "manifest.json";
 /// The signature's file name: the 64 raw bytes of an Ed25519 signature over `manifest.json`.
-pub const SIGNATURE: &str = "manifest.sig";
+pub(crate) const SIGNATURE: &str = "manifest.sig";
 /// The manifest's format tag.
-pub const FORMAT: &str = "token-conformance-bundle/1";
+pub(crate) const FORMAT: &str = "token-conformance-bundle/1";
 
 /// Where the run's cases came from.
 #[derive(Clone, Debug)]
@@ -97,7 +97,7 @@ fn write_error(path: &Path, message: impl Into<String>) -> WriteError {
 }
 
 /// SHA-256 in lower-case hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     keys::hex(&Sha256::digest(bytes))
 }
 

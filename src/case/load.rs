@@ -84,7 +84,7 @@ fn load_texts(
 /// The id a case file's path gives it: its path under the cases directory, without the
 /// extension, with `/` as `.` (`access-token/create.revoked-refresh.yaml` is
 /// `access-token.create.revoked-refresh`).
-pub fn id_from_path(dir: &Path, file: &Path) -> Option<String> {
+pub(crate) fn id_from_path(dir: &Path, file: &Path) -> Option<String> {
     let rel = file.strip_prefix(dir).ok()?.with_extension("");
     let parts: Vec<&str> = rel.iter().map(|p| p.to_str()).collect::<Option<_>>()?;
     Some(parts.join("."))

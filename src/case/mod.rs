@@ -22,7 +22,7 @@ mod properties;
 mod tests;
 
 pub use crate::spec::Severity;
-pub use load::{id_from_path, load_builtin, load_dir};
+pub use load::{load_builtin, load_dir};
 pub use model::{
     Action, Body, Borrow, Call, Case, ClockTarget, CreateUser, Encoding, Expect, JsonType, Matcher,
     Outcome, Pattern, SetLifespans, Statuses, Step,

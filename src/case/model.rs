@@ -211,7 +211,7 @@ impl Outcome {
     }
 
     /// Whether this outcome is a refusal of the request's input.
-    pub fn is_refusal(&self) -> bool {
+    pub(crate) fn is_refusal(&self) -> bool {
         self.refused.is_some()
     }
 }
@@ -240,7 +240,7 @@ pub struct Expect {
 
 impl Expect {
     /// The alternatives, as a list (a plain expectation is a list of one).
-    pub fn outcomes(&self) -> Vec<Outcome> {
+    pub(crate) fn outcomes(&self) -> Vec<Outcome> {
         if self.one_of.is_empty() {
             vec![Outcome {
                 status: self.status.clone(),
@@ -340,7 +340,7 @@ pub struct Call {
 impl Call {
     /// Whether some acceptable outcome allows `status` (an outcome without a status allows
     /// any; a refusal allows every 4xx).
-    pub fn accepts_status(&self, status: u16) -> bool {
+    pub(crate) fn accepts_status(&self, status: u16) -> bool {
         self.outcomes.iter().any(|o| match (&o.status, &o.refused) {
             (Some(s), _) => s.0.contains(&status),
             (None, Some(_)) => (400..500).contains(&status),
@@ -349,7 +349,7 @@ impl Call {
     }
 
     /// The statuses the step names, in order, without repeats.
-    pub fn expected_statuses(&self) -> Vec<u16> {
+    pub(crate) fn expected_statuses(&self) -> Vec<u16> {
         let mut out: Vec<u16> = Vec::new();
         for s in self.outcomes.iter().flat_map(Outcome::statuses) {
             if !out.contains(&s) {
@@ -357,11 +357,6 @@ impl Call {
             }
         }
         out
-    }
-
-    /// Whether every outcome of the step is a refusal of its input.
-    pub fn expects_refusal(&self) -> bool {
-        !self.outcomes.is_empty() && self.outcomes.iter().all(Outcome::is_refusal)
     }
 }
 
@@ -436,7 +431,7 @@ pub struct Case {
 impl Case {
     /// Whether the case changes state that other cases see (clock, lifespans) and so must run
     /// alone.
-    pub fn is_exclusive(&self) -> bool {
+    pub(crate) fn is_exclusive(&self) -> bool {
         self.needs.iter().any(|c| c.is_global())
     }
 

@@ -3,7 +3,7 @@
 use super::{CheckInfo, Context, Finding, Findings};
 
 /// Responses carrying tokens are not cached.
-pub const NO_STORE: CheckInfo = CheckInfo::should(
+pub(crate) const NO_STORE: CheckInfo = CheckInfo::should(
     "cache_control.no_store",
     "Responses that carry a token send `Cache-Control: no-store`.",
 );

@@ -4,14 +4,14 @@
 use super::{CheckInfo, Context, Finding, Findings};
 
 /// A request the case expects refused gets a client error, whatever else the case expects.
-pub const KEPT: CheckInfo = CheckInfo::must(
+pub(crate) const KEPT: CheckInfo = CheckInfo::must(
     "client_error.kept",
     "A request the case expects refused (every status it expects is 4xx: bad input, a dead or unknown token, a wrong password) gets a 4xx: not a 2xx, which accepted it, nor a 5xx, which crashed on it.",
 )
 .in_every_case();
 
 /// No request gets a server error.
-pub const NO_SERVER_ERROR: CheckInfo = CheckInfo::must(
+pub(crate) const NO_SERVER_ERROR: CheckInfo = CheckInfo::must(
     "server_error.none",
     "No request gets a 5xx: the contract documents 500, but a conformant server answers every request of the suite, well-formed or not, without an internal error (a 503 is waited out first, and judged by the case).",
 )

@@ -9,12 +9,12 @@ pub const JSON: CheckInfo = CheckInfo::must(
     "Responses with a documented body have a JSON Content-Type.",
 );
 /// The Content-Type is exactly application/json.
-pub const EXACT: CheckInfo = CheckInfo::should(
+pub(crate) const EXACT: CheckInfo = CheckInfo::should(
     "content_type.application_json",
     "The Content-Type is application/json (not text/json or another JSON type).",
 );
 /// The body parses as JSON.
-pub const BODY_JSON: CheckInfo =
+pub(crate) const BODY_JSON: CheckInfo =
     CheckInfo::must("body.json", "A documented JSON body parses as JSON.");
 
 /// The media type's essence, lower-cased, and whether it is a JSON type at all.
@@ -49,7 +49,7 @@ pub fn json(cx: &Context<'_>, out: &mut Findings) {
 }
 
 /// `content_type.application_json`.
-pub fn exact(cx: &Context<'_>, out: &mut Findings) {
+pub(crate) fn exact(cx: &Context<'_>, out: &mut Findings) {
     let Some(raw) = cx.x.header("content-type").filter(|_| cx.wants_json()) else {
         return;
     };
@@ -66,7 +66,7 @@ pub fn exact(cx: &Context<'_>, out: &mut Findings) {
 }
 
 /// `body.json`.
-pub fn body_json(cx: &Context<'_>, out: &mut Findings) {
+pub(crate) fn body_json(cx: &Context<'_>, out: &mut Findings) {
     if let Body::NotJson(complaint) = cx.body {
         let body = cx.x.body;
         let shown = String::from_utf8_lossy(&body[..body.len().min(120)]).into_owned();

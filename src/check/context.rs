@@ -77,7 +77,7 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     /// Whether the response is due a JSON body: its status documents one, or it is an error.
-    pub fn wants_json(&self) -> bool {
+    pub(crate) fn wants_json(&self) -> bool {
         !matches!(self.body, Body::NotJudged)
     }
 
@@ -100,7 +100,7 @@ impl Context<'_> {
     }
 
     /// The allowed values of a string enum field of the documented body.
-    pub fn enum_values(&self, field: &str) -> Option<&[String]> {
+    pub(crate) fn enum_values(&self, field: &str) -> Option<&[String]> {
         self.documented?.enum_fields.get(field).map(Vec::as_slice)
     }
 }

@@ -5,7 +5,7 @@ use super::{CheckInfo, Context, Finding, Findings};
 use crate::spec::Severity;
 
 /// A dead token is refused, not answered 200 with a dead status.
-pub const REFUSED: CheckInfo = CheckInfo::should(
+pub(crate) const REFUSED: CheckInfo = CheckInfo::should(
     "dead_token.refused",
     "A dead token is refused with 401, not answered 2xx with EXPIRED or REVOKED (clients that look only at the status take any 2xx as valid).",
 );
@@ -53,7 +53,7 @@ pub fn refused(cx: &Context<'_>, out: &mut Findings) {
 }
 
 /// A dead token does nothing.
-pub const UNUSABLE: CheckInfo = CheckInfo::must(
+pub(crate) const UNUSABLE: CheckInfo = CheckInfo::must(
     "dead_token.unusable",
     "A token revoked (by regeneration, revokeAPIAccessTokens or an administrator), or reported or known expired, mints, regenerates and revokes nothing: the call is refused. Regeneration may renew an expired token that is not revoked.",
 );

@@ -5,12 +5,12 @@ use serde_json::Value;
 use super::{CheckInfo, Context, Finding, Findings};
 
 /// 4xx bodies have the Error shape.
-pub const SHAPE: CheckInfo = CheckInfo::must(
+pub(crate) const SHAPE: CheckInfo = CheckInfo::must(
     "error.shape",
     "A 4xx body is a JSON object with a string `detail`.",
 );
 /// 4xx bodies carry a string code.
-pub const CODE: CheckInfo = CheckInfo::should(
+pub(crate) const CODE: CheckInfo = CheckInfo::should(
     "error.code",
     "A 4xx body carries a string `code`, as real servers send.",
 );

@@ -4,7 +4,7 @@ use super::{CheckInfo, Context, Finding, Findings};
 use crate::duration::Span;
 
 /// Expiry arithmetic.
-pub const LIFESPAN: CheckInfo = CheckInfo::must(
+pub(crate) const LIFESPAN: CheckInfo = CheckInfo::must(
     "expiry.lifespan",
     "`token_expires_at - created_at` equals the configured lifespan within the tolerance.",
 );

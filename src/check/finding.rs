@@ -108,12 +108,7 @@ impl Findings {
     }
 
     /// The findings, in order.
-    pub fn into_vec(self) -> Vec<Finding> {
+    pub(crate) fn into_vec(self) -> Vec<Finding> {
         self.0
-    }
-
-    /// The findings so far.
-    pub fn as_slice(&self) -> &[Finding] {
-        &self.0
     }
 }

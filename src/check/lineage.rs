@@ -10,17 +10,17 @@ use super::{CheckInfo, Context, Finding, Findings, Seen};
 use crate::spec::TokenShape;
 
 /// The owner of a token is the user it was issued to.
-pub const OWNER: CheckInfo = CheckInfo::must(
+pub(crate) const OWNER: CheckInfo = CheckInfo::must(
     "token.owner",
     "A token object names the user the request named, the user the token was issued to, and for a regenerated token its predecessor's owner.",
 );
 /// A token's times never change.
-pub const STABLE: CheckInfo = CheckInfo::must(
+pub(crate) const STABLE: CheckInfo = CheckInfo::must(
     "token.stable",
     "`created_at` and `token_expires_at` of a token are the same, within the tolerance, in every answer about it.",
 );
 /// Regeneration keeps the name.
-pub const NAME_KEPT: CheckInfo = CheckInfo::must(
+pub(crate) const NAME_KEPT: CheckInfo = CheckInfo::must(
     "token.name_kept",
     "A regenerated token keeps its predecessor's name.",
 );

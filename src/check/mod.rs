@@ -25,15 +25,15 @@ mod token_status;
 mod token_value;
 
 pub use context::{Context, Exchange};
-pub use engine::{
-    CAPTURE, CONTROL, ENGINE_CHECKS, EXPECT_BODY, EXPECT_HEADER, EXPECT_PREFERRED, EXPECT_STATUS,
-    RATE_LIMITED, REFUSAL_UNCHANGED, SETUP, SNAPSHOT_DRIFT, TRANSPORT,
+pub use engine::EXPECT_BODY;
+pub(crate) use engine::{
+    CAPTURE, CONTROL, ENGINE_CHECKS, EXPECT_HEADER, EXPECT_PREFERRED, EXPECT_STATUS, RATE_LIMITED,
+    REFUSAL_UNCHANGED, SETUP, SNAPSHOT_DRIFT, TRANSPORT,
 };
 pub use finding::{CheckFn, CheckInfo, Finding, Findings};
-pub use ledger::{
-    Expected, Fact, FirstAnswer, Held, Ledger, Lifespans, Origin, Seen, owner_text, parse_http_date,
-};
-pub use registry::{RESPONSE_CHECKS, all, judge};
-pub use request::{REQUEST_CHECKS, RequestCheckFn, RequestExchange, judge_request};
+pub use ledger::{Expected, Fact, FirstAnswer, Held, Ledger, Lifespans, Origin, Seen};
+pub use registry::{all, judge};
+pub(crate) use request::judge_request;
+pub use request::{RequestCheckFn, RequestExchange};
 pub use timestamp::parse as parse_timestamp;
-pub use token_value::{IssuedTokens, entropy_bits};
+pub use token_value::IssuedTokens;

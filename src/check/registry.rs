@@ -11,7 +11,7 @@ use super::{
 };
 
 /// Every response check, in the order it runs and CHECKS.md lists it.
-pub const RESPONSE_CHECKS: &[(CheckInfo, CheckFn)] = &[
+pub(crate) const RESPONSE_CHECKS: &[(CheckInfo, CheckFn)] = &[
     (status::DOCUMENTED, status::documented),
     (content_type::JSON, content_type::json),
     (content_type::EXACT, content_type::exact),

@@ -28,27 +28,27 @@ pub struct RequestExchange<'a> {
 pub type RequestCheckFn = fn(&RequestExchange<'_>, &mut Findings);
 
 /// The operation's method.
-pub const METHOD: CheckInfo = CheckInfo::must(
+pub(crate) const METHOD: CheckInfo = CheckInfo::must(
     "request.method",
     "(client) A request to an operation's path uses the method the contract documents for it.",
 );
 /// A documented media type.
-pub const MEDIA_TYPE: CheckInfo = CheckInfo::must(
+pub(crate) const MEDIA_TYPE: CheckInfo = CheckInfo::must(
     "request.media_type",
     "(client) A request's `Content-Type` is one the operation documents; its parameters and letter case aside.",
 );
 /// A body the schema accepts.
-pub const BODY: CheckInfo = CheckInfo::must(
+pub(crate) const BODY: CheckInfo = CheckInfo::must(
     "request.body",
     "(client) A request's body parses in its media type, gives no field twice, and matches the operation's request schema.",
 );
 
 /// Every request check, in the order it runs and CHECKS.md lists it.
-pub const REQUEST_CHECKS: &[(CheckInfo, RequestCheckFn)] =
+pub(crate) const REQUEST_CHECKS: &[(CheckInfo, RequestCheckFn)] =
     &[(METHOD, method), (MEDIA_TYPE, media_type), (BODY, body)];
 
 /// Judges a request with every request check.
-pub fn judge_request(r: &RequestExchange<'_>) -> Findings {
+pub(crate) fn judge_request(r: &RequestExchange<'_>) -> Findings {
     let mut out = Findings::default();
     for (_, check) in REQUEST_CHECKS {
         check(r, &mut out);

@@ -3,7 +3,7 @@
 use super::{CheckInfo, Context, Finding, Findings};
 
 /// The body matches the documented schema.
-pub const BODY: CheckInfo = CheckInfo::must(
+pub(crate) const BODY: CheckInfo = CheckInfo::must(
     "schema.body",
     "The body matches the schema documented for that operation and status.",
 );

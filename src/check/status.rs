@@ -3,7 +3,7 @@
 use super::{CheckInfo, Context, Finding, Findings};
 
 /// The status is documented for the operation.
-pub const DOCUMENTED: CheckInfo = CheckInfo::must(
+pub(crate) const DOCUMENTED: CheckInfo = CheckInfo::must(
     "status.documented",
     "The status code is one the contract documents for the operation.",
 );

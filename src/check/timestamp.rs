@@ -7,18 +7,18 @@ use time::format_description::well_known::Rfc3339;
 use super::{CheckInfo, Context, Finding, Findings};
 
 /// Timestamps are RFC 3339 with an offset.
-pub const RFC3339: CheckInfo = CheckInfo::must(
+pub(crate) const RFC3339: CheckInfo = CheckInfo::must(
     "timestamp.rfc3339",
     "Every date-time field is RFC 3339 with a UTC offset.",
 );
 /// Timestamps carry a fractional second.
-pub const FRACTION: CheckInfo = CheckInfo::should(
+pub(crate) const FRACTION: CheckInfo = CheckInfo::should(
     "timestamp.fraction",
     "Every date-time field carries fractional seconds (an SDK drops values without).",
 );
 
 /// A new token's creation time is near the time of the request.
-pub const SKEW: CheckInfo = CheckInfo::should(
+pub(crate) const SKEW: CheckInfo = CheckInfo::should(
     "timestamp.skew",
     "`created_at` of a token just issued lies within a minute of the time of the request.",
 );

@@ -8,22 +8,22 @@ use super::{CheckInfo, Context, Finding, Findings};
 use crate::spec::{Severity, States};
 
 /// token_status is one of the documented values.
-pub const KNOWN: CheckInfo = CheckInfo::must(
+pub(crate) const KNOWN: CheckInfo = CheckInfo::must(
     "token_status.known",
     "`token_status` is ACTIVE, EXPIRED or REVOKED.",
 );
 /// token_status is upper case.
-pub const UPPERCASE: CheckInfo = CheckInfo::should(
+pub(crate) const UPPERCASE: CheckInfo = CheckInfo::should(
     "token_status.uppercase",
     "`token_status` is in upper case, as every real server sends.",
 );
 /// token_status agrees with what the case knows.
-pub const AGREES: CheckInfo = CheckInfo::must(
+pub(crate) const AGREES: CheckInfo = CheckInfo::must(
     "token_status.agrees",
     "`token_status` agrees with what the case knows of the token (revoked, expired, active).",
 );
 /// Access tokens of a regenerated refresh token are reported revoked.
-pub const CASCADE: CheckInfo = CheckInfo::should(
+pub(crate) const CASCADE: CheckInfo = CheckInfo::should(
     "token_status.cascade",
     "Access tokens minted from a regenerated refresh token are no longer reported ACTIVE.",
 );

@@ -6,12 +6,12 @@ use std::sync::{Mutex, PoisonError};
 use super::{CheckInfo, Context, Finding, Findings};
 
 /// Every issued token is new.
-pub const UNIQUE: CheckInfo = CheckInfo::must(
+pub(crate) const UNIQUE: CheckInfo = CheckInfo::must(
     "token.unique",
     "Every token value issued during the run is unique.",
 );
 /// Tokens carry enough entropy.
-pub const ENTROPY: CheckInfo = CheckInfo::should(
+pub(crate) const ENTROPY: CheckInfo = CheckInfo::should(
     "token.entropy",
     "Token values carry at least 128 bits by a length and alphabet estimate.",
 );
@@ -37,7 +37,7 @@ impl IssuedTokens {
     /// A record that keeps a digest of each value (not the value, nor where it was seen) and
     /// the latest `capacity` of them: uniqueness is judged against those; a value's near
     /// neighbours cannot be.
-    pub fn digests_only(capacity: usize) -> Self {
+    pub(crate) fn digests_only(capacity: usize) -> Self {
         Self {
             seen: Mutex::default(),
             digests: Some(Mutex::new(Digests {
@@ -68,7 +68,7 @@ impl IssuedTokens {
     }
 
     /// Records `value` as issued at `place`; returns where it was issued before, if it was.
-    pub fn record(&self, value: &str, place: &str) -> Option<String> {
+    pub(crate) fn record(&self, value: &str, place: &str) -> Option<String> {
         if let Some(d) = &self.digests {
             let k = super::ledger::key(value);
             let mut d = d.lock().unwrap_or_else(PoisonError::into_inner);
@@ -95,7 +95,7 @@ impl IssuedTokens {
 
     /// Whether another value issued in the run differs from `value` in two characters or
     /// fewer (a counter's neighbours): a value near it may then be one of them.
-    pub fn crowded(&self, value: &str) -> bool {
+    pub(crate) fn crowded(&self, value: &str) -> bool {
         self.lock()
             .keys()
             .filter(|v| v.as_str() != value)
@@ -142,7 +142,7 @@ fn period(c: &[char]) -> Option<usize> {
 
 /// An estimate of the bits of entropy in a value, from the value itself: its length and
 /// alphabet, less what repeats (a block repeated, a run of one character, a counting run).
-pub fn entropy_bits(value: &str) -> f64 {
+pub(crate) fn entropy_bits(value: &str) -> f64 {
     let per = bits_per_char(value);
     let chars: Vec<char> = value.trim_end_matches('=').chars().collect();
     let chars = match period(&chars) {

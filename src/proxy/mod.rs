@@ -36,7 +36,7 @@ use crate::target::Target;
 
 /// The largest request or response body the proxy holds to judge: far above anything the
 /// contract's operations carry.
-pub const MAX_BODY: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_BODY: usize = 16 * 1024 * 1024;
 
 /// How a proxy session runs.
 #[derive(Clone, Debug)]

@@ -73,7 +73,7 @@ pub struct Judgement {
 
 impl Judgement {
     /// The first server finding that fails the target (a MUST; a SHOULD too under `strict`).
-    pub fn blocking(&self, strict: bool) -> Option<&Finding> {
+    pub(crate) fn blocking(&self, strict: bool) -> Option<&Finding> {
         self.server
             .iter()
             .find(|f| f.severity == Severity::Must || strict)
@@ -361,7 +361,7 @@ impl Model {
     }
 
     /// Ends the HAR.
-    pub fn finish_har(&self) -> std::io::Result<()> {
+    pub(crate) fn finish_har(&self) -> std::io::Result<()> {
         match self
             .har
             .lock()

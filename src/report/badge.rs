@@ -6,7 +6,7 @@
 use crate::run::{Conformance, RunReport, plural};
 
 /// The badge's left part.
-pub const LABEL: &str = "token-auth conformance";
+pub(crate) const LABEL: &str = "token-auth conformance";
 
 /// Green, amber and red, as shields.io draws them.
 const GREEN: &str = "#4c1";

@@ -18,7 +18,7 @@ pub struct Style {
 
 impl Style {
     /// Colour when stdout is a terminal and `NO_COLOR` is unset.
-    pub fn detect() -> Self {
+    pub(crate) fn detect() -> Self {
         use std::io::IsTerminal as _;
         Self {
             color: std::io::stdout().is_terminal()
@@ -46,7 +46,7 @@ impl Style {
 }
 
 /// The progress line for one finished case.
-pub fn progress_line(r: &CaseResult, style: Style) -> String {
+pub(crate) fn progress_line(r: &CaseResult, style: Style) -> String {
     let detail = match (&r.verdict, &r.skip_reason) {
         (Verdict::Skipped, Some(why)) => format!("({why})"),
         _ => format!("({}, {} ms)", plural(r.requests(), "request"), r.millis),

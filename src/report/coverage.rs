@@ -94,7 +94,7 @@ pub fn coverage(spec: &Spec, report: &RunReport) -> Coverage {
 }
 
 /// The excluded pairs, grouped by reason: `reason: op status, op status`.
-pub fn exclusions(pairs: &[Pair]) -> Vec<String> {
+pub(crate) fn exclusions(pairs: &[Pair]) -> Vec<String> {
     let mut by_reason: Vec<(String, Vec<String>)> = Vec::new();
     for p in pairs {
         let Some(reason) = &p.not_provokable else {

@@ -13,7 +13,7 @@ use crate::run::{CaseResult, RunReport, StepResult, Verdict};
 use crate::spec::Severity;
 
 /// Annotations of each kind at most; GitHub shows only the first few per step anyway.
-pub const MAX_ANNOTATIONS: usize = 50;
+pub(crate) const MAX_ANNOTATIONS: usize = 50;
 
 /// The longest message an annotation carries, in characters.
 const MAX_MESSAGE: usize = 600;
@@ -93,7 +93,7 @@ pub fn annotations(
 }
 
 /// Whether a case file named in a report is a file of the checkout the run was started in.
-pub fn in_checkout(file: &str) -> bool {
+pub(crate) fn in_checkout(file: &str) -> bool {
     let p = Path::new(file);
     p.is_relative() && p.is_file()
 }

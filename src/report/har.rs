@@ -24,13 +24,16 @@ const SECRET_HEADERS: &[&str] = &[
 ];
 
 /// Whether a header's value is a credential.
-pub fn is_secret_header(name: &str) -> bool {
+pub(crate) fn is_secret_header(name: &str) -> bool {
     SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
 }
 
 /// Headers with their values redacted: a credential header's whole, every known secret in
 /// the others.
-pub fn redact_headers(headers: &[(String, String)], redactor: &Redactor) -> Vec<(String, String)> {
+pub(crate) fn redact_headers(
+    headers: &[(String, String)],
+    redactor: &Redactor,
+) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|(k, v)| {
@@ -142,7 +145,7 @@ pub fn entry(r: &HarRecord, redactor: &Redactor) -> Value {
 /// A body's text with its secrets redacted: the values of the contract's secret fields,
 /// whatever their length, replaced where the body's structure puts them (JSON, form and
 /// multipart bodies alike), then every secret the redactor knows, wherever it appears.
-pub fn redact_body(body: &str, redactor: &Redactor) -> String {
+pub(crate) fn redact_body(body: &str, redactor: &Redactor) -> String {
     let secret = |k: &str| redactor.is_secret_field(k);
     let structural = if let Ok(mut v) = serde_json::from_str::<Value>(body) {
         let before = v.clone();

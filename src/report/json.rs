@@ -9,7 +9,7 @@ use super::coverage::Coverage;
 use super::redact::Redactor;
 
 /// The format tag of this shape.
-pub const FORMAT: &str = "token-conformance-report/1";
+pub(crate) const FORMAT: &str = "token-conformance-report/1";
 
 fn redact_all(v: &mut Value, r: &Redactor) {
     match v {

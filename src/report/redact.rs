@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::run::RunReport;
 
 /// The placeholder that replaces a secret.
-pub const REDACTED: &str = "<redacted>";
+pub(crate) const REDACTED: &str = "<redacted>";
 
 /// Replaces secrets in text.
 #[derive(Clone, Debug, Default)]
@@ -28,7 +28,7 @@ impl Redactor {
     }
 
     /// A redactor for these secret fields and secrets.
-    pub fn with_fields<'a>(
+    pub(crate) fn with_fields<'a>(
         fields: impl IntoIterator<Item = &'a str>,
         secrets: impl IntoIterator<Item = String>,
     ) -> Self {
@@ -41,7 +41,7 @@ impl Redactor {
     }
 
     /// Whether values of this field are secret.
-    pub fn is_secret_field(&self, name: &str) -> bool {
+    pub(crate) fn is_secret_field(&self, name: &str) -> bool {
         self.fields.contains(name)
     }
 

@@ -61,7 +61,10 @@ impl Api<'_> {
     }
 
     /// Logs in as the profile's user and creates a refresh token named `name`.
-    pub async fn create_refresh_token(&self, name: &str) -> Result<Map<String, Value>, ApiError> {
+    pub(crate) async fn create_refresh_token(
+        &self,
+        name: &str,
+    ) -> Result<Map<String, Value>, ApiError> {
         self.login(&self.target.username, self.target.password.expose(), name)
             .await
     }
@@ -69,7 +72,7 @@ impl Api<'_> {
     /// Logs in as the profile's user once, to check the credentials before any case: the new
     /// token object, `Err(Some(answer))` when the login was refused (401, 403), `Err(None)`
     /// when it failed otherwise (the cases will say how).
-    pub async fn check_credentials(
+    pub(crate) async fn check_credentials(
         &self,
         name: &str,
     ) -> Result<Map<String, Value>, Option<String>> {
@@ -129,7 +132,7 @@ impl Api<'_> {
 
     /// The request naming the token in `token` (its value and owner, as `shape` names them),
     /// in the fields `op`'s request takes.
-    pub fn naming(
+    pub(crate) fn naming(
         op: &Operation,
         shape: &TokenShape,
         token: &Map<String, Value>,
@@ -144,7 +147,7 @@ impl Api<'_> {
     }
 
     /// Revokes the access tokens of a refresh token.
-    pub async fn revoke_access_tokens(
+    pub(crate) async fn revoke_access_tokens(
         &self,
         shape: &TokenShape,
         token: &Map<String, Value>,
@@ -158,7 +161,7 @@ impl Api<'_> {
     }
 
     /// Regenerates a refresh token; the new token object.
-    pub async fn regenerate(
+    pub(crate) async fn regenerate(
         &self,
         shape: &TokenShape,
         token: &Map<String, Value>,

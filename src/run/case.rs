@@ -61,7 +61,7 @@ pub struct Undo {
 
 impl Env<'_> {
     /// The changes not yet put back.
-    pub fn undo(&self) -> std::sync::MutexGuard<'_, Undo> {
+    pub(crate) fn undo(&self) -> std::sync::MutexGuard<'_, Undo> {
         self.undo
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -70,7 +70,7 @@ impl Env<'_> {
 
 impl Env<'_> {
     /// The run's own client of the API.
-    pub fn api(&self) -> Api<'_> {
+    pub(crate) fn api(&self) -> Api<'_> {
         Api {
             spec: self.spec,
             http: self.http,

@@ -48,7 +48,7 @@ impl Inventory {
     }
 
     /// A token the run's own pool regenerated, so it is revoked.
-    pub fn retire(&self, value: &str) {
+    pub(crate) fn retire(&self, value: &str) {
         self.retired
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -124,7 +124,7 @@ fn live_refresh_tokens(
 }
 
 /// Cleans up after the run: revokes what it can, and counts what is left.
-pub async fn clean_up(
+pub(crate) async fn clean_up(
     api: &Api<'_>,
     control: Option<&Control>,
     pool: &Pool,

@@ -79,7 +79,10 @@ impl Control {
     }
 
     /// Moves the clock by `seconds`; the target's time after the move.
-    pub async fn advance_to(&self, seconds: f64) -> Result<time::OffsetDateTime, ControlError> {
+    pub(crate) async fn advance_to(
+        &self,
+        seconds: f64,
+    ) -> Result<time::OffsetDateTime, ControlError> {
         let v = self.advance(seconds).await?;
         clock_value(&v)
     }
@@ -101,7 +104,7 @@ impl Control {
     }
 
     /// Sets either or both lifespans; returns `(days, hours)` in force after.
-    pub async fn set_lifespans(
+    pub(crate) async fn set_lifespans(
         &self,
         days: Option<u32>,
         hours: Option<u32>,
@@ -120,7 +123,7 @@ impl Control {
     }
 
     /// Creates (or updates) a user; returns the answer (with `user_id`).
-    pub async fn create_user(
+    pub(crate) async fn create_user(
         &self,
         username: &str,
         password: Option<&str>,

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use crate::case::Encoding;
 
 /// The boundary of multipart bodies the harness sends.
-pub const BOUNDARY: &str = "token-conformance-7f3a9c1e5b";
+pub(crate) const BOUNDARY: &str = "token-conformance-7f3a9c1e5b";
 
 fn as_text(v: &Value) -> String {
     match v {
@@ -18,7 +18,7 @@ fn as_text(v: &Value) -> String {
 
 /// The content type and bytes of `fields` in one encoding. Form encodings send every value as
 /// text, as browsers and `requests.post(data=...)` do.
-pub fn encode(encoding: Encoding, fields: &Map<String, Value>) -> (String, Vec<u8>) {
+pub(crate) fn encode(encoding: Encoding, fields: &Map<String, Value>) -> (String, Vec<u8>) {
     match encoding {
         Encoding::Json => (
             "application/json".into(),
@@ -55,7 +55,7 @@ pub fn encode(encoding: Encoding, fields: &Map<String, Value>) -> (String, Vec<u
 /// The fields a raw body of `content_type` carries, as far as they can be read: what the
 /// checks and the case's ledger see of a request written by hand. A field given twice counts
 /// with its last value; a body that cannot be read has no fields.
-pub fn decode(content_type: &str, body: &[u8]) -> Map<String, Value> {
+pub(crate) fn decode(content_type: &str, body: &[u8]) -> Map<String, Value> {
     let essence = content_type
         .split(';')
         .next()

@@ -34,7 +34,7 @@ pub struct Fixtures {
 }
 
 /// Sets up the fixtures the selected cases need.
-pub async fn prepare(
+pub(crate) async fn prepare(
     target: &Target,
     control: Option<&Control>,
     run_id: &str,
@@ -87,7 +87,7 @@ pub async fn prepare(
 /// Learns whether validating a refresh token leaves its last use alone: a token just lent by
 /// the pool is validated once, and its last use compared with the lent object's. Nothing but a
 /// validation happens in between, so a change is the validation's own doing.
-pub async fn calibrate(f: &mut Fixtures, api: &Api<'_>, pool: &Pool, issued: &IssuedTokens) {
+pub(crate) async fn calibrate(f: &mut Fixtures, api: &Api<'_>, pool: &Pool, issued: &IssuedTokens) {
     let Some(used) = pool.shape.used.clone() else {
         return;
     };
@@ -124,7 +124,7 @@ fn days_hours(target: &Target) -> (u32, u32) {
 /// vendor's defaults and the target says otherwise, the run takes the target's and says so;
 /// where the profile gave them and the target says otherwise, the run does not start, since
 /// every expiry judgement would be off by the difference.
-pub async fn target_lifespans(
+pub(crate) async fn target_lifespans(
     target: &mut Target,
     control: Option<&Control>,
 ) -> Result<Option<(u32, u32)>, RunError> {

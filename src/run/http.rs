@@ -67,7 +67,7 @@ pub enum TransportError {
 
 impl TransportError {
     /// Whether this says the target is not there at all (or not reachable as configured).
-    pub fn is_connect(&self) -> bool {
+    pub(crate) fn is_connect(&self) -> bool {
         matches!(self, Self::Connect(_) | Self::Tls(_))
     }
 }
@@ -124,9 +124,9 @@ impl Pace {
 }
 
 /// The longest `Retry-After` the run waits out, and how often, before it takes the 429.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// How many times one request is sent again after a 429.
-pub const MAX_RETRIES: usize = 3;
+pub(crate) const MAX_RETRIES: usize = 3;
 
 /// The seconds a 429 or 503 asks to wait, when it asks for a bounded wait in whole seconds.
 fn retry_after(r: &Received) -> Option<Duration> {
@@ -235,13 +235,13 @@ impl Http {
 
     /// The same client, recording every exchange (for `--har`).
     #[must_use]
-    pub fn recording(mut self) -> Self {
+    pub(crate) fn recording(mut self) -> Self {
         self.recorder = Some(std::sync::Arc::default());
         self
     }
 
     /// The exchanges recorded so far (none unless [`Http::recording`]).
-    pub fn records(&self) -> Vec<crate::report::har::HarRecord> {
+    pub(crate) fn records(&self) -> Vec<crate::report::har::HarRecord> {
         self.recorder.as_ref().map_or_else(Vec::new, |r| {
             r.lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -258,7 +258,7 @@ impl Http {
     /// Sends a request like [`Http::send`]; a 503 (and, unless `keep_429`, a 429) with a
     /// bounded `Retry-After` is waited out and the request sent again (at most
     /// [`MAX_RETRIES`] times). Returns the statuses and seconds waited.
-    pub async fn send_patiently(
+    pub(crate) async fn send_patiently(
         &self,
         method: &str,
         url: &str,

@@ -307,7 +307,7 @@ pub struct Judged {
 }
 
 /// Judges a response against a step's outcomes.
-pub fn expect_findings(outcomes: &[Outcome], on: &Against<'_>) -> Judged {
+pub(crate) fn expect_findings(outcomes: &[Outcome], on: &Against<'_>) -> Judged {
     let mut all = Vec::new();
     for (i, o) in outcomes.iter().enumerate() {
         match outcome_findings(o, on) {

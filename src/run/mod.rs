@@ -26,14 +26,15 @@ mod unchanged;
 pub use case::{Env, Undo, run_case, skipped};
 pub use cleanup::{Inventory, Leftovers};
 pub use control::Control;
-pub use encoding::{BOUNDARY, decode, encode};
+pub(crate) use encoding::{BOUNDARY, decode};
 pub use error::{ApiError, ControlError, RunError, StepError, TemplateError};
 pub use fixtures::Fixtures;
 pub use http::{Http, Received, SentRequest, TransportError};
 pub use pool::Pool;
+pub(crate) use result::plural;
 pub use result::{
     CaseResult, Conformance, NotRun, ResponseView, RunReport, Shaping, StepResult, Summary,
-    Traffic, Verdict, plural,
+    Traffic, Verdict,
 };
 
 use std::collections::BTreeSet;
@@ -61,7 +62,7 @@ pub struct Options {
 }
 
 /// Cases run at once unless told otherwise (`--jobs`).
-pub const DEFAULT_JOBS: u16 = 4;
+pub(crate) const DEFAULT_JOBS: u16 = 4;
 
 impl Default for Options {
     fn default() -> Self {
@@ -76,7 +77,7 @@ impl Default for Options {
 }
 
 /// Whether `case` is selected by the filter and tags.
-pub fn selected(case: &Case, opts: &Options) -> bool {
+pub(crate) fn selected(case: &Case, opts: &Options) -> bool {
     let by_filter = opts.filter.as_deref().is_none_or(|f| {
         let f = f.to_lowercase();
         case.id.to_lowercase().contains(&f) || case.title.to_lowercase().contains(&f)
@@ -90,7 +91,7 @@ pub fn selected(case: &Case, opts: &Options) -> bool {
 
 /// The share (0..n) a case id falls in: FNV-1a of the id, so it is stable across runs,
 /// machines and case order, and adding a case never moves another.
-pub fn share(id: &str, n: u32) -> u32 {
+pub(crate) fn share(id: &str, n: u32) -> u32 {
     u32::try_from(share_hash(id) % u64::from(n.max(1))).unwrap_or(0)
 }
 
@@ -115,7 +116,7 @@ fn share_hash(text: &str) -> u64 {
 }
 
 /// Discovers the target's capabilities when the profile names a control URL but no list.
-pub async fn resolve_capabilities(
+pub(crate) async fn resolve_capabilities(
     target: &mut Target,
     http: &Http,
 ) -> Result<Option<Control>, RunError> {

@@ -67,7 +67,7 @@ impl Pool {
     }
 
     /// Lends `n` tokens, waiting while others hold the pool's capacity; creates those it lacks.
-    pub async fn borrow(
+    pub(crate) async fn borrow(
         &self,
         api: &Api<'_>,
         issued: &IssuedTokens,
@@ -110,7 +110,7 @@ impl Pool {
 
     /// Takes back a live token after a case: revokes its access tokens and regenerates it.
     /// A token that cannot be regenerated goes back as it is.
-    pub async fn give_back(&self, api: &Api<'_>, issued: &IssuedTokens, token: Lent) {
+    pub(crate) async fn give_back(&self, api: &Api<'_>, issued: &IssuedTokens, token: Lent) {
         let _ = api.revoke_access_tokens(&self.shape, &token.body).await;
         let clean = match api.regenerate(&self.shape, &token.body).await {
             Ok(body) => {
@@ -127,7 +127,7 @@ impl Pool {
 
     /// Starts the pool with a token the run made itself (the one login that checked the
     /// credentials), so that it is lent rather than left over.
-    pub fn seed(&self, body: Map<String, Value>, issued: &IssuedTokens) {
+    pub(crate) fn seed(&self, body: Map<String, Value>, issued: &IssuedTokens) {
         self.record(&body, issued);
         self.held.fetch_add(1, Ordering::SeqCst);
         self.idle().push(Lent {
@@ -138,12 +138,12 @@ impl Pool {
 
     /// Takes back a token its case left as it got it (nothing minted, not replaced): it needs
     /// no cleaning, which saves the two requests [`Pool::give_back`] costs.
-    pub fn give_back_untouched(&self, token: Lent) {
+    pub(crate) fn give_back_untouched(&self, token: Lent) {
         self.idle().push(token);
     }
 
     /// A lent token that died during its case: the pool may make another.
-    pub fn drop_dead(&self) {
+    pub(crate) fn drop_dead(&self) {
         let _ = self
             .held
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |h| h.checked_sub(1));
@@ -151,7 +151,7 @@ impl Pool {
 
     /// Offers a live token a case created for the profile's user; the pool takes it (after
     /// cleaning it) while it holds fewer than its capacity. Returns whether it did.
-    pub async fn donate(&self, api: &Api<'_>, issued: &IssuedTokens, token: Lent) -> bool {
+    pub(crate) async fn donate(&self, api: &Api<'_>, issued: &IssuedTokens, token: Lent) -> bool {
         let took = self
             .held
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |h| {
@@ -165,7 +165,7 @@ impl Pool {
     }
 
     /// The idle tokens, for the clean-up at the end of the run.
-    pub fn drain(&self) -> Vec<Lent> {
+    pub(crate) fn drain(&self) -> Vec<Lent> {
         std::mem::take(&mut *self.idle())
     }
 

@@ -151,7 +151,7 @@ impl CaseResult {
     /// Adds a step's result, and decides the case's verdict again. This is the one place a
     /// verdict is decided: in a SHOULD case every finding is a warning, and a case with any
     /// MUST finding fails.
-    pub fn record(&mut self, mut step: StepResult) {
+    pub(crate) fn record(&mut self, mut step: StepResult) {
         if self.severity == Severity::Should {
             for f in step.findings.iter_mut().filter(|f| f.demotable) {
                 f.severity = Severity::Should;
@@ -330,7 +330,7 @@ impl RunReport {
     /// The verdict in one line: `conforms`, `conforms, with 2 warnings`, `does not conform: 3
     /// cases failed`, or `no failures in 41 of 52 cases; 11 MUST cases not run: …`. For
     /// traffic, what it showed: traffic never shows that a target conforms.
-    pub fn verdict_text(&self) -> String {
+    pub(crate) fn verdict_text(&self) -> String {
         if let Some(t) = &self.traffic {
             let client = if t.client_findings > 0 {
                 format!(
@@ -378,7 +378,7 @@ impl RunReport {
 
     /// MUST cases that passed (with or without warnings), and MUST cases of the suite: those
     /// that ran, and those that did not (skipped, or left out by the selection).
-    pub fn must_counts(&self) -> (usize, usize) {
+    pub(crate) fn must_counts(&self) -> (usize, usize) {
         let must = self
             .cases
             .iter()
@@ -406,7 +406,7 @@ impl RunReport {
     }
 
     /// Of the cases that ran, how many did without the control protocol, and how many ran.
-    pub fn without_control(&self) -> (usize, usize) {
+    pub(crate) fn without_control(&self) -> (usize, usize) {
         let ran = self.cases.iter().filter(|c| c.verdict != Verdict::Skipped);
         let (mut without, mut all) = (0, 0);
         for c in ran {
@@ -441,7 +441,7 @@ fn plural_u64(n: u64, one: &str) -> String {
 }
 
 /// `1 case`, `2 cases`.
-pub fn plural(n: usize, one: &str) -> String {
+pub(crate) fn plural(n: usize, one: &str) -> String {
     if n == 1 {
         format!("1 {one}")
     } else {

@@ -175,7 +175,7 @@ pub(super) async fn restore(state: &mut CaseState<'_>) -> Option<String> {
 /// Puts back what the run changed on the target and has not put back yet: the clock moved
 /// back by as much as it was moved, the lifespans the target had when the run began (not what
 /// the profile assumes). The clock move made, or with the problems.
-pub async fn put_back(env: &Env<'_>) -> Result<Span, (Span, String)> {
+pub(crate) async fn put_back(env: &Env<'_>) -> Result<Span, (Span, String)> {
     let Some(control) = env.control else {
         return Ok(Span::default());
     };

@@ -131,7 +131,7 @@ impl Scope<'_> {
 }
 
 /// The names a template may use besides captures.
-pub const BUILTINS: &[&str] = &[
+pub(crate) const BUILTINS: &[&str] = &[
     "profile.username",
     "profile.password",
     "sso.username",
@@ -175,7 +175,7 @@ pub fn uses(text: &str) -> Result<Vec<Use>, TemplateError> {
 }
 
 /// Every filter there is, for messages.
-pub const FILTERS: &[&str] = &[
+pub(crate) const FILTERS: &[&str] = &[
     "string",
     "json",
     "other_user",
@@ -300,7 +300,7 @@ fn fill_spec(expr: &str) -> Option<Result<(usize, String), TemplateError>> {
 }
 
 /// Renders one string.
-pub fn render_str(s: &str, scope: &Scope<'_>) -> Result<Value, TemplateError> {
+pub(crate) fn render_str(s: &str, scope: &Scope<'_>) -> Result<Value, TemplateError> {
     if let Some(inner) = s.strip_prefix("{{").and_then(|r| r.strip_suffix("}}"))
         && !inner.contains("{{")
         && fill_spec(inner.trim()).is_none()

@@ -130,7 +130,7 @@ impl Spec {
     }
 
     /// The shape of the token objects of `kind` that responses carry.
-    pub fn token_shape(&self, kind: TokenKind) -> Option<&TokenShape> {
+    pub(crate) fn token_shape(&self, kind: TokenKind) -> Option<&TokenShape> {
         self.operations
             .values()
             .flat_map(|o| o.responses.values())
@@ -145,14 +145,14 @@ impl Spec {
 
     /// The operation that regenerates a token of `kind`: it issues one and revokes the one its
     /// request names.
-    pub fn regenerate(&self, kind: TokenKind) -> Option<&Operation> {
+    pub(crate) fn regenerate(&self, kind: TokenKind) -> Option<&Operation> {
         self.operations.values().find(|o| {
             o.issues() == Some(kind) && o.request_token.as_ref().is_some_and(|t| t.kind == kind)
         })
     }
 
     /// The operation that revokes the access tokens minted from a refresh token.
-    pub fn revoke_access_tokens(&self) -> Option<&Operation> {
+    pub(crate) fn revoke_access_tokens(&self) -> Option<&Operation> {
         self.operations.values().find(|o| {
             o.issues().is_none()
                 && o.effects
@@ -177,7 +177,12 @@ impl Spec {
     /// Validates a request body's fields against the operation's request schema, like
     /// [`Spec::validate`]. The lines never quote a value: a request's values are the client's
     /// secrets (its password, its tokens).
-    pub fn validate_request(&self, op: &Operation, body: &Value, limit: usize) -> Vec<String> {
+    pub(crate) fn validate_request(
+        &self,
+        op: &Operation,
+        body: &Value,
+        limit: usize,
+    ) -> Vec<String> {
         self.violations(op.request_validator, body, limit, true)
     }
 

@@ -160,7 +160,7 @@ impl ResponseDoc {
     /// if anything: a first segment the schema does not declare, and that is one typo away from
     /// one it does (or any undeclared one, where the schema allows no others). The message and
     /// a hint.
-    pub fn path_problem(&self, path: &str) -> Option<Problem> {
+    pub(crate) fn path_problem(&self, path: &str) -> Option<Problem> {
         let first = path.split('.').next().unwrap_or(path);
         if path == "$" || self.properties.is_empty() || self.properties.iter().any(|p| p == first) {
             return None;
@@ -231,7 +231,7 @@ impl Operation {
     }
 
     /// The kind of token a successful call issues, if it issues one.
-    pub fn issues(&self) -> Option<TokenKind> {
+    pub(crate) fn issues(&self) -> Option<TokenKind> {
         self.effects.iter().find_map(|e| match e {
             Effect::Issues(kind) => Some(*kind),
             _ => None,

@@ -19,7 +19,7 @@ pub enum Capability {
 
 impl Capability {
     /// All capabilities.
-    pub const ALL: [Self; 4] = [
+    pub(crate) const ALL: [Self; 4] = [
         Self::Clock,
         Self::Lifespans,
         Self::Users,
@@ -37,12 +37,12 @@ impl Capability {
     }
 
     /// From the wire name.
-    pub fn from_name(name: &str) -> Option<Self> {
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.name() == name)
     }
 
     /// Whether cases needing it change state every other case sees, and so must run alone.
-    pub fn is_global(self) -> bool {
+    pub(crate) fn is_global(self) -> bool {
         matches!(self, Self::Clock | Self::Lifespans)
     }
 }
@@ -68,7 +68,7 @@ impl Need {
     }
 
     /// Whether cases needing it change state every other case sees, and so must run alone.
-    pub fn is_global(self) -> bool {
+    pub(crate) fn is_global(self) -> bool {
         matches!(self, Self::Capability(c) if c.is_global())
     }
 }

@@ -19,5 +19,5 @@ mod settings;
 mod tests;
 
 pub use capability::{Capability, Need};
-pub use resolve::{MIN_TOLERANCE, Target};
+pub use resolve::Target;
 pub use settings::{ENV_PASSWORD, ENV_USERNAME, Layer, Secret, Settings, Tls};

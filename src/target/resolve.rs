@@ -52,7 +52,7 @@ pub struct Target {
 impl Target {
     /// Whether the target can give a case what it needs: the capability, or for an SSO user,
     /// the profile's or one the control protocol can create.
-    pub fn provides(&self, need: Need) -> bool {
+    pub(crate) fn provides(&self, need: Need) -> bool {
         match need {
             Need::Capability(c) => self.capabilities.contains(&c),
             Need::SsoUser => {
@@ -221,7 +221,7 @@ impl Target {
 
     /// Whether the lifespans were left to the vendor's defaults (and may be taken from the
     /// target when it can say).
-    pub fn lifespans_defaulted(&self) -> bool {
+    pub(crate) fn lifespans_defaulted(&self) -> bool {
         self.refresh_lifespan_from == "the vendor's default"
             && self.access_lifespan_from == "the vendor's default"
     }
@@ -261,7 +261,7 @@ impl Target {
 }
 
 /// The least tolerance, and the default.
-pub const MIN_TOLERANCE: Span = Span::from_secs(1);
+pub(crate) const MIN_TOLERANCE: Span = Span::from_secs(1);
 
 /// The tolerance, checked: one below [`MIN_TOLERANCE`] would fail conformant servers on
 /// timestamps rounded to the second and on the run's own timing.

@@ -23,7 +23,7 @@ impl Secret {
     }
 
     /// The secret itself, for the one place that sends it.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -300,7 +300,7 @@ impl Settings {
     }
 
     /// Reads a profile file. It may not hold a password.
-    pub fn from_profile(path: &Path) -> Result<Self, Error> {
+    pub(crate) fn from_profile(path: &Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Error::new(ErrorKind::Profile, format!("cannot read the profile: {e}"))
                 .at(Place::file(path))

@@ -21,7 +21,7 @@ pub fn user_id(id: &str) -> Option<i64> {
 }
 
 /// A token's owner field as text: `102` whether the body sent a number or a string.
-pub fn owner_text(v: &Value) -> Option<String> {
+pub(crate) fn owner_text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.trim().to_owned()),
         Value::Number(n) => Some(n.to_string()),
@@ -85,7 +85,7 @@ pub(super) fn age_by_server(x: &Exchange<'_>, created: Option<OffsetDateTime>) -
 }
 
 /// An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110's IMF-fixdate).
-pub fn parse_http_date(s: &str) -> Option<OffsetDateTime> {
+pub(crate) fn parse_http_date(s: &str) -> Option<OffsetDateTime> {
     let mut parts = s.split_ascii_whitespace().skip(1);
     let day: u8 = parts.next()?.parse().ok()?;
     let month = match parts.next()? {

@@ -21,7 +21,8 @@ mod store;
 mod tests;
 
 pub(crate) use fields::first_answer;
-pub use fields::{owner_text, parse_http_date, user_id};
+pub(crate) use fields::owner_text;
+pub use fields::user_id;
 pub use store::FirstAnswer;
 
 use std::time::Instant;
@@ -69,7 +70,7 @@ pub enum Expected {
 
 impl Expected {
     /// Whether the token should no longer be usable.
-    pub fn is_dead(self) -> bool {
+    pub(crate) fn is_dead(self) -> bool {
         !matches!(self, Self::Active)
     }
 }
@@ -181,7 +182,11 @@ impl Ledger {
     /// and no token object, only a digest of each value and what the answers said, and holds
     /// at most `capacity` tokens. Tokens dead for longer than their lifespan are forgotten
     /// ([`Ledger::forget_dead`]); past the capacity, the oldest are.
-    pub fn for_traffic(lifespans: Lifespans, from: (String, String), capacity: usize) -> Self {
+    pub(crate) fn for_traffic(
+        lifespans: Lifespans,
+        from: (String, String),
+        capacity: usize,
+    ) -> Self {
         Self {
             keeps_values: false,
             tokens: Tokens::ring(capacity),
@@ -200,13 +205,13 @@ impl Ledger {
     }
 
     /// Tokens forgotten early to stay within the capacity.
-    pub fn evicted(&self) -> u64 {
+    pub(crate) fn evicted(&self) -> u64 {
         self.evicted
     }
 
     /// Forgets the tokens dead for longer than their lifespan: nothing an answer about them
     /// can say is judged differently after that long (a dead token stays dead).
-    pub fn forget_dead(&mut self) {
+    pub(crate) fn forget_dead(&mut self) {
         let now = Instant::now();
         self.tokens.retain(|k| {
             let lifespan = k.reported_lifespan.unwrap_or(k.lifespan).to_std();
@@ -240,7 +245,7 @@ impl Ledger {
     }
 
     /// Records a lifespan change (applies to tokens created afterwards).
-    pub fn set_lifespans(&mut self, l: Lifespans) {
+    pub(crate) fn set_lifespans(&mut self, l: Lifespans) {
         let step = || "the case's set_lifespans step".to_owned();
         if l.refresh != self.lifespans.refresh {
             self.lifespans_from.0 = step();
@@ -252,18 +257,18 @@ impl Ledger {
     }
 
     /// Records a move of the target's clock.
-    pub fn clock_moved(&mut self, by: Span) {
+    pub(crate) fn clock_moved(&mut self, by: Span) {
         self.moved = Span::from_micros(self.moved.micros().saturating_add(by.micros()));
     }
 
     /// How far the case has moved the target's clock.
-    pub fn moved(&self) -> Span {
+    pub(crate) fn moved(&self) -> Span {
         self.moved
     }
 
     /// Records an administrator's revocation of a refresh token, which the control protocol's
     /// document says revokes its access tokens too.
-    pub fn admin_revoked(&mut self, refresh: &str) {
+    pub(crate) fn admin_revoked(&mut self, refresh: &str) {
         let k = key(refresh);
         self.revoke(&k, Severity::Must);
         self.revoke_children(&k, Severity::Must);
@@ -271,7 +276,7 @@ impl Ledger {
 
     /// Takes a token lent by the run's pool: `body` is its latest token object, issued at
     /// `issued` (local clock), shaped as `shape` says.
-    pub fn adopt(&mut self, shape: &TokenShape, body: Map<String, Value>, issued: Instant) {
+    pub(crate) fn adopt(&mut self, shape: &TokenShape, body: Map<String, Value>, issued: Instant) {
         let Some(value) = text(&body, &shape.value) else {
             return;
         };
@@ -318,13 +323,13 @@ impl Ledger {
     }
 
     /// What the first answer about this token said, if the ledger knows it.
-    pub fn first_answer(&self, value: &str) -> Option<&FirstAnswer> {
+    pub(crate) fn first_answer(&self, value: &str) -> Option<&FirstAnswer> {
         self.tokens.get(&self.resolve(value)).map(|k| &k.first)
     }
 
     /// The tokens the case holds and expects alive, with their latest token objects: those it
     /// borrowed or was issued, not those it only saw, and none near its expiry.
-    pub fn held_alive(&self, tolerance: Span) -> Vec<Held> {
+    pub(crate) fn held_alive(&self, tolerance: Span) -> Vec<Held> {
         let mut out: Vec<Held> = self
             .tokens
             .iter()
@@ -355,7 +360,7 @@ impl Ledger {
     }
 
     /// Records a token object the run itself read (not a case's step), as the token's latest.
-    pub fn reread(&mut self, value: &str, body: Map<String, Value>) {
+    pub(crate) fn reread(&mut self, value: &str, body: Map<String, Value>) {
         if let Some(run) = self
             .tokens
             .get_mut(&key(value))

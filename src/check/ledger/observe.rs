@@ -15,7 +15,12 @@ use crate::spec::{Effect, Operation, ResponseDoc, TokenKind};
 impl Ledger {
     /// Registers the token a 2xx body carries (as the contract's `x-token` shapes it) and
     /// returns it.
-    pub fn observe(&mut self, x: &Exchange<'_>, doc: &ResponseDoc, json: &Value) -> Vec<Seen> {
+    pub(crate) fn observe(
+        &mut self,
+        x: &Exchange<'_>,
+        doc: &ResponseDoc,
+        json: &Value,
+    ) -> Vec<Seen> {
         let (Some(shape), Some(body)) = (&doc.token, json.as_object()) else {
             return Vec::new();
         };
@@ -103,7 +108,12 @@ impl Ledger {
     /// Applies what a successful call of `op` does to the tokens its request names, as the
     /// operation's `x-token-effects` declare; `seen` is what its response carried. A token that
     /// revokes the request's token of its own kind replaces it.
-    pub fn apply_effects(&mut self, op: &Operation, request: &Map<String, Value>, seen: &[Seen]) {
+    pub(crate) fn apply_effects(
+        &mut self,
+        op: &Operation,
+        request: &Map<String, Value>,
+        seen: &[Seen],
+    ) {
         let issued = op.issues();
         // A token another is issued from (an access token minted from a refresh token) has
         // been used: its last use moved, unseen.
@@ -145,7 +155,7 @@ impl Ledger {
     }
 
     /// The token that finally replaced `value` (itself when none did).
-    pub fn latest(&self, value: &str) -> String {
+    pub(crate) fn latest(&self, value: &str) -> String {
         let mut current = key(value);
         // A chain longer than the tokens known would be a loop.
         for _ in 0..=self.tokens.len() {
@@ -158,7 +168,7 @@ impl Ledger {
     }
 
     /// Everything the case learnt about its tokens.
-    pub fn facts(&self) -> Vec<Fact> {
+    pub(crate) fn facts(&self) -> Vec<Fact> {
         self.tokens
             .values()
             .filter_map(|k| Some((k.value()?, k)))

@@ -15,7 +15,7 @@ use crate::spec::{Severity, TokenKind};
 
 /// A token's key in the ledger: the first 16 bytes of the SHA-256 of its value. The ledger of a
 /// proxy keeps nothing else of a value, so its memory holds no secret.
-pub(crate) type Key = [u8; 16];
+pub type Key = [u8; 16];
 
 pub(crate) fn key(value: &str) -> Key {
     let digest = Sha256::digest(value.as_bytes());

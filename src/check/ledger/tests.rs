@@ -1,4 +1,5 @@
 //! The ledger's own tests: a proxy's ledger keeps no value and stays bounded.
+use super::fields::parse_http_date;
 use super::*;
 use serde_json::json;
 use std::time::Duration;
