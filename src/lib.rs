@@ -37,9 +37,9 @@ pub mod case;
 pub mod check;
 pub mod cli;
 pub mod duration;
+pub mod encoding;
 pub mod error;
 pub mod generate;
-mod lint;
 pub mod proxy;
 pub mod publish;
 pub mod report;
@@ -79,5 +79,84 @@ mod layering {
                 f.display()
             );
         }
+    }
+
+    /// The top-level modules form no circle: each uses only modules below it, so a newcomer
+    /// can read them bottom up (the order is in ARCHITECTURE.md). Mentions of `crate::X` in
+    /// code outside tests count; comments do not.
+    #[test]
+    fn the_modules_form_no_circle() {
+        use std::collections::{BTreeMap, BTreeSet};
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut uses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut files = Vec::new();
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir).expect("src is readable") {
+                let p = e.expect("entry").path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(p);
+                }
+            }
+        }
+        walk(&src, &mut files);
+        for f in files {
+            let rel = f.strip_prefix(&src).expect("under src");
+            let top = rel.components().next().expect("a component");
+            let top = top
+                .as_os_str()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_owned();
+            if top == "main" || top == "lib" || rel.ends_with("tests.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&f).expect("readable");
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            let deps = uses.entry(top.clone()).or_default();
+            for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+                let mut rest = line;
+                while let Some(at) = rest.find("crate::") {
+                    rest = &rest[at + "crate::".len()..];
+                    let names: Vec<&str> = match rest.strip_prefix('{') {
+                        Some(group) => group
+                            .split('}')
+                            .next()
+                            .unwrap_or_default()
+                            .split(',')
+                            .collect(),
+                        None => vec![rest],
+                    };
+                    for n in names {
+                        let n: String = n
+                            .trim()
+                            .chars()
+                            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                            .collect();
+                        if !n.is_empty() && n != top {
+                            deps.insert(n);
+                        }
+                    }
+                }
+            }
+        }
+        // Peel off modules that use nothing left; what cannot be peeled lies on a circle.
+        let mut left = uses.clone();
+        loop {
+            let leaves: Vec<String> = left
+                .iter()
+                .filter(|(_, d)| d.iter().all(|m| !left.contains_key(m)))
+                .map(|(m, _)| m.clone())
+                .collect();
+            if leaves.is_empty() {
+                break;
+            }
+            for m in leaves {
+                left.remove(&m);
+            }
+        }
+        assert!(uses.len() > 12, "{uses:?}");
+        assert!(left.is_empty(), "modules on a circle: {left:#?}");
     }
 }

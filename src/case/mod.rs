@@ -9,11 +9,13 @@
 //!
 //! Files: `model.rs` (what a loaded case is), `parse.rs` (one file, step by step, against the
 //! contract), `validate.rs` (templates, captures and response paths a case may use),
-//! `load.rs` (a directory of files, or the built-in ones).
+//! `load.rs` (a directory of files, or the built-in ones), `template.rs` (the `{{ ... }}`
+//! language of case files: checked when a case loads, rendered when it runs).
 
 mod load;
 mod model;
 mod parse;
+pub mod template;
 mod validate;
 
 #[cfg(test)]
@@ -21,10 +23,11 @@ mod properties;
 #[cfg(test)]
 mod tests;
 
+pub use crate::encoding::Encoding;
 pub use crate::spec::Severity;
 pub use load::{load_builtin, load_dir};
 pub use model::{
-    Action, Body, Borrow, Call, Case, ClockTarget, CreateUser, Encoding, Expect, JsonType, Matcher,
-    Outcome, Pattern, SetLifespans, Statuses, Step,
+    Action, Body, Borrow, Call, Case, ClockTarget, CreateUser, Expect, JsonType, Matcher, Outcome,
+    Pattern, SetLifespans, Statuses, Step,
 };
 pub use parse::parse;

@@ -7,41 +7,9 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use crate::duration::Span;
+use crate::encoding::Encoding;
 use crate::spec::Severity;
 use crate::target::{Capability, Need};
-
-/// How a step encodes its request body.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Encoding {
-    /// `application/json`.
-    #[default]
-    Json,
-    /// `application/x-www-form-urlencoded`.
-    Form,
-    /// `multipart/form-data`.
-    Multipart,
-}
-
-impl Encoding {
-    /// The name used in case files and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Json => "json",
-            Self::Form => "form",
-            Self::Multipart => "multipart",
-        }
-    }
-
-    /// Its media type.
-    pub fn media_type(self) -> &'static str {
-        match self {
-            Self::Json => "application/json",
-            Self::Form => "application/x-www-form-urlencoded",
-            Self::Multipart => "multipart/form-data",
-        }
-    }
-}
 
 /// JSON types a matcher can require.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]

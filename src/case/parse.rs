@@ -9,11 +9,12 @@ use serde_json::Value;
 use serde_saphyr::Spanned;
 
 use super::model::{
-    Action, Body, Borrow, Call, Case, ClockTarget, CreateUser, Encoding, Expect, Outcome,
-    SetLifespans, Statuses, Step,
+    Action, Body, Borrow, Call, Case, ClockTarget, CreateUser, Expect, Outcome, SetLifespans,
+    Statuses, Step,
 };
 use super::validate::{check_matcher, check_reads, check_templates};
 use crate::duration::Span;
+use crate::encoding::Encoding;
 use crate::error::{Error, ErrorKind, Place, Problem, did_you_mean};
 use crate::spec::Severity;
 use crate::spec::Spec;

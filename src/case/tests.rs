@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::load::*;
 use super::model::*;
 use super::parse::*;
+use crate::encoding::Encoding;
 use crate::error::{Error, ErrorKind};
 use crate::spec::Spec;
 use crate::spec::{BUNDLED_SPEC, BUNDLED_SPEC_NAME};

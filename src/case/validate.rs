@@ -95,7 +95,7 @@ pub(super) fn check_templates<'t>(
     texts: impl IntoIterator<Item = &'t str>,
     captured: &BTreeSet<String>,
 ) -> Result<(), Problem> {
-    use crate::run::template::{BUILTINS, FILTERS, uses};
+    use crate::case::template::{BUILTINS, FILTERS, uses};
     for text in texts {
         let found = uses(text).map_err(|e| Problem::of(e.to_string(), None))?;
         for u in found {

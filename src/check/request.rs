@@ -142,7 +142,7 @@ fn fields(content_type: &str, body: &[u8]) -> Result<Map<String, Value>, String>
         }
         "multipart/form-data" => {
             let boundary_given = content_type.to_ascii_lowercase().contains("boundary=");
-            let m = crate::run::decode(content_type, body);
+            let m = crate::encoding::decode(content_type, body);
             if !boundary_given {
                 Err("the multipart body has no boundary parameter".to_owned())
             } else if m.is_empty() && !body.is_empty() {

@@ -9,7 +9,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{Gen, Probe};
-use crate::case::Encoding;
+use crate::encoding::Encoding;
 use crate::spec::Operation;
 
 /// JSON literals that are no user's id: (variant, the literal, what it is).

@@ -10,7 +10,7 @@
 use serde_json::{Value, json};
 
 use super::{Gen, Probe};
-use crate::case::Encoding;
+use crate::encoding::Encoding;
 use crate::spec::Operation;
 
 /// The forms: (variant, encoding, filters after `other_user`).

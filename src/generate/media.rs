@@ -16,8 +16,8 @@
 use serde_json::{Value, json};
 
 use super::{Gen, Probe};
-use crate::case::Encoding;
-use crate::run::BOUNDARY;
+use crate::encoding::BOUNDARY;
+use crate::encoding::Encoding;
 use crate::spec::Operation;
 
 /// (encoding, with parameters, in other letter case).

@@ -12,7 +12,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{Gen, Probe};
-use crate::case::Encoding;
+use crate::encoding::Encoding;
 use crate::spec::{Login, Operation, TokenKind};
 
 /// What each encoding treats specially, between two spaces of a run of three.

@@ -14,7 +14,8 @@ use crate::check::{
     Exchange, Finding, IssuedTokens, Ledger, Lifespans, RequestExchange, judge, judge_request,
 };
 use crate::report::Redactor;
-use crate::report::har::{HarRecord, HarWriter, redact_body, redact_headers};
+use crate::report::har::{HarWriter, redact_body, redact_headers};
+use crate::run::HarRecord;
 use crate::run::{CaseResult, ResponseView, SentRequest, StepResult, Traffic, Verdict};
 use crate::spec::{Operation, Spec};
 use crate::target::Target;
@@ -196,7 +197,7 @@ impl Model {
             return j;
         }
         let request: Map<String, Value> =
-            crate::run::decode(content_type.unwrap_or_default(), p.request_body);
+            crate::encoding::decode(content_type.unwrap_or_default(), p.request_body);
         let lower: Vec<(String, String)> = p
             .response_headers
             .iter()

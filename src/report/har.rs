@@ -9,9 +9,9 @@ use std::io::Write;
 use std::path::Path;
 
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 
 use super::Redactor;
+use crate::run::HarRecord;
 
 /// Headers whose values are credentials, whatever the contract says.
 const SECRET_HEADERS: &[&str] = &[
@@ -45,31 +45,6 @@ pub(crate) fn redact_headers(
             (k.clone(), v)
         })
         .collect()
-}
-
-/// One exchange, as the HAR shows it.
-#[derive(Clone, Debug)]
-pub struct HarRecord {
-    /// When the request was sent.
-    pub started: OffsetDateTime,
-    /// Milliseconds to the whole response.
-    pub millis: f64,
-    /// The method.
-    pub method: String,
-    /// The full URL.
-    pub url: String,
-    /// The request's headers.
-    pub request_headers: Vec<(String, String)>,
-    /// The request body's text, if it had one.
-    pub request_body: Option<String>,
-    /// The status, or 0 when no response came.
-    pub status: u16,
-    /// The response's headers.
-    pub response_headers: Vec<(String, String)>,
-    /// The response body's text.
-    pub response_body: String,
-    /// The response body's size in bytes.
-    pub response_size: usize,
 }
 
 fn header(headers: &[(String, String)], name: &str) -> Option<String> {

@@ -4,15 +4,15 @@
 
 use serde_json::{Map, Value};
 
+use crate::case::template::TemplateError;
+use crate::case::template::{Scope, render, render_str};
 use crate::case::{Body, Call};
 use crate::check::{self, CAPTURE, Exchange, Finding, RATE_LIMITED, TRANSPORT};
+use crate::encoding::{decode, encode};
 use crate::run::case::CaseState;
-use crate::run::encoding::{decode, encode};
-use crate::run::error::TemplateError;
 use crate::run::http::{Received, TransportError};
 use crate::run::matcher::{Against, expect_findings, lookup};
 use crate::run::result::{ResponseView, StepResult};
-use crate::run::template::{Scope, render, render_str};
 use crate::run::unchanged;
 use crate::spec::Operation;
 

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+use crate::case::template::{Crowding, Scope, TemplateError, render_str};
 use crate::case::{Action, Case, Step};
 use crate::check::{CONTROL, Finding, IssuedTokens, Ledger, Lifespans, Origin, SETUP};
 use crate::duration::Span;
@@ -14,14 +15,13 @@ use crate::run::api::Api;
 use crate::run::call::{run_call, text_of};
 use crate::run::cleanup::Inventory;
 use crate::run::control::Control;
-use crate::run::error::{ApiError, ControlError, TemplateError};
+use crate::run::error::{ApiError, ControlError};
 use crate::run::fixtures::Fixtures;
 use crate::run::http::Http;
 use crate::run::matcher::lookup;
 use crate::run::pool::{Lent, Pool};
 use crate::run::result::{CaseResult, StepResult, Verdict};
 use crate::run::steps;
-use crate::run::template::{Scope, render_str};
 use crate::spec::{Spec, TokenKind};
 use crate::target::Target;
 
@@ -116,6 +116,13 @@ pub(super) struct CaseState<'e> {
     pub(super) tainted: bool,
 }
 
+/// A near miss must not land on another token of the run (a counter's neighbours).
+impl Crowding for IssuedTokens {
+    fn crowded(&self, value: &str) -> bool {
+        IssuedTokens::crowded(self, value)
+    }
+}
+
 impl<'e> CaseState<'e> {
     /// What templates in a step can draw on.
     pub(super) fn scope(&self) -> Scope<'_> {
@@ -134,7 +141,7 @@ impl<'e> CaseState<'e> {
             name: &self.name,
             run_id: self.env.run_id,
             captures: &self.captures,
-            issued: Some(self.env.issued),
+            issued: Some(self.env.issued as &dyn Crowding),
         }
     }
 

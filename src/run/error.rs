@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::case::template::TemplateError;
 use crate::error::{Error, ErrorKind};
 use crate::run::http::TransportError;
 
@@ -241,46 +242,6 @@ impl fmt::Display for ControlError {
                 "the control protocol answered {request} with a body that is not JSON: {cause}"
             ),
             Self::Malformed(what) | Self::NotHonoured(what) => f.write_str(what),
-        }
-    }
-}
-
-/// A template that cannot be rendered.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TemplateError {
-    /// `{{ name }}` names nothing in scope.
-    Unknown(String),
-    /// `{{` without `}}`.
-    Unclosed(String),
-    /// `| name` names no filter.
-    UnknownFilter(String),
-    /// A filter that cannot apply to this value.
-    Filter(String, String),
-    /// `fill(...)` not written as `fill(N, "c")`.
-    Fill(String),
-    /// A filter has nothing to change in this value (`swap_case` of a value without letters):
-    /// the step does not apply to this target and is left out.
-    NotApplicable(String),
-}
-
-impl fmt::Display for TemplateError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Unknown(name) => write!(
-                f,
-                "`{{{{ {name} }}}}` names nothing: not a capture of an earlier step, nor profile.username, profile.password, sso.username (when the run has an SSO user), other.username and other.password (when the control protocol made the run a second user), run.name, run.unique, run.id"
-            ),
-            Self::Unclosed(text) => write!(f, "unclosed `{{{{` in `{text}`"),
-            Self::UnknownFilter(name) => {
-                write!(
-                    f,
-                    "no filter `{name}` (there are {})",
-                    crate::run::template::FILTERS.join(", ")
-                )
-            }
-            Self::Filter(name, value) => write!(f, "the filter `{name}` cannot apply to {value}"),
-            Self::Fill(expr) => write!(f, "`{expr}` is not fill(WIDTH, \"TEXT\")"),
-            Self::NotApplicable(why) => write!(f, "{why}"),
         }
     }
 }

@@ -4,8 +4,36 @@
 
 use std::time::{Duration, Instant};
 
+use time::OffsetDateTime;
+
 use crate::error::{Error, ErrorKind};
 use crate::target::Target;
+
+/// One exchange as it went over the wire, kept for the HAR (`--har`): the run records its
+/// own, the proxy its clients'.
+#[derive(Clone, Debug)]
+pub struct HarRecord {
+    /// When the request was sent.
+    pub started: OffsetDateTime,
+    /// Milliseconds to the whole response.
+    pub millis: f64,
+    /// The method.
+    pub method: String,
+    /// The full URL.
+    pub url: String,
+    /// The request's headers.
+    pub request_headers: Vec<(String, String)>,
+    /// The request body's text, if it had one.
+    pub request_body: Option<String>,
+    /// The status, or 0 when no response came.
+    pub status: u16,
+    /// The response's headers.
+    pub response_headers: Vec<(String, String)>,
+    /// The response body's text.
+    pub response_body: String,
+    /// The response body's size in bytes.
+    pub response_size: usize,
+}
 
 /// A request as sent (the body as text, for reports; secrets are redacted by the reporter).
 #[derive(Clone, Debug, serde::Serialize)]
@@ -100,7 +128,7 @@ pub struct Http {
     /// Every request sent through this client and its clones: the cases' and the run's own.
     sent: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Every exchange, for `--har`, when asked to record them.
-    recorder: Option<std::sync::Arc<std::sync::Mutex<Vec<crate::report::har::HarRecord>>>>,
+    recorder: Option<std::sync::Arc<std::sync::Mutex<Vec<HarRecord>>>>,
 }
 
 /// A shared pace: one request every `every`.
@@ -241,7 +269,7 @@ impl Http {
     }
 
     /// The exchanges recorded so far (none unless [`Http::recording`]).
-    pub(crate) fn records(&self) -> Vec<crate::report::har::HarRecord> {
+    pub(crate) fn records(&self) -> Vec<HarRecord> {
         self.recorder.as_ref().map_or_else(Vec::new, |r| {
             r.lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -298,7 +326,7 @@ impl Http {
     ) {
         let Some(rec) = &self.recorder else { return };
         let r = result.as_ref().ok();
-        let entry = crate::report::har::HarRecord {
+        let entry = HarRecord {
             started,
             millis: r.map_or(0.0, |r| r.elapsed.as_secs_f64() * 1000.0),
             method: sent.method.clone(),

@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::case::template::{Scope, render};
 use crate::case::{Matcher, Outcome};
 use crate::check::{EXPECT_BODY, EXPECT_HEADER, EXPECT_PREFERRED, EXPECT_STATUS, Finding};
 use crate::run::http::Received;
-use crate::run::template::{Scope, render};
 
 /// The value at a dotted path (`detail`, `a.b`, `items.0`); `$` is the whole body.
 pub fn lookup<'v>(json: &'v Value, path: &str) -> Option<&'v Value> {

@@ -11,7 +11,6 @@ mod call;
 mod case;
 mod cleanup;
 mod control;
-mod encoding;
 mod error;
 mod fixtures;
 mod http;
@@ -20,16 +19,15 @@ mod pool;
 mod result;
 mod shape;
 mod steps;
-pub mod template;
 mod unchanged;
 
+pub use crate::case::template::TemplateError;
 pub use case::{Env, Undo, run_case, skipped};
 pub use cleanup::{Inventory, Leftovers};
 pub use control::Control;
-pub(crate) use encoding::{BOUNDARY, decode};
-pub use error::{ApiError, ControlError, RunError, StepError, TemplateError};
+pub use error::{ApiError, ControlError, RunError, StepError};
 pub use fixtures::Fixtures;
-pub use http::{Http, Received, SentRequest, TransportError};
+pub use http::{HarRecord, Http, Received, SentRequest, TransportError};
 pub use pool::Pool;
 pub(crate) use result::plural;
 pub use result::{

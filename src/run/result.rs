@@ -221,7 +221,7 @@ pub struct RunReport {
     pub traffic: Option<Traffic>,
     /// Every exchange, when the run recorded them (`--har`); not redacted yet.
     #[serde(skip)]
-    pub exchanges: Vec<crate::report::har::HarRecord>,
+    pub exchanges: Vec<crate::run::HarRecord>,
 }
 
 /// What a proxy saw of the traffic through it.

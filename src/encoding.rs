@@ -1,9 +1,42 @@
 //! Request bodies in the contract's three encodings: writing them as the harness sends them
 //! (`encode`), and reading the fields of any body, the harness's own or a client's (`decode`).
+//! A leaf: cases name an [`Encoding`], runs encode with it, checks and the proxy decode.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::case::Encoding;
+/// How a step encodes its request body.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    /// `application/json`.
+    #[default]
+    Json,
+    /// `application/x-www-form-urlencoded`.
+    Form,
+    /// `multipart/form-data`.
+    Multipart,
+}
+
+impl Encoding {
+    /// The name used in case files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Form => "form",
+            Self::Multipart => "multipart",
+        }
+    }
+
+    /// Its media type.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Self::Json => "application/json",
+            Self::Form => "application/x-www-form-urlencoded",
+            Self::Multipart => "multipart/form-data",
+        }
+    }
+}
 
 /// The boundary of multipart bodies the harness sends.
 pub(crate) const BOUNDARY: &str = "token-conformance-7f3a9c1e5b";

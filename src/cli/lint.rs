@@ -1,8 +1,8 @@
 //! `list` and `lint`: what the suite holds, how it loads against the contract, and what a run
 //! of it can do to the account it logs in with (wrong passwords, refresh tokens left behind).
 
+use super::{Sources, load, report_errors};
 use crate::case::Case;
-use crate::cli::{Sources, load, report_errors};
 use crate::error::{Error, ErrorKind, Exit};
 use crate::spec::Spec;
 

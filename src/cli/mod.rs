@@ -9,12 +9,14 @@ use clap::Args;
 
 use crate::case::{self, Case};
 use crate::error::{BadValue, Error, ErrorKind, Exit, Place};
-pub use crate::lint::{lint, list};
+mod lint;
+
 use crate::report::{Redactor, Style, console};
 use crate::run::{self, Options};
 use crate::snapshot::{SnapshotStore, apply_snapshots};
 use crate::spec::{BUNDLED_SPEC, BUNDLED_SPEC_NAME, Spec};
 use crate::target::{Layer as _, Settings, Target};
+pub use lint::{lint, list};
 
 /// `--cases` and `--spec`.
 #[derive(Clone, Debug, Args)]

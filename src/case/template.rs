@@ -29,7 +29,50 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::error::TemplateError;
+use std::fmt;
+
+/// A template that cannot be rendered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TemplateError {
+    /// `{{ name }}` names nothing in scope.
+    Unknown(String),
+    /// `{{` without `}}`.
+    Unclosed(String),
+    /// `| name` names no filter.
+    UnknownFilter(String),
+    /// A filter that cannot apply to this value.
+    Filter(String, String),
+    /// `fill(...)` not written as `fill(N, "c")`.
+    Fill(String),
+    /// A filter has nothing to change in this value (`swap_case` of a value without letters):
+    /// the step does not apply to this target and is left out.
+    NotApplicable(String),
+}
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unknown(name) => write!(
+                f,
+                "`{{{{ {name} }}}}` names nothing: not a capture of an earlier step, nor profile.username, profile.password, sso.username (when the run has an SSO user), other.username and other.password (when the control protocol made the run a second user), run.name, run.unique, run.id"
+            ),
+            Self::Unclosed(text) => write!(f, "unclosed `{{{{` in `{text}`"),
+            Self::UnknownFilter(name) => {
+                write!(f, "no filter `{name}` (there are {})", FILTERS.join(", "))
+            }
+            Self::Filter(name, value) => write!(f, "the filter `{name}` cannot apply to {value}"),
+            Self::Fill(expr) => write!(f, "`{expr}` is not fill(WIDTH, \"TEXT\")"),
+            Self::NotApplicable(why) => write!(f, "{why}"),
+        }
+    }
+}
+
+/// The values a near miss must not land on: the tokens issued in the run.
+pub trait Crowding {
+    /// Whether other values lie so near `value` (two characters or fewer apart) that a value
+    /// near it may be one of them.
+    fn crowded(&self, value: &str) -> bool;
+}
 
 /// What templates can draw on.
 pub struct Scope<'a> {
@@ -52,7 +95,7 @@ pub struct Scope<'a> {
     /// Captures so far.
     pub captures: &'a BTreeMap<String, Value>,
     /// The token values issued in the run, so a near miss is never another issued token.
-    pub issued: Option<&'a crate::check::IssuedTokens>,
+    pub issued: Option<&'a dyn Crowding>,
 }
 
 impl Scope<'_> {
