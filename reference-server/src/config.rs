@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::{peer, policy, serve, store};
+use crate::{peer, serve, slots, store};
 
 /// The default limit on a request body. Every legitimate body is well under 2 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
@@ -110,8 +110,8 @@ impl Config {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
             keep_alive_idle: serve::KEEP_ALIVE_IDLE,
-            max_in_flight: policy::MAX_IN_FLIGHT,
-            max_in_flight_per_address: policy::MAX_IN_FLIGHT_PER_ADDRESS,
+            max_in_flight: slots::MAX_IN_FLIGHT,
+            max_in_flight_per_address: slots::MAX_IN_FLIGHT_PER_ADDRESS,
             plain_http_cookies: false,
         }
     }

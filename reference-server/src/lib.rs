@@ -43,6 +43,7 @@ pub mod policy;
 pub mod respond;
 pub mod serve;
 pub mod sign_in_link;
+pub mod slots;
 pub mod state;
 pub mod store;
 pub mod swagger;

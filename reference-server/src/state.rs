@@ -24,7 +24,7 @@ pub struct AppState {
     /// Whether every request is logged ([`crate::config::Config::log_requests`]).
     pub log_requests: bool,
     /// Requests in flight, in all and per address (load shedding past them).
-    pub slots: crate::policy::Slots,
+    pub slots: crate::slots::Slots,
     /// The key that binds the token page's pre-sign-in form tokens to their cookie: random at
     /// each start, so forms older than the process are refused (and simply shown again).
     pub form_key: [u8; 32],
@@ -79,7 +79,7 @@ pub fn prepare(config: &Config) -> Result<(Arc<AppState>, Option<DemoUser>), Sta
         passwords,
         body_limit: config.body_limit,
         log_requests: config.log_requests,
-        slots: crate::policy::Slots::new(
+        slots: crate::slots::Slots::new(
             config.max_in_flight.max(1),
             config.max_in_flight_per_address.max(1),
         ),
