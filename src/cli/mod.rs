@@ -46,15 +46,9 @@ pub struct RunArgs {
     /// Cases and spec.
     #[command(flatten)]
     pub sources: Sources,
-    /// Only cases whose id or title contains TEXT.
-    #[arg(long, value_name = "TEXT")]
-    pub filter: Option<String>,
-    /// Only cases with this tag (repeatable: any of them).
-    #[arg(long = "tag", value_name = "TAG")]
-    pub tags: Vec<String>,
-    /// Cases run at once.
-    #[arg(long, value_name = "N", default_value_t = run::DEFAULT_JOBS, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub jobs: u16,
+    /// Which cases, how many at once.
+    #[command(flatten)]
+    pub options: Options,
     /// Warnings (SHOULD findings) fail the run too.
     #[arg(long)]
     pub strict: bool,
@@ -74,9 +68,6 @@ pub struct RunArgs {
     /// Fail when fewer documented (operation, status) pairs were exercised.
     #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
     pub min_coverage: Option<f64>,
-    /// Run a stable 1/N share of the cases: K/N, 1 <= K <= N.
-    #[arg(long, value_name = "K/N", value_parser = parse_partition)]
-    pub partition: Option<(u32, u32)>,
     /// Annotations, job summary, badge and signed bundle.
     #[command(flatten)]
     pub publish: crate::publish::PublishArgs,
@@ -91,21 +82,6 @@ fn parse_percent(s: &str) -> Result<f64, BadValue> {
         Ok(v)
     } else {
         Err(BadValue::new(format!("`{s}` is not between 0 and 100")))
-    }
-}
-
-/// Parses `K/N`.
-fn parse_partition(s: &str) -> Result<(u32, u32), BadValue> {
-    let bad = || BadValue::new(format!("`{s}` is not K/N with 1 <= K <= N"));
-    let (k, n) = s.split_once('/').ok_or_else(bad)?;
-    let (k, n): (u32, u32) = (
-        k.trim().parse().map_err(|_| bad())?,
-        n.trim().parse().map_err(|_| bad())?,
-    );
-    if k >= 1 && k <= n {
-        Ok((k, n))
-    } else {
-        Err(bad())
     }
 }
 
@@ -221,11 +197,8 @@ async fn run_with(
     let target = Target::resolve(args.profile.as_deref(), flags, |k| std::env::var(k).ok())?;
     let signer = crate::publish::signing_key(&args.publish)?;
     let opts = Options {
-        jobs: usize::from(args.jobs),
-        filter: args.filter.clone(),
-        tags: args.tags.clone(),
-        partition: args.partition,
         har: args.har.is_some(),
+        ..args.options.clone()
     };
     let style = Style::detect();
     let selected = cases.iter().filter(|c| run::selected(c, &opts)).count();

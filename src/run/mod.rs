@@ -39,38 +39,62 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
+use clap::builder::TypedValueParser as _;
+
 use crate::case::Case;
 use crate::check::IssuedTokens;
 use crate::spec::{Spec, TokenKind};
 use crate::target::{Need, Target};
 
-/// How to run.
-#[derive(Clone, Debug)]
+/// How to run: which cases and how many at once. It is `run`'s flags as parsed, so each
+/// option is declared once, here.
+#[derive(Clone, Debug, clap::Args)]
 pub struct Options {
-    /// Cases at once.
+    /// Cases run at once.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_JOBS,
+          value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from))]
     pub jobs: usize,
-    /// Only cases whose id or title contains this text.
+    /// Only cases whose id or title contains TEXT.
+    #[arg(long, value_name = "TEXT")]
     pub filter: Option<String>,
-    /// Only cases with any of these tags.
+    /// Only cases with this tag (repeatable: any of them).
+    #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
-    /// Only the K-th of N stable shares of the cases.
+    /// Run a stable 1/N share of the cases: K/N, 1 <= K <= N.
+    #[arg(long, value_name = "K/N", value_parser = parse_partition)]
     pub partition: Option<(u32, u32)>,
-    /// Record every exchange, for `--har`.
+    /// Record every exchange, for `--har` (set by the report flags, not a flag itself).
+    #[arg(skip)]
     pub har: bool,
 }
 
 /// Cases run at once unless told otherwise (`--jobs`).
-pub(crate) const DEFAULT_JOBS: u16 = 4;
+const DEFAULT_JOBS: usize = 4;
 
 impl Default for Options {
     fn default() -> Self {
         Self {
-            jobs: usize::from(DEFAULT_JOBS),
+            jobs: DEFAULT_JOBS,
             filter: None,
             tags: Vec::new(),
             partition: None,
             har: false,
         }
+    }
+}
+
+/// Parses `K/N`.
+fn parse_partition(s: &str) -> Result<(u32, u32), crate::error::BadValue> {
+    let bad = || crate::error::BadValue::new(format!("`{s}` is not K/N with 1 <= K <= N"));
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (k, n): (u32, u32) = (
+        k.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if k >= 1 && k <= n {
+        Ok((k, n))
+    } else {
+        Err(bad())
     }
 }
 
