@@ -520,15 +520,17 @@ def main():
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", BEFORE_TREE], cwd=ROOT,
                            check=False)
-    # The proxy's section is measured by bench/proxy.sh, not here: carried over as it is.
+    # The sections measured elsewhere are carried over as they are: the proxy's (bench/proxy.sh)
+    # and the release profile's (builds with other profiles, see that section).
     proxy = ""
     old_path = os.path.join(ROOT, "BENCHMARKS.md")
     if os.path.exists(old_path):
         old = open(old_path).read()
-        start = old.find("## The validating proxy")
-        if start >= 0:
-            end = old.find("\n## ", start + 1)
-            proxy = old[start:end if end >= 0 else len(old)].strip() + "\n\n"
+        for title in ("## The validating proxy", "## The release profile"):
+            start = old.find(title)
+            if start >= 0:
+                end = old.find("\n## ", start + 1)
+                proxy += old[start:end if end >= 0 else len(old)].strip() + "\n\n"
     notes_path = os.path.join(ROOT, "bench", "notes.md")
     notes = open(notes_path).read().strip() if os.path.exists(notes_path) else ""
     text = TEMPLATE.format(
