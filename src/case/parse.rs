@@ -138,7 +138,8 @@ pub(super) fn step(
     let name = s.name.clone();
     let action = match s.call.clone() {
         Some(op) => call(s, op, index, file, line, spec, captured)?,
-        None => other_action(s, index, spec, captured).map_err(err)?,
+        None => other_action(s, index, spec, captured)
+            .map_err(|Problem { message: m, hint }| err(m).hint_if(hint))?,
     };
     let label = match (&name, &action) {
         (Some(n), _) => format!("step {index}: {n}"),
@@ -379,7 +380,8 @@ pub(super) fn outcomes(
             ));
         }
         for (what, m) in outcome.body.iter().chain(&outcome.headers) {
-            check_matcher(m, what, captured).map_err(|m| Problem::of(format!(": {m}"), None))?;
+            check_matcher(m, what, captured)
+                .map_err(|p| Problem::of(format!(": {}", p.message), p.hint))?;
         }
     }
     Ok(outcomes)
@@ -391,7 +393,8 @@ pub(super) fn other_action(
     index: usize,
     spec: &Spec,
     captured: &mut BTreeSet<String>,
-) -> Result<Action, String> {
+) -> Result<Action, Problem> {
+    let at = |m: String| Problem::of(format!("step {index}: {m}"), None);
     let texts = s
         .advance_clock_to
         .as_ref()
@@ -403,10 +406,8 @@ pub(super) fn other_action(
                 .flat_map(|u| std::iter::once(u.username.as_str()).chain(u.password.as_deref())),
         )
         .chain(s.revoke_refresh_token.as_deref());
-    check_templates(texts, captured).map_err(|Problem { message: m, hint }| match hint {
-        Some(h) => format!("step {index}: {m} ({h})"),
-        None => format!("step {index}: {m}"),
-    })?;
+    check_templates(texts, captured)
+        .map_err(|p| Problem::of(format!("step {index}: {}", p.message), p.hint))?;
     let call_only = s.encoding.is_some()
         || s.method.is_some()
         || !s.headers.is_empty()
@@ -417,8 +418,8 @@ pub(super) fn other_action(
         || s.expect.is_some()
         || !s.capture.is_empty();
     if call_only {
-        return Err(format!(
-            "step {index}: encoding, headers, body, expect and capture go with `call`"
+        return Err(at(
+            "encoding, headers, body, expect and capture go with `call`".into(),
         ));
     }
     if let Some(span) = s.advance_clock {
@@ -426,18 +427,16 @@ pub(super) fn other_action(
     }
     if let Some(l) = s.set_lifespans {
         if l == SetLifespans::default() {
-            return Err(format!("step {index}: set_lifespans sets nothing"));
+            return Err(at("set_lifespans sets nothing".into()));
         }
         if l.refresh_token_days == Some(0) || l.access_token_hours == Some(0) {
-            return Err(format!("step {index}: a lifespan must be at least 1"));
+            return Err(at("a lifespan must be at least 1".into()));
         }
         return Ok(Action::SetLifespans(l));
     }
     if let Some(u) = s.create_user {
         if !u.sso && u.password.is_none() {
-            return Err(format!(
-                "step {index}: create_user needs a password unless sso is true"
-            ));
+            return Err(at("create_user needs a password unless sso is true".into()));
         }
         if let Some(c) = &u.capture_id {
             captured.insert(c.clone());
@@ -452,7 +451,7 @@ pub(super) fn other_action(
     }
     s.revoke_refresh_token
         .map(Action::RevokeRefreshToken)
-        .ok_or_else(|| format!("step {index} does nothing"))
+        .ok_or_else(|| Problem::of(format!("step {index} does nothing"), None))
 }
 
 /// A `borrow_refresh_token` step: its captures read fields of a refresh token object.
@@ -461,10 +460,13 @@ pub(super) fn borrow(
     index: usize,
     spec: &Spec,
     captured: &mut BTreeSet<String>,
-) -> Result<Action, String> {
+) -> Result<Action, Problem> {
     if let Some((name, source)) = b.capture.iter().find(|(_, src)| !src.starts_with("body.")) {
-        return Err(format!(
-            "step {index}: borrow_refresh_token captures `{name}` from `{source}`; write body.FIELD"
+        return Err(Problem::of(
+            format!(
+                "step {index}: borrow_refresh_token captures `{name}` from `{source}`; write body.FIELD"
+            ),
+            None,
         ));
     }
     // A lent token is a refresh token object, as the contract's answers show one.
@@ -480,9 +482,11 @@ pub(super) fn borrow(
     for (name, source) in &b.capture {
         let path = source.trim_start_matches("body.");
         if let Some(Problem { message: m, hint }) = object.and_then(|d| d.path_problem(path)) {
-            let hint = hint.map(|h| format!(" ({h})")).unwrap_or_default();
-            return Err(format!(
-                "step {index}: borrow_refresh_token captures `{name}` from `{source}`: {m}{hint}"
+            return Err(Problem::of(
+                format!(
+                    "step {index}: borrow_refresh_token captures `{name}` from `{source}`: {m}"
+                ),
+                hint,
             ));
         }
     }

@@ -12,17 +12,17 @@ pub(super) fn check_matcher(
     m: &Matcher,
     what: &str,
     captured: &BTreeSet<String>,
-) -> Result<(), String> {
+) -> Result<(), Problem> {
     for name in [&m.same_as, &m.different_from, &m.later_than, &m.not_before]
         .into_iter()
         .flatten()
     {
         if !captured.contains(name) {
             let hint = did_you_mean(name, captured.iter().map(String::as_str))
-                .map(|b| format!(" (did you mean `{b}`?)"))
-                .unwrap_or_default();
-            return Err(format!(
-                "`{what}` refers to capture `{name}`, which no earlier step captures{hint}"
+                .map(|b| format!("did you mean `{b}`?"));
+            return Err(Problem::of(
+                format!("`{what}` refers to capture `{name}`, which no earlier step captures"),
+                hint,
             ));
         }
     }
@@ -37,7 +37,10 @@ pub(super) fn check_matcher(
         && m.later_than.is_none()
         && m.not_before.is_none();
     if empty {
-        return Err(format!("the matcher for `{what}` checks nothing"));
+        return Err(Problem::of(
+            format!("the matcher for `{what}` checks nothing"),
+            None,
+        ));
     }
     Ok(())
 }
