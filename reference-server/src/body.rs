@@ -187,7 +187,7 @@ fn linger(mut body: Body) {
 }
 
 /// Reads the whole body, refusing it with 413 as soon as it passes `limit` bytes (or declares
-/// more). At most `limit` bytes are ever held in memory; the rest lingers (see [`linger`]).
+/// more). At most `limit` bytes are ever held in memory; the rest lingers (see `linger`).
 pub async fn read_limited(
     headers: &HeaderMap,
     body: Body,

@@ -212,7 +212,7 @@ fn service(
 }
 
 /// Accepts connections until `stopped`, then lets requests in flight finish (for at most
-/// [`SHUTDOWN_GRACE`]).
+/// `SHUTDOWN_GRACE`).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,

@@ -258,7 +258,7 @@ impl LoginThrottle {
 
     /// Admits a login, waiting while others in flight could still reach the limit:
     /// `Err(Locked(seconds))` while the pair or the client is locked out, `Err(Busy)` when
-    /// others in flight kept it waiting [`MAX_WAIT`]: the server is busy, nobody is locked
+    /// others in flight kept it waiting `MAX_WAIT`: the server is busy, nobody is locked
     /// (a 503, not a 429: the account has done nothing wrong).
     pub async fn begin(
         &self,

@@ -100,7 +100,7 @@ fn read(path: &Path) -> Result<String, KeyError> {
     std::fs::read_to_string(path).map_err(|e| key_error(path, format!("cannot read it: {e}")))
 }
 
-/// Reads a private key written by [`private_pem`] (or `openssl genpkey -algorithm ed25519`).
+/// Reads a private key written by `private_pem` (or `openssl genpkey -algorithm ed25519`).
 pub fn read_private(path: &Path) -> Result<SigningKey, KeyError> {
     let text = read(path)?;
     if text.contains("-----BEGIN PUBLIC KEY-----") {

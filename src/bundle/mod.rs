@@ -271,7 +271,7 @@ fn manifest(
     }))
 }
 
-/// What [`write`] wrote.
+/// What [`write()`] wrote.
 #[derive(Debug)]
 pub struct Written {
     /// Files listed in the manifest.

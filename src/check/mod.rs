@@ -1,9 +1,10 @@
 //! Named checks applied to every response, with no line in any case, and the ids of the
 //! findings the engine itself raises.
 //!
-//! Every response check is `fn(&Context, &mut Findings)` listed once in [`RESPONSE_CHECKS`];
-//! each has an id, a severity and a fixed failure text documented in `CHECKS.md`, which a test
-//! keeps in step. A SHOULD finding is a warning; it fails the run only under `--strict`.
+//! Every response check is `fn(&Context, &mut Findings)` listed once in `RESPONSE_CHECKS`
+//! (registry.rs); each has an id, a severity and a fixed failure text documented in
+//! `CHECKS.md`, which a test keeps in step. A SHOULD finding is a warning; it fails the run only
+//! under `--strict`.
 
 mod cache_control;
 mod client_error;

@@ -44,7 +44,7 @@ fn findings(report: &RunReport) -> impl Iterator<Item = (&CaseResult, &StepResul
 }
 
 /// The workflow commands for a run's findings: an `error` per MUST finding and a `warning` per
-/// SHOULD one, at most [`MAX_ANNOTATIONS`] of each, then a `notice` with what was left out.
+/// SHOULD one, at most `MAX_ANNOTATIONS` of each, then a `notice` with what was left out.
 /// `exists` says whether a case's file is in the checkout (built-in and generated cases are not:
 /// their annotations go on the run, without a file).
 pub fn annotations(

@@ -2,7 +2,7 @@
 //! exchange of a run or of a proxy's traffic, with secrets redacted as in every other report.
 //!
 //! A proxy writes entries as they happen ([`HarWriter`]), so a long session holds none of them
-//! in memory; a run records its exchanges and writes them at the end ([`write`]), once it knows
+//! in memory; a run records its exchanges and writes them at the end ([`write()`]), once it knows
 //! every token value to redact.
 
 use std::io::Write;

@@ -5,13 +5,13 @@
 //! Security:
 //! - Sign-in goes through [`crate::api::login`]: the same throttle as createRefreshToken, and
 //!   unknown users cost what known ones cost.
-//! - The session is a random cookie (see [`guard`] for its flags); the database holds only its
+//! - The session is a random cookie (see `guard.rs` for its flags); the database holds only its
 //!   digest. It ends after 30 minutes without a request, 8 hours after sign-in at the latest,
 //!   or on sign-out; a password sign-in ends the account's other sessions. A replayed cookie
 //!   signs no one in.
 //! - Every form that changes state must come from this page (`Sec-Fetch-Site`, `Origin`) and
 //!   carry a CSRF token: the session's own once signed in; before, a token bound to a cookie
-//!   nonce with an HMAC ([`guard`]).
+//!   nonce with an HMAC (`guard.rs`).
 //! - Token values appear once, in the body of the answer that created them; never in a URL,
 //!   a redirect or a log. Forms name tokens by row id, and only among the signed-in user's.
 //! - Headers: a Content-Security-Policy with no inline script or style, `X-Frame-Options:
