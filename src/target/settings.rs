@@ -90,7 +90,9 @@ fn add_up<T>(upper: Vec<T>, lower: Vec<T>) -> Vec<T> {
     lower.into_iter().chain(upper).collect()
 }
 
-/// A declared default, parsed as the flag's own value would be.
+/// A declared default, parsed as the flag's own value would be. One that does not parse is a
+/// mistake in this file, not in the user's input, and `the_declared_defaults_are_the_bottom_layer`
+/// parses every one.
 fn default_of<T: std::str::FromStr>(text: &str, setting: &str) -> T {
     text.parse()
         .unwrap_or_else(|_| panic!("the declared default of {setting}, `{text}`, does not parse"))
@@ -120,7 +122,8 @@ fn annotate(cmd: clap::Command, id: &str, note: &str) -> clap::Command {
 /// default (parsed like the flag, and shown in the help); `[env CONST = "VAR", named by KEY]`
 /// the environment variable it is read from (or the one the profile's KEY names); `[adds up]`
 /// a list whose layers add up. Generates the struct (a clap `Args` and a serde profile shape),
-/// its [`Layer`] and, for settings read from the environment, `from_env`.
+/// its [`Layer`], `from_env` for the settings read from the environment, and `document`, which
+/// puts the defaults and variables into the flags' help.
 macro_rules! settings {
     (
         $(#[$meta:meta])*
@@ -141,14 +144,22 @@ macro_rules! settings {
             $(
                 $(#[$attr])*
                 $(#[doc = ""] #[doc = concat!("[default: ", $default, "]")])?
-                $(#[doc = ""] #[doc = concat!("[env: ", $env_var, ", or the variable `", stringify!($env_key), "` names]")])?
+                $(
+                    #[doc = ""]
+                    #[doc = concat!(
+                        "[env: ", $env_var, ", or the variable `", stringify!($env_key), "` names]"
+                    )]
+                )?
                 #[serde(default)]
                 pub $field: $ty,
             )*
         }
 
         $($(
-            #[doc = concat!("The environment variable `", stringify!($field), "` is read from, unless the profile's `", stringify!($env_key), "` names another.")]
+            #[doc = concat!(
+                "The environment variable `", stringify!($field), "` is read from, unless the ",
+                "profile's `", stringify!($env_key), "` names another."
+            )]
             pub const $env_const: &str = $env_var;
         )?)*
 
@@ -174,7 +185,10 @@ macro_rules! settings {
                 #[allow(unused_mut)]
                 let mut cmd = cmd;
                 $(
-                    $( cmd = annotate(cmd, stringify!($field), &format!("[default: {}]", $default)); )?
+                    $(
+                        let note = format!("[default: {}]", $default);
+                        cmd = annotate(cmd, stringify!($field), &note);
+                    )?
                     $( cmd = annotate(cmd, stringify!($field), concat!("[env: ", $env_var, "]")); )?
                 )*
                 cmd
