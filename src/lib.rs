@@ -51,28 +51,31 @@ mod yaml;
 
 #[cfg(test)]
 mod layering {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::path::{Path, PathBuf};
+
+    /// Every `.rs` file under `dir`.
+    fn rust_files(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).expect("src is readable") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                out.extend(rust_files(&p));
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+        out
+    }
+
     /// The engine talks to implementations over HTTP only: nothing in `src/` but the binary
     /// may use the bundled reference server (ARCHITECTURE.md).
     #[test]
     fn the_engine_speaks_only_http_to_implementations() {
-        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-            for e in std::fs::read_dir(dir).expect("src is readable") {
-                let p = e.expect("entry").path();
-                if p.is_dir() {
-                    walk(&p, out);
-                } else if p.extension().is_some_and(|x| x == "rs") && !p.ends_with("main.rs") {
-                    out.push(p);
-                }
-            }
-        }
-        let mut files = Vec::new();
-        walk(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-            &mut files,
-        );
+        let files = rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
         assert!(files.len() > 20);
-        for f in files {
-            let text = std::fs::read_to_string(&f).expect("readable");
+        for f in files.iter().filter(|f| !f.ends_with("main.rs")) {
+            let text = std::fs::read_to_string(f).expect("readable");
             assert!(
                 !text.contains(concat!("reference", "_server")),
                 "{} uses the reference server",
@@ -87,7 +90,7 @@ mod layering {
     /// not; `lib.rs` only wires.
     #[test]
     fn the_modules_form_no_circle() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         for src in [root.join("src"), root.join("reference-server").join("src")] {
             let left = on_a_circle(&src);
             assert!(
@@ -98,27 +101,40 @@ mod layering {
         }
     }
 
-    /// The modules under `src` that lie on a circle of `crate::` uses, with what they use.
-    fn on_a_circle(
-        src: &std::path::Path,
-    ) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
-        use std::collections::{BTreeMap, BTreeSet};
-        let src = src.to_path_buf();
-        let mut uses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        let mut files = Vec::new();
-        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-            for e in std::fs::read_dir(dir).expect("src is readable") {
-                let p = e.expect("entry").path();
-                if p.is_dir() {
-                    walk(&p, out);
-                } else if p.extension().is_some_and(|x| x == "rs") {
-                    out.push(p);
+    /// The top-level modules a line of code names as `crate::X` or `crate::{X, ...}`.
+    fn crate_uses(line: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut rest = line;
+        while let Some(at) = rest.find("crate::") {
+            rest = &rest[at + "crate::".len()..];
+            let names: Vec<&str> = match rest.strip_prefix('{') {
+                Some(group) => group
+                    .split('}')
+                    .next()
+                    .unwrap_or_default()
+                    .split(',')
+                    .collect(),
+                None => vec![rest],
+            };
+            for n in names {
+                let n: String = n
+                    .trim()
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                if !n.is_empty() {
+                    out.push(n);
                 }
             }
         }
-        walk(&src, &mut files);
-        for f in files {
-            let rel = f.strip_prefix(&src).expect("under src");
+        out
+    }
+
+    /// The modules under `src` that lie on a circle of `crate::` uses, with what they use.
+    fn on_a_circle(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
+        let mut uses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for f in rust_files(src) {
+            let rel = f.strip_prefix(src).expect("under src");
             let top = rel.components().next().expect("a component");
             let top = top
                 .as_os_str()
@@ -132,29 +148,7 @@ mod layering {
             let code = text.split("#[cfg(test)]").next().unwrap_or_default();
             let deps = uses.entry(top.clone()).or_default();
             for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
-                let mut rest = line;
-                while let Some(at) = rest.find("crate::") {
-                    rest = &rest[at + "crate::".len()..];
-                    let names: Vec<&str> = match rest.strip_prefix('{') {
-                        Some(group) => group
-                            .split('}')
-                            .next()
-                            .unwrap_or_default()
-                            .split(',')
-                            .collect(),
-                        None => vec![rest],
-                    };
-                    for n in names {
-                        let n: String = n
-                            .trim()
-                            .chars()
-                            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
-                            .collect();
-                        if !n.is_empty() && n != top {
-                            deps.insert(n);
-                        }
-                    }
-                }
+                deps.extend(crate_uses(line).into_iter().filter(|n| *n != top));
             }
         }
         // Peel off modules that use nothing left; what cannot be peeled lies on a circle.

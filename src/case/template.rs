@@ -26,10 +26,9 @@
 //! text.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde_json::Value;
-
-use std::fmt;
 
 /// A template that cannot be rendered.
 #[derive(Clone, Debug, PartialEq, Eq)]

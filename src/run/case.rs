@@ -141,7 +141,7 @@ impl<'e> CaseState<'e> {
             name: &self.name,
             run_id: self.env.run_id,
             captures: &self.captures,
-            issued: Some(self.env.issued as &dyn Crowding),
+            issued: Some(self.env.issued),
         }
     }
 
