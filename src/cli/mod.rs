@@ -2,6 +2,8 @@
 //! `proxy` in `proxy/`. The binary adds `serve` and the embedded default target, the only parts
 //! that need the bundled reference server.
 
+mod lint;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -9,8 +11,6 @@ use clap::Args;
 
 use crate::case::{self, Case};
 use crate::error::{BadValue, Error, ErrorKind, Exit, Place};
-mod lint;
-
 use crate::report::{Redactor, Style, console};
 use crate::run::{self, Options};
 use crate::snapshot::{SnapshotStore, apply_snapshots};
