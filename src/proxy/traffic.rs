@@ -196,6 +196,14 @@ impl Model {
             self.record(p, op, &j);
             return j;
         }
+        let response_body = match decoded(p) {
+            Ok(body) => body,
+            Err(f) => {
+                j.server = vec![f];
+                self.record(p, op, &j);
+                return j;
+            }
+        };
         let request: Map<String, Value> =
             crate::encoding::decode(content_type.unwrap_or_default(), p.request_body);
         let lower: Vec<(String, String)> = p
@@ -212,7 +220,7 @@ impl Model {
             request: &request,
             status: p.status,
             headers: &lower,
-            body: p.response_body,
+            body: &response_body,
             tolerance: self.tolerance,
             place: &place,
             expected: &[],
@@ -337,10 +345,12 @@ impl Model {
             file: String::new(),
             severity: Severity::Must,
             requirement: format!("{} answers as the contract says", op.id),
+            sources: Vec::new(),
             tags,
             needs: Vec::new(),
             verdict: Verdict::Passed,
             skip_reason: None,
+            stopped: None,
             steps: Vec::new(),
             millis: u64::try_from(p.elapsed.as_millis()).unwrap_or(u64::MAX),
             unique: String::new(),
@@ -388,6 +398,17 @@ impl Model {
     pub fn redactor(&self) -> &Redactor {
         &self.redactor
     }
+}
+
+/// The answer's body as the client reads it: decoded from its content coding (RFC 9110
+/// §12.5.3), or the transport finding that it cannot be.
+fn decoded(p: &Passed<'_>) -> Result<Vec<u8>, Finding> {
+    crate::coding::decode(
+        header(p.response_headers, "content-encoding"),
+        p.response_body.to_vec(),
+        super::MAX_BODY,
+    )
+    .map_err(|e| Finding::new(crate::check::TRANSPORT, e.to_string()))
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {

@@ -121,6 +121,9 @@ impl std::fmt::Display for TransportError {
 #[derive(Clone, Debug)]
 pub struct Http {
     client: reqwest::Client,
+    /// The same client without a pool: a request that died on a pooled connection the server
+    /// had just closed is sent once more on a connection of its own.
+    fresh: reqwest::Client,
     timeout: Duration,
     max_bytes: usize,
     /// Paces requests under `--rate`: the earliest instant the next one may leave.
@@ -184,6 +187,34 @@ fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// Whether the request died because the connection closed under it before any answer came
+/// (the server closed a kept-alive connection, as uvicorn does after a 500 without saying
+/// `Connection: close`): hyper's incomplete message, or a reset or broken pipe. Such a request
+/// was never answered, so it is no verdict on the target, and it is sent again once.
+fn closed_under_it(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if let Some(h) = err.downcast_ref::<hyper::Error>()
+            && (h.is_incomplete_message() || h.is_canceled() || h.is_closed())
+        {
+            return true;
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::UnexpectedEof
+            )
+        {
+            return true;
+        }
+        next = err.source();
+    }
+    false
+}
+
 fn cause_chain(e: &dyn std::error::Error) -> String {
     let mut parts = vec![e.to_string()];
     let mut source = e.source();
@@ -203,13 +234,35 @@ impl Http {
         // reqwest is built without a default crypto provider; ring is the one linked in.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let timeout = target.timeout.to_std().max(Duration::from_millis(1));
+        // Servers close idle connections, some after 2 s (gunicorn's default): a pooled
+        // connection the server has just closed fails the request sent on it. Dropping them
+        // after a second leaves that race to servers closing faster than that, and those the
+        // fresh client's one retry covers.
+        let client = Self::client(target, timeout, 32)?;
+        let fresh = Self::client(target, timeout, 0)?;
+        let pace = target.rate.map(|r| {
+            std::sync::Arc::new(Pace {
+                every: Duration::from_secs_f64(1.0 / r),
+                next: tokio::sync::Mutex::new(Instant::now()),
+            })
+        });
+        Ok(Self {
+            client,
+            fresh,
+            timeout,
+            max_bytes: target.max_response_bytes,
+            pace,
+            sent: std::sync::Arc::default(),
+            recorder: None,
+        })
+    }
+
+    /// One reqwest client for `target`, keeping at most `idle` connections per host.
+    fn client(target: &Target, timeout: Duration, idle: usize) -> Result<reqwest::Client, Error> {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(32)
-            // Servers close idle connections, some after 2 s (gunicorn's default): a pooled
-            // connection the server has just closed fails the request sent on it. Dropping
-            // them after a second leaves that race to servers closing faster than that.
+            .pool_max_idle_per_host(idle)
             .pool_idle_timeout(Duration::from_secs(1))
             .user_agent(concat!("token-conformance/", env!("CARGO_PKG_VERSION")));
         if target.tls.insecure {
@@ -239,25 +292,11 @@ impl Http {
             }
         }
         builder = builder.default_headers(default_headers(target)?);
-        let client = builder.build().map_err(|e| {
+        builder.build().map_err(|e| {
             Error::new(
                 ErrorKind::Profile,
                 format!("cannot set up HTTP: {}", cause_chain(&e)),
             )
-        })?;
-        let pace = target.rate.map(|r| {
-            std::sync::Arc::new(Pace {
-                every: Duration::from_secs_f64(1.0 / r),
-                next: tokio::sync::Mutex::new(Instant::now()),
-            })
-        });
-        Ok(Self {
-            client,
-            timeout,
-            max_bytes: target.max_response_bytes,
-            pace,
-            sent: std::sync::Arc::default(),
-            recorder: None,
         })
     }
 
@@ -343,6 +382,55 @@ impl Http {
             .push(entry);
     }
 
+    /// Reads a whole response under the size cap, its body decoded: a coded body is judged as
+    /// clients read it (RFC 9110 §12.5.3).
+    async fn read(
+        &self,
+        mut resp: reqwest::Response,
+        started: Instant,
+    ) -> Result<Received, TransportError> {
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        if resp
+            .content_length()
+            .is_some_and(|n| n > self.max_bytes as u64)
+        {
+            return Err(TransportError::TooLarge(self.max_bytes));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| TransportError::Read(cause_chain(&e)))?
+        {
+            if body.len() + chunk.len() > self.max_bytes {
+                return Err(TransportError::TooLarge(self.max_bytes));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let coding = resp
+            .headers()
+            .get(reqwest::header::CONTENT_ENCODING)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let body = crate::coding::decode(coding.as_deref(), body, self.max_bytes)
+            .map_err(|e| TransportError::Read(e.to_string()))?;
+        Ok(Received {
+            status,
+            headers,
+            body,
+            elapsed: started.elapsed(),
+        })
+    }
+
     /// Sends a request and reads the whole response under the timeout and the size cap.
     pub async fn send(
         &self,
@@ -369,13 +457,20 @@ impl Http {
         self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let method =
             reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::POST);
-        let mut req = self.client.request(method, url).body(body);
-        for (k, v) in headers {
-            req = req.header(k.as_str(), v.as_str());
-        }
+        let request = |client: &reqwest::Client| {
+            let mut req = client.request(method.clone(), url).body(body.clone());
+            for (k, v) in headers {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            req
+        };
         let started = Instant::now();
         let result = tokio::time::timeout(self.timeout, async {
-            let mut resp = req.send().await.map_err(|e| {
+            let answer = match request(&self.client).send().await {
+                Err(e) if closed_under_it(&e) => request(&self.fresh).send().await,
+                other => other,
+            };
+            let resp = answer.map_err(|e| {
                 // Only a failure to establish the connection (refused, DNS, TLS) says the target is
                 // not there; a garbled or dropped answer comes from something that is.
                 if is_tls(&e) {
@@ -386,40 +481,7 @@ impl Http {
                     TransportError::Read(cause_chain(&e))
                 }
             })?;
-            let status = resp.status().as_u16();
-            let headers = resp
-                .headers()
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_owned(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect();
-            if resp
-                .content_length()
-                .is_some_and(|n| n > self.max_bytes as u64)
-            {
-                return Err(TransportError::TooLarge(self.max_bytes));
-            }
-            let mut body = Vec::new();
-            while let Some(chunk) = resp
-                .chunk()
-                .await
-                .map_err(|e| TransportError::Read(cause_chain(&e)))?
-            {
-                if body.len() + chunk.len() > self.max_bytes {
-                    return Err(TransportError::TooLarge(self.max_bytes));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(Received {
-                status,
-                headers,
-                body,
-                elapsed: started.elapsed(),
-            })
+            self.read(resp, started).await
         })
         .await
         .unwrap_or(Err(TransportError::Timeout(self.timeout)));
