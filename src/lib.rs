@@ -12,6 +12,7 @@
 //!     "id: smoke\n\
 //!      title: a refresh token can be created\n\
 //!      requirement: createRefreshToken answers 201\n\
+//!      source: vendor-page\n\
 //!      steps:\n  \
 //!        - call: createRefreshToken\n    \
 //!          body: {username: '{{ profile.username }}', password: '{{ profile.password }}', name: ci}\n    \
@@ -22,7 +23,7 @@
 //! assert_eq!(case.steps.len(), 1);
 //! // A misspelled operationId is caught at load time, with a suggestion.
 //! let typo = case::parse(
-//!     "id: t\ntitle: t\nrequirement: r\nsteps:\n  - call: createRefreshTokn\n    expect: {status: 201}\n",
+//!     "id: t\ntitle: t\nrequirement: r\nsource: vendor-page\nsteps:\n  - call: createRefreshTokn\n    expect: {status: 201}\n",
 //!     Path::new("typo.yaml"),
 //!     &spec,
 //! ).unwrap_err();
@@ -36,6 +37,7 @@ pub mod bundle;
 pub mod case;
 pub mod check;
 pub mod cli;
+pub mod coding;
 pub mod duration;
 pub mod encoding;
 pub mod error;
@@ -45,6 +47,7 @@ pub mod publish;
 pub mod report;
 pub mod run;
 pub mod snapshot;
+pub mod source;
 pub mod spec;
 pub mod target;
 mod yaml;

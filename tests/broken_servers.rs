@@ -32,6 +32,7 @@ const CREATE_CASE: &str = "\
 id: broken.create
 title: create
 requirement: r
+source: vendor-page
 steps:
   - call: createRefreshToken
     body: {username: '{{ profile.username }}', password: '{{ profile.password }}', name: n}
@@ -348,10 +349,50 @@ async fn errors_off_the_error_shape_are_caught() {
     .await;
     assert_eq!(r.cases[0].verdict, Verdict::Warned);
     golden("error-without-code", &r);
+    // Clients read a 401's body with .json(): one in plain text breaks them.
     let t = ResponseTemplate::new(401).set_body_bytes("Unauthorized");
     let r = run_against(create_returning(t), &case, "").await;
-    caught(&r, "content_type.json", "no Content-Type");
+    caught(&r, "body.json", "not JSON");
+    caught(&r, "error.shape", "Content-Type");
+    assert_eq!(r.cases[0].verdict, Verdict::Failed);
     golden("error-plain-text", &r);
+}
+
+/// A server that keeps a connection alive after answering, then closes it when the next
+/// request comes (what uvicorn does after a 500 without `Connection: close`, seen from the
+/// client): the request was never answered, so it is sent again on a new connection and is
+/// no case's failure.
+#[tokio::test]
+async fn a_connection_the_server_closed_is_no_cases_failure() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let body = good_refresh(TOKEN).to_string();
+    let reply = format!(
+        "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let reply = reply.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 8192];
+                // One answer per connection; the next request on it finds it closed.
+                if sock.read(&mut buf).await.unwrap_or(0) > 0 {
+                    let _ = sock.write_all(reply.as_bytes()).await;
+                }
+                let _ = sock.read(&mut buf).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    let r = run_at(url).await;
+    assert!(
+        findings(&r).iter().all(|f| f.check != "transport"),
+        "{:#?}",
+        findings(&r)
+    );
+    assert!(!r.stopped_answering);
 }
 
 #[tokio::test]

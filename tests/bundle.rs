@@ -26,7 +26,7 @@ fn signed_bundle(dir: &Path) -> (PathBuf, PathBuf) {
     std::fs::create_dir_all(cases.join("more")).unwrap();
     std::fs::write(
         cases.join("more/create.yaml"),
-        "id: more.create\ntitle: create\nrequirement: r\nsteps:\n  - call: createRefreshToken\n    \
+        "id: more.create\ntitle: create\nrequirement: r\nsource: vendor-page\nsteps:\n  - call: createRefreshToken\n    \
          body: {username: '{{ profile.username }}', password: '{{ profile.password }}', name: n}\n    \
          expect: {status: 201}\n",
     )

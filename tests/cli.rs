@@ -20,6 +20,8 @@ fn run_with_password(args: &[&str], password: Option<&str>) -> Output {
     cmd.args(args);
     if let Some(p) = password {
         cmd.env("TOKEN_CONFORMANCE_PASSWORD", p);
+        // The second account `serve` makes has the same password with `-2`.
+        cmd.env("TOKEN_CONFORMANCE_OTHER_PASSWORD", format!("{p}-2"));
     }
     cmd.output().unwrap()
 }
@@ -58,6 +60,10 @@ fn serve(dir: &std::path::Path, password: &str) -> (KillOnDrop, String) {
                 "--user",
             ])
             .arg(format!("ci@example.com:{password}"))
+            // A second account and an SSO user, as a vendor's deployment has them.
+            .arg("--user")
+            .arg(format!("second@example.com:{password}-2"))
+            .args(["--sso-user", "okta@example.com"])
             .arg("--db")
             .arg(dir.join("s.db"))
             .stdout(Stdio::piped())
@@ -100,9 +106,20 @@ fn run_against_a_separately_started_reference_server_exits_0() {
         "the password leaked into the output"
     );
 
-    // Without the control protocol, the cases that need it are skipped, never passed.
+    // Without the control protocol, the cases that need it are skipped, never passed; with a
+    // second account and an SSO user named, the rest run.
     let o = run_with_password(
-        &["run", "--target", &url, "--username", "ci@example.com"],
+        &[
+            "run",
+            "--target",
+            &url,
+            "--username",
+            "ci@example.com",
+            "--other-username",
+            "second@example.com",
+            "--sso-username",
+            "okta@example.com",
+        ],
         Some(password),
     );
     let out = text(&o);
@@ -120,6 +137,7 @@ fn run_against_a_separately_started_reference_server_exits_0() {
         .filter(|l| !l.contains("(the target does not offer users "))
         .map(|l| l.split_whitespace().next().unwrap())
         .collect();
+    assert!(!out.contains("other_account"), "{out}");
     for id in &skipped {
         assert!(
             id.starts_with("expiry.")
@@ -127,7 +145,6 @@ fn run_against_a_separately_started_reference_server_exits_0() {
                     "dead-token.expired",
                     "dead-token.admin-revoked",
                     "refresh-token.regen.timestamps",
-                    "refresh-token.create.sso-user"
                 ]
                 .contains(id),
             "{id} is skipped without the control protocol, though it needs neither time nor configuration"
@@ -143,6 +160,37 @@ fn run_against_a_separately_started_reference_server_exits_0() {
         "every case that ran, ran without it: {line}"
     );
     assert!(out.contains("left active: this API cannot revoke"), "{out}");
+    drop(server);
+}
+
+/// `--target` given with the API's own path finds no API at the login's URL: a setup error
+/// (exit 2) whose hint says what `--target` is, after one request, not 200 failed cases.
+#[test]
+fn a_target_with_the_apis_path_is_a_setup_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = "api-path-pass-42";
+    let (server, url) = serve(dir.path(), password);
+    let o = run_with_password(
+        &[
+            "run",
+            "--target",
+            &format!("{url}/integration/v1"),
+            "--username",
+            "ci@example.com",
+        ],
+        Some(password),
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("the target does not answer the API's first login"),
+        "{out}"
+    );
+    assert!(
+        out.contains("--target is the deployment's base URL"),
+        "{out}"
+    );
+    assert!(!out.contains("FAIL "), "{out}");
     drop(server);
 }
 
@@ -216,7 +264,7 @@ fn in_github_actions_failures_are_annotated_on_their_line_and_summarised() {
     std::fs::create_dir(dir.path().join("cases")).unwrap();
     std::fs::write(
         dir.path().join("cases/wrong.yaml"),
-        "id: wrong\ntitle: expects 400 from a good create\nrequirement: r\nsteps:\n  - call: createRefreshToken\n    \
+        "id: wrong\ntitle: expects 400 from a good create\nrequirement: r\nsource: vendor-page\nsteps:\n  - call: createRefreshToken\n    \
          body: {username: '{{ profile.username }}', password: '{{ profile.password }}', name: n}\n    \
          expect: {status: 400}\n",
     )
@@ -237,7 +285,7 @@ fn in_github_actions_failures_are_annotated_on_their_line_and_summarised() {
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(
         out.lines().any(|l| l.starts_with(
-            "::error file=cases/wrong.yaml,line=5,title=expect.status::wrong: step 1"
+            "::error file=cases/wrong.yaml,line=6,title=expect.status::wrong: step 1"
         )),
         "{out}"
     );

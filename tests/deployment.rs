@@ -126,6 +126,7 @@ const CREATE_CASE: &str = "\
 id: gateway.create
 title: create
 requirement: r
+source: vendor-page
 steps:
   - call: createRefreshToken
     body: {username: '{{ profile.username }}', password: '{{ profile.password }}', name: '{{ run.name }}'}

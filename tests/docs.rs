@@ -16,6 +16,7 @@ fn documented_commands_print_what_the_documents_say() {
         // credentials.
         .env("TOKEN_CONFORMANCE_USERNAME", "")
         .env("TOKEN_CONFORMANCE_PASSWORD", "")
+        .env("TOKEN_CONFORMANCE_OTHER_PASSWORD", "")
         .case("README.md")
         .case("cases/README.md")
         .case("tests/cmd/*.md");

@@ -375,7 +375,16 @@ async fn malformed_requests_are_the_clients_and_pass_untouched() {
     let proxy = Proxy::start(
         dir.path(),
         &server.base_url,
-        &["--requests", "6", "--json", "r.json", "--har", "r.har"],
+        // Strict: a client's finding still never fails the target.
+        &[
+            "--requests",
+            "6",
+            "--json",
+            "r.json",
+            "--har",
+            "r.har",
+            "--strict",
+        ],
     );
     let path = "/integration/v1/validateRefreshToken/";
     let post = |content_type: &str, body: &str| {

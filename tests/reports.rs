@@ -221,14 +221,14 @@ fn reports_from_the_binary_show_failures_skips_and_coverage() {
     std::fs::create_dir_all(&cases).unwrap();
     let validate = |id: &str, status: u16| {
         format!(
-            "id: area.{id}\ntitle: {id}\nrequirement: r-{id}\nsteps:\n  - call: validateRefreshToken\n    body: {{refresh_token: made-up, user_id: 1}}\n    expect: {{status: {status}}}\n"
+            "id: area.{id}\ntitle: {id}\nrequirement: r-{id}\nsource: vendor-page\nsteps:\n  - call: validateRefreshToken\n    body: {{refresh_token: made-up, user_id: 1}}\n    expect: {{status: {status}}}\n"
         )
     };
     std::fs::write(cases.join("passes.yaml"), validate("passes", 401)).unwrap();
     std::fs::write(cases.join("fails.yaml"), validate("fails", 200)).unwrap();
     std::fs::write(
         cases.join("skips.yaml"),
-        "id: area.skips\ntitle: skips\nrequirement: r\nsteps:\n  - advance_clock: 1s\n",
+        "id: area.skips\ntitle: skips\nrequirement: r\nsource: vendor-page\nsteps:\n  - advance_clock: 1s\n",
     )
     .unwrap();
     let (code, out) = run_bin(&[

@@ -167,6 +167,11 @@ pub struct Outcome {
     /// matches, the step warns (`expect.preferred`) with this text.
     #[serde(default)]
     pub warn: Option<String>,
+    /// The outcome applies only when these earlier captures match (by capture name): a
+    /// mistyped `user_id` of `true` that a lax framework reads as 1 may succeed only where the
+    /// owner's id is 1.
+    #[serde(default)]
+    pub when: BTreeMap<String, Matcher>,
 }
 
 impl Outcome {
@@ -216,6 +221,7 @@ impl Expect {
                 body: self.body.clone(),
                 headers: self.headers.clone(),
                 warn: None,
+                when: BTreeMap::new(),
             }]
         } else {
             self.one_of.clone()
@@ -371,6 +377,9 @@ pub struct Step {
     pub line: u64,
     /// What it does.
     pub action: Action,
+    /// The captures its templates and matchers read: a later step that reads what a failed
+    /// step should have given depends on it.
+    pub reads: BTreeSet<String>,
 }
 
 /// A loaded, checked case.
@@ -386,6 +395,9 @@ pub struct Case {
     pub severity: Severity,
     /// The requirement it tests (a reference into the contract or docs/decisions.md).
     pub requirement: String,
+    /// What the requirement rests on, for a MUST case (the vendor's page, an RFC's MUST, a
+    /// real client); a SHOULD case may name none.
+    pub sources: Vec<crate::source::Source>,
     /// What it needs of the target: declared, plus what its steps need.
     pub needs: BTreeSet<Need>,
     /// The steps, in order.

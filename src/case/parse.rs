@@ -16,6 +16,7 @@ use super::validate::{check_matcher, check_reads, check_templates};
 use crate::duration::Span;
 use crate::encoding::Encoding;
 use crate::error::{Error, ErrorKind, Place, Problem, did_you_mean};
+use crate::source::Source;
 use crate::spec::Severity;
 use crate::spec::Spec;
 use crate::target::Need;
@@ -71,9 +72,35 @@ pub(super) struct CaseFile {
     #[serde(default)]
     severity: Severity,
     requirement: String,
+    /// What a MUST case rests on: one source or a list (`crate::source::Source`).
+    #[serde(default)]
+    source: OneOrMany<String>,
     #[serde(default)]
     needs: Vec<Need>,
     steps: Vec<Spanned<StepFile>>,
+}
+
+/// One value or a list of them, as YAML allows either.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> Default for OneOrMany<T> {
+    fn default() -> Self {
+        Self::Many(Vec::new())
+    }
+}
+
+impl<T> OneOrMany<T> {
+    fn into_vec(self) -> Vec<T> {
+        match self {
+            Self::One(t) => vec![t],
+            Self::Many(v) => v,
+        }
+    }
 }
 
 pub(super) fn case_error(file: &Path, line: Option<u64>, message: impl Into<String>) -> Error {
@@ -97,10 +124,31 @@ pub fn parse(text: &str, file: &Path, spec: &Spec) -> Result<Case, Error> {
     if raw.steps.is_empty() {
         return Err(case_error(file, None, "a case needs at least one step"));
     }
+    let source_line = text
+        .lines()
+        .position(|l| l.starts_with("source:"))
+        .map_or(1, |i| u64::try_from(i).unwrap_or(0) + 1);
+    let sources = raw
+        .source
+        .into_vec()
+        .iter()
+        .map(|s| Source::parse(s))
+        .collect::<Result<Vec<Source>, _>>()
+        .map_err(|e| case_error(file, Some(source_line), e.message).hint_if(e.hint))?;
+    if raw.severity == Severity::Must && !sources.iter().any(Source::is_concrete) {
+        return Err(case_error(file, Some(1), "a MUST case names no source").hint(
+            "give `source:` (vendor-page, an RFC's MUST such as rfc9110#15.6.2, or a real client \
+             such as client:allie-sdk), or make it `severity: should`: a MUST rests on what \
+             every conformant implementation must do",
+        ));
+    }
     let mut needs: BTreeSet<Need> = raw.needs.into_iter().collect();
     // A template naming the SSO user needs one; no declaration can forget it.
     if text.contains("sso.username") {
         needs.insert(Need::SsoUser);
+    }
+    if text.contains("other.username") || text.contains("other.password") {
+        needs.insert(Need::OtherAccount);
     }
     let mut steps = Vec::new();
     let mut captured: BTreeSet<String> = BTreeSet::new();
@@ -118,6 +166,7 @@ pub fn parse(text: &str, file: &Path, spec: &Spec) -> Result<Case, Error> {
         tags: raw.tags,
         severity: raw.severity,
         requirement: raw.requirement,
+        sources,
         needs,
         steps,
         file: file.to_owned(),
@@ -153,11 +202,13 @@ pub(super) fn step(
             format!("step {index}: move the clock to {} {}", t.at, t.offset)
         }
     };
+    let reads = super::validate::reads_of(&action);
     Ok(Step {
         index,
         label,
         line,
         action,
+        reads,
     })
 }
 
@@ -381,6 +432,18 @@ pub(super) fn outcomes(
         }
         for (what, m) in outcome.body.iter().chain(&outcome.headers) {
             check_matcher(m, what, captured)
+                .map_err(|p| Problem::of(format!(": {}", p.message), p.hint))?;
+        }
+        for (name, m) in &outcome.when {
+            if !captured.contains(name) {
+                let hint = did_you_mean(name, captured.iter().map(String::as_str))
+                    .map(|b| format!("did you mean `{b}`?"));
+                return Err(Problem::of(
+                    format!(": `when` names capture `{name}`, which no earlier step captures"),
+                    hint,
+                ));
+            }
+            check_matcher(m, name, captured)
                 .map_err(|p| Problem::of(format!(": {}", p.message), p.hint))?;
         }
     }

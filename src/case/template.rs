@@ -7,8 +7,8 @@
 //! `run.id`, and any value an earlier step captured.
 //!
 //! A filter after `|` changes the value: `string` gives its text as a JSON string (a captured
-//! `user_id` sent as `"5"`), `json` its JSON text (to splice into a `raw_body`), and
-//! `other_user` turns a user id into the id of another user (the run's second user when it has
+//! `user_id` sent as `"5"`), `json` its JSON text (to splice into a `raw_body`), `form` its
+//! form-encoded text (to splice into a raw form body), and `other_user` turns a user id into the id of another user (the run's second user when it has
 //! one, else the next id).
 //!
 //! The near-miss filters turn a value into one near it that is not it, for probes that present
@@ -154,6 +154,10 @@ impl Scope<'_> {
         match filter {
             "string" => Ok(Value::String(as_text(&value))),
             "json" => Ok(Value::String(value.to_string())),
+            // A value written into a raw form body, as a browser would encode it.
+            "form" => Ok(Value::String(
+                form_urlencoded::byte_serialize(as_text(&value).as_bytes()).collect(),
+            )),
             "other_user" => {
                 let id = match &value {
                     Value::Number(n) => n.as_i64(),
@@ -220,6 +224,7 @@ pub fn uses(text: &str) -> Result<Vec<Use>, TemplateError> {
 pub(crate) const FILTERS: &[&str] = &[
     "string",
     "json",
+    "form",
     "other_user",
     "change_first",
     "change_middle",

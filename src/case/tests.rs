@@ -22,6 +22,7 @@ id: refresh.create
 title: Create
 tags: [smoke]
 requirement: createRefreshToken answers 201
+source: vendor-page
 steps:
   - call: createRefreshToken
     encoding: form
@@ -106,7 +107,7 @@ fn template_capture_and_matcher_slips_are_case_errors() {
 fn a_good_case_loads_with_its_needs() {
     let c = parse(GOOD, Path::new("good.yaml"), &spec()).expect("loads");
     assert_eq!(c.steps.len(), 3);
-    assert_eq!(c.steps[1].line, 19);
+    assert_eq!(c.steps[1].line, 20);
     assert!(c.needs.contains(&Need::Capability(Capability::Clock)));
     assert!(c.is_exclusive());
     let Action::Call(call) = &c.steps[0].action else {
@@ -123,6 +124,41 @@ fn a_good_case_loads_with_its_needs() {
     assert_eq!(v.outcomes.len(), 2);
 }
 
+/// A SHOULD case needs no source; a MUST case's sources are kept, one or a list.
+#[test]
+fn sources_are_read_and_a_should_case_needs_none() {
+    let should = GOOD.replace("source: vendor-page\n", "severity: should\n");
+    assert!(parse(&should, Path::new("s.yaml"), &spec()).is_ok());
+    let two = GOOD.replace(
+        "source: vendor-page",
+        "source: [vendor-page, client:allie-sdk, rfc9110#15.6.2]",
+    );
+    let c = parse(&two, Path::new("two.yaml"), &spec()).expect("loads");
+    let spelled: Vec<String> = c.sources.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        spelled,
+        ["vendor-page", "client:allie-sdk", "rfc9110#15.6.2"]
+    );
+}
+
+/// What each step reads is known at load, so a failed step ends its case only where a later
+/// step depends on it.
+#[test]
+fn each_step_knows_the_captures_it_reads() {
+    let c = parse(GOOD, Path::new("good.yaml"), &spec()).expect("loads");
+    assert!(
+        c.steps[0]
+            .reads
+            .iter()
+            .all(|r| r.starts_with("profile.") || r.starts_with("run."))
+    );
+    assert!(
+        c.steps[2].reads.contains("refresh"),
+        "{:?}",
+        c.steps[2].reads
+    );
+}
+
 fn error_of(text: &str) -> Error {
     parse(text, Path::new("bad.yaml"), &spec()).expect_err("should fail")
 }
@@ -130,11 +166,11 @@ fn error_of(text: &str) -> Error {
 #[test]
 fn misspelled_keys_and_operations_get_suggestions_with_lines() {
     let e = error_of(&GOOD.replace("      status: 201", "      stauts: 201"));
-    assert_eq!(e.place.as_ref().and_then(|p| p.line), Some(13), "{e}");
+    assert_eq!(e.place.as_ref().and_then(|p| p.line), Some(14), "{e}");
     assert_eq!(e.hint.as_deref(), Some("did you mean `status`?"), "{e}");
 
     let e = error_of(&GOOD.replace("call: createRefreshToken", "call: createRefreshTokn"));
-    assert_eq!(e.place.as_ref().and_then(|p| p.line), Some(6), "{e}");
+    assert_eq!(e.place.as_ref().and_then(|p| p.line), Some(7), "{e}");
     assert_eq!(
         e.hint.as_deref(),
         Some("did you mean `createRefreshToken`?"),
@@ -183,6 +219,19 @@ fn semantic_mistakes_are_errors() {
             "      name: '{{ run.unique }}'",
             "      nmae: '{{ run.unique }}'",
             "did you mean `name`",
+        ),
+        // A MUST names what it rests on; a project's own decision is no source.
+        ("source: vendor-page\n", "", "names no source"),
+        ("source: vendor-page", "source: decision", "is not a source"),
+        (
+            "source: vendor-page",
+            "source: client:alie-sdk",
+            "not a client",
+        ),
+        (
+            "        - status: 401\n",
+            "        - status: 401\n          when: {refersh: {equals: 1}}\n",
+            "names capture `refersh`",
         ),
     ] {
         assert!(GOOD.contains(from), "{from}");

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::model::{Body, Matcher, Outcome};
+use super::model::{Action, Body, Matcher, Outcome};
 use crate::error::{Problem, did_you_mean};
 
 pub(super) fn check_matcher(
@@ -80,6 +80,60 @@ pub(super) fn check_reads(
     }
     check_templates(texts, captured)?;
     read_paths(operation, outcomes, capture)
+}
+
+/// What one matcher reads: the captures it compares with, and the templates in its values.
+fn matcher_reads<'m>(m: &'m Matcher, names: &mut BTreeSet<String>, texts: &mut Vec<&'m str>) {
+    for n in [&m.same_as, &m.different_from, &m.later_than, &m.not_before]
+        .into_iter()
+        .flatten()
+    {
+        names.insert(n.clone());
+    }
+    m.equals
+        .iter()
+        .chain(m.one_of.iter().flatten())
+        .for_each(|v| strings(v, texts));
+}
+
+/// The captures an action reads: the names its templates use (builtins too, which no step
+/// sets, so they never make a dependency), and those its matchers and `when` compare with.
+pub(super) fn reads_of(action: &Action) -> BTreeSet<String> {
+    let mut texts: Vec<&str> = Vec::new();
+    let mut names = BTreeSet::new();
+    match action {
+        Action::Call(c) => {
+            match &c.body {
+                Body::Fields(b) => b.values().for_each(|v| strings(v, &mut texts)),
+                Body::Raw(raw) => texts.push(raw),
+                Body::Size(_) => {}
+            }
+            texts.extend(c.headers.values().map(String::as_str));
+            for o in &c.outcomes {
+                for m in o.body.values().chain(o.headers.values()) {
+                    matcher_reads(m, &mut names, &mut texts);
+                }
+                for (n, m) in &o.when {
+                    matcher_reads(m, &mut names, &mut texts);
+                    names.insert(n.clone());
+                }
+            }
+        }
+        Action::AdvanceClockTo(t) => texts.push(&t.at),
+        Action::CreateUser(u) => {
+            texts.push(&u.username);
+            texts.extend(u.password.as_deref());
+        }
+        Action::RevokeRefreshToken(t) => texts.push(t),
+        Action::AdvanceClock(_) | Action::SetLifespans(_) | Action::BorrowRefreshToken(_) => {}
+    }
+    for text in texts {
+        // Checked at load: a template that does not parse was refused before this.
+        for u in crate::case::template::uses(text).unwrap_or_default() {
+            names.insert(u.name);
+        }
+    }
+    names
 }
 
 /// Every string inside a JSON value.

@@ -8,13 +8,15 @@ pub(crate) const KEPT: CheckInfo = CheckInfo::must(
     "client_error.kept",
     "A request the case expects refused (every status it expects is 4xx: bad input, a dead or unknown token, a wrong password) gets a 4xx: not a 2xx, which accepted it, nor a 5xx, which crashed on it.",
 )
+.because(&["client:allie-sdk"])
 .in_every_case();
 
 /// No request gets a server error.
 pub(crate) const NO_SERVER_ERROR: CheckInfo = CheckInfo::must(
     "server_error.none",
-    "No request gets a 5xx: the contract documents 500, but a conformant server answers every request of the suite, well-formed or not, without an internal error (a 503 is waited out first, and judged by the case).",
+    "No request gets a 5xx: the contract documents 500, but a conformant server answers every request of the suite, well-formed or not, without an internal error (a 503 is waited out first, and judged by the case; a 501 for a method the server does not implement is a refusal).",
 )
+.because(&["client:allie-sdk"])
 .in_every_case();
 
 /// Whether the step expects a refusal: every status it names is a 4xx.
@@ -50,10 +52,15 @@ pub fn kept(cx: &Context<'_>, out: &mut Findings) {
 }
 
 /// `server_error.none`. A crash on a request the step expects refused is `client_error.kept`'s
-/// finding; a 503 says "later", not "broken", and the run has already waited it out.
+/// finding; a 503 says "later", not "broken", and the run has already waited it out. A 501 to
+/// a method the operation does not document is how a server that does not recognise the
+/// method refuses it (RFC 9110 §15.6.2; Python's `http.server` and Apache do).
 pub fn none(cx: &Context<'_>, out: &mut Findings) {
     let status = cx.x.status;
     if status < 500 || status == 503 || cx.x.expected.contains(&status) {
+        return;
+    }
+    if status == 501 && cx.x.other_method {
         return;
     }
     if expects_refusal(cx.x.expected) && !cx.x.other_method {

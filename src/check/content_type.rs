@@ -3,22 +3,26 @@
 use super::context::Body;
 use super::{CheckInfo, Context, Finding, Findings};
 
-/// The Content-Type is a JSON media type.
+/// The Content-Type of a success is a JSON media type.
 pub const JSON: CheckInfo = CheckInfo::must(
     "content_type.json",
-    "Responses with a documented body have a JSON Content-Type.",
-);
+    "A success whose status documents a body has a JSON Content-Type (an error's is `error.shape`'s).",
+)
+.because(&["vendor-page"]);
 /// The Content-Type is exactly application/json.
 pub(crate) const EXACT: CheckInfo = CheckInfo::should(
     "content_type.application_json",
     "The Content-Type is application/json (not text/json or another JSON type).",
 );
-/// The body parses as JSON.
-pub(crate) const BODY_JSON: CheckInfo =
-    CheckInfo::must("body.json", "A documented JSON body parses as JSON.");
+/// The bodies clients parse are JSON.
+pub(crate) const BODY_JSON: CheckInfo = CheckInfo::must(
+    "body.json",
+    "The bodies clients parse are JSON: a success's documented body, and a 401's, which is an object (clients call .json().get(\"detail\") on it). Other errors' bodies are `error.shape`'s.",
+)
+.because(&["client:allie-sdk"]);
 
 /// The media type's essence, lower-cased, and whether it is a JSON type at all.
-fn essence(raw: &str) -> (String, bool) {
+pub(crate) fn essence(raw: &str) -> (String, bool) {
     let essence = raw
         .split(';')
         .next()
@@ -32,7 +36,7 @@ fn essence(raw: &str) -> (String, bool) {
 
 /// `content_type.json`.
 pub fn json(cx: &Context<'_>, out: &mut Findings) {
-    if !cx.wants_json() {
+    if !cx.wants_json() || !cx.success() {
         return;
     }
     match cx.x.header("content-type") {
@@ -67,12 +71,19 @@ pub(crate) fn exact(cx: &Context<'_>, out: &mut Findings) {
 
 /// `body.json`.
 pub(crate) fn body_json(cx: &Context<'_>, out: &mut Findings) {
-    if let Body::NotJson(complaint) = cx.body {
-        let body = cx.x.body;
-        let shown = String::from_utf8_lossy(&body[..body.len().min(120)]).into_owned();
-        out.push(
+    let unauthorized = cx.x.status == 401;
+    if !cx.success() && !unauthorized {
+        return;
+    }
+    match cx.body {
+        Body::NotJson(complaint) => out.push(
             Finding::new(BODY_JSON, format!("the body is not JSON: {complaint}"))
-                .values("a JSON document", shown),
-        );
+                .values("a JSON document", cx.body_start()),
+        ),
+        Body::Json(v) if unauthorized && !v.is_object() => out.push(
+            Finding::new(BODY_JSON, "the 401 body is not a JSON object")
+                .values(r#"{"detail": "..."}"#, v.to_string()),
+        ),
+        _ => {}
     }
 }

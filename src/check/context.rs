@@ -89,6 +89,12 @@ impl Context<'_> {
         }
     }
 
+    /// The start of the body as text, for a finding about a body that is not JSON.
+    pub(crate) fn body_start(&self) -> String {
+        let body = self.x.body;
+        String::from_utf8_lossy(&body[..body.len().min(120)]).into_owned()
+    }
+
     /// Whether the status is 2xx.
     pub fn success(&self) -> bool {
         (200..300).contains(&self.x.status)

@@ -56,7 +56,8 @@ pub fn refused(cx: &Context<'_>, out: &mut Findings) {
 pub(crate) const UNUSABLE: CheckInfo = CheckInfo::must(
     "dead_token.unusable",
     "A token revoked (by regeneration, revokeAPIAccessTokens or an administrator), or reported or known expired, mints, regenerates and revokes nothing: the call is refused. Regeneration may renew an expired token that is not revoked.",
-);
+)
+.because(&["vendor-page"]);
 
 /// `dead_token.unusable`.
 pub fn unusable(cx: &Context<'_>, out: &mut Findings) {

@@ -1,13 +1,16 @@
-//! `error.shape` and `error.code`.
+//! `error.shape` and `error.code`: how a refusal is spelled. A framework's own refusal (Django
+//! REST framework's field map, FastAPI's list under `detail`, Express's HTML page) is a
+//! conformant refusal, so both are SHOULDs; what clients need of a 401 is `body.json`'s.
 
 use serde_json::Value;
 
+use super::context::Body;
 use super::{CheckInfo, Context, Finding, Findings};
 
-/// 4xx bodies have the Error shape.
-pub(crate) const SHAPE: CheckInfo = CheckInfo::must(
+/// 4xx answers have the Error shape.
+pub(crate) const SHAPE: CheckInfo = CheckInfo::should(
     "error.shape",
-    "A 4xx body is a JSON object with a string `detail`.",
+    "A 4xx is JSON (its Content-Type and its body): an object with a string `detail`, and `code`, when present, a string.",
 );
 /// 4xx bodies carry a string code.
 pub(crate) const CODE: CheckInfo = CheckInfo::should(
@@ -24,6 +27,22 @@ fn error_body<'a>(cx: &'a Context<'_>) -> Option<&'a Value> {
 
 /// `error.shape`.
 pub fn shape(cx: &Context<'_>, out: &mut Findings) {
+    if !cx.client_error() {
+        return;
+    }
+    match cx.x.header("content-type") {
+        Some(raw) if super::content_type::essence(raw).1 => {}
+        raw => out.push(
+            Finding::new(SHAPE, "the error's Content-Type is not a JSON media type")
+                .values("application/json", raw.unwrap_or("(none)")),
+        ),
+    }
+    if let Body::NotJson(complaint) = cx.body {
+        out.push(
+            Finding::new(SHAPE, format!("the error body is not JSON: {complaint}"))
+                .values(SHAPED, cx.body_start()),
+        );
+    }
     let Some(json) = error_body(cx) else { return };
     let Some(obj) = json.as_object() else {
         out.push(

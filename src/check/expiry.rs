@@ -7,7 +7,8 @@ use crate::duration::Span;
 pub(crate) const LIFESPAN: CheckInfo = CheckInfo::must(
     "expiry.lifespan",
     "`token_expires_at - created_at` equals the configured lifespan within the tolerance.",
-);
+)
+.because(&["vendor-page"]);
 
 /// `expiry.lifespan`.
 pub fn lifespan(cx: &Context<'_>, out: &mut Findings) {

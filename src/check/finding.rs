@@ -1,5 +1,6 @@
 //! What a check is (its id, severity and summary) and what it reports (findings).
 
+use crate::source::Source;
 use crate::spec::Severity;
 
 use super::Context;
@@ -16,6 +17,10 @@ pub struct CheckInfo {
     /// Whether a SHOULD case turns its findings into warnings. A few checks stay MUST in any
     /// case: they guard against what no severity makes acceptable (a crash on bad input).
     pub demotable: bool,
+    /// What a MUST rests on ([`crate::source::Source`]'s spelling): the vendor's page, an
+    /// RFC's MUST, a real client. `case` for the engine's expectation checks, whose source is
+    /// the case's. A test fails a MUST check without one.
+    pub sources: &'static [&'static str],
 }
 
 impl CheckInfo {
@@ -26,7 +31,13 @@ impl CheckInfo {
             severity: Severity::Must,
             summary,
             demotable: true,
+            sources: &[],
         }
+    }
+
+    /// The same check, resting on these sources (see [`CheckInfo::sources`]).
+    pub const fn because(self, sources: &'static [&'static str]) -> Self {
+        Self { sources, ..self }
     }
 
     /// The same check, MUST even in a SHOULD case.
@@ -44,6 +55,7 @@ impl CheckInfo {
             severity: Severity::Should,
             summary,
             demotable: true,
+            sources: &[],
         }
     }
 }
@@ -69,6 +81,10 @@ pub struct Finding {
     /// Whether a SHOULD case may turn it into a warning.
     #[serde(skip)]
     pub demotable: bool,
+    /// What the requirement rests on, for a MUST finding: the check's sources, or for the
+    /// engine's expectation checks the case's (filled in when the case records the step).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<Source>,
 }
 
 impl Finding {
@@ -81,7 +97,22 @@ impl Finding {
             expected: None,
             actual: None,
             demotable: check.demotable,
+            // The table's spellings are checked by a test, so none is dropped here.
+            sources: check
+                .sources
+                .iter()
+                .filter_map(|s| Source::parse(s).ok())
+                .collect(),
         }
+    }
+
+    /// What a MUST finding rests on, as reports print it beside the finding:
+    /// ` (source: vendor-page, client:allie-sdk)`, or nothing for a warning.
+    pub fn source_note(&self) -> String {
+        if self.severity == Severity::Should || self.sources.is_empty() {
+            return String::new();
+        }
+        format!(" (source: {})", crate::source::list(&self.sources))
     }
 
     /// Adds expected and actual values.

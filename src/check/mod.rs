@@ -32,9 +32,10 @@ pub(crate) use engine::{
     REFUSAL_UNCHANGED, SETUP, SNAPSHOT_DRIFT, TRANSPORT,
 };
 pub use finding::{CheckFn, CheckInfo, Finding, Findings};
-pub use ledger::{Expected, Fact, FirstAnswer, Held, Ledger, Lifespans, Origin, Seen};
+pub(crate) use ledger::owner_text;
+pub use ledger::{Expected, Fact, FirstAnswer, Held, Ledger, Lifespans, Origin, Seen, user_id};
 pub use registry::{all, judge};
-pub(crate) use request::judge_request;
 pub use request::{RequestCheckFn, RequestExchange};
+pub(crate) use request::{is_client_check, judge_request};
 pub use timestamp::parse as parse_timestamp;
 pub use token_value::IssuedTokens;

@@ -13,6 +13,7 @@ use super::{
 /// Every response check, in the order it runs and CHECKS.md lists it.
 pub(crate) const RESPONSE_CHECKS: &[(CheckInfo, CheckFn)] = &[
     (status::DOCUMENTED, status::documented),
+    (status::REFUSAL_DOCUMENTED, status::refusal_documented),
     (content_type::JSON, content_type::json),
     (content_type::EXACT, content_type::exact),
     (content_type::BODY_JSON, content_type::body_json),
@@ -110,6 +111,37 @@ pub fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every MUST names what it rests on, and CHECKS.md says it beside the check; a SHOULD
+    /// needs none. `case` is for the engine's expectation checks alone.
+    #[test]
+    fn every_must_names_its_source() {
+        let doc = include_str!("../../CHECKS.md");
+        for c in all() {
+            if c.severity == crate::spec::Severity::Should {
+                continue;
+            }
+            assert!(!c.sources.is_empty(), "{} is a MUST without a source", c.id);
+            let parsed: Vec<crate::source::Source> = c
+                .sources
+                .iter()
+                .map(|s| {
+                    crate::source::Source::parse(s).unwrap_or_else(|e| panic!("{}: {e:?}", c.id))
+                })
+                .collect();
+            let line = format!("Source: {}.", crate::source::list(&parsed));
+            let entry = doc
+                .split(&format!("## `{}` (MUST)", c.id))
+                .nth(1)
+                .and_then(|rest| rest.split("\n## ").next())
+                .unwrap_or_default();
+            assert!(
+                entry.contains(&line),
+                "CHECKS.md's entry for {} lacks `{line}`",
+                c.id
+            );
+        }
+    }
 
     #[test]
     fn checks_md_lists_every_check() {

@@ -31,17 +31,25 @@ pub type RequestCheckFn = fn(&RequestExchange<'_>, &mut Findings);
 pub(crate) const METHOD: CheckInfo = CheckInfo::must(
     "request.method",
     "(client) A request to an operation's path uses the method the contract documents for it.",
-);
+)
+.because(&["vendor-page"]);
 /// A documented media type.
 pub(crate) const MEDIA_TYPE: CheckInfo = CheckInfo::must(
     "request.media_type",
     "(client) A request's `Content-Type` is one the operation documents; its parameters and letter case aside.",
-);
+)
+.because(&["vendor-page"]);
 /// A body the schema accepts.
 pub(crate) const BODY: CheckInfo = CheckInfo::must(
     "request.body",
     "(client) A request's body parses in its media type, gives no field twice, and matches the operation's request schema.",
-);
+)
+.because(&["vendor-page"]);
+
+/// Whether `id` is a request check's: a finding about the client, never the target.
+pub(crate) fn is_client_check(id: &str) -> bool {
+    REQUEST_CHECKS.iter().any(|(info, _)| info.id == id)
+}
 
 /// Every request check, in the order it runs and CHECKS.md lists it.
 pub(crate) const REQUEST_CHECKS: &[(CheckInfo, RequestCheckFn)] =

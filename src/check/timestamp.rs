@@ -9,8 +9,9 @@ use super::{CheckInfo, Context, Finding, Findings};
 /// Timestamps are RFC 3339 with an offset.
 pub(crate) const RFC3339: CheckInfo = CheckInfo::must(
     "timestamp.rfc3339",
-    "Every date-time field is RFC 3339 with a UTC offset.",
-);
+    "Every date-time field is RFC 3339 with a UTC offset: the vendor's page calls them timezone aware.",
+)
+.because(&["vendor-page"]);
 /// Timestamps carry a fractional second.
 pub(crate) const FRACTION: CheckInfo = CheckInfo::should(
     "timestamp.fraction",

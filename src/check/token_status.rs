@@ -11,7 +11,8 @@ use crate::spec::{Severity, States};
 pub(crate) const KNOWN: CheckInfo = CheckInfo::must(
     "token_status.known",
     "`token_status` is ACTIVE, EXPIRED or REVOKED.",
-);
+)
+.because(&["vendor-page"]);
 /// token_status is upper case.
 pub(crate) const UPPERCASE: CheckInfo = CheckInfo::should(
     "token_status.uppercase",
@@ -21,7 +22,12 @@ pub(crate) const UPPERCASE: CheckInfo = CheckInfo::should(
 pub(crate) const AGREES: CheckInfo = CheckInfo::must(
     "token_status.agrees",
     "`token_status` agrees with what the case knows of the token (revoked, expired, active).",
-);
+)
+.because(&[
+    "vendor-page",
+    "client:allie-sdk",
+    "client:alation-ai-agent-sdk",
+]);
 /// Access tokens of a regenerated refresh token are reported revoked.
 pub(crate) const CASCADE: CheckInfo = CheckInfo::should(
     "token_status.cascade",

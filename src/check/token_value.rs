@@ -8,8 +8,9 @@ use super::{CheckInfo, Context, Finding, Findings};
 /// Every issued token is new.
 pub(crate) const UNIQUE: CheckInfo = CheckInfo::must(
     "token.unique",
-    "Every token value issued during the run is unique.",
-);
+    "Every token value issued during the run is unique: a value issued twice is one an attacker can guess.",
+)
+.because(&["rfc6749#10.10"]);
 /// Tokens carry enough entropy.
 pub(crate) const ENTROPY: CheckInfo = CheckInfo::should(
     "token.entropy",

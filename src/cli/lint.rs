@@ -29,8 +29,9 @@ pub(crate) const MAX_WRONG_PASSWORDS: usize = 3;
 
 /// The most refresh tokens a plain run's cases may create for the profile's account beyond
 /// those its pool lends (the API cannot revoke them): a plain deployment keeps at most
-/// `--jobs` + this many.
-pub(crate) const MAX_CREATED_TOKENS: usize = 3;
+/// `--jobs` + this many. Three cases about creating tokens, and the name-fidelity probes (one
+/// token each, whose live successors the pool lends on), which need no second account.
+pub(crate) const MAX_CREATED_TOKENS: usize = 10;
 
 /// `lint`: prints how the cases load against the contract, and what they leave untested; fails
 /// when the cases would send the profile's account more wrong passwords than promised, or leave
@@ -91,14 +92,24 @@ fn profile_logins(
             let crate::case::Action::Call(call) = &s.action else {
                 continue;
             };
-            let crate::case::Body::Fields(body) = &call.body else {
-                continue;
+            let (username, password) = match &call.body {
+                crate::case::Body::Fields(body) => {
+                    let field = |name: &str| body.get(name).and_then(serde_json::Value::as_str);
+                    (
+                        field(&fields.username) == Some("{{ profile.username }}"),
+                        field(&fields.password),
+                    )
+                }
+                // A raw body (a form with a field given twice) names the account in a
+                // template, maybe filtered for its encoding.
+                crate::case::Body::Raw(raw) => (
+                    raw.contains("{{ profile.username"),
+                    raw.contains("{{ profile.password")
+                        .then_some("{{ profile.password }}"),
+                ),
+                crate::case::Body::Size(_) => (false, None),
             };
-            let field = |name: &str| body.get(name).and_then(serde_json::Value::as_str);
-            if call.operation == op.id
-                && field(&fields.username) == Some("{{ profile.username }}")
-                && password_is(field(&fields.password))
-            {
+            if call.operation == op.id && username && password_is(password) {
                 out.push(format!("{} step {}", c.id, s.index));
             }
         }
@@ -120,6 +131,29 @@ fn created_tokens(spec: &Spec, cases: &[Case]) -> Vec<String> {
         .cloned()
         .collect();
     profile_logins(spec, &plain, |p| p == Some("{{ profile.password }}"))
+}
+
+/// How many login steps send the second account a password other than its own.
+fn second_account_wrong_passwords(spec: &Spec, cases: &[Case]) -> usize {
+    let Some((op, fields)) = spec.login().and_then(|o| o.login.as_ref().map(|l| (o, l))) else {
+        return 0;
+    };
+    cases
+        .iter()
+        .flat_map(|c| &c.steps)
+        .filter(|s| {
+            let crate::case::Action::Call(call) = &s.action else {
+                return false;
+            };
+            let crate::case::Body::Fields(body) = &call.body else {
+                return false;
+            };
+            let field = |name: &str| body.get(name).and_then(serde_json::Value::as_str);
+            call.operation == op.id
+                && field(&fields.username) == Some("{{ other.username }}")
+                && field(&fields.password) != Some("{{ other.password }}")
+        })
+        .count()
 }
 
 /// The steps that log in as the profile's user with another password than the profile's:
@@ -188,6 +222,11 @@ fn lint_text(spec: &Spec, cases: &[Case]) -> String {
         "the profile's account receives {} wrong passwords per run (at most {MAX_WRONG_PASSWORDS} promised): {}\n",
         wrong.len(),
         if wrong.is_empty() { "none".to_owned() } else { wrong.join(", ") }
+    ));
+    let other = second_account_wrong_passwords(spec, cases);
+    out.push_str(&format!(
+        "the second account (--other-username) receives {} wrong passwords per run: use an account dedicated to testing, whose lockout threshold (if any) is higher\n",
+        other
     ));
     let created = created_tokens(spec, cases);
     out.push_str(&format!(

@@ -202,6 +202,21 @@ async fn run_with(
     };
     let style = Style::detect();
     let selected = cases.iter().filter(|c| run::selected(c, &opts)).count();
+    // A selection that names nothing is a typo, not a passing run (a share of a partition may
+    // be empty, so --partition alone is not one).
+    if selected == 0 && (opts.filter.is_some() || !opts.tags.is_empty()) {
+        let mut flags: Vec<String> = opts
+            .filter
+            .iter()
+            .map(|f| format!("--filter {f}"))
+            .collect();
+        flags.extend(opts.tags.iter().map(|t| format!("--tag {t}")));
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!("{} selects no case", flags.join(" ")),
+        )
+        .hint("`token-conformance list` shows every case's id and tags"));
+    }
     println!(
         "token-conformance {}: {selected} of {} cases against {}{}",
         env!("CARGO_PKG_VERSION"),
@@ -215,6 +230,12 @@ async fn run_with(
     );
     // The password and the gateway headers' values are redacted in every output.
     let secrets: Vec<String> = std::iter::once(target.password.expose().to_owned())
+        .chain(
+            target
+                .other_login
+                .iter()
+                .map(|(_, p)| p.expose().to_owned()),
+        )
         .chain(target.headers.iter().map(|(_, v)| v.expose().to_owned()))
         .collect();
     let print = move |r: &run::CaseResult| println!("{}", console::progress_line(r, style));

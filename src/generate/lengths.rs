@@ -195,7 +195,6 @@ impl LoginProbes<'_> {
             format!("{} refuses a {name} of {n} characters, or takes it", self.login.id),
             format!("a {name} longer than its maxLength ({m}) is refused (400, SHOULD); taking it is a warning, a 5xx a failure"),
         );
-        probe.needs = vec!["users"];
         probe.steps = vec![json!({
             "name": format!("a {name} of {n} characters"),
             "call": self.login.id,

@@ -63,9 +63,29 @@ impl Probe {
             "tags": ["generated", self.family, self.operation],
             "severity": self.severity,
             "requirement": self.requirement,
+            "source": sources(self.family),
             "needs": self.needs,
             "steps": self.steps,
         })
+    }
+}
+
+/// What each family's MUST rests on (`crate::source::Source`'s spelling).
+fn sources(family: &str) -> &'static [&'static str] {
+    match family {
+        // A value that is not the credential is a bad token or bad credentials: 401, which
+        // clients branch on to log in again.
+        "credentials" | "identity" => &["vendor-page", "client:allie-sdk"],
+        // The token is created "with this name" and answers with it.
+        "text" => &["vendor-page"],
+        // .NET's HttpClient sends `application/json; charset=utf-8`.
+        "media" => &["client:dotnet-httpclient"],
+        // A refusal is a 4xx and nothing else: clients raise on anything but their success
+        // codes, and a 5xx is the server's fault.
+        "methods" | "bounds" | "lengths" => &["client:allie-sdk"],
+        // An operation does to tokens what its effects say and nothing else: the SDK revokes
+        // "the Access Tokens of an Alation API Refresh Token", not the user's others.
+        _ => &["client:allie-sdk"],
     }
 }
 

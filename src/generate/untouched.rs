@@ -27,7 +27,7 @@ pub(super) fn probes(g: &Gen<'_>, out: &mut Vec<Probe>) {
                     op.id
                 ),
                 severity: "must",
-                needs: if op.login.is_some() { vec!["users"] } else { Vec::new() },
+                needs: Vec::new(),
                 steps,
             });
         }

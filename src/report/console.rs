@@ -65,7 +65,13 @@ fn step_detail(out: &mut String, s: &StepResult, redactor: &Redactor, style: Sty
             Severity::Must => style.paint("31", "MUST"),
             Severity::Should => style.paint("33", "SHOULD"),
         };
-        let _ = writeln!(out, "    [{}] {sev} {}", f.check, redactor.text(&f.message));
+        let _ = writeln!(
+            out,
+            "    [{}] {sev} {}{}",
+            f.check,
+            redactor.text(&f.message),
+            style.paint("2", &f.source_note())
+        );
         if let (Some(e), Some(a)) = (&f.expected, &f.actual) {
             let _ = writeln!(out, "      expected: {}", redactor.text(e));
             let _ = writeln!(out, "      actual:   {}", redactor.text(a));
@@ -136,13 +142,22 @@ pub fn details(report: &RunReport, redactor: &Redactor, style: Style) -> String 
         .filter(|c| c.verdict == Verdict::Skipped)
         .collect();
     if !skipped.is_empty() {
-        let _ = writeln!(out, "\nskipped:");
+        // Grouped by what would run them, each said once.
+        let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
         for c in skipped {
+            let why = c.skip_reason.as_deref().unwrap_or("");
+            match groups.iter_mut().find(|(w, _)| *w == why) {
+                Some((_, ids)) => ids.push(&c.id),
+                None => groups.push((why, vec![&c.id])),
+            }
+        }
+        let _ = writeln!(out, "\nskipped, by what would run them:");
+        for (why, ids) in groups {
             let _ = writeln!(
                 out,
-                "  {}: {}",
-                c.id,
-                c.skip_reason.as_deref().unwrap_or("")
+                "  {why}:\n    {}: {}",
+                plural(ids.len(), "case"),
+                ids.join(", ")
             );
         }
     }

@@ -71,7 +71,13 @@ pub fn annotations(
             }
         }
         props.push(format!("title={}", escape_property(finding.check)));
-        let message = redactor.text(&format!("{}: {}: {}", case.id, step.label, finding.message));
+        let message = redactor.text(&format!(
+            "{}: {}: {}{}",
+            case.id,
+            step.label,
+            finding.message,
+            finding.source_note()
+        ));
         let message: String = message.chars().take(MAX_MESSAGE).collect();
         let _ = writeln!(
             out,

@@ -121,10 +121,11 @@ fn failure(c: &CaseResult, redactor: &Redactor) -> TestCaseStatus {
     for (s, f) in &must {
         let _ = writeln!(
             text,
-            "{} [{}] {}",
+            "{} [{}] {}{}",
             s.label,
             f.check,
-            redactor.text(&f.message)
+            redactor.text(&f.message),
+            f.source_note()
         );
         if let (Some(e), Some(a)) = (&f.expected, &f.actual) {
             let _ = writeln!(

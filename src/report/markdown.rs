@@ -134,10 +134,11 @@ fn failures(m: &mut String, report: &RunReport, redactor: &Redactor) {
             for f in st.findings.iter().filter(|f| f.severity == Severity::Must) {
                 let _ = writeln!(
                     m,
-                    "- {} — `{}`: {}",
+                    "- {} — `{}`: {}{}",
                     cell(&st.label),
                     f.check,
-                    cell(&redactor.text(&f.message))
+                    cell(&redactor.text(&f.message)),
+                    f.source_note()
                 );
                 if let (Some(e), Some(a)) = (&f.expected, &f.actual) {
                     let _ = writeln!(

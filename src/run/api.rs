@@ -25,6 +25,18 @@ impl Answer {
     }
 }
 
+/// Why the login that checks an account's credentials got no token.
+#[derive(Debug)]
+pub(crate) enum LoginProblem {
+    /// Refused (401, 403): the answer, for the message.
+    Refused(String),
+    /// Nothing at the login's URL speaks the API (404, or a success that is not a JSON
+    /// object): what came back.
+    NotTheApi(String),
+    /// Anything else: the cases will say how.
+    Other,
+}
+
 /// The run's client of the API.
 pub struct Api<'a> {
     /// The contract.
@@ -69,39 +81,55 @@ impl Api<'_> {
             .await
     }
 
-    /// Logs in as the profile's user once, to check the credentials before any case: the new
-    /// token object, `Err(Some(answer))` when the login was refused (401, 403), `Err(None)`
-    /// when it failed otherwise (the cases will say how).
+    /// Logs in once with `username` and `password`, to check them before any case: the new
+    /// token object, or what the answer says is wrong.
     pub(crate) async fn check_credentials(
         &self,
+        username: &str,
+        password: &str,
         name: &str,
-    ) -> Result<Map<String, Value>, Option<String>> {
-        let op = self.spec.login().ok_or(None)?;
-        let login = op.login.as_ref().ok_or(None)?;
+    ) -> Result<Map<String, Value>, LoginProblem> {
+        let op = self.spec.login().ok_or(LoginProblem::Other)?;
+        let login = op.login.as_ref().ok_or(LoginProblem::Other)?;
         let body = Map::from_iter([
-            (
-                login.username.clone(),
-                Value::from(self.target.username.as_str()),
-            ),
-            (
-                login.password.clone(),
-                Value::from(self.target.password.expose()),
-            ),
+            (login.username.clone(), Value::from(username)),
+            (login.password.clone(), Value::from(password)),
             (login.name.clone(), Value::from(name)),
         ]);
-        let answer = self.call(op, body).await.map_err(|_| None)?;
-        match answer.body {
-            Some(body) if answer.ok() => Ok(body),
-            detail if matches!(answer.status, 401 | 403) => {
-                let said = detail
-                    .as_ref()
-                    .and_then(|b| b.get("detail"))
-                    .and_then(Value::as_str)
-                    .map(|d| format!(" \"{d}\""))
-                    .unwrap_or_default();
-                Err(Some(format!("{} answered {}{said}", op.id, answer.status)))
-            }
-            _ => Err(None),
+        let url = format!("{}{}", self.target.base_url, op.path);
+        let answer = self.call(op, body).await.map_err(|_| LoginProblem::Other)?;
+        let said = || {
+            answer
+                .body
+                .as_ref()
+                .and_then(|b| b.get("detail"))
+                .and_then(Value::as_str)
+                .map(|d| format!(" \"{d}\""))
+                .unwrap_or_default()
+        };
+        match &answer.body {
+            Some(body) if answer.ok() => Ok(body.clone()),
+            _ if matches!(answer.status, 401 | 403) => Err(LoginProblem::Refused(format!(
+                "{} answered {}{}",
+                op.id,
+                answer.status,
+                said()
+            ))),
+            // Nothing there speaks the API: a wrong path in the base URL, most often.
+            None if answer.status == 404 || answer.ok() => Err(LoginProblem::NotTheApi(format!(
+                "POST {url} answered {} {}",
+                answer.status,
+                if answer.ok() {
+                    "without a JSON object"
+                } else {
+                    "(not found)"
+                }
+            ))),
+            _ if answer.status == 404 => Err(LoginProblem::NotTheApi(format!(
+                "POST {url} answered 404{}",
+                said()
+            ))),
+            _ => Err(LoginProblem::Other),
         }
     }
 

@@ -64,14 +64,37 @@ fn render_request(call: &Call, scope: &Scope<'_>) -> Result<Rendered, TemplateEr
     })
 }
 
+/// What a step leaves the steps after it.
+#[derive(Debug, Default)]
+pub(super) struct Left {
+    /// Nothing usable came back (no answer, or no request could be made): the case stops.
+    pub(super) broken: bool,
+    /// Captures the step should have set and did not.
+    pub(super) missing: Vec<String>,
+    /// The step was to do what its operation's effects say (a success was expected) and its
+    /// answer says it did not: later steps about the same tokens would judge a premise that
+    /// does not hold.
+    pub(super) undone: bool,
+}
+
+impl Left {
+    /// Nothing usable came back.
+    pub(super) fn broken() -> Self {
+        Self {
+            broken: true,
+            ..Self::default()
+        }
+    }
+}
+
 /// Runs one call step; `place` names it ("case-id step N: ...") for the uniqueness check.
-/// Returns whether the case must stop here.
+/// Returns what it leaves later steps.
 pub(super) async fn run_call(
     call: &Call,
     place: &str,
     state: &mut CaseState<'_>,
     result: &mut StepResult,
-) -> bool {
+) -> Left {
     let env = state.env;
     let Ok(operation) = env.spec.operation(&call.operation) else {
         // Cases are checked against the spec at load time; this cannot happen.
@@ -79,14 +102,14 @@ pub(super) async fn run_call(
             TRANSPORT,
             format!("no operation {}", call.operation),
         ));
-        return true;
+        return Left::broken();
     };
     result.operation = Some(operation.id.clone());
     let target_clock = state.target_clock();
     let sent = match send(call, operation, state, result).await {
         Sent::Answered(x) => x,
-        Sent::NotApplicable => return false,
-        Sent::Failed => return true,
+        Sent::NotApplicable => return Left::default(),
+        Sent::Failed => return Left::broken(),
     };
     let (fields, resp, sent_at) = sent;
     let method = call.method.as_deref().unwrap_or(&operation.method);
@@ -124,7 +147,7 @@ pub(super) async fn run_call(
         scope: &scope,
     };
     let judged = expect_findings(&call.outcomes, &against);
-    let stop = judged.matched.is_none();
+    let unmatched = judged.matched.is_none();
     result.findings.extend(judged.findings);
     let refused = judged
         .matched
@@ -139,7 +162,21 @@ pub(super) async fn run_call(
         && !expected.is_empty()
         && expected.iter().all(|s| (400..500).contains(s));
     state.tainted |= refusal_taken;
-    capture(call, &resp, json.as_ref(), state, result, stop) || stop
+    Left {
+        broken: false,
+        missing: capture(call, &resp, json.as_ref(), state, result, unmatched),
+        undone: unmatched && undone(call, operation, resp.status),
+    }
+}
+
+/// Whether a call whose expectations failed did not do what its operation's effects say: a
+/// success was expected, the operation has effects, and the answer is not a success.
+fn undone(call: &Call, operation: &Operation, status: u16) -> bool {
+    let expected_success = call
+        .outcomes
+        .iter()
+        .all(|o| !o.is_refusal() && o.statuses().all(|s| (200..300).contains(&s)));
+    expected_success && !operation.effects.is_empty() && !(200..300).contains(&status)
 }
 
 /// What came of sending a call's request.
@@ -207,7 +244,7 @@ async fn send(
     }
 }
 
-/// Takes the call's captures from the response; returns whether one found nothing (reported
+/// Takes the call's captures from the response; returns those that found nothing (a finding
 /// only when the expectations held, since a wrong answer explains a missing value).
 fn capture(
     call: &Call,
@@ -216,8 +253,8 @@ fn capture(
     state: &mut CaseState<'_>,
     result: &mut StepResult,
     expectations_failed: bool,
-) -> bool {
-    let mut missing = false;
+) -> Vec<String> {
+    let mut missing = Vec::new();
     for (name, source) in &call.capture {
         let value = if let Some(path) = source.strip_prefix("body.") {
             json.and_then(|j| lookup(j, path)).cloned()
@@ -230,14 +267,15 @@ fn capture(
             Some(v) => {
                 state.captures.insert(name.clone(), v);
             }
-            None if !expectations_failed && !missing => {
-                result.findings.push(Finding::new(
-                    CAPTURE,
-                    format!("capture `{name}` found nothing at {source}"),
-                ));
-                missing = true;
+            None => {
+                if !expectations_failed && missing.is_empty() {
+                    result.findings.push(Finding::new(
+                        CAPTURE,
+                        format!("capture `{name}` found nothing at {source}"),
+                    ));
+                }
+                missing.push(name.clone());
             }
-            None => {}
         }
     }
     missing

@@ -12,7 +12,7 @@ use crate::case::{Action, Case, Step};
 use crate::check::{CONTROL, Finding, IssuedTokens, Ledger, Lifespans, Origin, SETUP};
 use crate::duration::Span;
 use crate::run::api::Api;
-use crate::run::call::{run_call, text_of};
+use crate::run::call::{Left, run_call, text_of};
 use crate::run::cleanup::Inventory;
 use crate::run::control::Control;
 use crate::run::error::{ApiError, ControlError};
@@ -209,10 +209,13 @@ pub async fn run_case(env: &Env<'_>, case: &Case, index: usize) -> (CaseResult, 
     if let Some(l) = &loan {
         state.loan = l.tokens.iter().rev().cloned().collect();
     }
-    for step in &case.steps {
-        let (step_result, stop) = run_step(case, step, &mut state).await;
+    for (i, step) in case.steps.iter().enumerate() {
+        let (step_result, left) = run_step(case, step, &mut state).await;
         result.record(step_result);
-        if stop {
+        if let Some(why) = ends_case(&case.steps[i + 1..], step, &left) {
+            if i + 1 < case.steps.len() {
+                result.stopped = Some(why);
+            }
             break;
         }
     }
@@ -269,8 +272,14 @@ async fn hand_back(state: &CaseState<'_>) {
                     body: f.body.clone(),
                     issued: f.issued,
                 };
-                env.pool.give_back(&api, env.issued, token).await;
-                env.inventory.retire(&latest);
+                if env
+                    .pool
+                    .give_back(&api, env.issued, token)
+                    .await
+                    .accounted()
+                {
+                    env.inventory.retire(&latest);
+                }
             }
             _ => env.pool.drop_dead(),
         }
@@ -307,30 +316,58 @@ async fn hand_back(state: &CaseState<'_>) {
     env.inventory.add(facts);
 }
 
-/// Runs one step; returns its result and whether the case must stop here.
-async fn run_step(case: &Case, step: &Step, state: &mut CaseState<'_>) -> (StepResult, bool) {
+/// Whether the steps after `step` cannot run on what it left, and why. A step's failure ends
+/// the case only when a later step depends on it: it reads a capture the step did not give, or
+/// it is about the tokens of an effect the step was to have (a regeneration that did not
+/// happen). Everything else goes on, so one finding never hides the next (a wrong wording, a
+/// mistyped input taken, a refusal with another status).
+fn ends_case(later: &[Step], step: &Step, left: &Left) -> Option<String> {
+    if left.broken {
+        return Some(format!("{} got no usable answer", step.label));
+    }
+    if let Some(name) = left
+        .missing
+        .iter()
+        .find(|n| later.iter().any(|s| s.reads.contains(*n)))
+    {
+        return Some(format!(
+            "{} did not give `{name}`, which a later step reads",
+            step.label
+        ));
+    }
+    if left.undone && later.iter().any(|s| !s.reads.is_disjoint(&step.reads)) {
+        return Some(format!(
+            "{} did not do what later steps about the same tokens take as done",
+            step.label
+        ));
+    }
+    None
+}
+
+/// Runs one step; returns its result and what it leaves later steps.
+async fn run_step(case: &Case, step: &Step, state: &mut CaseState<'_>) -> (StepResult, Left) {
     let mut result = StepResult::new(step.label.clone(), step.line);
-    let stop = match &step.action {
+    let left = match &step.action {
         Action::Call(call) => {
             let place = format!("{} {}", case.id, step.label);
             run_call(call, &place, state, &mut result).await
         }
         Action::BorrowRefreshToken(b) => match take_loan(state, &b.capture) {
-            Ok(()) => false,
+            Ok(()) => Left::default(),
             Err(e) => {
                 result.findings.push(Finding::new(SETUP, with_hint(&e)));
-                true
+                Left::broken()
             }
         },
         other => match steps::control_step(other, state).await {
-            Ok(()) => false,
+            Ok(()) => Left::default(),
             Err(e) => {
                 result.findings.push(Finding::new(CONTROL, e.to_string()));
-                true
+                Left::broken()
             }
         },
     };
-    (result, stop)
+    (result, left)
 }
 
 /// A borrow step: the next lent token enters the ledger, and its fields the captures.
@@ -368,10 +405,12 @@ fn describe(case: &Case, verdict: Verdict) -> CaseResult {
         file: case.file.display().to_string(),
         severity: case.severity,
         requirement: case.requirement.clone(),
+        sources: case.sources.clone(),
         tags: case.tags.clone(),
         needs: case.needs.iter().map(|c| c.name().to_owned()).collect(),
         verdict,
         skip_reason: None,
+        stopped: None,
         steps: Vec::new(),
         millis: 0,
         unique: String::new(),

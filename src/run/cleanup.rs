@@ -67,8 +67,13 @@ impl Inventory {
 pub struct Leftovers {
     /// Refresh tokens still active: the API has no call that revokes one.
     pub refresh_tokens: usize,
-    /// Access tokens still active.
+    /// Access tokens still active whose refresh token was regenerated: the target did not
+    /// revoke them with it (a SHOULD of the contract).
     pub access_tokens: usize,
+    /// Access tokens still active whose refresh token the run can no longer use for
+    /// anything else (revoked during a case, or refused when the run tried): nothing the API
+    /// offers reaches them now, and nothing says the target was wrong to keep them.
+    pub access_tokens_unreachable: usize,
     /// Refresh tokens the control protocol revoked at the end.
     pub revoked_by_control: usize,
     /// What went wrong while cleaning up.
@@ -96,6 +101,12 @@ impl Leftovers {
             out.push(format!(
                 "{} left active: minted from refresh tokens that were regenerated, and the target did not revoke them with it",
                 plural(self.access_tokens, "access token", "access tokens")
+            ));
+        }
+        if self.access_tokens_unreachable > 0 {
+            out.push(format!(
+                "{} left active: minted from refresh tokens the run could no longer use, so revokeAPIAccessTokens cannot reach them; they expire with their lifespan",
+                plural(self.access_tokens_unreachable, "access token", "access tokens")
             ));
         }
         out.extend(self.problems.iter().map(|p| format!("clean-up: {p}")));
@@ -160,34 +171,41 @@ pub(crate) async fn clean_up(
             }
         }
     }
-    left.access_tokens = orphans(api, &facts, &retired).await;
+    (left.access_tokens, left.access_tokens_unreachable) = orphans(api, &facts, &retired).await;
     left
 }
 
-/// Access tokens whose refresh token died without surely taking them along (regeneration
-/// revokes them only as a SHOULD): asks the target whether each is still active.
-async fn orphans(api: &Api<'_>, facts: &[Fact], retired: &HashSet<String>) -> usize {
+/// Access tokens whose refresh token died without surely taking them along: asks the target
+/// whether each is still active. Returns those whose refresh token was regenerated (which
+/// revokes them as a SHOULD, so the target kept what it should not have), and the others
+/// (their refresh token died some other way the run cannot vouch for: no blame).
+async fn orphans(api: &Api<'_>, facts: &[Fact], retired: &HashSet<String>) -> (usize, usize) {
     let Some(shape) = api.spec.token_shape(TokenKind::Access) else {
-        return 0;
+        return (0, 0);
     };
-    let dead_parents: HashSet<&str> = facts
+    let dead_parents: HashMap<&str, bool> = facts
         .iter()
         .filter(|f| f.kind == TokenKind::Refresh && !is_alive(f, retired))
-        .map(|f| f.value.as_str())
+        .map(|f| {
+            let regenerated = f.successor.is_some() || retired.contains(&f.value);
+            (f.value.as_str(), regenerated)
+        })
         .collect();
-    let mut left = 0;
+    let (mut kept, mut unreachable) = (0, 0);
     for f in facts.iter().filter(|f| f.kind == TokenKind::Access) {
-        let orphaned = f
-            .parent
-            .as_deref()
-            .is_some_and(|p| dead_parents.contains(p));
-        if orphaned
-            && f.revoked != Some(Severity::Must)
+        let Some(regenerated) = f.parent.as_deref().and_then(|p| dead_parents.get(p)) else {
+            continue;
+        };
+        if f.revoked != Some(Severity::Must)
             && !f.body.is_empty()
             && let Ok(Some(_)) = api.validate_access(shape, &f.body).await
         {
-            left += 1;
+            if *regenerated {
+                kept += 1;
+            } else {
+                unreachable += 1;
+            }
         }
     }
-    left
+    (kept, unreachable)
 }

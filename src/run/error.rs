@@ -40,7 +40,15 @@ pub enum RunError {
     /// The profile's username and password were refused by the one login made to check them
     /// before any case: no case would get anywhere, and more attempts could lock the account.
     Credentials {
+        /// Whose: "the profile's" or "the second account's".
+        whose: &'static str,
         /// The operation's answer: its status and what it said.
+        answer: String,
+    },
+    /// The first login found nothing that speaks the API at the target's URL (404, or not a
+    /// JSON object): `--target` names something else, most often the API's path.
+    NotTheApi {
+        /// What the login got.
         answer: String,
     },
 }
@@ -70,8 +78,17 @@ impl RunError {
                 "put the target's clock and lifespans back by hand (reference-server conf, or the control protocol)",
             ),
             Self::Interrupted { problem: None } => None,
-            Self::Credentials { .. } => Some(
+            Self::Credentials {
+                whose: "the profile's",
+                ..
+            } => Some(
                 "check --username and TOKEN_CONFORMANCE_PASSWORD (or the profile's password_env); a 403 may also be a gateway that wants a --header, or an account that signs in through SSO. The run stopped after this one failed login, so the account is not locked",
+            ),
+            Self::Credentials { .. } => Some(
+                "check --other-username and TOKEN_CONFORMANCE_OTHER_PASSWORD (or the profile's other_password_env). The run stopped after this one failed login, so the account is not locked",
+            ),
+            Self::NotTheApi { .. } => Some(
+                "--target is the deployment's base URL (https://host or https://host/prefix), without the API's own path /integration/v1/...",
             ),
         }
     }
@@ -91,8 +108,14 @@ impl fmt::Display for RunError {
             Self::Interrupted { problem: Some(p) } => {
                 write!(f, "interrupted, and the target could not be put back: {p}")
             }
-            Self::Credentials { answer } => {
-                write!(f, "the profile's credentials were refused: {answer}")
+            Self::Credentials { whose, answer } => {
+                write!(f, "{whose} credentials were refused: {answer}")
+            }
+            Self::NotTheApi { answer } => {
+                write!(
+                    f,
+                    "the target does not answer the API's first login: {answer}"
+                )
             }
         }
     }
@@ -103,9 +126,9 @@ impl From<RunError> for Error {
         let hint = e.hint();
         let out = match e {
             RunError::Setup(inner) => return inner,
-            c @ (RunError::Credentials { .. } | RunError::Config { .. }) => {
-                Error::new(ErrorKind::Profile, c.to_string())
-            }
+            c @ (RunError::Credentials { .. }
+            | RunError::Config { .. }
+            | RunError::NotTheApi { .. }) => Error::new(ErrorKind::Profile, c.to_string()),
             i @ RunError::Interrupted { .. } => Error::new(ErrorKind::Usage, i.to_string()),
             other => Error::new(ErrorKind::Unreachable, other.to_string()),
         };

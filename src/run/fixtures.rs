@@ -43,6 +43,7 @@ pub(crate) async fn prepare(
     let mut f = Fixtures {
         sso_username: target.sso_username.clone(),
         other_user_id: target.other_user_id,
+        other_login: target.other_login.clone(),
         ..Fixtures::default()
     };
     let Some(control) = control else {
@@ -69,17 +70,20 @@ pub(crate) async fn prepare(
                 .map_err(error)?;
             f.sso_username = Some(name);
         }
-        let name = format!("token-conformance-other-{run_id}@example.invalid");
-        let password = format!("{run_id}-{}-Pw", std::process::id());
-        let answer = control
-            .create_user(&name, Some(&password), false)
-            .await
-            .map_err(error)?;
-        // A profile's other user stays the one the user_id probes name.
-        if f.other_user_id.is_none() {
-            f.other_user_id = answer.get("user_id").and_then(serde_json::Value::as_i64);
+        // The profile's second account, when it names one, is the one the probes use.
+        if f.other_login.is_none() {
+            let name = format!("token-conformance-other-{run_id}@example.invalid");
+            let password = format!("{run_id}-{}-Pw", std::process::id());
+            let answer = control
+                .create_user(&name, Some(&password), false)
+                .await
+                .map_err(error)?;
+            // A profile's other user stays the one the user_id probes name.
+            if f.other_user_id.is_none() {
+                f.other_user_id = answer.get("user_id").and_then(serde_json::Value::as_i64);
+            }
+            f.other_login = Some((name, Secret::new(password)));
         }
-        f.other_login = Some((name, Secret::new(password)));
     }
     Ok(f)
 }

@@ -262,6 +262,19 @@ fn status_findings(o: &Outcome, status: u16) -> Result<Option<Finding>, Finding>
 fn outcome_findings(o: &Outcome, on: &Against<'_>) -> Result<Vec<Finding>, Vec<Finding>> {
     let mut must = Vec::new();
     let mut warnings = Vec::new();
+    for (name, m) in &o.when {
+        let what = format!("capture `{name}`");
+        let problems = check_one(m, &what, on.captures.get(name), false, on);
+        if let Some((msg, e, a)) = problems.into_iter().next() {
+            return Err(vec![
+                Finding::new(
+                    EXPECT_STATUS,
+                    format!("this outcome does not apply here: {msg}"),
+                )
+                .values(e, a),
+            ]);
+        }
+    }
     match status_findings(o, on.resp.status) {
         // The body of an unexpected status says nothing about the matchers.
         Err(f) => return Err(vec![f]),

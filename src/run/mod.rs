@@ -241,6 +241,7 @@ fn how_to_offer(case: &Case, target: &Target) -> String {
         .filter(|n| !target.provides(**n))
         .map(|n| match n {
             Need::SsoUser => "an SSO account: sso_username in the profile, or the control protocol's users capability",
+            Need::OtherAccount => "a second account to try passwords on: --other-username with TOKEN_CONFORMANCE_OTHER_PASSWORD, or the control protocol's users capability",
             Need::Capability(crate::target::Capability::Clock) => "moving the target's clock",
             Need::Capability(crate::target::Capability::Lifespans) => "setting the target's lifespans",
             Need::Capability(crate::target::Capability::Users) => "an account the run makes and may try passwords on",
@@ -344,14 +345,45 @@ async fn preflight(
     // Only where the pool would log in anyway: a run of creating cases alone would keep the
     // token of this extra login.
     let borrows = chosen.iter().any(|c| c.borrows() > 0);
+    let target = api.target;
     if borrows {
         match api
-            .check_credentials(&format!("token-conformance {run_id} pool"))
+            .check_credentials(
+                &target.username,
+                target.password.expose(),
+                &format!("token-conformance {run_id} pool"),
+            )
             .await
         {
             Ok(token) => pool.seed(token, issued),
-            Err(Some(answer)) => return Err(RunError::Credentials { answer }),
-            Err(None) => {}
+            Err(problem) => login_problem(problem, "the profile's")?,
+        }
+    }
+    // The second account the profile names: checked once, like the profile's, and where no
+    // other user's id was given, its id is the one the user_id probes name.
+    let needs_other = chosen.iter().any(|c| c.needs.contains(&Need::OtherAccount));
+    if let Some((username, password)) = target.other_login.as_ref().filter(|_| needs_other) {
+        match api
+            .check_credentials(
+                username,
+                password.expose(),
+                &format!("token-conformance {run_id} second account"),
+            )
+            .await
+        {
+            Ok(token) => {
+                let owner = api
+                    .spec
+                    .token_shape(TokenKind::Refresh)
+                    .and_then(|s| s.owner.as_ref())
+                    .and_then(|o| token.get(o))
+                    .and_then(crate::check::owner_text)
+                    .and_then(|t| crate::check::user_id(&t));
+                if fixtures.other_user_id.is_none() {
+                    fixtures.other_user_id = owner;
+                }
+            }
+            Err(problem) => login_problem(problem, "the second account's")?,
         }
     }
     let refuses = chosen.iter().any(|c| {
@@ -364,6 +396,16 @@ async fn preflight(
         fixtures::calibrate(fixtures, api, pool, issued).await;
     }
     Ok(())
+}
+
+/// What a failed credentials check means for the run: a refusal or a URL where the API is not
+/// stops it (exit 2); anything else is left to the cases to judge.
+fn login_problem(problem: api::LoginProblem, whose: &'static str) -> Result<(), RunError> {
+    match problem {
+        api::LoginProblem::Refused(answer) => Err(RunError::Credentials { whose, answer }),
+        api::LoginProblem::NotTheApi(answer) => Err(RunError::NotTheApi { answer }),
+        api::LoginProblem::Other => Ok(()),
+    }
 }
 
 fn run_api<'a>(spec: &'a Spec, http: &'a Http, target: &'a Target) -> api::Api<'a> {

@@ -35,6 +35,25 @@ pub struct Loan<'p> {
     pub tokens: Vec<Lent>,
 }
 
+/// What became of a token handed back to the pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Returned {
+    /// The pool holds it again (regenerated, or as the target says it is now).
+    Kept,
+    /// The target refuses it: nothing is left of it.
+    Dead,
+    /// The pool could neither regenerate nor validate it: it may still be alive, and the run's
+    /// account of what it leaves counts it.
+    Unknown,
+}
+
+impl Returned {
+    /// Whether the clean-up need not count it any more: the pool has it, or it is dead.
+    pub(crate) fn accounted(self) -> bool {
+        self != Self::Unknown
+    }
+}
+
 /// The pool.
 pub struct Pool {
     capacity: usize,
@@ -109,20 +128,72 @@ impl Pool {
     }
 
     /// Takes back a live token after a case: revokes its access tokens and regenerates it.
-    /// A token that cannot be regenerated goes back as it is.
-    pub(crate) async fn give_back(&self, api: &Api<'_>, issued: &IssuedTokens, token: Lent) {
+    /// A token that cannot be regenerated goes back with the record the target gives of it
+    /// now (a validation), never with the one the case started from: its last use moved when
+    /// the case minted from it, and the next borrower would read that as its own refused
+    /// request's doing. One the target no longer takes is dropped.
+    pub(crate) async fn give_back(
+        &self,
+        api: &Api<'_>,
+        issued: &IssuedTokens,
+        token: Lent,
+    ) -> Returned {
         let _ = api.revoke_access_tokens(&self.shape, &token.body).await;
-        let clean = match api.regenerate(&self.shape, &token.body).await {
+        let (clean, returned) = match api.regenerate(&self.shape, &token.body).await {
             Ok(body) => {
                 self.record(&body, issued);
-                Lent {
+                let lent = Lent {
                     body,
                     issued: Instant::now(),
-                }
+                };
+                (Some(lent), Returned::Kept)
             }
-            Err(_) => token,
+            Err(_) => match api
+                .validate(crate::spec::TokenKind::Refresh, &self.shape, &token.body)
+                .await
+            {
+                Ok(answer) if answer.ok() && self.is_active(api, &answer.body) => {
+                    let lent = answer.body.map(|body| Lent {
+                        body,
+                        issued: token.issued,
+                    });
+                    let returned = if lent.is_some() {
+                        Returned::Kept
+                    } else {
+                        Returned::Unknown
+                    };
+                    (lent, returned)
+                }
+                // Refused: the target says it is dead, so nothing is left of it.
+                Ok(answer) if (400..500).contains(&answer.status) => (None, Returned::Dead),
+                _ => (None, Returned::Unknown),
+            },
         };
-        self.idle().push(clean);
+        match clean {
+            Some(lent) => self.idle().push(lent),
+            None => self.drop_dead(),
+        }
+        returned
+    }
+
+    /// Whether a validation's token object says the token is active: its status field holds
+    /// the contract's word for it (`x-states`), in any letter case.
+    fn is_active(&self, api: &Api<'_>, body: &Option<Map<String, Value>>) -> bool {
+        let Some(body) = body else { return false };
+        let active = api
+            .spec
+            .validation(crate::spec::TokenKind::Refresh)
+            .and_then(|op| op.responses.values().find_map(|d| d.states.clone()))
+            .map(|s| s.active);
+        body.contains_key(&self.shape.value)
+            && self.shape.status.as_ref().is_none_or(|field| {
+                let word = body.get(field).and_then(Value::as_str);
+                match (word, &active) {
+                    (Some(w), Some(a)) => w.eq_ignore_ascii_case(a),
+                    (None, _) => false,
+                    (Some(_), None) => true,
+                }
+            })
     }
 
     /// Starts the pool with a token the run made itself (the one login that checked the
@@ -158,10 +229,7 @@ impl Pool {
                 (h < self.capacity).then_some(h + 1)
             })
             .is_ok();
-        if took {
-            self.give_back(api, issued, token).await;
-        }
-        took
+        took && self.give_back(api, issued, token).await.accounted()
     }
 
     /// The idle tokens, for the clean-up at the end of the run.

@@ -125,6 +125,9 @@ pub struct CaseResult {
     pub severity: Severity,
     /// The requirement it tests.
     pub requirement: String,
+    /// What the requirement rests on (a MUST case's sources).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<crate::source::Source>,
     /// Its tags.
     pub tags: Vec<String>,
     /// Capabilities it needs.
@@ -134,6 +137,10 @@ pub struct CaseResult {
     /// Why it was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skip_reason: Option<String>,
+    /// Why the steps after the last one that ran did not run (a later step depended on what a
+    /// failed one should have given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
     /// Its steps (those that ran).
     pub steps: Vec<StepResult>,
     /// Wall time in milliseconds.
@@ -155,6 +162,15 @@ impl CaseResult {
         if self.severity == Severity::Should {
             for f in step.findings.iter_mut().filter(|f| f.demotable) {
                 f.severity = Severity::Should;
+            }
+        }
+        for f in &mut step.findings {
+            if f.severity == Severity::Should {
+                // A warning rests on nothing that would fail a target.
+                f.sources.clear();
+            } else if f.sources.contains(&crate::source::Source::Case) {
+                // The engine's expectation checks stand on what the case stands on.
+                f.sources.clone_from(&self.sources);
             }
         }
         self.steps.push(step);
@@ -330,7 +346,7 @@ impl RunReport {
     /// The verdict in one line: `conforms`, `conforms, with 2 warnings`, `does not conform: 3
     /// cases failed`, or `no failures in 41 of 52 cases; 11 MUST cases not run: …`. For
     /// traffic, what it showed: traffic never shows that a target conforms.
-    pub(crate) fn verdict_text(&self) -> String {
+    pub fn verdict_text(&self) -> String {
         if let Some(t) = &self.traffic {
             let client = if t.client_findings > 0 {
                 format!(
@@ -426,9 +442,18 @@ impl RunReport {
     pub fn exit(&self, strict: bool) -> Exit {
         let s = self.summary();
         let traffic_failed = self.traffic.as_ref().is_some_and(|t| t.failing > 0);
+        // A client's finding (the proxy's request checks) never fails the target, strict or
+        // not: only the target's own warnings count under --strict.
+        let target_warned = s.warned > 0
+            && self
+                .cases
+                .iter()
+                .flat_map(|c| &c.steps)
+                .flat_map(|st| &st.findings)
+                .any(|f| f.severity == Severity::Should && !crate::check::is_client_check(f.check));
         if self.stopped_answering {
             Exit::Unreachable
-        } else if s.failed > 0 || traffic_failed || (strict && s.warned > 0) {
+        } else if s.failed > 0 || traffic_failed || (strict && target_warned) {
             Exit::Failures
         } else {
             Exit::Success

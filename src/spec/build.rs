@@ -24,9 +24,37 @@ pub(super) struct EffectFile {
     pub(super) revoke_access_tokens_of: Option<String>,
     #[serde(default)]
     pub(super) severity: Severity,
+    /// What a MUST effect rests on (`crate::source::Source`'s spelling): one or a list.
+    #[serde(default)]
+    pub(super) source: Option<serde_json::Value>,
 }
 
 impl EffectFile {
+    /// Its sources, checked: a MUST effect names at least one, each a source.
+    fn sources(&self) -> Result<Vec<crate::source::Source>, String> {
+        let texts: Vec<String> = match &self.source {
+            None => Vec::new(),
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_owned))
+                .collect::<Option<_>>()
+                .ok_or("`source` is a list of strings")?,
+            Some(_) => return Err("`source` is a string or a list of strings".into()),
+        };
+        let sources = texts
+            .iter()
+            .map(|t| crate::source::Source::parse(t).map_err(|e| e.message))
+            .collect::<Result<Vec<_>, _>>()?;
+        let must = self.severity == Severity::Must;
+        if must && sources.is_empty() {
+            return Err(
+                "a MUST effect names no source (vendor-page, an RFC's MUST, client:NAME)".into(),
+            );
+        }
+        Ok(sources)
+    }
+
     pub(super) fn effect(self) -> Option<Effect> {
         let severity = self.severity;
         match (self.issues, self.revoke, self.revoke_access_tokens_of) {
@@ -336,8 +364,12 @@ impl<'a> ValidatorSet<'a> {
         files
             .into_iter()
             .map(|f| {
-                f.effect()
-                    .ok_or_else(|| bad("give exactly one action".into()))
+                let sources = f.sources();
+                let effect = f
+                    .effect()
+                    .ok_or_else(|| bad("give exactly one action".into()))?;
+                sources.map_err(&bad)?;
+                Ok(effect)
             })
             .collect()
     }

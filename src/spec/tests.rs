@@ -144,12 +144,29 @@ fn malformed_extensions_are_spec_errors() {
             with("", "      x-token-effects: [{severity: must}]\n"),
             "give exactly one action",
         ),
+        // A MUST effect rests on a source; a project decision is none.
+        (
+            with("", "      x-token-effects: [{revoke: v, severity: must}]\n"),
+            "names no source",
+        ),
+        (
+            with(
+                "",
+                "      x-token-effects: [{revoke: v, severity: must, source: our-decision}]\n",
+            ),
+            "is not a source",
+        ),
     ] {
         let e = Spec::parse(&text, Path::new("x.yaml")).expect_err(&text);
         assert!(e.to_string().contains(needle), "{e}");
     }
     let fine = with("                x-token: {kind: access, value: v}\n", "");
     Spec::parse(&fine, Path::new("x.yaml")).expect("a well-formed x-token loads");
+    let should = with(
+        "",
+        "      x-token-effects: [{revoke: v, severity: should}]\n",
+    );
+    Spec::parse(&should, Path::new("x.yaml")).expect("a SHOULD effect needs no source");
 }
 
 #[test]

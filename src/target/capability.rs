@@ -56,6 +56,9 @@ pub enum Need {
     /// A user who signs in through SSO: `sso_username` in the profile, or one the control
     /// protocol's `users` capability creates.
     SsoUser,
+    /// A second account the run may log in as and try wrong passwords on: `other_username` in
+    /// the profile, or one the control protocol's `users` capability creates.
+    OtherAccount,
 }
 
 impl Need {
@@ -64,6 +67,7 @@ impl Need {
         match self {
             Self::Capability(c) => c.name(),
             Self::SsoUser => "sso_user",
+            Self::OtherAccount => "other_account",
         }
     }
 
@@ -76,12 +80,14 @@ impl Need {
 impl<'de> Deserialize<'de> for Need {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let name = String::deserialize(d)?;
-        if name == "sso_user" {
-            return Ok(Self::SsoUser);
+        match name.as_str() {
+            "sso_user" => return Ok(Self::SsoUser),
+            "other_account" => return Ok(Self::OtherAccount),
+            _ => {}
         }
         Capability::from_name(&name).map(Self::Capability).ok_or_else(|| {
             serde::de::Error::custom(format!(
-                "unknown need `{name}`, expected one of `clock`, `lifespans`, `users`, `revoke_refresh_token`, `sso_user`"
+                "unknown need `{name}`, expected one of `clock`, `lifespans`, `users`, `revoke_refresh_token`, `sso_user`, `other_account`"
             ))
         })
     }

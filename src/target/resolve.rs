@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::capability::{Capability, Need};
-use super::settings::{ENV_PASSWORD, ENV_USERNAME, Layer, Secret, Settings, Tls};
+use super::settings::{
+    ENV_OTHER_PASSWORD, ENV_PASSWORD, ENV_USERNAME, Layer, Secret, Settings, Tls,
+};
 use crate::duration::Span;
 use crate::error::{Error, ErrorKind, Place};
 
@@ -41,6 +43,9 @@ pub struct Target {
     pub sso_username: Option<String>,
     /// Another user's id, when the profile names one.
     pub other_user_id: Option<i64>,
+    /// A second account (username, password) the profile names, for the probes that try
+    /// passwords and another user's tokens.
+    pub other_login: Option<(String, Secret)>,
     /// Headers sent on every request (values from `${VAR}` already read).
     pub headers: Vec<(String, Secret)>,
     /// Requests per second at most.
@@ -57,6 +62,9 @@ impl Target {
             Need::Capability(c) => self.capabilities.contains(&c),
             Need::SsoUser => {
                 self.sso_username.is_some() || self.capabilities.contains(&Capability::Users)
+            }
+            Need::OtherAccount => {
+                self.other_login.is_some() || self.capabilities.contains(&Capability::Users)
             }
         }
     }
@@ -235,6 +243,7 @@ impl Target {
         })?;
         let base_url = origin.url(base_url, "target", s.allow_plain_http)?;
         let (username, password) = credentials(&s)?;
+        let other_login = other_login(&s, &username)?;
         let (refresh_lifespan, access_lifespan) = lifespans(&s, &origin)?;
         let (control_url, capabilities) = control(&s, &origin)?;
         let tolerance = tolerance(s.tolerance)?;
@@ -253,6 +262,7 @@ impl Target {
             control_url,
             sso_username: s.sso_username,
             other_user_id: s.other_user_id,
+            other_login,
             headers: Vec::new(),
             rate: s.rate.filter(|r| *r > 0.0),
             tls: s.tls,
@@ -295,6 +305,32 @@ fn credentials(s: &Settings) -> Result<(String, Secret), Error> {
         )
     })?;
     Ok((username, password))
+}
+
+/// The second account, when one is named: its password must come with it, and it must not be
+/// the profile's own (its wrong passwords would then land on the profile's account).
+fn other_login(s: &Settings, profile: &str) -> Result<Option<(String, Secret)>, Error> {
+    let Some(username) = s.other_username.clone() else {
+        return Ok(None);
+    };
+    if username.eq_ignore_ascii_case(profile) {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!("--other-username {username} is the profile's own account"),
+        )
+        .hint("name a second account, dedicated to testing: it receives wrong passwords"));
+    }
+    let password = s.other_password.clone().ok_or_else(|| {
+        let var = s
+            .other_password_env
+            .as_deref()
+            .unwrap_or(ENV_OTHER_PASSWORD);
+        Error::new(
+            ErrorKind::Usage,
+            format!("no password for the second account {username}: set {var}"),
+        )
+    })?;
+    Ok(Some((username, password)))
 }
 
 /// The lifespans the target is configured with.

@@ -280,9 +280,24 @@ settings! {
         #[arg(long, value_name = "EMAIL")]
         sso_username: Option<String>,
         /// The id of a user other than the profile's, for the cases that send another user's
-        /// `user_id` (without it: one the control protocol creates, or the next id).
+        /// `user_id` (without it: the second account's, one the control protocol creates, or the
+        /// next id).
         #[arg(long, value_name = "ID")]
         other_user_id: Option<i64>,
+        /// A second account, dedicated to testing: the probes that try near-miss passwords on
+        /// an account and present another user's tokens log in with it, so that they run on a
+        /// plain deployment and never touch the profile's account (without it they need the
+        /// control protocol's `users`). Its password comes from the environment.
+        #[arg(long, value_name = "U")]
+        other_username: Option<String>,
+        /// The second account's password (environment only: flags show in process lists). A
+        /// profile may not hold one.
+        #[arg(skip)]
+        other_password: Option<Secret>
+            [env ENV_OTHER_PASSWORD = "TOKEN_CONFORMANCE_OTHER_PASSWORD", named by other_password_env],
+        /// The environment variable that holds the second account's password (profile only).
+        #[arg(skip)]
+        other_password_env: Option<String>,
         /// A header sent on every request to the target and its control protocol, as
         /// `Name: value` (repeatable); `${VAR}` in the value is read from the environment. Values
         /// are redacted in every output, like passwords. The profile's and the flags' add up.
@@ -320,13 +335,13 @@ impl Settings {
                 .at(Place::file(path))
         })?;
         let file: Self = crate::yaml::parse(&text, path, ErrorKind::Profile)?;
-        if file.password.is_some() {
+        if file.password.is_some() || file.other_password.is_some() {
             return Err(
                 Error::new(ErrorKind::Profile, "the profile holds a password")
                     .at(Place::file(path))
                     .hint(format!(
-                        "keep secrets out of files: set password_env to the name of an environment \
-                     variable, or set {ENV_PASSWORD}"
+                        "keep secrets out of files: set password_env (other_password_env) to the name \
+                     of an environment variable, or set {ENV_PASSWORD} ({ENV_OTHER_PASSWORD})"
                     )),
             );
         }

@@ -21,6 +21,7 @@ pub fn command(dir: &Path) -> Command {
         .env("NO_COLOR", "1")
         .env_remove("TOKEN_CONFORMANCE_USERNAME")
         .env_remove("TOKEN_CONFORMANCE_PASSWORD")
+        .env_remove("TOKEN_CONFORMANCE_OTHER_PASSWORD")
         // Run inside GitHub Actions, the binary would annotate the real job and append to its
         // summary; the tests that want that set these themselves.
         .env_remove("GITHUB_ACTIONS")

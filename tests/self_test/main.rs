@@ -44,8 +44,11 @@ async fn run(spec: &Arc<Spec>, cases: &[Case], entry: &Entry) -> RunReport {
         username: Some(mutant::USER.to_owned()),
         password: Some(Secret::new(mutant::PASSWORD)),
         control_url: (!entry.plain).then(|| format!("{base}/conformance/v1")),
-        // A vendor names its SSO account in the profile when it has no control protocol.
+        // A vendor names its SSO account and a second account in the profile when it has no
+        // control protocol.
         sso_username: entry.plain.then(|| mutant::SSO_USER.to_owned()),
+        other_username: entry.plain.then(|| mutant::OTHER_USER.to_owned()),
+        other_password: entry.plain.then(|| Secret::new(mutant::OTHER_PASSWORD)),
         timeout: Some(Span::from_secs(2)),
         ..Settings::default()
     };
@@ -131,6 +134,16 @@ fn judge(entry: &Entry, cases: &[Case], report: &RunReport) -> Result<(), String
     if report.stopped_answering {
         return Err("the target was judged to have stopped answering".into());
     }
+    let blamed: Vec<String> = failing
+        .iter()
+        .chain(&warning)
+        .filter(|(_, k)| entry.never.contains(k))
+        .map(|(c, k)| format!("{c} [{k}]"))
+        .collect();
+    if !blamed.is_empty() {
+        return Err(format!("found what it must not: {}", blamed.join(", ")));
+    }
+
     match entry.expect {
         Expect::Fails(expected) => {
             let absent = missing(expected, &failing);

@@ -31,6 +31,8 @@ pub enum Fault {
     RevokeDoesNothing,
     /// Regeneration leaves the old value valid.
     RegenKeepsOld,
+    /// Regeneration answers 500 and does nothing (so the run's pool cannot clean a token).
+    RegenFails500,
     /// Regeneration hands back the same value.
     RegenSameValue,
     /// Regeneration copies the old token's timestamps.
@@ -255,6 +257,10 @@ pub const USER: &str = "ci@example.com";
 pub const PASSWORD: &str = "mutant-pass-7";
 /// An SSO user the profile can name.
 pub const SSO_USER: &str = "sso@example.com";
+/// A second account, which a plain deployment's profile names for the password probes.
+pub const OTHER_USER: &str = "second@example.com";
+/// Its password.
+pub const OTHER_PASSWORD: &str = "mutant-pass-8";
 
 struct User {
     id: i64,
@@ -509,23 +515,33 @@ const DEAD: &str = "Refresh token provided is expired or revoked.";
 const ACCESS_INVALID: &str = "API Access Token provided is invalid.";
 const ACCESS_DEAD: &str = "API Access Token provided is expired or revoked.";
 
+/// The accounts every mutant starts with: the profile's, an SSO user, a second account.
+fn seeded_users() -> Vec<User> {
+    vec![
+        User {
+            id: 1,
+            name: USER.into(),
+            password: Some(PASSWORD.into()),
+        },
+        User {
+            id: 2,
+            name: SSO_USER.into(),
+            password: None,
+        },
+        User {
+            id: 3,
+            name: OTHER_USER.into(),
+            password: Some(OTHER_PASSWORD.into()),
+        },
+    ]
+}
+
 /// Starts the mutant on an ephemeral loopback port; returns its base URL.
 pub async fn start(mode: Mode) -> String {
     let mutant = Arc::new(Mutant {
         mode,
         inner: Mutex::new(Inner {
-            users: vec![
-                User {
-                    id: 1,
-                    name: USER.into(),
-                    password: Some(PASSWORD.into()),
-                },
-                User {
-                    id: 2,
-                    name: SSO_USER.into(),
-                    password: None,
-                },
-            ],
+            users: seeded_users(),
             refresh: HashMap::new(),
             access: HashMap::new(),
             offset: Duration::ZERO,
@@ -1037,6 +1053,9 @@ async fn regen(State(m): Shared, headers: HeaderMap, body: Body) -> Response {
     });
     if m.has(Fault::RegenHangsOnForm) && form {
         tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+    }
+    if m.has(Fault::RegenFails500) {
+        return m.error(500, "Internal server error.");
     }
     let (old, uid, req) = match token_request(&m, &headers, body, "refresh_token", INVALID).await {
         Ok(x) => x,
