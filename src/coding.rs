@@ -78,7 +78,9 @@ pub fn decode(
     body: Vec<u8>,
     cap: usize,
 ) -> Result<Vec<u8>, CodingError> {
-    let Some(header) = content_encoding else {
+    // No body is no body, whatever the header says: a HEAD's answer names the coding its GET
+    // would have, and a 204 or 304 has nothing to decode.
+    let Some(header) = content_encoding.filter(|_| !body.is_empty()) else {
         return Ok(body);
     };
     let mut body = body;
@@ -123,6 +125,8 @@ mod tests {
             Ok(json.clone())
         );
         assert_eq!(decode(None, json.clone(), 1024), Ok(json));
+        // A HEAD's answer names its GET's coding and has no body.
+        assert_eq!(decode(Some("gzip"), Vec::new(), 1024), Ok(Vec::new()));
     }
 
     #[test]

@@ -674,6 +674,16 @@ pub const CATALOGUE: &[Entry] = &[
         &[],
     ),
     variant(
+        "refusals spelled as FastAPI and http.server spell them, every answer gzip-coded",
+        Variant::OtherStacks,
+        &[
+            ("*", "status.refusal_documented"),
+            ("*", "error.shape"),
+            ("*", "error.code"),
+            ("*", "expect.preferred"),
+        ],
+    ),
+    variant(
         "every mistyped credential answered 401",
         Variant::Mistyped401,
         &[("bad-input.*", "expect.preferred")],

@@ -238,6 +238,10 @@ pub enum Variant {
     /// Configured for 90-day refresh tokens and 12-hour access tokens, which the control
     /// protocol reports and a profile that leaves the lifespans out takes.
     OtherLifespans,
+    /// Spelled the way other stacks spell things: a failed validation is FastAPI's 422 with a
+    /// list under `detail`, another method is `http.server`'s 501 in HTML, and every answer is
+    /// gzip-coded although no request asked for it (RFC 9110 §12.5.3).
+    OtherStacks,
 }
 
 /// What the mutant departs from, if anything.
@@ -470,12 +474,22 @@ impl Mutant {
     }
 
     fn raw(&self, status: u16, content_type: &'static str, body: String) -> Response {
+        let coded = self.is(Variant::OtherStacks);
+        let bytes = if coded {
+            gzip(body.as_bytes())
+        } else {
+            body.into_bytes()
+        };
         let mut r = (
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-            body,
+            bytes,
         )
             .into_response();
+        if coded {
+            r.headers_mut()
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
         if !self.has(Fault::NoCacheControl) {
             r.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -486,6 +500,11 @@ impl Mutant {
     fn error(&self, status: u16, detail: &str) -> Response {
         if self.has(Fault::ErrorsPlainText) {
             return self.raw(status, "text/plain", detail.to_owned());
+        }
+        if status == 400 && self.is(Variant::OtherStacks) {
+            // FastAPI's refusal of a failed validation.
+            let list = json!({"detail": [{"type": "value_error", "loc": ["body"], "msg": detail, "input": null}]});
+            return self.raw(422, "application/json", list.to_string());
         }
         let mut fields = vec![];
         if self.has(Fault::ErrorsWithoutDetail) {
@@ -621,6 +640,9 @@ where
     if m.is(Variant::Lenient) {
         r = r.options(describe).fallback(not_allowed);
     }
+    if m.is(Variant::OtherStacks) {
+        r = r.fallback(not_implemented);
+    }
     r
 }
 
@@ -642,6 +664,23 @@ async fn describe(State(m): Shared) -> Response {
 /// Django REST framework's 405, in its error shape.
 async fn not_allowed(State(m): Shared, method: axum::http::Method) -> Response {
     m.error(405, &format!("Method \"{method}\" not allowed."))
+}
+
+/// What Python's `http.server` answers a method it has no handler for.
+async fn not_implemented(State(m): Shared, method: axum::http::Method) -> Response {
+    m.raw(
+        501,
+        "text/html;charset=utf-8",
+        format!("<html><body><h1>Error response</h1><p>Error code: 501</p><p>Message: Unsupported method ('{method}').</p></body></html>"),
+    )
+}
+
+/// `bytes` gzip-coded.
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
 }
 
 /// A request's body, parsed and judged as the mutant's mode says.
