@@ -47,8 +47,13 @@ fn run_without_a_target_tests_the_embedded_reference_server_and_exits_0() {
 }
 
 /// `token-conformance serve` on a port it picks, with the control protocol: the process and
-/// its base URL.
+/// its base URL. The second account's password is the profile's with `-2`.
 fn serve(dir: &std::path::Path, password: &str) -> (KillOnDrop, String) {
+    serve_with(dir, password, &format!("{password}-2"))
+}
+
+/// `serve`, with the second account's password given.
+fn serve_with(dir: &std::path::Path, password: &str, second: &str) -> (KillOnDrop, String) {
     // Port 0: the server binds a free port itself and prints its address.
     let mut server = KillOnDrop(
         Command::new(BIN)
@@ -62,7 +67,7 @@ fn serve(dir: &std::path::Path, password: &str) -> (KillOnDrop, String) {
             .arg(format!("ci@example.com:{password}"))
             // A second account and an SSO user, as a vendor's deployment has them.
             .arg("--user")
-            .arg(format!("second@example.com:{password}-2"))
+            .arg(format!("second@example.com:{second}"))
             .args(["--sso-user", "okta@example.com"])
             .arg("--db")
             .arg(dir.join("s.db"))
@@ -160,6 +165,42 @@ fn run_against_a_separately_started_reference_server_exits_0() {
         "every case that ran, ran without it: {line}"
     );
     assert!(out.contains("left active: this API cannot revoke"), "{out}");
+    drop(server);
+}
+
+/// Near misses of the second account's password (a character dropped, the case swapped) are
+/// no known secret, but they sit in the password's field: no report or console shows them, even
+/// for a password too short for the text redaction to learn them.
+#[test]
+fn near_misses_of_a_short_second_password_never_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = "near-miss-pass-42";
+    let short = "Sh0rt-7x";
+    let (server, url) = serve_with(dir.path(), password, short);
+    let json = dir.path().join("r.json");
+    let o = common::command(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
+        .args(["run", "--target", &url, "--username", "ci@example.com"])
+        .args([
+            "--other-username",
+            "second@example.com",
+            "--filter",
+            "password-",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .env("TOKEN_CONFORMANCE_PASSWORD", password)
+        .env("TOKEN_CONFORMANCE_OTHER_PASSWORD", short)
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let report = std::fs::read_to_string(&json).unwrap();
+    assert!(report.contains("password-truncated"), "{report}");
+    for shown in [&out, &report] {
+        // Every near miss keeps most of the password: no piece of it may show.
+        assert!(!shown.contains("Sh0rt"), "{shown}");
+        assert!(!shown.contains("sH0RT"), "{shown}");
+    }
     drop(server);
 }
 

@@ -38,7 +38,8 @@ use token_conformance::spec::Spec;
 use token_conformance::target::{Secret, Settings, Target};
 
 /// The slips every member plants, each behind `INTEROP_SLIP=<name>` and marked `SLIP <name>:`
-/// in its code: the faults a vendor's engineer plausibly makes on these stacks.
+/// in its code: the faults a vendor's engineer plausibly makes on these stacks. A slip is
+/// caught by a MUST failure, except those listed in [`SHOULD_SLIPS`].
 const SLIPS: &[(&str, &str)] = &[
     (
         "wrong-password-403",
@@ -75,6 +76,14 @@ const SLIPS: &[(&str, &str)] = &[
         "white space around a password trimmed (DRF's CharField default)",
     ),
 ];
+
+/// The slips the contract only discourages (SHOULD): caught by a warning the faithful member
+/// does not give. NIST SP 800-63B-4 lets a verifier trim white space around a password.
+const SHOULD_SLIPS: &[&str] = &["trims-password"];
+
+/// Checks whose findings say the run could not judge, not that the target broke a rule: a slip
+/// caught only by these is not caught.
+const NO_VERDICT: &[&str] = &["transport", "setup"];
 
 /// The accounts every member seeds.
 const USER: &str = "alice@example.com";
@@ -192,7 +201,11 @@ fn start(member: &Member, slip: &str) -> Result<(Running, u16), NotStarted> {
     let mut running = Running { child, log };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        // Listening, and ours: a member that could not bind and exited leaves the port to
+        // whoever took it.
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && matches!(running.child.try_wait(), Ok(None))
+        {
             return Ok((running, port));
         }
         if let Ok(Some(status)) = running.child.try_wait() {
@@ -273,6 +286,8 @@ struct Row {
     checks: BTreeMap<&'static str, (usize, usize)>,
     /// The failing (case, check) pairs, sorted.
     failing: Vec<(String, &'static str)>,
+    /// The warning (case, check) pairs, sorted.
+    warning: Vec<(String, &'static str)>,
     /// The first message of each SHOULD check, for the warnings section.
     first_warning: BTreeMap<&'static str, (String, String)>,
     passed: usize,
@@ -302,6 +317,7 @@ fn row(report: &RunReport) -> Row {
                     }
                     Severity::Should => {
                         entry.1 += 1;
+                        r.warning.push((c.id.clone(), f.check));
                         r.first_warning
                             .entry(f.check)
                             .or_insert_with(|| (c.id.clone(), f.message.clone()));
@@ -312,6 +328,8 @@ fn row(report: &RunReport) -> Row {
     }
     r.failing.sort();
     r.failing.dedup();
+    r.warning.sort();
+    r.warning.dedup();
     r
 }
 
@@ -351,17 +369,27 @@ fn member_trial(
     let required = std::env::var_os("TOKEN_CONFORMANCE_REQUIRE_TOOLS").is_some();
     let ready = member_ready(&member);
     let trial = Trial::test(name, move || {
-        let (server, port) = match start(&member, slip) {
-            Ok(s) => s,
-            Err(NotStarted::NotSetUp(why) | NotStarted::Broken(why)) => return Err(why.into()),
-        };
-        let base = format!("http://127.0.0.1:{port}");
-        let report = runtime().block_on(run_suite(&spec, &cases, &base, true));
-        drop(server);
-        let r = row(&report);
+        let r = run_member(&member, slip, &spec, &cases)?;
         let verdict = if slip.is_empty() {
             must_pass(&r)
-        } else if r.exit == Some(Exit::Failures) && !r.failing.is_empty() {
+        } else if SHOULD_SLIPS.contains(&slip) {
+            // Caught by a warning the faithful member does not give.
+            let faithful = run_member(&member, "", &spec, &cases)?;
+            let new: Vec<&(String, &str)> = r
+                .warning
+                .iter()
+                .filter(|p| !faithful.warning.contains(p))
+                .collect();
+            if new.is_empty() {
+                Err(format!(
+                    "the SHOULD slip `{slip}` gave no warning the faithful member does not"
+                ))
+            } else {
+                Ok(())
+            }
+        } else if r.exit == Some(Exit::Failures)
+            && r.failing.iter().any(|(_, k)| !NO_VERDICT.contains(k))
+        {
             Ok(())
         } else {
             Err(format!(
@@ -379,6 +407,32 @@ fn member_trial(
     .with_kind(if slip.is_empty() { "member" } else { "slip" });
     // A member that is not set up here is not the harness's failure, unless CI says it must be.
     trial.with_ignored_flag(!ready && !required)
+}
+
+/// Starts `member` with `slip`, runs the suite against it, stops it: what the run showed. A
+/// member that died during the run is the trial's failure, not a verdict.
+fn run_member(
+    member: &Member,
+    slip: &str,
+    spec: &Arc<Spec>,
+    cases: &[Case],
+) -> Result<Row, Failed> {
+    let (mut server, port) = match start(member, slip) {
+        Ok(s) => s,
+        Err(NotStarted::NotSetUp(why) | NotStarted::Broken(why)) => return Err(why.into()),
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let report = runtime().block_on(run_suite(spec, cases, &base, true));
+    if let Ok(Some(status)) = server.child.try_wait() {
+        return Err(format!(
+            "{} ({slip}) exited during the run ({status}):\n{}",
+            member.name,
+            tail(&server.log)
+        )
+        .into());
+    }
+    drop(server);
+    Ok(row(&report))
 }
 
 /// Whether `member/setup` has been run (its start script finds what it needs): a venv, the
@@ -571,6 +625,7 @@ fn slips_table(md: &mut String, members: &[Member], found: &Found) {
             .map(
                 |m| match found.rows.get(&(m.name.clone(), (*slip).to_owned())) {
                     None => "not run".into(),
+                    Some(r) if SHOULD_SLIPS.contains(slip) => warned_by(r, found, &m.name),
                     Some(r) if r.failing.is_empty() => "**missed**".into(),
                     Some(r) => caught_by(r),
                 },
@@ -628,6 +683,23 @@ fn caught_by(r: &Row) -> String {
         let _ = write!(s, "<br>and {more} more");
     }
     s
+}
+
+/// The cases that warned about a SHOULD slip where the faithful member gives no warning.
+fn warned_by(r: &Row, found: &Found, member: &str) -> String {
+    let faithful = found.rows.get(&(member.to_owned(), String::new()));
+    let new: Vec<String> = r
+        .warning
+        .iter()
+        .filter(|p| faithful.is_none_or(|f| !f.warning.contains(p)))
+        .take(3)
+        .map(|(c, k)| format!("`{c}` [{k}] (SHOULD)"))
+        .collect();
+    if new.is_empty() {
+        "**missed**".into()
+    } else {
+        new.join("<br>")
+    }
 }
 
 fn one_line(text: &str) -> String {

@@ -321,17 +321,6 @@ impl Call {
             (None, None) => true,
         })
     }
-
-    /// The statuses the step names, in order, without repeats.
-    pub(crate) fn expected_statuses(&self) -> Vec<u16> {
-        let mut out: Vec<u16> = Vec::new();
-        for s in self.outcomes.iter().flat_map(Outcome::statuses) {
-            if !out.contains(&s) {
-                out.push(s);
-            }
-        }
-        out
-    }
 }
 
 /// What a step does.

@@ -135,6 +135,14 @@ pub fn parse(text: &str, file: &Path, spec: &Spec) -> Result<Case, Error> {
         .map(|s| Source::parse(s))
         .collect::<Result<Vec<Source>, _>>()
         .map_err(|e| case_error(file, Some(source_line), e.message).hint_if(e.hint))?;
+    if sources.contains(&Source::Case) {
+        return Err(case_error(
+            file,
+            Some(source_line),
+            "`case` is what the engine's expectation checks point to, not a case's own source",
+        )
+        .hint("name vendor-page, an RFC's MUST, or client:NAME"));
+    }
     if raw.severity == Severity::Must && !sources.iter().any(Source::is_concrete) {
         return Err(case_error(file, Some(1), "a MUST case names no source").hint(
             "give `source:` (vendor-page, an RFC's MUST such as rfc9110#15.6.2, or a real client \

@@ -53,7 +53,7 @@ impl fmt::Display for TemplateError {
         match self {
             Self::Unknown(name) => write!(
                 f,
-                "`{{{{ {name} }}}}` names nothing: not a capture of an earlier step, nor profile.username, profile.password, sso.username (when the run has an SSO user), other.username and other.password (when the control protocol made the run a second user), run.name, run.unique, run.id"
+                "`{{{{ {name} }}}}` names nothing: not a capture of an earlier step, nor profile.username, profile.password, sso.username (when the run has an SSO user), other.username and other.password (when the run has a second account: --other-username, or the control protocol's users), run.name, run.unique, run.id"
             ),
             Self::Unclosed(text) => write!(f, "unclosed `{{{{` in `{text}`"),
             Self::UnknownFilter(name) => {

@@ -229,6 +229,11 @@ fn semantic_mistakes_are_errors() {
             "not a client",
         ),
         (
+            "source: vendor-page",
+            "source: [vendor-page, case]",
+            "not a case's own source",
+        ),
+        (
             "        - status: 401\n",
             "        - status: 401\n          when: {refersh: {equals: 1}}\n",
             "names capture `refersh`",

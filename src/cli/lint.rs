@@ -27,6 +27,10 @@ pub fn list(sources: &Sources) -> Exit {
 /// never lock out the account it logs in with.
 pub(crate) const MAX_WRONG_PASSWORDS: usize = 3;
 
+/// The most wrong passwords a run may send the second account (`--other-username`): the near
+/// misses of its password, below the lockout thresholds deployments use.
+pub(crate) const MAX_OTHER_WRONG_PASSWORDS: usize = 4;
+
 /// The most refresh tokens a plain run's cases may create for the profile's account beyond
 /// those its pool lends (the API cannot revoke them): a plain deployment keeps at most
 /// `--jobs` + this many. Three cases about creating tokens, and the name-fidelity probes (one
@@ -53,6 +57,15 @@ pub fn lint(sources: &Sources) -> Exit {
                 )
                 .hint("use a throw-away user name for failed logins: 'nobody-{{ run.unique }}@example.invalid'"));
             }
+            let other = second_account_wrong_passwords(&spec, &cases);
+            if other > MAX_OTHER_WRONG_PASSWORDS {
+                errors.push(Error::new(
+                    ErrorKind::Case,
+                    format!(
+                        "the cases send the second account {other} wrong passwords, more than the {MAX_OTHER_WRONG_PASSWORDS} promised"
+                    ),
+                ));
+            }
             let created = created_tokens(&spec, &cases);
             if created.len() > MAX_CREATED_TOKENS {
                 errors.push(Error::new(
@@ -75,41 +88,70 @@ pub fn lint(sources: &Sources) -> Exit {
     }
 }
 
-/// The login steps with the profile's username whose password template satisfies
-/// `password_is`, in cases a run may include: `case-id step N`.
-fn profile_logins(
-    spec: &Spec,
-    cases: &[Case],
-    password_is: impl Fn(Option<&str>) -> bool,
-) -> Vec<String> {
-    let Some(login) = spec.login().and_then(|o| o.login.as_ref().map(|l| (o, l))) else {
+/// What a login step sends an account (`profile` or `other`): its own password, or another
+/// (a near miss, an empty one, any literal).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sends {
+    Own,
+    Wrong,
+}
+
+/// Whether `text` is, or holds, the template of `account`'s `field`, and through which filters:
+/// `Some(true)` when every filter only writes it for an encoding (`form`, `json`, `string`).
+fn names(text: &str, account: &str, field: &str) -> Option<bool> {
+    let name = format!("{account}.{field}");
+    let uses = crate::case::template::uses(text).unwrap_or_default();
+    let used: Vec<_> = uses.iter().filter(|u| u.name == name).collect();
+    if used.is_empty() {
+        return None;
+    }
+    Some(used.iter().all(|u| {
+        u.filters
+            .iter()
+            .all(|f| ["form", "json", "string"].contains(&f.as_str()))
+    }))
+}
+
+/// The login steps of `account` (`profile` or `other`) whose password is as `sends` says, in
+/// `cases`: `case-id step N`. A raw body (a form with a field given twice) is read by its
+/// templates, as a body of fields is.
+fn logins(spec: &Spec, cases: &[Case], account: &str, sends: Sends) -> Vec<String> {
+    let Some((op, fields)) = spec.login().and_then(|o| o.login.as_ref().map(|l| (o, l))) else {
         return Vec::new();
     };
-    let (op, fields) = login;
     let mut out = Vec::new();
     for c in cases {
         for s in &c.steps {
             let crate::case::Action::Call(call) = &s.action else {
                 continue;
             };
+            if call.operation != op.id {
+                continue;
+            }
             let (username, password) = match &call.body {
                 crate::case::Body::Fields(body) => {
                     let field = |name: &str| body.get(name).and_then(serde_json::Value::as_str);
-                    (
-                        field(&fields.username) == Some("{{ profile.username }}"),
-                        field(&fields.password),
-                    )
+                    let username = field(&fields.username)
+                        .and_then(|u| names(u, account, "username"))
+                        .is_some();
+                    let password = match field(&fields.password) {
+                        Some(p) => names(p, account, "password"),
+                        // No password field, or not a string: not the account's password.
+                        None => Some(false),
+                    };
+                    (username, password)
                 }
-                // A raw body (a form with a field given twice) names the account in a
-                // template, maybe filtered for its encoding.
                 crate::case::Body::Raw(raw) => (
-                    raw.contains("{{ profile.username"),
-                    raw.contains("{{ profile.password")
-                        .then_some("{{ profile.password }}"),
+                    names(raw, account, "username").is_some(),
+                    names(raw, account, "password").or(Some(false)),
                 ),
                 crate::case::Body::Size(_) => (false, None),
             };
-            if call.operation == op.id && username && password_is(password) {
+            let its = match password {
+                Some(true) => Sends::Own,
+                _ => Sends::Wrong,
+            };
+            if username && its == sends {
                 out.push(format!("{} step {}", c.id, s.index));
             }
         }
@@ -130,36 +172,18 @@ fn created_tokens(spec: &Spec, cases: &[Case]) -> Vec<String> {
         })
         .cloned()
         .collect();
-    profile_logins(spec, &plain, |p| p == Some("{{ profile.password }}"))
+    logins(spec, &plain, "profile", Sends::Own)
 }
 
 /// How many login steps send the second account a password other than its own.
 fn second_account_wrong_passwords(spec: &Spec, cases: &[Case]) -> usize {
-    let Some((op, fields)) = spec.login().and_then(|o| o.login.as_ref().map(|l| (o, l))) else {
-        return 0;
-    };
-    cases
-        .iter()
-        .flat_map(|c| &c.steps)
-        .filter(|s| {
-            let crate::case::Action::Call(call) = &s.action else {
-                return false;
-            };
-            let crate::case::Body::Fields(body) = &call.body else {
-                return false;
-            };
-            let field = |name: &str| body.get(name).and_then(serde_json::Value::as_str);
-            call.operation == op.id
-                && field(&fields.username) == Some("{{ other.username }}")
-                && field(&fields.password) != Some("{{ other.password }}")
-        })
-        .count()
+    logins(spec, cases, "other", Sends::Wrong).len()
 }
 
 /// The steps that log in as the profile's user with another password than the profile's:
 /// `case-id step N`.
 fn wrong_passwords(spec: &Spec, cases: &[Case]) -> Vec<String> {
-    profile_logins(spec, cases, |p| p != Some("{{ profile.password }}"))
+    logins(spec, cases, "profile", Sends::Wrong)
 }
 
 /// The listing of `list`.
@@ -225,8 +249,7 @@ fn lint_text(spec: &Spec, cases: &[Case]) -> String {
     ));
     let other = second_account_wrong_passwords(spec, cases);
     out.push_str(&format!(
-        "the second account (--other-username) receives {} wrong passwords per run: use an account dedicated to testing, whose lockout threshold (if any) is higher\n",
-        other
+        "the second account (--other-username) receives {other} wrong passwords per run (at most {MAX_OTHER_WRONG_PASSWORDS} promised): use an account dedicated to testing\n"
     ));
     let created = created_tokens(spec, cases);
     out.push_str(&format!(

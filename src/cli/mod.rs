@@ -202,9 +202,14 @@ async fn run_with(
     };
     let style = Style::detect();
     let selected = cases.iter().filter(|c| run::selected(c, &opts)).count();
-    // A selection that names nothing is a typo, not a passing run (a share of a partition may
-    // be empty, so --partition alone is not one).
-    if selected == 0 && (opts.filter.is_some() || !opts.tags.is_empty()) {
+    // A selection that names nothing is a typo, not a passing run; judged without the
+    // partition, whose share of a good selection may be empty.
+    let unshared = Options {
+        partition: None,
+        ..opts.clone()
+    };
+    let named = cases.iter().any(|c| run::selected(c, &unshared));
+    if !named && (opts.filter.is_some() || !opts.tags.is_empty()) {
         let mut flags: Vec<String> = opts
             .filter
             .iter()

@@ -232,16 +232,25 @@ fn predecessor(g: &Gen<'_>, op: &Operation, kind: TokenKind, out: &mut Vec<Probe
     ));
 }
 
-/// Near misses of the password of the account the run made: never the profile's.
+/// The near misses of a password tried on the second account: few, so that a deployment's
+/// lockout (django-axes locks at 3 by default) is not reached by a run: a prefix compared
+/// (dropped, added) and case ignored (`lint` counts them against its promise).
+const NEAR_PASSWORD: &[(&str, &str, &str)] = &[
+    ("truncated", "drop_last", "its last character dropped"),
+    ("extended", "add_char", "a character added"),
+    ("swap-case", "swap_case", "the case of its letters swapped"),
+];
+
+/// Near misses of the password of the second account: never the profile's.
 fn passwords(login: &Operation, out: &mut Vec<Probe>) {
     let Some(fields) = &login.login else {
         return;
     };
-    // White space around a value may be trimmed only from a token or a name (D24): around a
-    // password it makes another password, which a server that trims (Django REST framework's
-    // CharField default) takes.
+    // White space around a password may be trimmed before it is checked: NIST SP 800-63B-4
+    // §3.1.1.2 allows a verifier that, and Django REST framework's CharField does it by default.
+    // Taking it is a warning (the contract trims only around a token or a name, D24).
     let padded = ("padded", "pad", "white space around it");
-    for (variant, filter, what) in NEAR.iter().chain(std::iter::once(&padded)) {
+    for (variant, filter, what) in NEAR_PASSWORD.iter().chain(std::iter::once(&padded)) {
         let steps = vec![json!({
             "name": format!("the password with {what}"),
             "call": login.id,
@@ -259,9 +268,16 @@ fn passwords(login: &Operation, out: &mut Vec<Probe>) {
             steps,
         );
         p.requirement = format!(
-            "{}: a password near the user's that is not it is a wrong password (tried on the account the run made, never the profile's)",
+            "{}: a password near the user's that is not it is a wrong password (tried on the second account, never the profile's)",
             login.id
         );
+        if *variant == "padded" {
+            p.severity = "should";
+            p.requirement = format!(
+                "{}: a password with white space around it is best refused as a wrong one (SHOULD: NIST SP 800-63B-4 lets a verifier trim it)",
+                login.id
+            );
+        }
         out.push(p);
     }
 }

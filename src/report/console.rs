@@ -88,7 +88,10 @@ fn step_detail(out: &mut String, s: &StepResult, redactor: &Redactor, style: Sty
             let _ = writeln!(out, "              {k}: {}", redactor.text(v));
         }
         if !req.body.is_empty() {
-            let _ = writeln!(out, "              {}", redactor.text(&req.body));
+            // By structure first: a near miss of a password is no known secret, but it sits
+            // in the password's field.
+            let body = crate::report::har::redact_body(&req.body, redactor);
+            let _ = writeln!(out, "              {body}");
         }
     }
     if let Some(resp) = &s.response {

@@ -20,6 +20,24 @@ fn redact_all(v: &mut Value, r: &Redactor) {
     }
 }
 
+/// Every step's request body redacted by its structure: the values of the contract's secret
+/// fields whatever they are (a near miss of a password is no known secret, but it sits in the
+/// password's field), as the HAR does.
+fn redact_request_bodies(v: &mut Value, r: &Redactor) {
+    let steps = v
+        .get_mut("cases")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get_mut("steps").and_then(Value::as_array_mut))
+        .flatten();
+    for step in steps {
+        if let Some(Value::String(body)) = step.pointer_mut("/request/body") {
+            *body = super::har::redact_body(body, r);
+        }
+    }
+}
+
 /// The report as a JSON value.
 pub fn render(
     report: &RunReport,
@@ -56,6 +74,7 @@ pub fn render(
     if let (Some(t), Some(obj)) = (&report.traffic, v.as_object_mut()) {
         obj.insert("traffic".into(), json!(t));
     }
+    redact_request_bodies(&mut v, redactor);
     redact_all(&mut v, redactor);
     v
 }

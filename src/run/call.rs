@@ -120,7 +120,14 @@ pub(super) async fn run_call(
             .push((operation.id.clone(), resp.status));
     }
     result.response = Some(ResponseView::from(&resp));
-    let expected = call.expected_statuses();
+    let expected = {
+        let scope = state.scope();
+        let known = crate::run::matcher::Known {
+            captures: &state.captures,
+            scope: &scope,
+        };
+        crate::run::matcher::expected_statuses(&call.outcomes, &known)
+    };
     let exchange = Exchange {
         spec: env.spec,
         operation,

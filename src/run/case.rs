@@ -265,20 +265,17 @@ async fn hand_back(state: &CaseState<'_>) {
                     issued: f.issued,
                 });
                 // The pool holds it again: the clean-up counts it there, not here.
-                env.inventory.retire(&latest);
+                env.inventory
+                    .retire(&latest, crate::run::pool::Returned::Kept);
             }
             Some(f) if alive(&latest) => {
                 let token = Lent {
                     body: f.body.clone(),
                     issued: f.issued,
                 };
-                if env
-                    .pool
-                    .give_back(&api, env.issued, token)
-                    .await
-                    .accounted()
-                {
-                    env.inventory.retire(&latest);
+                let returned = env.pool.give_back(&api, env.issued, token).await;
+                if returned.accounted() {
+                    env.inventory.retire(&latest, returned);
                 }
             }
             _ => env.pool.drop_dead(),
@@ -309,8 +306,10 @@ async fn hand_back(state: &CaseState<'_>) {
             body: f.body.clone(),
             issued: f.issued,
         };
-        if env.pool.donate(&api, env.issued, token).await {
-            env.inventory.retire(&value);
+        if let Some(returned) = env.pool.donate(&api, env.issued, token).await
+            && returned.accounted()
+        {
+            env.inventory.retire(&value, returned);
         }
     }
     env.inventory.add(facts);

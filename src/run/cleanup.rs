@@ -22,6 +22,8 @@ use crate::target::Capability;
 pub struct Inventory {
     facts: Mutex<HashMap<String, Fact>>,
     retired: Mutex<HashSet<String>>,
+    /// The retired tokens the pool regenerated (its access tokens should have gone with it).
+    regenerated: Mutex<HashSet<String>>,
 }
 
 impl Inventory {
@@ -47,18 +49,33 @@ impl Inventory {
         }
     }
 
-    /// A token the run's own pool regenerated, so it is revoked.
-    pub(crate) fn retire(&self, value: &str) {
+    /// A token the run no longer counts as its own to leave: the pool holds it (or its
+    /// successor), or the target reported it dead.
+    pub(crate) fn retire(&self, value: &str, how: crate::run::pool::Returned) {
         self.retired
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(value.to_owned());
+        if how == crate::run::pool::Returned::Regenerated {
+            self.regenerated
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(value.to_owned());
+        }
     }
 
-    fn snapshot(&self) -> (Vec<Fact>, HashSet<String>) {
+    fn snapshot(&self) -> (Vec<Fact>, HashSet<String>, HashSet<String>) {
         let facts = self.facts.lock().unwrap_or_else(PoisonError::into_inner);
         let retired = self.retired.lock().unwrap_or_else(PoisonError::into_inner);
-        (facts.values().cloned().collect(), retired.clone())
+        let regenerated = self
+            .regenerated
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        (
+            facts.values().cloned().collect(),
+            retired.clone(),
+            regenerated.clone(),
+        )
     }
 }
 
@@ -142,7 +159,7 @@ pub(crate) async fn clean_up(
     inventory: &Inventory,
 ) -> Leftovers {
     let idle: Vec<Map<String, Value>> = pool.drain().into_iter().map(|l| l.body).collect();
-    let (facts, retired) = inventory.snapshot();
+    let (facts, retired, regenerated) = inventory.snapshot();
     let live = live_refresh_tokens(&facts, &retired, idle);
     let mut left = Leftovers::default();
     let admin = control.filter(|_| {
@@ -171,7 +188,8 @@ pub(crate) async fn clean_up(
             }
         }
     }
-    (left.access_tokens, left.access_tokens_unreachable) = orphans(api, &facts, &retired).await;
+    (left.access_tokens, left.access_tokens_unreachable) =
+        orphans(api, &facts, &retired, &regenerated).await;
     left
 }
 
@@ -179,7 +197,12 @@ pub(crate) async fn clean_up(
 /// whether each is still active. Returns those whose refresh token was regenerated (which
 /// revokes them as a SHOULD, so the target kept what it should not have), and the others
 /// (their refresh token died some other way the run cannot vouch for: no blame).
-async fn orphans(api: &Api<'_>, facts: &[Fact], retired: &HashSet<String>) -> (usize, usize) {
+async fn orphans(
+    api: &Api<'_>,
+    facts: &[Fact],
+    retired: &HashSet<String>,
+    regenerated: &HashSet<String>,
+) -> (usize, usize) {
     let Some(shape) = api.spec.token_shape(TokenKind::Access) else {
         return (0, 0);
     };
@@ -187,7 +210,7 @@ async fn orphans(api: &Api<'_>, facts: &[Fact], retired: &HashSet<String>) -> (u
         .iter()
         .filter(|f| f.kind == TokenKind::Refresh && !is_alive(f, retired))
         .map(|f| {
-            let regenerated = f.successor.is_some() || retired.contains(&f.value);
+            let regenerated = f.successor.is_some() || regenerated.contains(&f.value);
             (f.value.as_str(), regenerated)
         })
         .collect();

@@ -467,7 +467,14 @@ impl Http {
         let started = Instant::now();
         let result = tokio::time::timeout(self.timeout, async {
             let answer = match request(&self.client).send().await {
-                Err(e) if closed_under_it(&e) => request(&self.fresh).send().await,
+                Err(e) if closed_under_it(&e) => {
+                    // Sent again, within the pace, and counted: it is a request like any other.
+                    if let Some(pace) = &self.pace {
+                        pace.turn().await;
+                    }
+                    self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    request(&self.fresh).send().await
+                }
                 other => other,
             };
             let resp = answer.map_err(|e| {

@@ -48,7 +48,24 @@ pub struct Against<'a> {
     pub scope: &'a Scope<'a>,
 }
 
+/// What a matcher may compare a value with besides itself: the captures so far, and what
+/// templates draw on.
+pub(crate) struct Known<'a> {
+    /// Captures so far.
+    pub(crate) captures: &'a BTreeMap<String, Value>,
+    /// What templates in matchers draw on.
+    pub(crate) scope: &'a Scope<'a>,
+}
+
 impl Against<'_> {
+    /// What its matchers compare with.
+    fn known(&self) -> Known<'_> {
+        Known {
+            captures: self.captures,
+            scope: self.scope,
+        }
+    }
+
     /// Whether `path` is a field whose words are compared without regard to case.
     fn caseless(&self, path: &str) -> bool {
         self.enums.is_some_and(|e| e.contains_key(path))
@@ -69,7 +86,7 @@ fn check_one(
     what: &str,
     value: Option<&Value>,
     caseless: bool,
-    on: &Against<'_>,
+    known: &Known<'_>,
 ) -> Vec<Problem> {
     let actual = value.map_or_else(|| "(absent)".to_owned(), show);
     if m.absent == Some(true) || m.present == Some(false) {
@@ -85,8 +102,8 @@ fn check_one(
         return vec![(format!("{what} is absent"), "present".into(), actual)];
     };
     let mut out = Vec::new();
-    out.extend(equals(m, what, v, caseless, on.scope));
-    out.extend(one_of(m, what, v, caseless, on.scope));
+    out.extend(equals(m, what, v, caseless, known.scope));
+    out.extend(one_of(m, what, v, caseless, known.scope));
     if let Some(kind) = m.kind.filter(|k| !k.matches(v)) {
         out.push((
             format!("{what} is not of type {}", kind.name()),
@@ -104,8 +121,8 @@ fn check_one(
             show(v),
         ));
     }
-    out.extend(captured(m, what, v, on.captures));
-    out.extend(ordered(m, what, v, on.captures));
+    out.extend(captured(m, what, v, known.captures));
+    out.extend(ordered(m, what, v, known.captures));
     out
 }
 
@@ -262,18 +279,14 @@ fn status_findings(o: &Outcome, status: u16) -> Result<Option<Finding>, Finding>
 fn outcome_findings(o: &Outcome, on: &Against<'_>) -> Result<Vec<Finding>, Vec<Finding>> {
     let mut must = Vec::new();
     let mut warnings = Vec::new();
-    for (name, m) in &o.when {
-        let what = format!("capture `{name}`");
-        let problems = check_one(m, &what, on.captures.get(name), false, on);
-        if let Some((msg, e, a)) = problems.into_iter().next() {
-            return Err(vec![
-                Finding::new(
-                    EXPECT_STATUS,
-                    format!("this outcome does not apply here: {msg}"),
-                )
-                .values(e, a),
-            ]);
-        }
+    if let Some((msg, e, a)) = when_problem(o, &on.known()) {
+        return Err(vec![
+            Finding::new(
+                EXPECT_STATUS,
+                format!("this outcome does not apply here: {msg}"),
+            )
+            .values(e, a),
+        ]);
     }
     match status_findings(o, on.resp.status) {
         // The body of an unexpected status says nothing about the matchers.
@@ -292,12 +305,24 @@ fn outcome_findings(o: &Outcome, on: &Against<'_>) -> Result<Vec<Finding>, Vec<F
     };
     for (path, m) in &o.body {
         let value = on.json.and_then(|j| lookup(j, path));
-        let problems = check_one(m, &format!("`{path}`"), value, on.caseless(path), on);
+        let problems = check_one(
+            m,
+            &format!("`{path}`"),
+            value,
+            on.caseless(path),
+            &on.known(),
+        );
         add(m, EXPECT_BODY, problems);
     }
     for (name, m) in &o.headers {
         let value = on.resp.header(name).map(|h| Value::String(h.to_owned()));
-        let problems = check_one(m, &format!("header `{name}`"), value.as_ref(), false, on);
+        let problems = check_one(
+            m,
+            &format!("header `{name}`"),
+            value.as_ref(),
+            false,
+            &on.known(),
+        );
         add(m, EXPECT_HEADER, problems);
     }
     if !must.is_empty() {
@@ -307,6 +332,30 @@ fn outcome_findings(o: &Outcome, on: &Against<'_>) -> Result<Vec<Finding>, Vec<F
         warnings.push(Finding::new(EXPECT_PREFERRED, text.clone()));
     }
     Ok(warnings)
+}
+
+/// Why an outcome's `when` does not hold, if it does not.
+fn when_problem(o: &Outcome, known: &Known<'_>) -> Option<Problem> {
+    o.when.iter().find_map(|(name, m)| {
+        let what = format!("capture `{name}`");
+        check_one(m, &what, known.captures.get(name), false, known)
+            .into_iter()
+            .next()
+    })
+}
+
+/// The statuses the outcomes that apply here name (one whose `when` does not hold names
+/// none): what the status checks take as the step's expectation.
+pub(crate) fn expected_statuses(outcomes: &[Outcome], known: &Known<'_>) -> Vec<u16> {
+    let mut out: Vec<u16> = Vec::new();
+    for o in outcomes.iter().filter(|o| when_problem(o, known).is_none()) {
+        for s in o.statuses() {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+    out
 }
 
 /// What an expectation makes of the response: the first outcome that matches decides, and
@@ -450,6 +499,49 @@ mod tests {
         assert!(message.contains("none of the 2"), "{message}");
         let f = expect_findings(&outcomes, &on(&r500, None));
         assert_eq!(f.findings[0].check, "expect.status");
+    }
+
+    /// An outcome whose `when` does not hold is no outcome here: its status is not expected, so
+    /// a success the lax framework may give only the owner 1 counts as taking a refusal for
+    /// anyone else.
+    #[test]
+    fn an_outcome_applies_only_where_its_when_holds() {
+        let mut lax = Outcome {
+            status: Some(Statuses(vec![200])),
+            warn: Some("lax".into()),
+            ..Outcome::default()
+        };
+        lax.when
+            .insert("user_id".into(), matcher(|m| m.equals = Some(json!(1))));
+        let refusal = Outcome {
+            refused: Some(Statuses(vec![400])),
+            ..Outcome::default()
+        };
+        let outcomes = [refusal, lax];
+        for (owner, want) in [(1, vec![400, 200]), (5, vec![400])] {
+            let captures = BTreeMap::from([("user_id".to_owned(), json!(owner))]);
+            let scope = scope(&captures);
+            let known = Known {
+                captures: &captures,
+                scope: &scope,
+            };
+            assert_eq!(expected_statuses(&outcomes, &known), want, "owner {owner}");
+            let r200 = resp(200);
+            let on = Against {
+                resp: &r200,
+                json: None,
+                enums: None,
+                captures: &captures,
+                scope: &scope,
+            };
+            let j = expect_findings(&outcomes, &on);
+            assert_eq!(
+                j.matched.is_some(),
+                owner == 1,
+                "owner {owner}: {:?}",
+                j.findings
+            );
+        }
     }
 
     #[test]

@@ -340,6 +340,7 @@ async fn preflight(
     run_id: &str,
     pool: &Pool,
     issued: &IssuedTokens,
+    inventory: &Inventory,
     fixtures: &mut Fixtures,
 ) -> Result<(), RunError> {
     // Only where the pool would log in anyway: a run of creating cases alone would keep the
@@ -372,15 +373,32 @@ async fn preflight(
             .await
         {
             Ok(token) => {
-                let owner = api
-                    .spec
-                    .token_shape(TokenKind::Refresh)
-                    .and_then(|s| s.owner.as_ref())
+                let Some(shape) = api.spec.token_shape(TokenKind::Refresh) else {
+                    return Ok(());
+                };
+                let owner = shape
+                    .owner
+                    .as_ref()
                     .and_then(|o| token.get(o))
                     .and_then(crate::check::owner_text)
                     .and_then(|t| crate::check::user_id(&t));
                 if fixtures.other_user_id.is_none() {
                     fixtures.other_user_id = owner;
+                }
+                // The run made it, so the run accounts for it: counted as left, or revoked
+                // through the control protocol, like every token a case makes.
+                if let Some(value) = token.get(&shape.value).and_then(serde_json::Value::as_str) {
+                    issued.record(value, "the second account's credentials check");
+                    inventory.add(vec![crate::check::Fact {
+                        value: value.to_owned(),
+                        kind: TokenKind::Refresh,
+                        origin: crate::check::Origin::Issued { by_profile: false },
+                        revoked: None,
+                        parent: None,
+                        successor: None,
+                        body: token.clone(),
+                        issued: Instant::now(),
+                    }]);
                 }
             }
             Err(problem) => login_problem(problem, "the second account's")?,
@@ -442,6 +460,7 @@ pub async fn run(
         &run_id,
         &pool,
         &issued,
+        &inventory,
         &mut fixtures,
     )
     .await?;
@@ -479,8 +498,6 @@ pub async fn run(
     let mut results: Vec<CaseResult> = tally.results.into_iter().flatten().collect();
     results.sort_by(|a, b| a.id.cmp(&b.id));
     let not_run = shape::not_run(cases, &results, opts);
-    let shaping = shape::shaping(&target, opts);
-    let cases = results;
     Ok(RunReport {
         target: target.base_url.clone(),
         spec_title: spec.title.clone(),
@@ -488,7 +505,7 @@ pub async fn run(
         harness_version: env!("CARGO_PKG_VERSION").to_owned(),
         started_at,
         millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        cases,
+        cases: results,
         exercised: tally.exercised,
         tokens_issued: issued.len(),
         requests_sent: http.sent(),
@@ -497,7 +514,7 @@ pub async fn run(
         leftovers,
         suite_cases: cases_in_suite,
         not_run,
-        shaping,
+        shaping: shape::shaping(&target, opts),
         traffic: None,
         exchanges: http.records(),
     })

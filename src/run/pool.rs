@@ -38,9 +38,11 @@ pub struct Loan<'p> {
 /// What became of a token handed back to the pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Returned {
-    /// The pool holds it again (regenerated, or as the target says it is now).
+    /// The pool regenerated it and holds the successor: the value handed back is revoked.
+    Regenerated,
+    /// The pool holds it again as the target says it is now (it could not regenerate it).
     Kept,
-    /// The target refuses it: nothing is left of it.
+    /// The target refuses it, or reports it dead: nothing is left of it.
     Dead,
     /// The pool could neither regenerate nor validate it: it may still be alive, and the run's
     /// account of what it leaves counts it.
@@ -146,7 +148,7 @@ impl Pool {
                     body,
                     issued: Instant::now(),
                 };
-                (Some(lent), Returned::Kept)
+                (Some(lent), Returned::Regenerated)
             }
             Err(_) => match api
                 .validate(crate::spec::TokenKind::Refresh, &self.shape, &token.body)
@@ -164,8 +166,10 @@ impl Pool {
                     };
                     (lent, returned)
                 }
-                // Refused: the target says it is dead, so nothing is left of it.
+                // Refused, or reported dead (a 200 with REVOKED or EXPIRED, which the contract
+                // allows): the target says nothing is left of it.
                 Ok(answer) if (400..500).contains(&answer.status) => (None, Returned::Dead),
+                Ok(answer) if answer.ok() && answer.body.is_some() => (None, Returned::Dead),
                 _ => (None, Returned::Unknown),
             },
         };
@@ -221,15 +225,24 @@ impl Pool {
     }
 
     /// Offers a live token a case created for the profile's user; the pool takes it (after
-    /// cleaning it) while it holds fewer than its capacity. Returns whether it did.
-    pub(crate) async fn donate(&self, api: &Api<'_>, issued: &IssuedTokens, token: Lent) -> bool {
+    /// cleaning it) while it holds fewer than its capacity. Returns what became of it, or
+    /// `None` when the pool was full and the token stays the case's to leave.
+    pub(crate) async fn donate(
+        &self,
+        api: &Api<'_>,
+        issued: &IssuedTokens,
+        token: Lent,
+    ) -> Option<Returned> {
         let took = self
             .held
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |h| {
                 (h < self.capacity).then_some(h + 1)
             })
             .is_ok();
-        took && self.give_back(api, issued, token).await.accounted()
+        match took {
+            true => Some(self.give_back(api, issued, token).await),
+            false => None,
+        }
     }
 
     /// The idle tokens, for the clean-up at the end of the run.

@@ -444,13 +444,22 @@ impl RunReport {
         let traffic_failed = self.traffic.as_ref().is_some_and(|t| t.failing > 0);
         // A client's finding (the proxy's request checks) never fails the target, strict or
         // not: only the target's own warnings count under --strict.
-        let target_warned = s.warned > 0
-            && self
-                .cases
-                .iter()
-                .flat_map(|c| &c.steps)
-                .flat_map(|st| &st.findings)
-                .any(|f| f.severity == Severity::Should && !crate::check::is_client_check(f.check));
+        let target_warned = match &self.traffic {
+            // The kept exchanges are a bounded sample: the counters saw every one.
+            Some(t) => t.server_findings > 0,
+            None => {
+                s.warned > 0
+                    && self
+                        .cases
+                        .iter()
+                        .flat_map(|c| &c.steps)
+                        .flat_map(|st| &st.findings)
+                        .any(|f| {
+                            f.severity == Severity::Should
+                                && !crate::check::is_client_check(f.check)
+                        })
+            }
+        };
         if self.stopped_answering {
             Exit::Unreachable
         } else if s.failed > 0 || traffic_failed || (strict && target_warned) {
