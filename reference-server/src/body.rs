@@ -48,6 +48,10 @@ enum Value {
     Number(serde_json::Number),
     /// A JSON value of another type; the name of the type, for the message.
     Other(&'static str),
+    /// JSON `null`: read as absent, but present for the duplicate check, so that
+    /// `{"user_id": null, "user_id": 1}` is refused like any other repeated key (a proxy that
+    /// keeps the first member and this server must not read two different requests).
+    Null,
     /// The field came more than once (form and multipart bodies). Unknown fields are ignored,
     /// repeated or not; a field an operation reads is refused when repeated.
     Repeated,
@@ -71,7 +75,7 @@ impl Fields {
             .iter()
             .copied()
             .filter(|n| match self.map.get(*n) {
-                None => true,
+                None | Some(Value::Null) => true,
                 Some(Value::Text(t)) => blank(t) && !may_be_empty.contains(n),
                 Some(_) => false,
             })
@@ -110,7 +114,7 @@ impl Fields {
             Some(Value::Repeated) => Err(ApiError::BadRequest(format!(
                 "Field '{name}' is given more than once."
             ))),
-            None => Err(ApiError::BadRequest(format!(
+            None | Some(Value::Null) => Err(ApiError::BadRequest(format!(
                 "Missing required field(s): {name}."
             ))),
         }
@@ -125,7 +129,9 @@ impl Fields {
         }
     }
 
-    /// The required `user_id`, as a JSON number or a string of digits.
+    /// The required `user_id`, as a JSON number or a string of digits (with an optional `-`:
+    /// no `+`, which some parsers take and others refuse, so that a proxy and this server
+    /// cannot read one request as two different ids).
     pub fn user_id(&self) -> Result<i64, ApiError> {
         self.require(&["user_id"])?;
         // An integer too large for an id is well-formed, but no user has it: it answers like any
@@ -134,7 +140,9 @@ impl Fields {
             Some(Value::Number(n)) => n.as_i64().or(n.as_u64().map(|_| NO_USER)),
             Some(Value::Text(t)) => {
                 let t = t.trim();
-                t.parse::<i64>().ok().or_else(|| {
+                let digits = t.strip_prefix('-').unwrap_or(t);
+                let plain = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+                plain.then(|| t.parse::<i64>().ok()).flatten().or_else(|| {
                     (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())).then_some(NO_USER)
                 })
             }
@@ -325,8 +333,9 @@ fn parse_json(bytes: &[u8]) -> Result<Fields, ApiError> {
     let mut fields = Fields::default();
     for (k, v) in members {
         let value = match v {
-            // null is treated as absent, as form clients have no way to send it.
-            serde_json::Value::Null => continue,
+            // null is treated as absent, as form clients have no way to send it; it still
+            // counts as the key given, for the duplicate check.
+            serde_json::Value::Null => Value::Null,
             serde_json::Value::String(s) => Value::Text(s),
             serde_json::Value::Number(n) => Value::Number(n),
             serde_json::Value::Bool(_) => Value::Other("boolean"),
@@ -429,6 +438,15 @@ mod tests {
         assert_eq!(f.user_id().expect("id"), 7);
         let f = parse_form(b"user_id=seven").expect("form");
         assert!(f.user_id().is_err());
+        // (`+` in a form is a space: `user_id=+1` is " 1", which is 1.)
+        for signed in [&b"user_id=%2B1"[..], b"user_id=--1", b"user_id=-"] {
+            let f = parse_form(signed).expect("form");
+            assert!(f.user_id().is_err(), "{}", String::from_utf8_lossy(signed));
+        }
+        let f = parse_json(br#"{"user_id": "+1"}"#).expect("json");
+        assert!(f.user_id().is_err(), "a plus sign is no digit");
+        let f = parse_json(br#"{"user_id": "-4"}"#).expect("json");
+        assert_eq!(f.user_id().expect("negative"), -4, "no user has it: 401");
         let f = parse_json(br#"{"user_id": 1.5}"#).expect("json");
         assert!(f.user_id().is_err());
         for huge in [
@@ -477,6 +495,15 @@ mod tests {
         let f = parse_json(br#"{"user_id": 1, "user_id": 2, "x": 1, "x": 2}"#).expect("json");
         assert!(f.user_id().is_err(), "neither value may be taken");
         assert!(f.require(&["refresh_token"]).is_err());
+        let f = parse_json(br#"{"user_id": null, "user_id": 1}"#).expect("json");
+        assert!(f.user_id().is_err(), "a null first is a key given too");
+        let f = parse_json(br#"{"user_id": 1, "user_id": null}"#).expect("json");
+        assert!(f.user_id().is_err(), "and a null last");
+        let f = parse_json(br#"{"user_id": null}"#).expect("json");
+        assert!(matches!(
+            f.user_id(),
+            Err(ApiError::BadRequest(m)) if m == "Missing required field(s): user_id."
+        ));
         let f = parse_json(br#"{"user_id": 3, "x": 1, "x": 2}"#).expect("json");
         assert_eq!(
             f.user_id().expect("id"),
