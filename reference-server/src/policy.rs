@@ -9,8 +9,10 @@
 //!   everyone's. Past the global slots, 503 at once instead of a queue.
 //! - **Time.** A handler that takes longer than [`REQUEST_TIMEOUT`] is answered 503.
 //! - **Answers.** `Cache-Control: no-store` on every response (bodies carry tokens, and errors
-//!   must not be cached either), and with `--log-requests` one log line with method, path,
-//!   status and time. Bodies are never logged: they carry passwords and tokens.
+//!   must not be cached either) and `X-Content-Type-Options: nosniff` (a JSON answer or a
+//!   refusal is never to be run as a script or rendered as a page), and with `--log-requests`
+//!   one log line with the client's address, method, path, status and time. Bodies are never
+//!   logged: they carry passwords and tokens.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,12 +45,17 @@ pub async fn policy(State(app): State<Arc<AppState>>, request: Request, next: Ne
     let started = Instant::now();
     let path = request.uri().path().to_owned();
     let method = request.method().clone();
+    let peer = request.extensions().get::<Peer>().copied();
     let mut response = admit_and_run(&app, &path, request, next).await;
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     if app.log_requests {
         tracing::info!(
+            client = %peer.map_or_else(|| "in-process".to_owned(), |p| p.ip.to_string()),
             %method,
             path = %path.chars().take(200).collect::<String>(),
             status = response.status().as_u16(),

@@ -69,6 +69,11 @@ async fn binary_prints_demo_user_once_serves_and_stops_on_sigterm() {
     let log = terminate(child);
     assert!(log.contains("shutting down"), "{log}");
     assert!(log.contains("status=201"), "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("status=201") && l.contains("client=127.0.0.1")),
+        "a request line names its client: {log}"
+    );
     assert!(!log.contains(&password), "the log holds the password");
     assert!(!log.contains(&token), "the log holds a token");
 

@@ -256,6 +256,43 @@ async fn every_page_and_asset_carries_the_security_headers() {
     }
 }
 
+/// The policy layer's own refusals (here a 413, before any handler) carry the page's headers
+/// on the page's paths, and `nosniff` everywhere, the API's JSON included.
+#[tokio::test]
+async fn refusals_before_the_handler_carry_the_security_headers_too() {
+    let h = Harness::in_process().await;
+    let big = vec![b'a'; 64 * 1024];
+    let form = "application/x-www-form-urlencoded";
+    let page = h
+        .raw("POST", "/account/auth/sign-in", Some(form), big.clone())
+        .await;
+    assert_eq!(page.status, 413);
+    let csp = page.header("content-security-policy").expect("CSP");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    let api = h
+        .raw(
+            "POST",
+            "/integration/v1/createRefreshToken/",
+            Some(form),
+            big,
+        )
+        .await;
+    assert_eq!(api.status, 413);
+    assert_eq!(api.header("x-content-type-options"), Some("nosniff"));
+    let answer = h
+        .raw(
+            "POST",
+            "/integration/v1/validateAPIAccessToken/",
+            Some(form),
+            b"api_access_token=x&user_id=1".to_vec(),
+        )
+        .await;
+    assert_eq!(answer.status, 401);
+    assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
+}
+
 #[tokio::test]
 async fn forms_without_their_csrf_token_are_refused_and_change_nothing() {
     let h = Harness::in_process().await;

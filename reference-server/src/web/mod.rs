@@ -44,10 +44,11 @@ use crate::state::AppState;
 
 pub use session::{SESSION_IDLE, SESSION_LIFETIME};
 
-/// A refusal of the policy layer (a slot, a size) on one of the page's paths, as a page.
+/// A refusal of the policy layer (a slot, a size) on one of the page's paths, as a page with
+/// the page's security headers (the policy answers before the page's own layer runs).
 pub fn page_error(e: crate::error::ApiError) -> axum::response::Response {
     use axum::response::IntoResponse as _;
-    error::WebError::from(e).into_response()
+    security_headers(error::WebError::from(e).into_response(), CSP)
 }
 
 /// The page's path; everything else of it lives under it.
