@@ -212,6 +212,11 @@ fn hash_with(blocks: &mut Vec<Block>, password: &[u8]) -> Result<String, String>
     Ok(phc.to_string())
 }
 
+/// Whether `password` matches the PHC string `stored`, on this thread (start-up).
+pub fn matches(stored: &str, password: &str) -> Result<bool, String> {
+    verify_with(&mut Vec::new(), stored, password.as_bytes())
+}
+
 /// Hashes a password the usual way (allocating), for the `conf` tool and tests.
 pub fn hash(password: &str) -> Result<String, String> {
     hash_with(&mut Vec::new(), password.as_bytes())

@@ -148,12 +148,21 @@ impl Harness {
 
     /// Stops the server and starts a new one on the same database.
     pub async fn restart(&mut self) {
+        self.restart_with(|cfg| {
+            cfg.users.clear();
+            cfg.sso_users.clear();
+        })
+        .await;
+    }
+
+    /// [`Harness::restart`] with the configuration changed by `tweak` (the users of the first
+    /// start included, unless `tweak` clears them).
+    pub async fn restart_with(&mut self, tweak: impl FnOnce(&mut Config)) {
         if let Some(s) = self.server.take() {
             s.shutdown().await;
         }
         let mut cfg = config(&self.dir);
-        cfg.users.clear();
-        cfg.sso_users.clear();
+        tweak(&mut cfg);
         let server = reference_server::spawn(cfg).await.unwrap();
         self.base = format!("http://{}", server.addr());
         self.server = Some(server);
