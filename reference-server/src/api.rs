@@ -15,11 +15,12 @@ use crate::clock::format_api;
 use crate::error::{
     ACCESS_DEAD, ACCESS_INVALID, ApiError, BAD_CREDENTIALS, REFRESH_DEAD, REFRESH_INVALID,
 };
+use crate::password::Turn;
 use crate::peer::Peer;
 use crate::respond::json_with;
 use crate::state::AppState;
 use crate::store::{AccessTokenRow, RefreshTokenRow, Refusal};
-use crate::throttle::NotNow;
+use crate::throttle::{Client, NotNow};
 use crate::token::{self, TokenStatus};
 
 /// The API's routes.
@@ -138,7 +139,13 @@ pub async fn create_refresh_token(
     let password = fields.text_or_empty("password")?.to_owned();
     let name = fields.text("name")?.to_owned();
 
-    let user = login(&app, client.map(|c| c.0.ip), &username, password).await?;
+    let user = login(
+        &app,
+        Client::at(client.map(|c| c.0.ip)),
+        &username,
+        password,
+    )
+    .await?;
 
     let value = new_token(token::REFRESH_TOKEN_BYTES)?;
     let digest = token::digest(&value);
@@ -152,9 +159,11 @@ pub async fn create_refresh_token(
 
 /// Checks a username and password, under the login throttle; the user when they match.
 /// Shared by the API and the web page, so a failed sign-in counts the same wherever it is.
+/// Failed logins and the lockouts they begin are logged with the client's address and the
+/// username as sent, never the password.
 pub async fn login(
     app: &AppState,
-    client: Option<std::net::IpAddr>,
+    client: Client,
     username: &str,
     password: String,
 ) -> Result<crate::store::User, ApiError> {
@@ -182,15 +191,38 @@ pub async fn login(
         return Err(ApiError::SsoUser);
     }
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let turn = Turn {
+        client: client.ip.map(crate::peer::client_group),
+        first: attempt.recognised(),
+    };
     // An unknown user is checked against the dummy hash: the same cost and the same answer.
-    match (app.passwords.verify(stored, password).await, user) {
+    match (app.passwords.verify(stored, password, turn).await, user) {
         (Ok(true), Some(u)) => {
             attempt.succeeded();
             Ok(u)
         }
         (Ok(_), _) => {
-            attempt.failed();
+            let lockout = attempt.failed();
+            let who = client
+                .ip
+                .map_or_else(|| "in-process".to_owned(), |ip| ip.to_string());
+            // Debug formatting: a username with line breaks cannot forge log lines.
+            tracing::warn!(client = %who, user = ?username, "failed login");
+            if let Some(l) = lockout {
+                tracing::warn!(
+                    client = %who,
+                    user = ?username,
+                    locked = l.what,
+                    seconds = l.seconds,
+                    "login lockout"
+                );
+            }
             Err(ApiError::Unauthorized(BAD_CREDENTIALS))
+        }
+        (Err(e @ ApiError::Unavailable(_)), _) => {
+            // Shed by the hashing queue: nothing judged, but it counts against the address.
+            attempt.shed();
+            Err(e)
         }
         (Err(e), _) => {
             attempt.undecided();

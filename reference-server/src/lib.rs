@@ -36,6 +36,7 @@ pub mod config;
 pub mod control;
 pub mod embedded;
 pub mod error;
+pub mod hash_queue;
 mod multipart;
 pub mod password;
 pub mod peer;

@@ -1,35 +1,47 @@
-//! Throttling of failed logins: per (account, client address), per account, and per client
-//! address, so that guessing is slow and bounded while nobody can lock anyone else out.
+//! Throttling of failed logins: per account and where it is tried from, per account across
+//! sources, and per client address, so that guessing is slow and bounded while the owner is
+//! never locked out by anyone else's failures.
 //!
-//! - **A pair** (one account from one address) may fail `free` times (`--max-failed-logins`,
+//! Where a login comes from (its **source**) is its client's address, IPv6 grouped by /64
+//! ([`crate::peer::client_group`]), or on the token page a device cookie that signed in to the
+//! account before. A source from which the account signed in successfully is **recognised**
+//! (for [`KNOWN_FOR`] after that success).
+//!
+//! - **A pair** (one account from one source) may fail `free` times (`--max-failed-logins`,
 //!   10 by default); after that, each failure locks the pair for a minute, doubling with every
 //!   further failure up to an hour. The count is kept for a day after the pair's last failure,
-//!   across lockouts, and a success of the pair clears it. So one address gets about
-//!   `free` + 29 guesses at an account a day (10 + 6 while the lockout grows to an hour, then
-//!   one an hour), and the right password from any other address is never refused for it.
-//! - **An account** whose failures from all addresses reach [`ACCOUNT_ALERT`] within a day
-//!   (NIST SP 800-63B allows at most 100 consecutive failures) is under attack: every address
-//!   that has failed at it gets one guess an hour. An address that has not failed at it, like
-//!   its owner's, is not slowed; a success from anywhere clears the count. With K attacking
-//!   addresses the account sees at most about 100 + 25·K guesses a day.
+//!   across lockouts, and a success of the pair clears it. So one source gets about
+//!   `free` + 29 guesses at an account a day.
+//! - **An account** counts the failures of every source it does not recognise. Once they reach
+//!   [`ACCOUNT_LIMIT`] within a day (NIST SP 800-63B §5.2.2: at most 100 consecutive failures),
+//!   no unrecognised source gets a guess judged: 429 with Retry-After, a minute after the last
+//!   failure, doubling with each further one up to an hour. However many addresses an attacker
+//!   has, the account sees about 100 + 30 guesses a day. A recognised source keeps its own
+//!   pair's allowance: others' failures never lock the owner out, and the owner's own typos
+//!   never count against the account. A success from an unrecognised source ends the run of
+//!   failures; a recognised one does not (the owner signing in every day would otherwise give
+//!   the attackers 100 guesses a day).
 //! - **A client address** that fails `free` × [`CLIENT_FACTOR`] times across any accounts
-//!   within a day (password spraying) is locked for all of them, a minute doubling to an hour.
-//!   Only this machine's own addresses (127.0.0.1 and ::1, where a developer runs the suite
-//!   against a local server again and again) are exempt from this one; other loopback
-//!   addresses count as the distinct clients they are, and pairs and accounts are limited for
-//!   everyone.
+//!   within a day (password spraying), or whose logins the hashing queue had to shed, is
+//!   locked for all of them, a minute doubling to an hour. Only this machine's own addresses
+//!   (127.0.0.1 and ::1, where a developer runs the suite against a local server again and
+//!   again) are exempt from this one; other loopback addresses count as the distinct clients
+//!   they are, and pairs and accounts are limited for everyone.
 //!
 //! Usernames are keyed as sent (trimmed, lower-cased), whether or not such a user exists, so
 //! the throttle does not reveal which users exist. Logins still in flight count against a
-//! pair's and an address's remaining failures ([`LoginThrottle::begin`] admits a login only
-//! while they stay under the limit), so concurrent guesses cannot outrun the count; a login
-//! that would pass it only because of others in flight waits for them (many good logins at
-//! once all succeed, some a little later), for 10 s at most: then it is told the server is
-//! busy (503 with Retry-After), never that the account is locked (429), which it is not.
+//! pair's, an account's and an address's remaining failures ([`LoginThrottle::begin`] admits a
+//! login only while they stay under the limit), so concurrent guesses cannot outrun the count;
+//! a login that would pass it only because of others in flight waits for them, for 10 s at
+//! most: then it is told the server is busy (503 with Retry-After), never that the account is
+//! locked (429), which it is not.
 //!
-//! State is in memory and bounded ([`MAX_ENTRIES`]): stale entries go first, then the oldest
-//! idle ones that lock nothing; an entry that locks something is never evicted. It runs on the
-//! real monotonic clock, not the test clock.
+//! State is in memory and bounded ([`MAX_ENTRIES`], [`MAX_KNOWN`]); a restart forgets it.
+//! Stale entries go first, then the older half of those that neither lock anything nor are
+//! one failure from doing so; an entry that locks something is never evicted. When the table
+//! is full of those, a login that would need a new entry is refused as busy (it fails closed):
+//! only recognised sources still get in. It runs on the real monotonic clock, not the test
+//! clock.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -38,15 +50,23 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
+use crate::peer::client_group;
+
 /// Entries kept at most (pairs, accounts and addresses together): some MiB at most.
 pub const MAX_ENTRIES: usize = 50_000;
+
+/// Recognised (account, source) pairs kept at most; the oldest success goes first.
+pub const MAX_KNOWN: usize = 50_000;
+
+/// How long a success makes its source recognised for the account.
+pub const KNOWN_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// How many more failures one client address may have, across accounts, than one pair.
 pub const CLIENT_FACTOR: u32 = 10;
 
-/// Failures of one account from all addresses within [`MEMORY`] from which every address that
-/// has failed at it gets one guess per [`LOCK_MAX`].
-pub const ACCOUNT_ALERT: u32 = 100;
+/// Failures of one account from the sources it does not recognise, within [`MEMORY`], from
+/// which those sources get no guess judged.
+pub const ACCOUNT_LIMIT: u32 = 100;
 
 /// How long failures are remembered after the last one.
 pub const MEMORY: Duration = Duration::from_secs(24 * 3600);
@@ -60,12 +80,46 @@ pub const LOCK_MAX: Duration = Duration::from_secs(3600);
 /// How long a login waits for others in flight at most, before it is told to come back.
 const MAX_WAIT: Duration = Duration::from_secs(10);
 
+/// Where a login comes from, as the throttle counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Source {
+    /// A client address, grouped ([`client_group`]).
+    Address(IpAddr),
+    /// A device cookie's value, by its SHA-256 digest.
+    Device([u8; 32]),
+    /// A caller with no address (in-process: the tests, the embedded server's own calls).
+    InProcess,
+}
+
+/// Who is logging in: the client's address and, on the token page, its device cookie.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Client {
+    /// The client's address (`None` in-process).
+    pub ip: Option<IpAddr>,
+    /// The SHA-256 digest of the browser's device cookie, if it sent one.
+    pub device: Option<[u8; 32]>,
+}
+
+impl Client {
+    /// A client known by its address only (the API).
+    pub fn at(ip: Option<IpAddr>) -> Self {
+        Self { ip, device: None }
+    }
+
+    fn address(&self) -> Source {
+        self.ip
+            .map_or(Source::InProcess, |ip| Source::Address(client_group(ip)))
+    }
+}
+
 /// What a count is kept for.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Key {
-    /// One account from one address (`None`: a caller with no address, in-process).
-    Pair(String, Option<IpAddr>),
+    /// One account from one source.
+    Pair(String, Source),
+    /// One account, from the sources it does not recognise.
     Account(String),
+    /// One client address (grouped), across accounts.
     Client(IpAddr),
 }
 
@@ -108,25 +162,45 @@ fn growing(beyond: u32) -> Duration {
 pub enum NotNow {
     /// Locked out for this many more seconds.
     Locked(u64),
-    /// Others in flight for the same pair or address could reach the limit: wait for them.
+    /// Others in flight for the same pair, account or address could reach the limit (wait
+    /// for them), or the throttle's table is full: the server is busy.
     Busy,
+}
+
+/// A lockout that a failure just began: what is locked, and for how long.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Lockout {
+    /// What is locked, in words for the log.
+    pub what: &'static str,
+    /// For how many seconds.
+    pub seconds: u64,
 }
 
 /// The policy and its state.
 #[derive(Debug)]
 pub struct LoginThrottle {
     free: u32,
-    entries: Mutex<HashMap<Key, Entry>>,
+    entries: Mutex<Tables>,
     /// Woken whenever a login finishes.
     finished: Notify,
 }
 
-/// A login under way. [`Attempt::succeeded`], [`Attempt::failed`] or [`Attempt::undecided`]
-/// ends it; dropped without one, it counts as failed.
+/// The counts, and the recognised sources with their last success.
+#[derive(Debug, Default)]
+struct Tables {
+    counts: HashMap<Key, Entry>,
+    known: HashMap<(String, Source), Instant>,
+}
+
+/// A login under way. [`Attempt::succeeded`], [`Attempt::failed`], [`Attempt::shed`] or
+/// [`Attempt::undecided`] ends it; dropped without one, it counts as failed.
 #[must_use = "a login must say how it ended, or it counts as a failure"]
 pub struct Attempt<'t> {
     throttle: &'t LoginThrottle,
     keys: Vec<Key>,
+    account: String,
+    client: Client,
+    recognised: bool,
     ended: bool,
 }
 
@@ -135,19 +209,40 @@ pub struct Attempt<'t> {
 enum End {
     Succeeded,
     Failed,
+    Shed,
     Undecided,
 }
 
+/// Rounds up, so that a client that waits exactly Retry-After is not refused again.
+fn whole_seconds(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
 impl Attempt<'_> {
-    /// The password matched: the pair's and the account's counts start again; the address's
-    /// stays (an attacker's own account must not wash its spraying away).
+    /// Whether the login comes from a source the account recognises (its turn in the hashing
+    /// queue comes first).
+    pub fn recognised(&self) -> bool {
+        self.recognised
+    }
+
+    /// The password matched: the pair's count starts again (and the account's, if the source
+    /// was not recognised: the run of failures is over), and the source is recognised from now
+    /// on. The address's count stays (an attacker's own account must not wash its spraying
+    /// away).
     pub fn succeeded(mut self) {
         self.end(End::Succeeded, Instant::now());
     }
 
-    /// The password did not match (or the user does not exist).
-    pub fn failed(mut self) {
-        self.end(End::Failed, Instant::now());
+    /// The password did not match (or the user does not exist); the lockout this failure
+    /// began, if it began one.
+    pub fn failed(mut self) -> Option<Lockout> {
+        self.end(End::Failed, Instant::now())
+    }
+
+    /// The hashing queue had no room for it: nothing is judged, but the shed login counts
+    /// against its address, so that flooding the queue costs the flooder.
+    pub fn shed(mut self) {
+        self.end(End::Shed, Instant::now());
     }
 
     /// No verdict was reached (the storage or the password workers were unavailable): nothing
@@ -156,19 +251,20 @@ impl Attempt<'_> {
         self.end(End::Undecided, Instant::now());
     }
 
-    fn end(&mut self, how: End, now: Instant) {
+    fn end(&mut self, how: End, now: Instant) -> Option<Lockout> {
         if std::mem::replace(&mut self.ended, true) {
-            return;
+            return None;
         }
+        let mut lockout = None;
         {
-            let mut entries = self.throttle.lock();
+            let mut t = self.throttle.lock();
             for key in &self.keys {
-                let Some(e) = entries.get_mut(key) else {
+                let Some(e) = t.counts.get_mut(key) else {
                     continue;
                 };
                 e.in_flight = e.in_flight.saturating_sub(1);
                 match (how, key) {
-                    (End::Failed, _) => {
+                    (End::Failed, _) | (End::Shed, Key::Client(_)) => {
                         e.failures = e.failures_now(now).saturating_add(1);
                         e.last_failure = now;
                     }
@@ -176,11 +272,32 @@ impl Attempt<'_> {
                     _ => {}
                 }
                 if e.failures_now(now) == 0 && e.in_flight == 0 {
-                    entries.remove(key);
+                    t.counts.remove(key);
                 }
+            }
+            if how == End::Succeeded {
+                self.throttle
+                    .recognise(&mut t, &self.account, &self.client, now);
+            }
+            if matches!(how, End::Failed | End::Shed) {
+                lockout = self
+                    .keys
+                    .iter()
+                    .map(|k| (k, self.throttle.locked_for(k, &t.counts, now)))
+                    .filter(|(_, d)| !d.is_zero())
+                    .max_by_key(|(_, d)| *d)
+                    .map(|(k, d)| Lockout {
+                        what: match k {
+                            Key::Pair(..) => "this account from this source",
+                            Key::Account(_) => "this account from sources it does not know",
+                            Key::Client(_) => "this address, for every account",
+                        },
+                        seconds: whole_seconds(d),
+                    });
             }
         }
         self.throttle.finished.notify_waiters();
+        lockout
     }
 }
 
@@ -203,86 +320,93 @@ impl LoginThrottle {
     pub fn new(free: u32) -> Self {
         Self {
             free: free.max(1),
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Tables::default()),
             finished: Notify::new(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn client_free(&self) -> u32 {
-        self.free.saturating_mul(CLIENT_FACTOR)
+    /// The failures a key may have before each further one locks it.
+    fn threshold(&self, key: &Key) -> u32 {
+        match key {
+            Key::Pair(..) => self.free,
+            Key::Account(_) => ACCOUNT_LIMIT,
+            Key::Client(_) => self.free.saturating_mul(CLIENT_FACTOR),
+        }
     }
 
-    /// How much longer `key` is locked, given the entries.
-    fn locked_for(&self, key: &Key, entries: &HashMap<Key, Entry>, now: Instant) -> Duration {
-        let Some(e) = entries.get(key) else {
+    /// How much longer `key` is locked, given the counts.
+    fn locked_for(&self, key: &Key, counts: &HashMap<Key, Entry>, now: Instant) -> Duration {
+        let Some(e) = counts.get(key) else {
             return Duration::ZERO;
         };
-        let failures = e.failures_now(now);
-        let since = now.duration_since(e.last_failure);
-        let lock = match key {
-            Key::Pair(account, _) => {
-                let own = failures
-                    .checked_sub(self.free)
-                    .map_or(Duration::ZERO, growing);
-                let alert = entries
-                    .get(&Key::Account(account.clone()))
-                    .is_some_and(|a| a.failures_now(now) >= ACCOUNT_ALERT);
-                if alert && failures > 0 {
-                    own.max(LOCK_MAX)
-                } else {
-                    own
-                }
-            }
-            Key::Account(_) => Duration::ZERO,
-            Key::Client(_) => failures
-                .checked_sub(self.client_free())
-                .map_or(Duration::ZERO, growing),
-        };
-        lock.saturating_sub(since)
+        e.failures_now(now)
+            .checked_sub(self.threshold(key))
+            .map_or(Duration::ZERO, growing)
+            .saturating_sub(now.duration_since(e.last_failure))
     }
 
     /// How many logins of `key` may be in flight at once: its failures still allowed before a
     /// lockout, and at least one (the one guess a lockout's end allows).
-    fn room(&self, key: &Key, e: &Entry, now: Instant) -> Option<u32> {
-        let free = match key {
-            Key::Pair(..) => self.free,
-            Key::Client(_) => self.client_free(),
-            Key::Account(_) => return None,
-        };
-        Some(free.saturating_sub(e.failures_now(now)).max(1))
+    fn room(&self, key: &Key, e: &Entry, now: Instant) -> u32 {
+        self.threshold(key)
+            .saturating_sub(e.failures_now(now))
+            .max(1)
+    }
+
+    /// Whether `source` signed in to `account` successfully within [`KNOWN_FOR`].
+    fn knows(t: &Tables, account: &str, source: Source, now: Instant) -> bool {
+        t.known
+            .get(&(account.to_owned(), source))
+            .is_some_and(|at| now.duration_since(*at) < KNOWN_FOR)
+    }
+
+    /// Notes that `client` signed in to `account`: its address, and its device if it has one.
+    fn recognise(&self, t: &mut Tables, account: &str, client: &Client, now: Instant) {
+        let sources = [Some(client.address()), client.device.map(Source::Device)];
+        for source in sources.into_iter().flatten() {
+            let key = (account.to_owned(), source);
+            if !t.known.contains_key(&key) && t.known.len() >= MAX_KNOWN {
+                t.known.retain(|_, at| now.duration_since(*at) < KNOWN_FOR);
+                if t.known.len() >= MAX_KNOWN {
+                    // The oldest success is forgotten; its source is a stranger again.
+                    if let Some(oldest) = t.known.iter().min_by_key(|(_, at)| **at) {
+                        let oldest = oldest.0.clone();
+                        t.known.remove(&oldest);
+                    }
+                }
+            }
+            t.known.insert(key, now);
+        }
     }
 
     /// Admits a login, waiting while others in flight could still reach the limit:
-    /// `Err(Locked(seconds))` while the pair or the client is locked out, `Err(Busy)` when
-    /// others in flight kept it waiting `MAX_WAIT`: the server is busy, nobody is locked
-    /// (a 503, not a 429: the account has done nothing wrong).
-    pub async fn begin(
-        &self,
-        username: &str,
-        client: Option<IpAddr>,
-    ) -> Result<Attempt<'_>, NotNow> {
+    /// `Err(Locked(seconds))` while the pair, the account (for a source it does not recognise)
+    /// or the client is locked out, `Err(Busy)` when others in flight kept it waiting
+    /// `MAX_WAIT` or the throttle is full: the server is busy, nobody is locked (a 503, not a
+    /// 429: the account has done nothing wrong).
+    pub async fn begin(&self, username: &str, client: Client) -> Result<Attempt<'_>, NotNow> {
         let deadline = tokio::time::Instant::now() + MAX_WAIT;
         loop {
             // Created before the check, so a login finishing in between still wakes it.
             let finished = self.finished.notified();
             match self.try_begin(username, client) {
                 Ok(a) => return Ok(a),
-                Err(NotNow::Locked(secs)) => return Err(NotNow::Locked(secs)),
                 Err(NotNow::Busy) => {
                     if tokio::time::timeout_at(deadline, finished).await.is_err() {
                         return Err(NotNow::Busy);
                     }
                 }
+                Err(locked) => return Err(locked),
             }
         }
     }
 
     /// Admits a login if it can be now.
-    pub fn try_begin(&self, username: &str, client: Option<IpAddr>) -> Result<Attempt<'_>, NotNow> {
+    pub fn try_begin(&self, username: &str, client: Client) -> Result<Attempt<'_>, NotNow> {
         self.try_begin_at(username, client, Instant::now())
     }
 
@@ -291,43 +415,60 @@ impl LoginThrottle {
     fn try_begin_at(
         &self,
         username: &str,
-        client: Option<IpAddr>,
+        client: Client,
         now: Instant,
     ) -> Result<Attempt<'_>, NotNow> {
         let account = username.trim().to_lowercase();
-        let mut keys = vec![Key::Pair(account.clone(), client), Key::Account(account)];
-        keys.extend(client.filter(|ip| !own_machine(*ip)).map(Key::Client));
-        let mut entries = self.lock();
+        let mut t = self.lock();
+        let device = client
+            .device
+            .map(Source::Device)
+            .filter(|d| Self::knows(&t, &account, *d, now));
+        let address = client.address();
+        let recognised = device.is_some() || Self::knows(&t, &account, address, now);
+        let mut keys = vec![Key::Pair(account.clone(), device.unwrap_or(address))];
+        if !recognised {
+            keys.push(Key::Account(account.clone()));
+        }
+        keys.extend(
+            client
+                .ip
+                .filter(|ip| !own_machine(*ip))
+                .map(|ip| Key::Client(client_group(ip))),
+        );
         let locked = keys
             .iter()
-            .map(|k| self.locked_for(k, &entries, now))
+            .map(|k| self.locked_for(k, &t.counts, now))
             .max()
             .unwrap_or_default();
         if !locked.is_zero() {
-            // Round up so a client that waits exactly Retry-After is not refused again.
-            return Err(NotNow::Locked(
-                locked.as_secs() + u64::from(locked.subsec_nanos() > 0),
-            ));
+            return Err(NotNow::Locked(whole_seconds(locked)));
         }
         let full = keys.iter().any(|k| {
-            entries
+            t.counts
                 .get(k)
-                .is_some_and(|e| self.room(k, e, now).is_some_and(|room| e.in_flight >= room))
+                .is_some_and(|e| e.in_flight >= self.room(k, e, now))
         });
         if full {
             return Err(NotNow::Busy);
         }
+        let missing = keys.iter().filter(|k| !t.counts.contains_key(k)).count();
+        if t.counts.len() + missing > MAX_ENTRIES {
+            self.prune(&mut t.counts, now);
+        }
+        let counted = t.counts.len() + missing <= MAX_ENTRIES;
+        if !counted && !recognised {
+            // Full of counts that must not be forgotten: refusing is safe, counting nothing
+            // would not be. A recognised source gets in uncounted.
+            tracing::warn!("the login throttle is full; logins from unknown sources are refused");
+            return Err(NotNow::Busy);
+        }
         let mut admitted = Vec::with_capacity(keys.len());
         for key in keys {
-            if !entries.contains_key(&key) && entries.len() >= MAX_ENTRIES {
-                self.prune(&mut entries, now);
-                if entries.len() >= MAX_ENTRIES {
-                    // Full of entries that lock something: this key goes uncounted rather
-                    // than unlocking another.
-                    continue;
-                }
+            if !counted && !t.counts.contains_key(&key) {
+                continue;
             }
-            entries
+            t.counts
                 .entry(key.clone())
                 .or_insert_with(|| Entry::fresh(now))
                 .in_flight += 1;
@@ -336,24 +477,23 @@ impl LoginThrottle {
         Ok(Attempt {
             throttle: self,
             keys: admitted,
+            account,
+            client,
+            recognised,
             ended: false,
         })
     }
 
-    fn prune(&self, entries: &mut HashMap<Key, Entry>, now: Instant) {
-        entries.retain(|_, e| e.in_flight > 0 || e.failures_now(now) > 0);
-        if entries.len() < MAX_ENTRIES {
+    /// Makes room: stale counts go, then the older half of the idle ones that neither lock
+    /// anything nor stand at their threshold (forgetting those would give guesses back).
+    fn prune(&self, counts: &mut HashMap<Key, Entry>, now: Instant) {
+        counts.retain(|_, e| e.in_flight > 0 || e.failures_now(now) > 0);
+        if counts.len() < MAX_ENTRIES {
             return;
         }
-        // Still full: drop the older half of the entries that lock nothing now and have no
-        // login in flight. An account's count is kept while it is under alert.
-        let idle: Vec<(Key, Instant)> = entries
+        let idle: Vec<(Key, Instant)> = counts
             .iter()
-            .filter(|(k, e)| {
-                e.in_flight == 0
-                    && self.locked_for(k, entries, now).is_zero()
-                    && !matches!(k, Key::Account(_) if e.failures_now(now) >= ACCOUNT_ALERT)
-            })
+            .filter(|(k, e)| e.in_flight == 0 && e.failures_now(now) < self.threshold(k))
             .map(|(k, e)| (k.clone(), e.last_failure))
             .collect();
         if idle.is_empty() {
@@ -364,7 +504,7 @@ impl LoginThrottle {
         let cutoff = times[times.len() / 2];
         for (key, at) in idle {
             if at <= cutoff {
-                entries.remove(&key);
+                counts.remove(&key);
             }
         }
     }
@@ -392,8 +532,12 @@ mod tests {
             }
         }
 
+        fn begin_as(&self, name: &str, client: Client) -> Result<Attempt<'_>, NotNow> {
+            self.t.try_begin_at(name, client, self.now)
+        }
+
         fn begin(&self, name: &str, from: Option<IpAddr>) -> Result<Attempt<'_>, NotNow> {
-            self.t.try_begin_at(name, from, self.now)
+            self.begin_as(name, Client::at(from))
         }
 
         fn fail(&self, name: &str, from: Option<IpAddr>) {
@@ -401,13 +545,17 @@ mod tests {
             a.end(End::Failed, self.now);
         }
 
-        fn succeed(&self, name: &str, from: Option<IpAddr>) {
-            let mut a = self.begin(name, from).expect("admitted");
+        fn succeed_as(&self, name: &str, client: Client) {
+            let mut a = self.begin_as(name, client).expect("admitted");
             a.end(End::Succeeded, self.now);
         }
 
-        fn locked(&self, name: &str, from: Option<IpAddr>) -> u64 {
-            match self.begin(name, from) {
+        fn succeed(&self, name: &str, from: Option<IpAddr>) {
+            self.succeed_as(name, Client::at(from));
+        }
+
+        fn locked_as(&self, name: &str, client: Client) -> u64 {
+            match self.begin_as(name, client) {
                 Err(NotNow::Locked(secs)) => secs,
                 Ok(mut a) => {
                     a.end(End::Undecided, self.now);
@@ -415,6 +563,10 @@ mod tests {
                 }
                 Err(NotNow::Busy) => panic!("busy"),
             }
+        }
+
+        fn locked(&self, name: &str, from: Option<IpAddr>) -> u64 {
+            self.locked_as(name, Client::at(from))
         }
     }
 
@@ -472,6 +624,148 @@ mod tests {
     }
 
     #[test]
+    fn guesses_at_one_account_from_any_number_of_addresses_are_bounded_per_day() {
+        let mut c = Clocked::new(10);
+        let start = c.now;
+        let mut guesses = 0u32;
+        let mut next = 0u32;
+        while c.now.duration_since(start) < MEMORY {
+            // Every guess from a new address, as a botnet or an IPv6 attacker would.
+            next += 1;
+            let from = ip(&format!(
+                "10.{}.{}.{}",
+                next >> 16,
+                (next >> 8) & 255,
+                next & 255
+            ));
+            let locked = c.locked("v@example.com", from);
+            if locked > 0 {
+                c.now += Duration::from_secs(locked);
+            } else {
+                c.fail("v@example.com", from);
+                guesses += 1;
+            }
+        }
+        assert!(
+            (ACCOUNT_LIMIT..=ACCOUNT_LIMIT + 35).contains(&guesses),
+            "{guesses} guesses in a day"
+        );
+    }
+
+    #[test]
+    fn past_the_account_limit_new_sources_are_refused_and_known_ones_are_not() {
+        let c = Clocked::new(10);
+        let owner = ip("10.9.9.8");
+        c.succeed("victim@example.com", owner);
+        // 100 addresses fail once each: none reaches its own limit.
+        for i in 0..ACCOUNT_LIMIT {
+            c.fail(
+                "victim@example.com",
+                ip(&format!("10.1.{}.{}", i / 250, i % 250)),
+            );
+        }
+        for fresh in ["10.2.0.1", "10.2.0.2", "2001:db8::1"] {
+            assert_eq!(c.locked("victim@example.com", ip(fresh)), 60, "{fresh}");
+        }
+        assert_eq!(
+            c.locked("victim@example.com", owner),
+            0,
+            "the owner's address"
+        );
+        // The owner's successes do not reopen the account to the others.
+        c.succeed("victim@example.com", owner);
+        assert_eq!(c.locked("victim@example.com", ip("10.1.0.1")), 60);
+        assert_eq!(
+            c.locked("other@example.com", ip("10.2.0.1")),
+            0,
+            "other accounts"
+        );
+    }
+
+    #[test]
+    fn the_owners_typo_and_others_failures_never_lock_the_owner_out() {
+        let c = Clocked::new(10);
+        let owner = ip("10.9.9.8");
+        c.succeed("victim@example.com", owner);
+        c.fail("victim@example.com", owner);
+        // Ten others, ten wrong passwords each: each within its own free ten.
+        for a in 0..10 {
+            for _ in 0..10 {
+                if c.locked("victim@example.com", ip(&format!("10.3.0.{a}"))) == 0 {
+                    c.fail("victim@example.com", ip(&format!("10.3.0.{a}")));
+                }
+            }
+        }
+        assert!(
+            c.locked("victim@example.com", ip("10.4.0.1")) > 0,
+            "the account is shut to strangers"
+        );
+        assert_eq!(c.locked("victim@example.com", owner), 0, "not to its owner");
+        // The owner's own pair still has its allowance: nine more typos are free.
+        for _ in 0..8 {
+            c.fail("victim@example.com", owner);
+        }
+        assert_eq!(c.locked("victim@example.com", owner), 0);
+    }
+
+    #[test]
+    fn a_device_that_signed_in_keeps_its_allowance_from_any_address() {
+        let c = Clocked::new(10);
+        let laptop = Client {
+            ip: ip("10.5.0.1"),
+            device: Some([7; 32]),
+        };
+        c.succeed_as("victim@example.com", laptop);
+        for i in 0..ACCOUNT_LIMIT {
+            c.fail("victim@example.com", ip(&format!("10.6.0.{}", i % 200)));
+        }
+        let travelling = Client {
+            ip: ip("10.7.0.1"),
+            ..laptop
+        };
+        assert_eq!(c.locked_as("victim@example.com", travelling), 0);
+        let forged = Client {
+            device: Some([8; 32]),
+            ..travelling
+        };
+        assert!(
+            c.locked_as("victim@example.com", forged) > 0,
+            "a device cookie the account never saw is a stranger"
+        );
+    }
+
+    #[test]
+    fn ipv6_addresses_count_by_their_slash_64() {
+        let c = Clocked::new(3);
+        for i in 1..=3 {
+            c.fail("v@example.com", ip(&format!("2001:db8:0:1::{i:x}")));
+        }
+        assert_eq!(c.locked("v@example.com", ip("2001:db8:0:1::ffff")), 60);
+        assert_eq!(c.locked("v@example.com", ip("2001:db8:0:2::1")), 0);
+    }
+
+    #[test]
+    fn shed_logins_count_against_their_address() {
+        let c = Clocked::new(2);
+        let flooder = ip("10.0.0.9");
+        for i in 0..(2 * CLIENT_FACTOR) {
+            let mut a = c
+                .begin(&format!("u{i}@example.com"), flooder)
+                .expect("admitted");
+            a.end(End::Shed, c.now);
+        }
+        assert_eq!(c.locked("fresh@example.com", flooder), 60);
+        // Nothing was judged: no pair and no account counts a failure.
+        assert_eq!(c.locked("u0@example.com", ip("10.0.0.10")), 0);
+        assert!(
+            c.t.lock()
+                .counts
+                .keys()
+                .all(|k| matches!(k, Key::Client(_)))
+        );
+    }
+
+    #[test]
     fn wrong_passwords_from_one_address_never_stop_the_owner_at_another() {
         let mut c = Clocked::new(10);
         let attacker = ip("10.0.0.66");
@@ -487,23 +781,6 @@ mod tests {
     }
 
     #[test]
-    fn an_account_under_attack_slows_every_address_that_failed_at_it_but_no_other() {
-        let c = Clocked::new(10);
-        // 100 addresses fail once each: none reaches its own limit.
-        for i in 0..ACCOUNT_ALERT {
-            c.fail(
-                "victim@example.com",
-                ip(&format!("10.1.{}.{}", i / 250, i % 250)),
-            );
-        }
-        let attacker = ip("10.1.0.1");
-        assert_eq!(c.locked("victim@example.com", attacker), 3600);
-        // The owner, who never failed, is not slowed, and a success clears the alert.
-        c.succeed("victim@example.com", ip("10.9.9.9"));
-        assert_eq!(c.locked("victim@example.com", attacker), 0);
-    }
-
-    #[test]
     fn concurrent_guesses_cannot_outrun_the_count() {
         let t = std::sync::Arc::new(LoginThrottle::new(10));
         let admitted = std::sync::atomic::AtomicUsize::new(0);
@@ -511,7 +788,8 @@ mod tests {
             for _ in 0..8 {
                 s.spawn(|| {
                     for _ in 0..25 {
-                        if let Ok(a) = t.try_begin("victim@example.com", ip("10.0.0.1")) {
+                        let from = Client::at(ip("10.0.0.1"));
+                        if let Ok(a) = t.try_begin("victim@example.com", from) {
                             admitted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                             drop(a);
                         }
@@ -524,6 +802,19 @@ mod tests {
             10,
             "exactly the free failures got through"
         );
+    }
+
+    #[test]
+    fn concurrent_guesses_from_many_addresses_cannot_outrun_the_account() {
+        let t = LoginThrottle::new(10);
+        let mut held = Vec::new();
+        for i in 0..(2 * ACCOUNT_LIMIT) {
+            let from = Client::at(ip(&format!("10.8.{}.{}", i / 200, i % 200)));
+            if let Ok(a) = t.try_begin("victim@example.com", from) {
+                held.push(a);
+            }
+        }
+        assert_eq!(held.len(), ACCOUNT_LIMIT as usize);
     }
 
     #[test]
@@ -566,7 +857,7 @@ mod tests {
     }
 
     #[test]
-    fn flooding_other_names_never_unlocks_a_pair_and_memory_stays_bounded() {
+    fn flooding_other_names_never_unlocks_anything_and_memory_stays_bounded() {
         let c = Clocked::new(2);
         let a = ip("10.0.0.1");
         c.fail("locked@example.com", a);
@@ -577,26 +868,72 @@ mod tests {
                 x.end(End::Failed, c.now);
             }
         }
-        assert!(c.t.lock().len() <= MAX_ENTRIES);
+        assert!(c.t.lock().counts.len() <= MAX_ENTRIES);
         assert!(c.locked("locked@example.com", a) > 0, "still locked");
+    }
+
+    #[test]
+    fn a_table_full_of_lockouts_refuses_strangers_rather_than_count_nothing() {
+        let c = Clocked::new(1);
+        let owner = ip("10.0.0.2");
+        c.succeed("owner@example.com", owner);
+        // Every entry locks something (one failure each past a free one).
+        {
+            let mut t = c.t.lock();
+            for i in 0..MAX_ENTRIES {
+                let key = Key::Pair(format!("l{i}"), Source::InProcess);
+                let mut e = Entry::fresh(c.now);
+                e.failures = 5;
+                t.counts.insert(key, e);
+            }
+        }
+        assert_eq!(
+            c.begin("someone@example.com", ip("10.0.0.3")).err(),
+            Some(NotNow::Busy)
+        );
+        assert_eq!(
+            c.locked("owner@example.com", owner),
+            0,
+            "known sources get in"
+        );
+        assert!(c.t.lock().counts.len() <= MAX_ENTRIES + 3);
+    }
+
+    #[test]
+    fn a_failure_that_locks_says_so() {
+        let c = Clocked::new(2);
+        let a = ip("10.0.0.1");
+        let mut first = c.begin("v@example.com", a).expect("open");
+        assert_eq!(first.end(End::Failed, c.now), None);
+        let mut second = c.begin("v@example.com", a).expect("open");
+        assert_eq!(
+            second.end(End::Failed, c.now),
+            Some(Lockout {
+                what: "this account from this source",
+                seconds: 60
+            })
+        );
     }
 
     #[test]
     fn logins_in_flight_make_others_wait_but_lock_nothing() {
         let t = LoginThrottle::new(2);
-        let first = t.try_begin("a@example.com", None).expect("open");
-        let second = t.try_begin("a@example.com", None).expect("open");
-        assert_eq!(t.try_begin("a@example.com", None).err(), Some(NotNow::Busy));
-        first.succeeded();
+        let none = Client::default();
+        let first = t.try_begin("a@example.com", none).expect("open");
+        let second = t.try_begin("a@example.com", none).expect("open");
+        assert_eq!(t.try_begin("a@example.com", none).err(), Some(NotNow::Busy));
+        first.undecided();
         second.undecided();
-        t.try_begin("a@example.com", None)
+        let _ = t
+            .try_begin("a@example.com", none)
             .expect("open again")
             .failed();
-        t.try_begin("a@example.com", None)
+        let _ = t
+            .try_begin("a@example.com", none)
             .expect("one failure is under the limit")
             .failed();
         assert!(matches!(
-            t.try_begin("a@example.com", None),
+            t.try_begin("a@example.com", none),
             Err(NotNow::Locked(_))
         ));
     }
@@ -604,7 +941,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn many_good_logins_in_flight_from_one_client_all_get_through() {
         let t = std::sync::Arc::new(LoginThrottle::new(2));
-        let client = ip("10.0.0.8");
+        let client = Client::at(ip("10.0.0.8"));
         let mut logins = tokio::task::JoinSet::new();
         for i in 0..(4 * CLIENT_FACTOR) {
             let t = std::sync::Arc::clone(&t);

@@ -20,6 +20,12 @@ fn addr(last: u8) -> IpAddr {
     IpAddr::from([127, 0, 0, last])
 }
 
+/// Loopback address `127.0.net.host`: each /24 a network of its own to the connection caps,
+/// each address a client of its own to everything else.
+fn at(net: u8, host: u8) -> IpAddr {
+    IpAddr::from([127, 0, net, host])
+}
+
 /// A TCP connection to the server from `from`.
 async fn connect(server: SocketAddr, from: IpAddr) -> TcpStream {
     let socket = TcpSocket::new_v4().unwrap();
@@ -245,4 +251,119 @@ async fn fifty_wrong_passwords_from_one_address_never_lock_the_owner_out() {
     );
     let (login, mint, _) = honest_round(&honest(addr(3)), &h.base).await;
     assert_eq!((login, mint), (201, 201), "the owner, elsewhere, gets in");
+}
+
+/// One login from `from` with `password`: the status and, for a 429, its Retry-After.
+async fn login_from(base: &str, from: IpAddr, password: &str) -> (u16, Option<u64>) {
+    let r = honest(from)
+        .post(format!("{base}/integration/v1/createRefreshToken/"))
+        .header("Content-Type", FORM)
+        .body(form(&[
+            ("username", USER),
+            ("password", password),
+            ("name", "x"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    let wait = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    (r.status().as_u16(), wait)
+}
+
+/// Ten addresses fail ten times each at the honest user: 100 failures on the account, none
+/// past any one address's free ten.
+async fn hundred_failures(base: &str, net: u8) {
+    let tries = (1..=10).map(|host| async move {
+        for _ in 0..10 {
+            assert_eq!(login_from(base, at(net, host), "wrong").await.0, 401);
+        }
+    });
+    futures_util::future::join_all(tries).await;
+}
+
+#[tokio::test]
+async fn past_100_failures_new_addresses_get_no_guess_judged() {
+    let (h, _) = server(|_| {}).await;
+    hundred_failures(&h.base, 10).await;
+    let guesses = (1..=100).map(|host| login_from(&h.base, at(11, host), "another guess"));
+    let answers = futures_util::future::join_all(guesses).await;
+    let judged = answers.iter().filter(|(s, _)| *s == 401).count();
+    assert!(
+        judged <= 10,
+        "{judged} of 100 guesses from new addresses judged"
+    );
+    for (status, wait) in &answers {
+        if *status == 429 {
+            assert!(wait.is_some_and(|w| (1..=3600).contains(&w)), "{wait:?}");
+        }
+    }
+    // Not even the right password is judged from an address the account does not know.
+    assert_eq!(login_from(&h.base, at(12, 1), PASSWORD).await.0, 429);
+}
+
+#[tokio::test]
+async fn the_owner_is_not_locked_out_by_others_failures_after_a_typo() {
+    let (h, _) = server(|_| {}).await;
+    let owner = at(20, 1);
+    assert_eq!(login_from(&h.base, owner, PASSWORD).await.0, 201);
+    assert_eq!(login_from(&h.base, owner, "a typo").await.0, 401);
+    hundred_failures(&h.base, 21).await;
+    assert_eq!(
+        login_from(&h.base, owner, PASSWORD).await,
+        (201, None),
+        "the owner signs in"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_flood_from_30_addresses_leaves_the_owner_served() {
+    let (h, _) = server(|_| {}).await;
+    let owner = at(30, 1);
+    assert_eq!(login_from(&h.base, owner, PASSWORD).await.0, 201);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut flood = tokio::task::JoinSet::new();
+    for c in 0..80u16 {
+        let (base, stop) = (h.base.clone(), std::sync::Arc::clone(&stop));
+        let client = honest(at(31, u8::try_from(c % 30).unwrap() + 1));
+        flood.spawn(async move {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                n += 1;
+                // Wrong passwords for names nobody has: every one costs a hash.
+                let body = form(&[
+                    ("username", &format!("flood{c}-{n}@example.com")),
+                    ("password", "x"),
+                    ("name", "x"),
+                ]);
+                let _ = client
+                    .post(format!("{base}/integration/v1/createRefreshToken/"))
+                    .header("Content-Type", FORM)
+                    .body(body)
+                    .send()
+                    .await;
+            }
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (mut tries, mut ok, mut seen) = (0, 0, Vec::new());
+    let end = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < end {
+        tries += 1;
+        let started = Instant::now();
+        let (status, _) = login_from(&h.base, owner, PASSWORD).await;
+        seen.push((status, started.elapsed().as_millis()));
+        if status == 201 {
+            ok += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    flood.abort_all();
+    assert!(
+        ok * 100 >= tries * 95,
+        "the owner got {ok} of {tries} logins through the flood (status, ms): {seen:?}"
+    );
 }

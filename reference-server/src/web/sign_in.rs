@@ -17,6 +17,7 @@ use super::session::{
 use super::tokens::tokens_page;
 use crate::peer::Peer;
 use crate::state::AppState;
+use crate::throttle::Client;
 use crate::token;
 
 /// `GET /account/auth`: the tokens when signed in, the sign-in form otherwise.
@@ -62,7 +63,7 @@ pub(super) async fn sign_in(
         .text_or_empty("password")
         .unwrap_or_default()
         .to_owned();
-    match crate::api::login(&app, peer.map(|p| p.0.ip), &username, password).await {
+    match crate::api::login(&app, Client::at(peer.map(|p| p.0.ip)), &username, password).await {
         Ok(user) => start_session(&app, &cookies, &user, SignedInWith::Password).await,
         Err(e) => Ok(retry(e.into())),
     }
