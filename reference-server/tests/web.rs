@@ -869,3 +869,43 @@ async fn tokens_named_alike_are_revoked_at_once_after_a_confirmation() {
         .await;
     assert_eq!(alive.status, 200, "{}", alive.text);
 }
+
+/// Past 100 failures on the account from elsewhere, a browser that signed in before (its
+/// device cookie) still signs in from a new address; one without it is refused there.
+#[tokio::test]
+async fn a_browser_that_signed_in_before_gets_in_from_a_new_address_under_attack() {
+    let ip = |net: u8, host: u8| std::net::IpAddr::from([127, 0, net, host]);
+    let mut h = Harness::start().await;
+    h.http = common::client_from(ip(40, 1));
+    let mut jar = {
+        let mut b = Browser::new(&h);
+        b.sign_in(USER, PASSWORD).await;
+        b.cookies
+    };
+    assert!(jar.keys().any(|k| k.ends_with("tc_device")), "{jar:?}");
+    jar.retain(|k, _| k.ends_with("tc_device"));
+    let failures = (1..=10).map(|host| {
+        let (http, base) = (common::client_from(ip(41, host)), h.base.clone());
+        async move {
+            for _ in 0..10 {
+                let r = http
+                    .post(format!("{base}/integration/v1/createRefreshToken/"))
+                    .header("Content-Type", "application/json")
+                    .body(json!({"username": USER, "password": "wrong", "name": "x"}).to_string())
+                    .send()
+                    .await
+                    .expect("answer");
+                assert_eq!(r.status(), 401);
+            }
+        }
+    });
+    futures_util::future::join_all(failures).await;
+    h.http = common::client_from(ip(42, 1));
+    let mut stranger = Browser::new(&h);
+    let r = stranger.try_sign_in(USER, PASSWORD).await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert!(r.header("retry-after").is_some());
+    let mut laptop = Browser::new(&h);
+    laptop.cookies = jar;
+    laptop.sign_in(USER, PASSWORD).await;
+}

@@ -58,6 +58,18 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// [`client`] sending from `from` (a loopback address of its own: another client to the
+/// server).
+pub fn client_from(from: std::net::IpAddr) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .local_address(from)
+        .timeout(std::time::Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
 impl Harness {
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
