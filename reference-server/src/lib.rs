@@ -33,6 +33,7 @@ pub mod body;
 pub mod cli;
 pub mod clock;
 pub mod config;
+mod connections;
 pub mod control;
 pub mod embedded;
 pub mod error;

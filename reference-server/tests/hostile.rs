@@ -155,7 +155,7 @@ async fn a_connection_flood_from_one_address_leaves_others_served() {
     .await;
     let mut flood = Vec::new();
     for _ in 0..40 {
-        flood.push(connect(at, addr(2)).await);
+        flood.push(connect(at, self::at(60, 2)).await);
     }
     // Past the first eight, the server closes them at once.
     let mut closed = 0;
@@ -168,7 +168,7 @@ async fn a_connection_flood_from_one_address_leaves_others_served() {
         closed >= 32,
         "only {closed} of the 32 over the limit were closed"
     );
-    let (login, mint, took) = honest_round(&honest(addr(3)), &h.base).await;
+    let (login, mint, took) = honest_round(&honest(self::at(61, 3)), &h.base).await;
     assert_eq!((login, mint), (201, 201));
     assert!(took < Duration::from_secs(3), "{took:?}");
 }
@@ -366,4 +366,84 @@ async fn a_login_flood_from_30_addresses_leaves_the_owner_served() {
         ok * 100 >= tries * 95,
         "the owner got {ok} of {tries} logins through the flood (status, ms): {seen:?}"
     );
+}
+
+/// What the server answers to `head` (a request without a body) from `from`: the status line's
+/// code, or 0 when it closed without one.
+async fn answer_to(server: SocketAddr, from: IpAddr, head: &[u8]) -> u16 {
+    let mut s = connect(server, from).await;
+    let _ = s.write_all(head).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer)
+        .get(9..12)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_request_head_is_bounded_in_bytes_and_headers() {
+    let (_h, server) = server(|c| c.header_timeout = Duration::from_secs(20)).await;
+    // An unfinished head past 16 KiB is refused at once, not held until the header timeout.
+    let mut s = connect(server, at(50, 1)).await;
+    let mut head =
+        b"POST /integration/v1/validateRefreshToken/ HTTP/1.1\r\nHost: x\r\nX-Pad: ".to_vec();
+    head.resize(head.len() + 64 * 1024, b'a');
+    let _ = s.write_all(&head).await;
+    assert!(
+        closed_within(&mut s, Duration::from_secs(3)).await,
+        "an unfinished 64 KiB head was kept"
+    );
+    // So is a head of 60 headers.
+    let mut many = String::from("GET /openapi/api_authentication/ HTTP/1.1\r\nHost: x\r\n");
+    for i in 0..60 {
+        many.push_str(&format!("X-Header-{i}: {i}\r\n"));
+    }
+    many.push_str("Connection: close\r\n\r\n");
+    assert_eq!(answer_to(server, at(50, 2), many.as_bytes()).await, 431);
+    // A browser's ordinary head is well within both.
+    let mut usual = String::from("GET /openapi/api_authentication/ HTTP/1.1\r\nHost: x\r\n");
+    for i in 0..25 {
+        usual.push_str(&format!("X-Header-{i}: {}\r\n", "v".repeat(100)));
+    }
+    usual.push_str("Connection: close\r\n\r\n");
+    assert_eq!(answer_to(server, at(50, 3), usual.as_bytes()).await, 200);
+}
+
+#[tokio::test]
+async fn idle_connections_from_17_networks_cannot_keep_an_18th_client_out() {
+    let (h, server) = server(|c| {
+        c.max_connections = 64;
+        c.max_connections_per_address = 8;
+        c.header_timeout = Duration::from_secs(30);
+    })
+    .await;
+    // 17 networks, 8 idle connections each: more than all the places.
+    let mut idle = Vec::new();
+    for net in 0..17 {
+        for host in 1..=8 {
+            idle.push(connect(server, at(70 + net, host)).await);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The 18th client: 8 requests, each on a new connection.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .local_address(at(90, 1))
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let mut answered = 0;
+    for _ in 0..8 {
+        let r = client
+            .get(format!("{}/openapi/api_authentication/", h.base))
+            .send()
+            .await;
+        if r.is_ok_and(|r| r.status() == 200) {
+            answered += 1;
+        }
+    }
+    assert_eq!(answered, 8, "the 18th client's requests were dropped");
+    drop(idle);
 }
