@@ -13,7 +13,7 @@
 //!   across lockouts, and a success of the pair clears it. So one source gets about
 //!   `free` + 29 guesses at an account a day.
 //! - **An account** counts the failures of every source it does not recognise. Once they reach
-//!   [`ACCOUNT_LIMIT`] within a day (NIST SP 800-63B §5.2.2: at most 100 consecutive failures),
+//!   [`ACCOUNT_LIMIT`] (or `free`, if that is higher) within a day (NIST SP 800-63B §5.2.2: at most 100 consecutive failures),
 //!   no unrecognised source gets a guess judged: 429 with Retry-After, a minute after the last
 //!   failure, doubling with each further one up to an hour. However many addresses an attacker
 //!   has, the account sees about 100 + 30 guesses a day. A recognised source keeps its own
@@ -333,7 +333,9 @@ impl LoginThrottle {
     fn threshold(&self, key: &Key) -> u32 {
         match key {
             Key::Pair(..) => self.free,
-            Key::Account(_) => ACCOUNT_LIMIT,
+            // Never below one pair's allowance: `--max-failed-logins 1000000` (a fuzzer's
+            // server, which sends thousands of wrong passwords on purpose) turns both off.
+            Key::Account(_) => ACCOUNT_LIMIT.max(self.free),
             Key::Client(_) => self.free.saturating_mul(CLIENT_FACTOR),
         }
     }
@@ -680,6 +682,18 @@ mod tests {
             0,
             "other accounts"
         );
+    }
+
+    #[test]
+    fn a_pair_allowance_above_the_account_limit_raises_it() {
+        let c = Clocked::new(1_000);
+        for i in 0..(2 * ACCOUNT_LIMIT) {
+            c.fail(
+                "v@example.com",
+                ip(&format!("10.2.{}.{}", i / 200, i % 200)),
+            );
+        }
+        assert_eq!(c.locked("v@example.com", ip("10.3.0.1")), 0);
     }
 
     #[test]
