@@ -2,9 +2,8 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -128,10 +127,11 @@ fn refusal(r: Refusal) -> ApiError {
 pub async fn create_refresh_token(
     State(app): State<Arc<AppState>>,
     client: Option<Extension<Peer>>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let fields = read_fields(&headers, body, app.body_limit).await?;
+    // The request taken whole: extracting a HeaderMap would copy every header.
+    let (parts, body) = request.into_parts();
+    let fields = read_fields(&parts.headers, body, app.body_limit).await?;
     fields.require_with(&["username", "password", "name"], &["password"])?;
     let username = fields.text("username")?.to_owned();
     // An empty password is a wrong password (401), never a missing field: it goes through
@@ -232,12 +232,9 @@ pub async fn login(
 }
 
 /// The `refresh_token` and `user_id` fields that four endpoints take.
-async fn refresh_fields(
-    app: &AppState,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<(String, i64), ApiError> {
-    let fields = read_fields(headers, body, app.body_limit).await?;
+async fn refresh_fields(app: &AppState, request: Request) -> Result<(String, i64), ApiError> {
+    let (parts, body) = request.into_parts();
+    let fields = read_fields(&parts.headers, body, app.body_limit).await?;
     fields.require(&["refresh_token", "user_id"])?;
     Ok((fields.text("refresh_token")?.to_owned(), fields.user_id()?))
 }
@@ -245,10 +242,9 @@ async fn refresh_fields(
 /// `POST /integration/v1/validateRefreshToken/`
 pub async fn validate_refresh_token(
     State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let (value, user_id) = refresh_fields(&app, &headers, body).await?;
+    let (value, user_id) = refresh_fields(&app, request).await?;
     let digest = token::digest(&value);
     let row = app
         .store
@@ -264,10 +260,9 @@ pub async fn validate_refresh_token(
 /// `POST /integration/v1/regenRefreshToken/`
 pub async fn regen_refresh_token(
     State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let (old, user_id) = refresh_fields(&app, &headers, body).await?;
+    let (old, user_id) = refresh_fields(&app, request).await?;
     let old_digest = token::digest(&old);
     let value = new_token(token::REFRESH_TOKEN_BYTES)?;
     let new_digest = token::digest(&value);
@@ -283,10 +278,9 @@ pub async fn regen_refresh_token(
 /// `POST /integration/v1/createAPIAccessToken/`
 pub async fn create_api_access_token(
     State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let (refresh, user_id) = refresh_fields(&app, &headers, body).await?;
+    let (refresh, user_id) = refresh_fields(&app, request).await?;
     let refresh_digest = token::digest(&refresh);
     let value = new_token(token::ACCESS_TOKEN_BYTES)?;
     let access_digest = token::digest(&value);
@@ -302,10 +296,11 @@ pub async fn create_api_access_token(
 /// `POST /integration/v1/validateAPIAccessToken/`
 pub async fn validate_api_access_token(
     State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let fields = read_fields(&headers, body, app.body_limit).await?;
+    // The request taken whole: extracting a HeaderMap would copy every header.
+    let (parts, body) = request.into_parts();
+    let fields = read_fields(&parts.headers, body, app.body_limit).await?;
     fields.require(&["api_access_token", "user_id"])?;
     let value = fields.text("api_access_token")?.to_owned();
     let user_id = fields.user_id()?;
@@ -324,10 +319,9 @@ pub async fn validate_api_access_token(
 /// `POST /integration/v1/revokeAPIAccessTokens/`
 pub async fn revoke_api_access_tokens(
     State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let (refresh, user_id) = refresh_fields(&app, &headers, body).await?;
+    let (refresh, user_id) = refresh_fields(&app, request).await?;
     let digest = token::digest(&refresh);
     let now = app.clock.now();
     let count = app
