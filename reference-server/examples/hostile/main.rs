@@ -8,6 +8,7 @@
 //! `cargo run --release -p reference-server --example hostile -- URL USER PASSWORD SERVER_PID
 //! [SECONDS]`. Prints a Markdown table, then one JSON line of the raw figures. Needs an open
 //! files limit of several thousand (`ulimit -n 20000`) for itself and the server.
+//! `HOSTILE_ONLY=WORDS` plays only the attacks whose name contains WORDS.
 
 mod attacks;
 mod honest;
@@ -71,7 +72,11 @@ async fn main() {
     );
     println!("|---|---|---|---|---|");
     let mut raw = Vec::new();
-    for (attack, name) in ATTACKS {
+    let only = std::env::var("HOSTILE_ONLY").unwrap_or_default();
+    for (attack, name) in ATTACKS
+        .into_iter()
+        .filter(|(_, n)| n.contains(only.as_str()))
+    {
         let (rss_before, _) = server_state(t.pid);
         let stop = Arc::new(AtomicBool::new(false));
         let sampling = Arc::new(AtomicBool::new(false));
