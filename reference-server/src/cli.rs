@@ -73,8 +73,10 @@ pub struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, default_value_t = DEFAULT_BODY_LIMIT, value_name = "BYTES")]
     pub body_limit: usize,
-    /// Failed logins one account may have from one address before each further failure locks
-    /// that pair out (a minute, doubling to an hour); other addresses are not affected.
+    /// Failed logins one account may have from one address (or browser) before each further
+    /// failure locks that pair out (a minute, doubling to an hour). Past 100 failures (or N,
+    /// if higher) from addresses and browsers the account has not signed in from, all of
+    /// those are refused; where it signed in before keeps its own allowance.
     #[arg(long, default_value_t = DEFAULT_MAX_FAILED_LOGINS, value_name = "N")]
     pub max_failed_logins: u32,
     /// Log one line per request (method, path, status, time; never a body). Errors are

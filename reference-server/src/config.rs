@@ -64,7 +64,8 @@ pub struct Config {
     pub keep_alive_idle: Duration,
     /// Requests past their body, in all, at most (503 past it).
     pub max_in_flight: usize,
-    /// Requests under way from one address at most, bodies still arriving included.
+    /// Requests under way from one address (IPv6: one /64) at most, bodies still arriving
+    /// included.
     pub max_in_flight_per_address: usize,
     /// The token page's cookies without `Secure` and the `__Host-` prefix, for a page served
     /// over plain HTTP on another host than this machine (browsers take `Secure` cookies from

@@ -104,10 +104,13 @@ pub struct FairQueue<T> {
 
 /// Whether a client is exempt from the per-client share: in-process callers, and this
 /// machine's own addresses (a developer's suite, a local benchmark).
+/// Clients come grouped ([`crate::peer::client_group`]): ::1 arrives as its /64, `::`.
 fn unlimited(client: Option<IpAddr>) -> bool {
+    let v6_here = IpAddr::V6(std::net::Ipv6Addr::LOCALHOST);
     client.is_none_or(|ip| {
         ip == IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
-            || ip == IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+            || ip == v6_here
+            || ip == crate::peer::client_group(v6_here)
     })
 }
 
@@ -210,8 +213,17 @@ mod tests {
             client: Some("127.0.0.1".parse().expect("ip")),
             first: false,
         };
-        for job in 0..3 {
-            assert_eq!(q.push(here, job), Ok(()), "this machine has no share");
+        assert_eq!(q.push(here, 0), Ok(()));
+        let here6 = Turn {
+            client: Some(crate::peer::client_group("::1".parse().expect("ip"))),
+            first: false,
+        };
+        for job in 1..3 {
+            assert_eq!(
+                q.push(here6, job),
+                Ok(()),
+                "::1, grouped as its /64, neither"
+            );
         }
         assert_eq!(q.push(from("127.0.0.2", false), 9), Err(Full));
         assert_eq!(
