@@ -25,7 +25,7 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 128;
 
 /// Failed logins one account may have from one address before each further failure locks
-/// that pair (see `throttle.rs`). High enough that a conformance run, with a few deliberate bad
+/// that pair (see `throttle/`). High enough that a conformance run, with a few deliberate bad
 /// passwords, is never locked out.
 pub const DEFAULT_MAX_FAILED_LOGINS: u32 = 10;
 

@@ -9,7 +9,7 @@
 //!   only the queue's total;
 //! - waiting clients are served in turn (round robin), not in arrival order;
 //! - logins from a source the account recognises (it signed in from there before, see
-//!   `throttle.rs`) wait in a queue of their own, served before the others: the owner's login
+//!   `throttle/`) wait in a queue of their own, served before the others: the owner's login
 //!   waits for the computations under way, not for a flood.
 //!
 //! A computation that finds no room is refused at once ([`Full`]): the caller answers 503

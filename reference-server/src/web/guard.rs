@@ -32,7 +32,7 @@ pub(super) enum Cookie {
     /// The nonce the pre-sign-in forms are bound to.
     Form,
     /// The browser's device id: once it has signed in to an account, the login throttle
-    /// recognises it there from any address (see `throttle.rs`).
+    /// recognises it there from any address (see `throttle/`).
     Device,
 }
 
