@@ -13,8 +13,9 @@ reported, with the range):
 
 and once: the 60 s load run (mixed traffic at capacity, logins included), the 413 that a
 client sending its whole body before reading (Python's urllib) gets for 4 MiB, and the hostile
-run (reference-server/examples/hostile.rs: attacks from loopback addresses against an honest
-client on another; `--hostile-only` runs just that and prints its table).
+run (reference-server/examples/hostile/: attacks from loopback addresses against an honest
+client on another; `--hostile-only`, which bench/hostile.sh runs, does just that and writes its
+section).
 
 Also runs bench/crash-loop.sh and bench/fuzz.sh and quotes their results. Needs wrk
 (apt-get install wrk), GNU time (/usr/bin/time), python3, and for the fuzzing Schemathesis.
@@ -44,8 +45,9 @@ HARNESS = os.path.join(RELEASE, "token-conformance")
 BASELINE = os.path.join(RELEASE, "examples", "baseline")
 LOAD = os.path.join(RELEASE, "examples", "load")
 HOSTILE = os.path.join(RELEASE, "examples", "hostile")
-# Open files the hostile run needs, for itself and the server (thousands of sockets each).
-OPEN_FILES = 8192
+# Open files the hostile run needs, for itself and the server (thousands of sockets each: the
+# 17-network attack opens 4,250).
+OPEN_FILES = 16384
 USER, PASSWORD = "bench@example.com", "bench-password-7f3a"
 MIB = 1024 * 1024
 # Where --before builds the earlier revision (a git worktree, removed afterwards).
@@ -282,7 +284,8 @@ def hostile_run(seconds):
     raw = next((l for l in lines if l.startswith("[")), "[]")
     if r.returncode != 0:
         table += f"\n\n(the hostile run failed: {r.stderr.strip()[-500:]})"
-    return {"table": table, "raw": json.loads(raw), "open_files": limit, "seconds": seconds}
+    return {"table": table, "raw": json.loads(raw), "open_files": limit, "seconds": seconds,
+            "date": time.strftime("%Y-%m-%d")}
 
 
 def payload_413():
@@ -398,6 +401,20 @@ def machine():
             f"{rustc}; {wrk_v}; load generator and server on the same machine")
 
 
+def replace_section(title, text):
+    """Puts `text` in place of BENCHMARKS.md's section `title` (up to the next `## `)."""
+    path = os.path.join(ROOT, "BENCHMARKS.md")
+    old = open(path).read()
+    start = old.find(title)
+    if start < 0:
+        sys.exit(f"BENCHMARKS.md has no section {title!r}")
+    end = old.find("\n## ", start + 1)
+    end = len(old) if end < 0 else end + 1
+    with open(path, "w") as f:
+        f.write(old[:start] + text.strip() + "\n\n" + old[end:])
+    log(f"wrote {title!r} into BENCHMARKS.md")
+
+
 def report(rounds, load, status_413, extra):
     r = rounds
     ratio = [x["validate_64"]["rps"] / x["baseline_64"]["rps"] for x in r]
@@ -411,8 +428,9 @@ def report(rounds, load, status_413, extra):
         v, b = med(r, f"validate_{c}", "rps"), med(r, f"baseline_{c}", "rps")
         p50, p99 = med(r, f"validate_{c}", "p50"), med(r, f"validate_{c}", "p99")
         bp99 = med(r, f"baseline_{c}", "p99")
-        goal = "≥ 0.7× the baseline; p99 < 2 ms" if c == 64 else "(no goal; for comparison)"
-        met = c != 64 or (ratio[0] >= 0.7 and p99[0] < 2.0)
+        goal = ("≥ 0.85× the baseline; p99 ≤ 1.25× the baseline's" if c == 64
+                else "(no goal; for comparison)")
+        met = c != 64 or (ratio[0] >= 0.85 and p99[0] <= 1.25 * bp99[0])
         row(f"validateAPIAccessToken, {c} connections (wrk)",
             f"{fmt(v, '/s')}, p50 {fmt(p50, ' ms', 2)}, p99 {fmt(p99, ' ms', 2)}; baseline "
             f"{fmt(b, '/s')}, p99 {fmt(bp99, ' ms', 2)}"
@@ -420,8 +438,8 @@ def report(rounds, load, status_413, extra):
     for c in (8, 64):
         m = med(r, f"mint_{c}", "rps")
         p50, p99 = med(r, f"mint_{c}", "p50"), med(r, f"mint_{c}", "p99")
-        goal = "≥ 5,000 durable mints/s" + (", p99 < 20 ms" if c == 64 else "")
-        met = m[0] >= 5000 and (c != 64 or p99[0] < 20)
+        goal = "≥ 8,000 durable mints/s" + (", p99 < 20 ms" if c == 64 else "")
+        met = m[0] >= 8000 and (c != 64 or p99[0] < 20)
         row(f"createAPIAccessToken, {c} connections, `synchronous=FULL`",
             f"{fmt(m, '/s')}, p50 {fmt(p50, ' ms', 2)}, p99 {fmt(p99, ' ms', 2)}", goal, met)
     row("server start-up, to its first answer", fmt(med(r, "startup_ms"), " ms", 1),
@@ -475,13 +493,16 @@ def main():
     ap.add_argument("--hostile-seconds", type=int, default=10,
                     help="seconds of each attack of the hostile run")
     ap.add_argument("--hostile-only", action="store_true",
-                    help="run only the hostile run and print its table")
+                    help="run only the hostile run, print its section and write it into "
+                         "BENCHMARKS.md (unless --no-write)")
     args = ap.parse_args()
     if args.hostile_only:
         if not args.no_build:
             build()
-        h = hostile_run(args.hostile_seconds)
-        print(HOSTILE_SECTION.format(**h))
+        section = HOSTILE_SECTION.format(**hostile_run(args.hostile_seconds))
+        print(section)
+        if not args.no_write:
+            replace_section("## Hostile clients", section)
         return
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
@@ -600,11 +621,17 @@ same run (medians of {runs}).
 
 HOSTILE_SECTION = """## Hostile clients
 
-`reference-server/examples/hostile.rs` against a server with its default limits: each attack
-comes from its own loopback addresses (127.0.0.2 and up) for {seconds} s, while an honest client
-on 127.0.0.200 validates an access token every 20 ms and logs in every second, each on a new
-connection; then 3 s more without the attack ("after"). Open files limit {open_files} for both.
-Server memory and open files are read from /proc at the end of each phase.
+Measured by `bench/hostile.sh` (also part of `bench/run.sh`) on {date}:
+`reference-server/examples/hostile/` against a release build with its default limits. Each
+attack comes from loopback addresses of its own (127.x.y.z, each a client of its own; none in
+the honest client's /24) for {seconds} s (the login flood 25 s), while an honest client on
+127.0.0.200, which signed in before the attacks, validates an access token every 20 ms and
+logs in every half second, each on a new connection; then 3 s more without the attack
+("after"). Every attack is against the same server and the honest user's account, one after
+the other, so the account's failures add up. A cell gives the honest client's successes out
+of its tries (validations 200, logins 201), the p99 of all its calls, and any other answer it
+got. Server memory and open files are read from /proc every 100 ms. Open files limit
+{open_files} for both.
 
 {table}
 """

@@ -2,9 +2,8 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -15,11 +14,12 @@ use crate::clock::format_api;
 use crate::error::{
     ACCESS_DEAD, ACCESS_INVALID, ApiError, BAD_CREDENTIALS, REFRESH_DEAD, REFRESH_INVALID,
 };
+use crate::password::Turn;
 use crate::peer::Peer;
 use crate::respond::json_with;
 use crate::state::AppState;
 use crate::store::{AccessTokenRow, RefreshTokenRow, Refusal};
-use crate::throttle::NotNow;
+use crate::throttle::{Client, NotNow};
 use crate::token::{self, TokenStatus};
 
 /// The API's routes.
@@ -127,10 +127,11 @@ fn refusal(r: Refusal) -> ApiError {
 pub async fn create_refresh_token(
     State(app): State<Arc<AppState>>,
     client: Option<Extension<Peer>>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let fields = read_fields(&headers, body, app.body_limit).await?;
+    // The request taken whole: extracting a HeaderMap would copy every header.
+    let (parts, body) = request.into_parts();
+    let fields = read_fields(&parts.headers, body, app.body_limit).await?;
     fields.require_with(&["username", "password", "name"], &["password"])?;
     let username = fields.text("username")?.to_owned();
     // An empty password is a wrong password (401), never a missing field: it goes through
@@ -138,7 +139,13 @@ pub async fn create_refresh_token(
     let password = fields.text_or_empty("password")?.to_owned();
     let name = fields.text("name")?.to_owned();
 
-    let user = login(&app, client.map(|c| c.0.ip), &username, password).await?;
+    let user = login(
+        &app,
+        Client::at(client.map(|c| c.0.ip)),
+        &username,
+        password,
+    )
+    .await?;
 
     let value = new_token(token::REFRESH_TOKEN_BYTES)?;
     let digest = token::digest(&value);
@@ -152,9 +159,11 @@ pub async fn create_refresh_token(
 
 /// Checks a username and password, under the login throttle; the user when they match.
 /// Shared by the API and the web page, so a failed sign-in counts the same wherever it is.
+/// Failed logins and the lockouts they begin are logged with the client's address and the
+/// username as sent, never the password.
 pub async fn login(
     app: &AppState,
-    client: Option<std::net::IpAddr>,
+    client: Client,
     username: &str,
     password: String,
 ) -> Result<crate::store::User, ApiError> {
@@ -182,15 +191,38 @@ pub async fn login(
         return Err(ApiError::SsoUser);
     }
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let turn = Turn {
+        client: client.ip.map(crate::peer::client_group),
+        first: attempt.recognised(),
+    };
     // An unknown user is checked against the dummy hash: the same cost and the same answer.
-    match (app.passwords.verify(stored, password).await, user) {
+    match (app.passwords.verify(stored, password, turn).await, user) {
         (Ok(true), Some(u)) => {
             attempt.succeeded();
             Ok(u)
         }
         (Ok(_), _) => {
-            attempt.failed();
+            let lockout = attempt.failed();
+            let who = client
+                .ip
+                .map_or_else(|| "in-process".to_owned(), |ip| ip.to_string());
+            // Debug formatting: a username with line breaks cannot forge log lines.
+            tracing::warn!(client = %who, user = ?username, "failed login");
+            if let Some(l) = lockout {
+                tracing::warn!(
+                    client = %who,
+                    user = ?username,
+                    locked = l.what,
+                    seconds = l.seconds,
+                    "login lockout"
+                );
+            }
             Err(ApiError::Unauthorized(BAD_CREDENTIALS))
+        }
+        (Err(e @ ApiError::Unavailable(_)), _) => {
+            // Shed by the hashing queue: nothing judged, but it counts against the address.
+            attempt.shed();
+            Err(e)
         }
         (Err(e), _) => {
             attempt.undecided();
@@ -200,12 +232,9 @@ pub async fn login(
 }
 
 /// The `refresh_token` and `user_id` fields that four endpoints take.
-async fn refresh_fields(
-    app: &AppState,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<(String, i64), ApiError> {
-    let fields = read_fields(headers, body, app.body_limit).await?;
+async fn refresh_fields(app: &AppState, request: Request) -> Result<(String, i64), ApiError> {
+    let (parts, body) = request.into_parts();
+    let fields = read_fields(&parts.headers, body, app.body_limit).await?;
     fields.require(&["refresh_token", "user_id"])?;
     Ok((fields.text("refresh_token")?.to_owned(), fields.user_id()?))
 }
@@ -213,10 +242,9 @@ async fn refresh_fields(
 /// `POST /integration/v1/validateRefreshToken/`
 pub async fn validate_refresh_token(
     State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let (value, user_id) = refresh_fields(&app, &headers, body).await?;
+    let (value, user_id) = refresh_fields(&app, request).await?;
     let digest = token::digest(&value);
     let row = app
         .store
@@ -232,10 +260,9 @@ pub async fn validate_refresh_token(
 /// `POST /integration/v1/regenRefreshToken/`
 pub async fn regen_refresh_token(
     State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let (old, user_id) = refresh_fields(&app, &headers, body).await?;
+    let (old, user_id) = refresh_fields(&app, request).await?;
     let old_digest = token::digest(&old);
     let value = new_token(token::REFRESH_TOKEN_BYTES)?;
     let new_digest = token::digest(&value);
@@ -251,10 +278,9 @@ pub async fn regen_refresh_token(
 /// `POST /integration/v1/createAPIAccessToken/`
 pub async fn create_api_access_token(
     State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let (refresh, user_id) = refresh_fields(&app, &headers, body).await?;
+    let (refresh, user_id) = refresh_fields(&app, request).await?;
     let refresh_digest = token::digest(&refresh);
     let value = new_token(token::ACCESS_TOKEN_BYTES)?;
     let access_digest = token::digest(&value);
@@ -270,10 +296,11 @@ pub async fn create_api_access_token(
 /// `POST /integration/v1/validateAPIAccessToken/`
 pub async fn validate_api_access_token(
     State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let fields = read_fields(&headers, body, app.body_limit).await?;
+    // The request taken whole: extracting a HeaderMap would copy every header.
+    let (parts, body) = request.into_parts();
+    let fields = read_fields(&parts.headers, body, app.body_limit).await?;
     fields.require(&["api_access_token", "user_id"])?;
     let value = fields.text("api_access_token")?.to_owned();
     let user_id = fields.user_id()?;
@@ -292,10 +319,9 @@ pub async fn validate_api_access_token(
 /// `POST /integration/v1/revokeAPIAccessTokens/`
 pub async fn revoke_api_access_tokens(
     State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let (refresh, user_id) = refresh_fields(&app, &headers, body).await?;
+    let (refresh, user_id) = refresh_fields(&app, request).await?;
     let digest = token::digest(&refresh);
     let now = app.clock.now();
     let count = app

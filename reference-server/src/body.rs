@@ -48,6 +48,10 @@ enum Value {
     Number(serde_json::Number),
     /// A JSON value of another type; the name of the type, for the message.
     Other(&'static str),
+    /// JSON `null`: read as absent, but present for the duplicate check, so that
+    /// `{"user_id": null, "user_id": 1}` is refused like any other repeated key (a proxy that
+    /// keeps the first member and this server must not read two different requests).
+    Null,
     /// The field came more than once (form and multipart bodies). Unknown fields are ignored,
     /// repeated or not; a field an operation reads is refused when repeated.
     Repeated,
@@ -67,37 +71,33 @@ impl Fields {
 
     /// Like [`Fields::require`], but the fields in `may_be_empty` only have to be present.
     pub fn require_with(&self, names: &[&str], may_be_empty: &[&str]) -> Result<(), ApiError> {
-        let missing: Vec<&str> = names
-            .iter()
-            .copied()
-            .filter(|n| match self.map.get(*n) {
-                None => true,
-                Some(Value::Text(t)) => blank(t) && !may_be_empty.contains(n),
-                Some(_) => false,
-            })
-            .collect();
+        // The usual case, every field there once and not blank, in one lookup per name.
+        let fine = |n: &&str| match self.map.get(*n) {
+            Some(Value::Text(t)) => !blank(t) || may_be_empty.contains(n),
+            Some(Value::Number(_) | Value::Other(_)) => true,
+            None | Some(Value::Null | Value::Repeated) => false,
+        };
+        if names.iter().all(fine) {
+            return Ok(());
+        }
         if let Some(name) = names
             .iter()
             .find(|n| self.map.get(**n) == Some(&Value::Repeated))
         {
-            return Err(ApiError::BadRequest(format!(
-                "Field '{name}' is given more than once."
-            )));
+            return Err(repeated(name));
         }
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::BadRequest(format!(
-                "Missing required field(s): {}.",
-                missing.join(", ")
-            )))
-        }
+        let missing: Vec<&str> = names.iter().copied().filter(|n| !fine(n)).collect();
+        Err(ApiError::BadRequest(format!(
+            "Missing required field(s): {}.",
+            missing.join(", ")
+        )))
     }
 
     /// A required text field.
     pub fn text(&self, name: &str) -> Result<&str, ApiError> {
-        self.require(&[name])?;
         match self.map.get(name) {
+            None | Some(Value::Null) => Err(missing(name)),
+            Some(Value::Text(t)) if blank(t) => Err(missing(name)),
             Some(Value::Text(t)) if t.chars().count() > max_len(name) => {
                 Err(ApiError::BadRequest(format!(
                     "Field '{name}' is longer than {} characters.",
@@ -107,12 +107,7 @@ impl Fields {
             Some(Value::Text(t)) => Ok(t),
             Some(Value::Number(_)) => Err(wrong_type(name, "string", "number")),
             Some(Value::Other(kind)) => Err(wrong_type(name, "string", kind)),
-            Some(Value::Repeated) => Err(ApiError::BadRequest(format!(
-                "Field '{name}' is given more than once."
-            ))),
-            None => Err(ApiError::BadRequest(format!(
-                "Missing required field(s): {name}."
-            ))),
+            Some(Value::Repeated) => Err(repeated(name)),
         }
     }
 
@@ -125,40 +120,68 @@ impl Fields {
         }
     }
 
-    /// The required `user_id`, as a JSON number or a string of digits.
+    /// The required `user_id`, as a JSON number or a string of digits (with an optional `-`:
+    /// no `+`, which some parsers take and others refuse, so that a proxy and this server
+    /// cannot read one request as two different ids).
     pub fn user_id(&self) -> Result<i64, ApiError> {
-        self.require(&["user_id"])?;
         // An integer too large for an id is well-formed, but no user has it: it answers like any
         // unknown owner (401), not as a malformed request.
         let parsed = match self.map.get("user_id") {
+            None | Some(Value::Null) => return Err(missing("user_id")),
+            Some(Value::Text(t)) if blank(t) => return Err(missing("user_id")),
+            Some(Value::Repeated) => return Err(repeated("user_id")),
             Some(Value::Number(n)) => n.as_i64().or(n.as_u64().map(|_| NO_USER)),
             Some(Value::Text(t)) => {
                 let t = t.trim();
-                t.parse::<i64>().ok().or_else(|| {
+                let digits = t.strip_prefix('-').unwrap_or(t);
+                let plain = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+                plain.then(|| t.parse::<i64>().ok()).flatten().or_else(|| {
                     (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())).then_some(NO_USER)
                 })
             }
-            _ => None,
+            Some(Value::Other(_)) => None,
         };
         parsed.ok_or_else(|| ApiError::BadRequest("Field 'user_id' must be an integer.".into()))
     }
+}
+
+fn missing(name: &str) -> ApiError {
+    ApiError::BadRequest(format!("Missing required field(s): {name}."))
+}
+
+fn repeated(name: &str) -> ApiError {
+    ApiError::BadRequest(format!("Field '{name}' is given more than once."))
 }
 
 fn wrong_type(name: &str, want: &str, got: &str) -> ApiError {
     ApiError::BadRequest(format!("Field '{name}' must be a {want}, not a {got}."))
 }
 
-/// The essence of the `Content-Type` header, lower-cased: `application/json; charset=utf-8`
-/// gives `application/json`.
-fn media_type(headers: &HeaderMap) -> Option<String> {
+/// The essence of the `Content-Type` header: `application/json; charset=utf-8` gives
+/// `application/json`. Compare it with [`str::eq_ignore_ascii_case`].
+fn media_type(headers: &HeaderMap) -> Option<&str> {
     let raw = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
-    Some(
-        raw.split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase(),
-    )
+    Some(raw.split(';').next().unwrap_or_default().trim())
+}
+
+/// The three encodings, by their media type.
+enum Encoding {
+    Json,
+    Form,
+    Multipart,
+}
+
+fn encoding(media: &str) -> Option<Encoding> {
+    let is = |m: &str| media.eq_ignore_ascii_case(m);
+    if is("application/json") || is("text/json") {
+        Some(Encoding::Json)
+    } else if is("application/x-www-form-urlencoded") {
+        Some(Encoding::Form)
+    } else if is("multipart/form-data") {
+        Some(Encoding::Multipart)
+    } else {
+        None
+    }
 }
 
 /// After a 413, what the client still sends is read and thrown away (a lingering close), up to
@@ -243,11 +266,11 @@ pub async fn read_fields(
             Err(ApiError::UnsupportedMediaType)
         };
     };
-    match media.as_str() {
-        "application/json" | "text/json" => parse_json(&bytes),
-        "application/x-www-form-urlencoded" => parse_form(&bytes),
-        "multipart/form-data" => parse_multipart(headers, &bytes),
-        _ => Err(ApiError::UnsupportedMediaType),
+    match encoding(media) {
+        Some(Encoding::Json) => parse_json(&bytes),
+        Some(Encoding::Form) => parse_form(&bytes),
+        Some(Encoding::Multipart) => parse_multipart(headers, &bytes),
+        None => Err(ApiError::UnsupportedMediaType),
     }
 }
 
@@ -258,7 +281,7 @@ pub async fn read_json_object(
     limit: usize,
 ) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
     let bytes = read_limited(headers, body, limit).await?;
-    if media_type(headers).as_deref() != Some("application/json") {
+    if !media_type(headers).is_some_and(|m| m.eq_ignore_ascii_case("application/json")) {
         return Err(ApiError::UnsupportedMediaType);
     }
     json_object(&bytes)
@@ -325,8 +348,9 @@ fn parse_json(bytes: &[u8]) -> Result<Fields, ApiError> {
     let mut fields = Fields::default();
     for (k, v) in members {
         let value = match v {
-            // null is treated as absent, as form clients have no way to send it.
-            serde_json::Value::Null => continue,
+            // null is treated as absent, as form clients have no way to send it; it still
+            // counts as the key given, for the duplicate check.
+            serde_json::Value::Null => Value::Null,
             serde_json::Value::String(s) => Value::Text(s),
             serde_json::Value::Number(n) => Value::Number(n),
             serde_json::Value::Bool(_) => Value::Other("boolean"),
@@ -429,6 +453,15 @@ mod tests {
         assert_eq!(f.user_id().expect("id"), 7);
         let f = parse_form(b"user_id=seven").expect("form");
         assert!(f.user_id().is_err());
+        // (`+` in a form is a space: `user_id=+1` is " 1", which is 1.)
+        for signed in [&b"user_id=%2B1"[..], b"user_id=--1", b"user_id=-"] {
+            let f = parse_form(signed).expect("form");
+            assert!(f.user_id().is_err(), "{}", String::from_utf8_lossy(signed));
+        }
+        let f = parse_json(br#"{"user_id": "+1"}"#).expect("json");
+        assert!(f.user_id().is_err(), "a plus sign is no digit");
+        let f = parse_json(br#"{"user_id": "-4"}"#).expect("json");
+        assert_eq!(f.user_id().expect("negative"), -4, "no user has it: 401");
         let f = parse_json(br#"{"user_id": 1.5}"#).expect("json");
         assert!(f.user_id().is_err());
         for huge in [
@@ -477,6 +510,15 @@ mod tests {
         let f = parse_json(br#"{"user_id": 1, "user_id": 2, "x": 1, "x": 2}"#).expect("json");
         assert!(f.user_id().is_err(), "neither value may be taken");
         assert!(f.require(&["refresh_token"]).is_err());
+        let f = parse_json(br#"{"user_id": null, "user_id": 1}"#).expect("json");
+        assert!(f.user_id().is_err(), "a null first is a key given too");
+        let f = parse_json(br#"{"user_id": 1, "user_id": null}"#).expect("json");
+        assert!(f.user_id().is_err(), "and a null last");
+        let f = parse_json(br#"{"user_id": null}"#).expect("json");
+        assert!(matches!(
+            f.user_id(),
+            Err(ApiError::BadRequest(m)) if m == "Missing required field(s): user_id."
+        ));
         let f = parse_json(br#"{"user_id": 3, "x": 1, "x": 2}"#).expect("json");
         assert_eq!(
             f.user_id().expect("id"),

@@ -73,8 +73,10 @@ pub struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, default_value_t = DEFAULT_BODY_LIMIT, value_name = "BYTES")]
     pub body_limit: usize,
-    /// Failed logins one account may have from one address before each further failure locks
-    /// that pair out (a minute, doubling to an hour); other addresses are not affected.
+    /// Failed logins one account may have from one address (or browser) before each further
+    /// failure locks that pair out (a minute, doubling to an hour). Past 100 failures (or N,
+    /// if higher) from addresses and browsers the account has not signed in from, all of
+    /// those are refused; where it signed in before keeps its own allowance.
     #[arg(long, default_value_t = DEFAULT_MAX_FAILED_LOGINS, value_name = "N")]
     pub max_failed_logins: u32,
     /// Log one line per request (method, path, status, time; never a body). Errors are
@@ -86,10 +88,12 @@ pub struct ServeArgs {
     /// throttle and the cookies. From anyone else they are ignored.
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
     pub trusted_proxies: Vec<Cidr>,
-    /// Open connections at most (fewer if the process may not open that many files).
+    /// Open connections at most (fewer if the process may not open that many files); when all
+    /// are taken, the oldest that has not sent a request makes room for a newcomer.
     #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_name = "N")]
     pub max_connections: usize,
-    /// Open connections from one address at most (a trusted proxy's are not counted).
+    /// Open connections from one network at most: an IPv4 /24 or an IPv6 /64 (a trusted
+    /// proxy's are not counted).
     #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, value_name = "N")]
     pub max_connections_per_address: usize,
     /// The token page's cookies without `Secure` and the `__Host-` prefix: only for serving

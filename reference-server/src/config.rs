@@ -18,11 +18,14 @@ pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Open connections at most (fewer if the process may not open that many files).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
-/// Open connections from one address at most (a trusted proxy's are not counted).
-pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 256;
+/// Open connections from one network at most: an IPv4 /24 or an IPv6 /64 (a trusted proxy's
+/// are not counted). Twice what a load test at 64 connections needs; with 4096 in all, 32
+/// networks at their cap fill the server, and past that newcomers take the places of
+/// connections that never sent a request.
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 128;
 
 /// Failed logins one account may have from one address before each further failure locks
-/// that pair (see `throttle.rs`). High enough that a conformance run, with a few deliberate bad
+/// that pair (see `throttle/`). High enough that a conformance run, with a few deliberate bad
 /// passwords, is never locked out.
 pub const DEFAULT_MAX_FAILED_LOGINS: u32 = 10;
 
@@ -55,13 +58,14 @@ pub struct Config {
     pub trusted_proxies: Vec<peer::Cidr>,
     /// Open connections at most.
     pub max_connections: usize,
-    /// Open connections from one address at most.
+    /// Open connections from one network (IPv4 /24, IPv6 /64) at most.
     pub max_connections_per_address: usize,
     /// How long a connection may sit between requests.
     pub keep_alive_idle: Duration,
     /// Requests past their body, in all, at most (503 past it).
     pub max_in_flight: usize,
-    /// Requests under way from one address at most, bodies still arriving included.
+    /// Requests under way from one address (IPv6: one /64) at most, bodies still arriving
+    /// included.
     pub max_in_flight_per_address: usize,
     /// The token page's cookies without `Secure` and the `__Host-` prefix, for a page served
     /// over plain HTTP on another host than this machine (browsers take `Secure` cookies from

@@ -4,19 +4,21 @@
 //! argon2id costs 19 MiB per computation. Run on an unbounded pool, a burst of logins holds
 //! that much per thread and the allocator keeps it afterwards (5 s of logins once took a server
 //! to 3.3 GiB). So there are at most as many workers as cores, each with one memory block it
-//! reuses for every computation, behind a short bounded queue; a login that finds the queue
-//! full is answered 503 with Retry-After instead of waiting without bound. An unknown user is
+//! reuses for every computation, behind a short bounded queue, fair between clients
+//! (`hash_queue.rs`); a login that finds no room is answered 503 with Retry-After instead of
+//! waiting without bound. An unknown user is
 //! checked against a dummy hash with the same parameters, so it costs exactly what a known
 //! user costs.
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::oneshot;
 
 use crate::error::ApiError;
+pub use crate::hash_queue::Turn;
+use crate::hash_queue::{FairQueue, Full};
 use crate::token;
 
 /// Waiting computations per worker, at most. A queued login holds only its password, and
@@ -24,6 +26,11 @@ use crate::token;
 /// second while a burst as large as a client's usual pool (say 32 at once on 2 cores) is
 /// served rather than refused.
 const QUEUE_PER_WORKER: usize = 32;
+
+/// Waiting computations of one client (an address, IPv6 by /64), at most: a person logs in
+/// once at a time, so a few cover a page reloaded or a script retrying, and a flooder's share
+/// is no larger however fast it sends.
+pub const QUEUED_PER_CLIENT: usize = 4;
 
 /// How long a refused login is told to wait.
 const BUSY_RETRY_SECS: u64 = 1;
@@ -42,9 +49,16 @@ enum Job {
 
 /// The password workers.
 pub struct Passwords {
-    jobs: SyncSender<Job>,
+    jobs: Arc<FairQueue<Job>>,
     /// The hash of a random password, checked for unknown users.
     dummy: Arc<str>,
+}
+
+impl Drop for Passwords {
+    fn drop(&mut self) {
+        // The workers return once the queue is closed.
+        self.jobs.close();
+    }
 }
 
 impl Passwords {
@@ -57,10 +71,9 @@ impl Passwords {
     /// Starts `workers` workers behind a queue of `queued` computations, and makes the dummy
     /// hash.
     fn with_workers(workers: usize, queued: usize) -> Result<Self, String> {
-        let (jobs, queue) = sync_channel(queued);
-        let queue = Arc::new(std::sync::Mutex::new(queue));
+        let jobs = Arc::new(FairQueue::new(QUEUED_PER_CLIENT, queued));
         for i in 0..workers {
-            let queue = Arc::clone(&queue);
+            let queue = Arc::clone(&jobs);
             std::thread::Builder::new()
                 .name(format!("password-{i}"))
                 .spawn(move || work(&queue))
@@ -74,27 +87,32 @@ impl Passwords {
         })
     }
 
-    fn send(&self, job: Job) -> Result<(), ApiError> {
-        self.jobs.try_send(job).map_err(|e| match e {
-            TrySendError::Full(_) => ApiError::Unavailable(BUSY_RETRY_SECS),
-            TrySendError::Disconnected(_) => {
-                ApiError::Internal("the password workers stopped".into())
-            }
-        })
+    fn send(&self, turn: Turn, job: Job) -> Result<(), ApiError> {
+        self.jobs
+            .push(turn, job)
+            .map_err(|Full| ApiError::Unavailable(BUSY_RETRY_SECS))
     }
 
     /// Whether `password` matches `stored`; with no stored hash (an unknown user) it is
-    /// checked against the dummy, and the answer is always no. 503 when every worker is busy
-    /// and the queue is full.
-    pub async fn verify(&self, stored: Option<String>, password: String) -> Result<bool, ApiError> {
+    /// checked against the dummy, and the answer is always no. `turn` says whose login it is,
+    /// for its place in the queue; 503 when there is no room for it there.
+    pub async fn verify(
+        &self,
+        stored: Option<String>,
+        password: String,
+        turn: Turn,
+    ) -> Result<bool, ApiError> {
         let known = stored.is_some();
         let stored: Arc<str> = stored.map_or_else(|| Arc::clone(&self.dummy), Arc::from);
         let (reply, answer) = oneshot::channel();
-        self.send(Job::Verify {
-            stored,
-            password,
-            reply,
-        })?;
+        self.send(
+            turn,
+            Job::Verify {
+                stored,
+                password,
+                reply,
+            },
+        )?;
         let ok = answer
             .await
             .map_err(|_| ApiError::Internal("a password worker stopped".into()))?
@@ -102,10 +120,10 @@ impl Passwords {
         Ok(ok && known)
     }
 
-    /// A new hash of `password`.
+    /// A new hash of `password` (the server's own work: served first).
     pub async fn hash(&self, password: String) -> Result<String, ApiError> {
         let (reply, answer) = oneshot::channel();
-        self.send(Job::Hash { password, reply })?;
+        self.send(Turn::FIRST, Job::Hash { password, reply })?;
         answer
             .await
             .map_err(|_| ApiError::Internal("a password worker stopped".into()))?
@@ -115,10 +133,10 @@ impl Passwords {
     /// [`Passwords::hash`] for a thread that is not async (start-up).
     pub fn hash_blocking(&self, password: String) -> Result<String, String> {
         let (reply, answer) = oneshot::channel();
-        // At start-up nothing else is queued; wait for room rather than fail.
+        // At start-up nothing else is queued, and each hash is awaited before the next.
         self.jobs
-            .send(Job::Hash { password, reply })
-            .map_err(|_| "the password workers stopped".to_owned())?;
+            .push(Turn::FIRST, Job::Hash { password, reply })
+            .map_err(|Full| "the password queue is full".to_owned())?;
         answer
             .blocking_recv()
             .map_err(|_| "a password worker stopped".to_owned())?
@@ -126,18 +144,9 @@ impl Passwords {
 }
 
 /// A worker: takes jobs until the [`Passwords`] is dropped, reusing one memory block.
-fn work(queue: &std::sync::Mutex<Receiver<Job>>) {
+fn work(queue: &FairQueue<Job>) {
     let mut blocks: Vec<Block> = Vec::new();
-    loop {
-        let job = {
-            let q = queue
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            match q.recv() {
-                Ok(j) => j,
-                Err(_) => return,
-            }
-        };
+    while let Some(job) = queue.pop() {
         match job {
             Job::Verify {
                 stored,
@@ -212,6 +221,11 @@ fn hash_with(blocks: &mut Vec<Block>, password: &[u8]) -> Result<String, String>
     Ok(phc.to_string())
 }
 
+/// Whether `password` matches the PHC string `stored`, on this thread (start-up).
+pub fn matches(stored: &str, password: &str) -> Result<bool, String> {
+    verify_with(&mut Vec::new(), stored, password.as_bytes())
+}
+
 /// Hashes a password the usual way (allocating), for the `conf` tool and tests.
 pub fn hash(password: &str) -> Result<String, String> {
     hash_with(&mut Vec::new(), password.as_bytes())
@@ -249,17 +263,21 @@ mod tests {
         let p = Passwords::with_workers(1, 1).expect("workers");
         let h = p.hash("pw".into()).await.expect("hash");
         assert!(
-            p.verify(Some(h.clone()), "pw".into())
+            p.verify(Some(h.clone()), "pw".into(), Turn::default())
                 .await
                 .expect("verify")
         );
-        assert!(!p.verify(None, "pw".into()).await.expect("verify"));
+        assert!(
+            !p.verify(None, "pw".into(), Turn::default())
+                .await
+                .expect("verify")
+        );
         // Far more at once than workers and queue hold: some are refused at once.
         let p = Arc::new(p);
         let tries: Vec<_> = (0..64)
             .map(|_| {
                 let (p, h) = (Arc::clone(&p), h.clone());
-                tokio::spawn(async move { p.verify(Some(h), "pw".into()).await })
+                tokio::spawn(async move { p.verify(Some(h), "pw".into(), Turn::default()).await })
             })
             .collect();
         let mut busy = 0;

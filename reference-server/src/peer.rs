@@ -80,6 +80,27 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The block every per-address rule (the login throttle, the hashing queue, the request
+/// slots) counts as one client: an IPv4 address alone, an IPv6 address by its /64. A host or
+/// subscriber is given a whole /64 and can send from any address in it, so counting each /128
+/// apart would give one attacker billions of fresh allowances.
+pub fn client_group(ip: IpAddr) -> IpAddr {
+    match canonical(ip) {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !(u128::MAX >> 64)).into()),
+        v4 => v4,
+    }
+}
+
+/// The block the connection caps count together: an IPv4 /24, an IPv6 /64. Open connections
+/// cost the server whatever the client does with them, and a client with a handful of IPv4
+/// addresses usually has them in one /24.
+pub fn network_group(ip: IpAddr) -> IpAddr {
+    match canonical(ip) {
+        IpAddr::V4(v4) => IpAddr::V4((u32::from(v4) & 0xffff_ff00).into()),
+        v6 => client_group(v6),
+    }
+}
+
 /// Who sent a request, as the accept loop resolved it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Peer {
@@ -169,6 +190,24 @@ mod tests {
         for bad in ["10.0.0.0/33", "nonsense", "10.0.0.0/x", "::/129"] {
             assert!(bad.parse::<Cidr>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn clients_are_grouped_by_address_or_slash_64_and_networks_by_slash_24() {
+        assert_eq!(client_group(ip("192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(client_group(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(
+            client_group(ip("2001:db8:1:2:aaaa::1")),
+            ip("2001:db8:1:2::")
+        );
+        assert_eq!(
+            client_group(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")),
+            ip("2001:db8:1:2::")
+        );
+        assert_ne!(client_group(ip("2001:db8:1:3::1")), ip("2001:db8:1:2::"));
+        assert_eq!(network_group(ip("192.0.2.7")), ip("192.0.2.0"));
+        assert_eq!(network_group(ip("127.0.3.200")), ip("127.0.3.0"));
+        assert_eq!(network_group(ip("2001:db8:1:2::9")), ip("2001:db8:1:2::"));
     }
 
     #[test]

@@ -8,25 +8,37 @@
 //!   timeout (the policy layer).
 //! - At most `max_connections` are open (never more than the process may open files for,
 //!   less a reserve for the database), and at most `max_connections_per_address` from one
-//!   address, unless that address is a trusted proxy (whose connections carry many clients).
-//!   A connection past a cap is closed at once.
+//!   network (an IPv4 /24, an IPv6 /64), unless it is a trusted proxy (whose connections carry
+//!   many clients). When all are taken, the oldest connection that has not sent a request is
+//!   closed to make room; a connection past a network's cap, or when every open one is in
+//!   use, is closed at once (`connections.rs`).
+//! - A request's head (request line and headers) may take [`MAX_HEAD_BYTES`] and
+//!   [`MAX_HEADERS`] headers: what the API and its page need, many times over. hyper's own
+//!   default buffers some 400 KiB per connection, which a few thousand unfinished heads turned
+//!   into gigabytes held.
 //! - When `accept` fails (out of file descriptors), the loop backs off instead of spinning,
 //!   and serves others again as soon as descriptors are free.
 //! - HTTP/1.1 only: nothing else is spoken, so nothing else needs limits.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use tokio::sync::oneshot;
 
+use crate::connections::{Activity, Busy, Open};
 use crate::peer::{Cidr, Peer};
 
 /// How long a connection may sit between requests before it is closed, by default.
 pub const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(30);
+
+/// The largest request head (request line and headers) read, in bytes; past it the request
+/// is refused with 431 and the connection closed. hyper's smallest allowed is 8 KiB.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// The most headers a request may have (a browser sends about 20, a proxy adds a few).
+pub const MAX_HEADERS: usize = 48;
 
 /// How long shutdown waits for requests in flight before closing their connections.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -41,7 +53,7 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Open connections at most.
     pub max_connections: usize,
-    /// Open connections from one address at most.
+    /// Open connections from one network (IPv4 /24, IPv6 /64) at most.
     pub max_connections_per_address: usize,
     /// How long a connection may sit between requests.
     pub keep_alive_idle: Duration,
@@ -49,128 +61,11 @@ pub struct Limits {
     pub trusted_proxies: Arc<Vec<Cidr>>,
 }
 
-/// Open connections, in all and per address.
-struct Open {
-    max_total: usize,
-    max_per_address: usize,
-    trusted: Arc<Vec<Cidr>>,
-    total: AtomicUsize,
-    per_address: Mutex<HashMap<IpAddr, usize>>,
-}
-
-/// One admitted connection; counted until dropped.
-struct Admitted {
-    open: Arc<Open>,
-    ip: Option<IpAddr>,
-}
-
-impl Drop for Admitted {
-    fn drop(&mut self) {
-        self.open.total.fetch_sub(1, Ordering::SeqCst);
-        if let Some(ip) = self.ip {
-            let mut map = self
-                .open
-                .per_address
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if let Some(n) = map.get_mut(&ip) {
-                *n -= 1;
-                if *n == 0 {
-                    map.remove(&ip);
-                }
-            }
-        }
-    }
-}
-
-impl Open {
-    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Admitted> {
-        if self.total.fetch_add(1, Ordering::SeqCst) >= self.max_total {
-            self.total.fetch_sub(1, Ordering::SeqCst);
-            return None;
-        }
-        let counted = !self.trusted.iter().any(|c| c.contains(ip));
-        if counted {
-            let mut map = self
-                .per_address
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let n = map.entry(ip).or_insert(0);
-            if *n >= self.max_per_address {
-                drop(map);
-                self.total.fetch_sub(1, Ordering::SeqCst);
-                return None;
-            }
-            *n += 1;
-        }
-        Some(Admitted {
-            open: Arc::clone(self),
-            ip: counted.then_some(ip),
-        })
-    }
-}
-
 /// The soft limit on open files of this process, where the system says (Linux).
 fn open_files_limit() -> Option<usize> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
     line.split_whitespace().nth(3)?.parse().ok()
-}
-
-/// What one connection is doing, for its idle watchdog.
-struct Activity {
-    opened: Instant,
-    in_flight: AtomicUsize,
-    served: AtomicBool,
-    /// Milliseconds from `opened` to the end of the last request.
-    last_end: AtomicU64,
-}
-
-impl Activity {
-    fn new() -> Self {
-        Self {
-            opened: Instant::now(),
-            in_flight: AtomicUsize::new(0),
-            served: AtomicBool::new(false),
-            last_end: AtomicU64::new(0),
-        }
-    }
-
-    fn millis(&self) -> u64 {
-        u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-
-    /// How much longer the connection may stay quiet, or `None` while a request runs.
-    fn quiet_left(&self, first: Duration, between: Duration) -> Option<Duration> {
-        if self.in_flight.load(Ordering::SeqCst) > 0 {
-            return None;
-        }
-        let (limit, since) = if self.served.load(Ordering::SeqCst) {
-            (between, self.last_end.load(Ordering::SeqCst))
-        } else {
-            (first, 0)
-        };
-        let idle = Duration::from_millis(self.millis().saturating_sub(since));
-        Some(limit.saturating_sub(idle))
-    }
-}
-
-/// A request under way on a connection.
-struct Busy(Arc<Activity>);
-
-impl Busy {
-    fn begin(activity: &Arc<Activity>) -> Self {
-        activity.served.store(true, Ordering::SeqCst);
-        activity.in_flight.fetch_add(1, Ordering::SeqCst);
-        Self(Arc::clone(activity))
-    }
-}
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        self.0.last_end.store(self.0.millis(), Ordering::SeqCst);
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 /// Resolves once the connection has been quiet for longer than it may be.
@@ -229,19 +124,19 @@ pub async fn serve(
             .max_connections
             .min(fds.saturating_sub(FD_RESERVE).max(1))
     });
-    let open = Arc::new(Open {
+    let open = Arc::new(Open::new(
         max_total,
-        max_per_address: limits.max_connections_per_address,
-        trusted: Arc::clone(&limits.trusted_proxies),
-        total: AtomicUsize::new(0),
-        per_address: Mutex::new(HashMap::new()),
-    });
+        limits.max_connections_per_address,
+        Arc::clone(&limits.trusted_proxies),
+    ));
     let graceful = GracefulShutdown::new();
     // HTTP/1.1 only: the API and its page need nothing more, and hyper's HTTP/2 is not built.
     let mut builder = Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .max_headers(MAX_HEADERS);
     tokio::pin!(stopped);
     loop {
         tokio::select! {
@@ -259,7 +154,7 @@ pub async fn serve(
                     tracing::debug!(peer = %peer.ip(), "connection refused: over the connection limits");
                     continue;
                 };
-                let activity = Arc::new(Activity::new());
+                let activity = Arc::clone(&admitted.activity);
                 let conn = builder.serve_connection(
                     TokioIo::new(stream),
                     TowerToHyperService::new(service(
@@ -279,8 +174,11 @@ pub async fn serve(
                                 tracing::debug!(error = %e, "connection ended with an error");
                             }
                         }
-                        () = quiet(activity, first, between) => {
+                        () = quiet(Arc::clone(&activity), first, between) => {
                             tracing::debug!("closed a connection that stayed quiet");
+                        }
+                        () = activity.evicted.notified() => {
+                            tracing::debug!("closed an unused connection to make room");
                         }
                     }
                 });
@@ -301,30 +199,6 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn connections_are_capped_in_all_and_per_address_but_not_for_trusted_proxies() {
-        let open = Arc::new(Open {
-            max_total: 4,
-            max_per_address: 2,
-            trusted: Arc::new(vec!["10.0.0.0/8".parse().expect("cidr")]),
-            total: AtomicUsize::new(0),
-            per_address: Mutex::new(HashMap::new()),
-        });
-        let a: IpAddr = "192.0.2.1".parse().expect("ip");
-        let proxy: IpAddr = "10.0.0.1".parse().expect("ip");
-        let first = open.admit(a).expect("first");
-        let _second = open.admit(a).expect("second");
-        assert!(open.admit(a).is_none(), "a third from one address");
-        drop(first);
-        let _third = open.admit(a).expect("room again once one closed");
-        let _p1 = open.admit(proxy).expect("proxy");
-        let _p2 = open
-            .admit(proxy)
-            .expect("a proxy is not capped per address");
-        assert!(open.admit(proxy).is_none(), "but it is in all");
-        assert_eq!(open.total.load(Ordering::SeqCst), 4);
-    }
 
     #[test]
     fn the_open_files_limit_is_read_where_the_system_says() {

@@ -9,7 +9,8 @@ use std::sync::{Mutex, PoisonError};
 /// Requests past their body, in all, at most.
 pub const MAX_IN_FLIGHT: usize = 1024;
 
-/// Requests under way from one address at most, bodies still arriving included.
+/// Requests under way from one address (IPv6: one /64) at most, bodies still arriving
+/// included.
 pub const MAX_IN_FLIGHT_PER_ADDRESS: usize = 128;
 
 /// The global slots and the per-address counts.
@@ -57,9 +58,10 @@ impl Slots {
         }
     }
 
-    /// A place for one more request from `ip`, held until dropped; none when the address has
-    /// its share under way.
+    /// A place for one more request from `ip`, held until dropped; none when the address (an
+    /// IPv6 address's /64) has its share under way.
     pub(crate) fn address(&self, ip: IpAddr) -> Option<AddressSlot<'_>> {
+        let ip = crate::peer::client_group(ip);
         let mut map = self
             .per_address
             .lock()
@@ -98,6 +100,19 @@ mod tests {
         assert!(
             slots.address(a).is_some(),
             "a finished request frees its slot"
+        );
+    }
+
+    #[test]
+    fn an_ipv6_slash_64_is_one_address() {
+        let slots = Slots::new(10, 2);
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        let _one = slots.address(ip("2001:db8:0:1::1")).expect("first");
+        let _two = slots.address(ip("2001:db8:0:1::2")).expect("second");
+        assert!(slots.address(ip("2001:db8:0:1:ffff::3")).is_none());
+        assert!(
+            slots.address(ip("2001:db8:0:2::1")).is_some(),
+            "another /64"
         );
     }
 }

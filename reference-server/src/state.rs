@@ -42,6 +42,51 @@ pub struct DemoUser {
     pub password: String,
 }
 
+/// Creates a password user, or gives an existing one this password. A password that is the
+/// user's already changes nothing (a restart with the same `--user` keeps every token); a new
+/// one ends everything the old one opened, refresh tokens and web sessions (ASVS 5 V7.4.3: a
+/// password is reset because it may be known to someone else).
+fn set_password(
+    store: &Store,
+    passwords: &Passwords,
+    username: &str,
+    password: &str,
+    now: time::OffsetDateTime,
+) -> Result<(), StartError> {
+    let existing = store.read(|r| r.find_user(username))?;
+    let same = existing
+        .as_ref()
+        .filter(|u| !u.sso)
+        .and_then(|u| u.password_hash.as_deref())
+        .is_some_and(|stored| crate::password::matches(stored, password).unwrap_or(false));
+    if same {
+        return Ok(());
+    }
+    let hash = passwords
+        .hash_blocking(password.to_owned())
+        .map_err(StartError)?;
+    let name = username.to_owned();
+    let existed = existing.is_some();
+    // One transaction: the new password is never in force while the old one's tokens live.
+    let (refresh, sessions) = store.write_blocking(move |tx| {
+        let id = tx.upsert_user(&name, Some(&hash), false)?;
+        if existed {
+            tx.end_credentials_of(id, now)
+        } else {
+            Ok((0, 0))
+        }
+    })?;
+    if existed {
+        tracing::info!(
+            user = username,
+            refresh,
+            sessions,
+            "a new password: the user's refresh tokens and web sessions were ended"
+        );
+    }
+    Ok(())
+}
+
 /// Opens the database, creates the configured users, and builds the shared state.
 /// Returns the demo user's credentials when one was created.
 pub fn prepare(config: &Config) -> Result<(Arc<AppState>, Option<DemoUser>), StartError> {
@@ -52,10 +97,7 @@ pub fn prepare(config: &Config) -> Result<(Arc<AppState>, Option<DemoUser>), Sta
         store.write_blocking(move |tx| tx.upsert_user(&username, hash.as_deref(), sso))
     };
     for (username, password) in &config.users {
-        let hash = passwords
-            .hash_blocking(password.clone())
-            .map_err(StartError)?;
-        upsert(username, Some(hash), false)?;
+        set_password(&store, &passwords, username, password, config.clock.now())?;
     }
     for username in &config.sso_users {
         upsert(username, None, true)?;

@@ -20,6 +20,12 @@ fn addr(last: u8) -> IpAddr {
     IpAddr::from([127, 0, 0, last])
 }
 
+/// Loopback address `127.0.net.host`: each /24 a network of its own to the connection caps,
+/// each address a client of its own to everything else.
+fn at(net: u8, host: u8) -> IpAddr {
+    IpAddr::from([127, 0, net, host])
+}
+
 /// A TCP connection to the server from `from`.
 async fn connect(server: SocketAddr, from: IpAddr) -> TcpStream {
     let socket = TcpSocket::new_v4().unwrap();
@@ -149,7 +155,7 @@ async fn a_connection_flood_from_one_address_leaves_others_served() {
     .await;
     let mut flood = Vec::new();
     for _ in 0..40 {
-        flood.push(connect(at, addr(2)).await);
+        flood.push(connect(at, self::at(60, 2)).await);
     }
     // Past the first eight, the server closes them at once.
     let mut closed = 0;
@@ -162,7 +168,7 @@ async fn a_connection_flood_from_one_address_leaves_others_served() {
         closed >= 32,
         "only {closed} of the 32 over the limit were closed"
     );
-    let (login, mint, took) = honest_round(&honest(addr(3)), &h.base).await;
+    let (login, mint, took) = honest_round(&honest(self::at(61, 3)), &h.base).await;
     assert_eq!((login, mint), (201, 201));
     assert!(took < Duration::from_secs(3), "{took:?}");
 }
@@ -245,4 +251,199 @@ async fn fifty_wrong_passwords_from_one_address_never_lock_the_owner_out() {
     );
     let (login, mint, _) = honest_round(&honest(addr(3)), &h.base).await;
     assert_eq!((login, mint), (201, 201), "the owner, elsewhere, gets in");
+}
+
+/// One login from `from` with `password`: the status and, for a 429, its Retry-After.
+async fn login_from(base: &str, from: IpAddr, password: &str) -> (u16, Option<u64>) {
+    let r = honest(from)
+        .post(format!("{base}/integration/v1/createRefreshToken/"))
+        .header("Content-Type", FORM)
+        .body(form(&[
+            ("username", USER),
+            ("password", password),
+            ("name", "x"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    let wait = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    (r.status().as_u16(), wait)
+}
+
+/// Ten addresses fail ten times each at the honest user: 100 failures on the account, none
+/// past any one address's free ten.
+async fn hundred_failures(base: &str, net: u8) {
+    let tries = (1..=10).map(|host| async move {
+        for _ in 0..10 {
+            assert_eq!(login_from(base, at(net, host), "wrong").await.0, 401);
+        }
+    });
+    futures_util::future::join_all(tries).await;
+}
+
+#[tokio::test]
+async fn past_100_failures_new_addresses_get_no_guess_judged() {
+    let (h, _) = server(|_| {}).await;
+    hundred_failures(&h.base, 10).await;
+    let guesses = (1..=100).map(|host| login_from(&h.base, at(11, host), "another guess"));
+    let answers = futures_util::future::join_all(guesses).await;
+    let judged = answers.iter().filter(|(s, _)| *s == 401).count();
+    assert!(
+        judged <= 10,
+        "{judged} of 100 guesses from new addresses judged"
+    );
+    for (status, wait) in &answers {
+        if *status == 429 {
+            assert!(wait.is_some_and(|w| (1..=3600).contains(&w)), "{wait:?}");
+        }
+    }
+    // Not even the right password is judged from an address the account does not know.
+    assert_eq!(login_from(&h.base, at(12, 1), PASSWORD).await.0, 429);
+}
+
+#[tokio::test]
+async fn the_owner_is_not_locked_out_by_others_failures_after_a_typo() {
+    let (h, _) = server(|_| {}).await;
+    let owner = at(20, 1);
+    assert_eq!(login_from(&h.base, owner, PASSWORD).await.0, 201);
+    assert_eq!(login_from(&h.base, owner, "a typo").await.0, 401);
+    hundred_failures(&h.base, 21).await;
+    assert_eq!(
+        login_from(&h.base, owner, PASSWORD).await,
+        (201, None),
+        "the owner signs in"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_flood_from_30_addresses_leaves_the_owner_served() {
+    let (h, _) = server(|_| {}).await;
+    let owner = at(30, 1);
+    assert_eq!(login_from(&h.base, owner, PASSWORD).await.0, 201);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut flood = tokio::task::JoinSet::new();
+    for c in 0..80u16 {
+        let (base, stop) = (h.base.clone(), std::sync::Arc::clone(&stop));
+        let client = honest(at(31, u8::try_from(c % 30).unwrap() + 1));
+        flood.spawn(async move {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                n += 1;
+                // Wrong passwords for names nobody has: every one costs a hash.
+                let body = form(&[
+                    ("username", &format!("flood{c}-{n}@example.com")),
+                    ("password", "x"),
+                    ("name", "x"),
+                ]);
+                let _ = client
+                    .post(format!("{base}/integration/v1/createRefreshToken/"))
+                    .header("Content-Type", FORM)
+                    .body(body)
+                    .send()
+                    .await;
+            }
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (mut tries, mut ok, mut seen) = (0, 0, Vec::new());
+    let end = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < end {
+        tries += 1;
+        let started = Instant::now();
+        let (status, _) = login_from(&h.base, owner, PASSWORD).await;
+        seen.push((status, started.elapsed().as_millis()));
+        if status == 201 {
+            ok += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    flood.abort_all();
+    assert!(
+        ok * 100 >= tries * 95,
+        "the owner got {ok} of {tries} logins through the flood (status, ms): {seen:?}"
+    );
+}
+
+/// What the server answers to `head` (a request without a body) from `from`: the status line's
+/// code, or 0 when it closed without one.
+async fn answer_to(server: SocketAddr, from: IpAddr, head: &[u8]) -> u16 {
+    let mut s = connect(server, from).await;
+    let _ = s.write_all(head).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer)
+        .get(9..12)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_request_head_is_bounded_in_bytes_and_headers() {
+    let (_h, server) = server(|c| c.header_timeout = Duration::from_secs(20)).await;
+    // An unfinished head past 16 KiB is refused at once, not held until the header timeout.
+    let mut s = connect(server, at(50, 1)).await;
+    let mut head =
+        b"POST /integration/v1/validateRefreshToken/ HTTP/1.1\r\nHost: x\r\nX-Pad: ".to_vec();
+    head.resize(head.len() + 64 * 1024, b'a');
+    let _ = s.write_all(&head).await;
+    assert!(
+        closed_within(&mut s, Duration::from_secs(3)).await,
+        "an unfinished 64 KiB head was kept"
+    );
+    // So is a head of 60 headers.
+    let mut many = String::from("GET /openapi/api_authentication/ HTTP/1.1\r\nHost: x\r\n");
+    for i in 0..60 {
+        many.push_str(&format!("X-Header-{i}: {i}\r\n"));
+    }
+    many.push_str("Connection: close\r\n\r\n");
+    assert_eq!(answer_to(server, at(50, 2), many.as_bytes()).await, 431);
+    // A browser's ordinary head is well within both.
+    let mut usual = String::from("GET /openapi/api_authentication/ HTTP/1.1\r\nHost: x\r\n");
+    for i in 0..25 {
+        usual.push_str(&format!("X-Header-{i}: {}\r\n", "v".repeat(100)));
+    }
+    usual.push_str("Connection: close\r\n\r\n");
+    assert_eq!(answer_to(server, at(50, 3), usual.as_bytes()).await, 200);
+}
+
+#[tokio::test]
+async fn idle_connections_from_17_networks_cannot_keep_an_18th_client_out() {
+    let (h, server) = server(|c| {
+        c.max_connections = 64;
+        c.max_connections_per_address = 8;
+        c.header_timeout = Duration::from_secs(30);
+    })
+    .await;
+    // 17 networks, 8 idle connections each: more than all the places.
+    let mut idle = Vec::new();
+    for net in 0..17 {
+        for host in 1..=8 {
+            idle.push(connect(server, at(70 + net, host)).await);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The 18th client: 8 requests, each on a new connection.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .local_address(at(90, 1))
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let mut answered = 0;
+    for _ in 0..8 {
+        let r = client
+            .get(format!("{}/openapi/api_authentication/", h.base))
+            .send()
+            .await;
+        if r.is_ok_and(|r| r.status() == 200) {
+            answered += 1;
+        }
+    }
+    assert_eq!(answered, 8, "the 18th client's requests were dropped");
+    drop(idle);
 }

@@ -143,6 +143,59 @@ async fn a_restart_on_the_same_database_keeps_every_token() {
     h.login("after restart").await;
 }
 
+/// `--user` with the password a user has changes nothing; with a new one, everything the old
+/// password opened ends: refresh tokens, their access tokens, web sessions (ASVS 5 V7.4.3).
+#[tokio::test]
+async fn a_new_password_from_the_command_line_ends_the_users_tokens_and_sessions() {
+    let mut h = Harness::start().await;
+    let kept = h.login("kept").await;
+    h.restart_with(|_| {}).await;
+    assert_eq!(
+        h.call("validateRefreshToken", Enc::Json, &refresh_fields(&kept))
+            .await
+            .status,
+        200,
+        "the same password again ends nothing"
+    );
+    let access = h.mint(&kept).await;
+    let store = reference_server::Store::open(&common::db_path(&h.dir)).unwrap();
+    let uid = kept["user_id"].as_i64().unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    store
+        .write(move |tx| {
+            tx.create_web_session(&[7; 32], uid, "csrf", now, now + time::Duration::hours(1))
+        })
+        .await
+        .unwrap();
+    drop(store);
+
+    h.restart_with(|c| c.users = vec![(USER.into(), "a new password".into())])
+        .await;
+    h.call("validateRefreshToken", Enc::Json, &refresh_fields(&kept))
+        .await
+        .assert_error(401, "Refresh token provided is expired or revoked.");
+    h.call("validateAPIAccessToken", Enc::Json, &access_fields(&access))
+        .await
+        .assert_error(401, "API Access Token provided is expired or revoked.");
+    let store = reference_server::Store::open(&common::db_path(&h.dir)).unwrap();
+    let session = store
+        .read(|r| r.web_session(&[7; 32], time::OffsetDateTime::now_utc()))
+        .unwrap();
+    assert!(session.is_none(), "the web session ended");
+    let r = h
+        .call(
+            "createRefreshToken",
+            Enc::Json,
+            &[
+                ("username", USER.into()),
+                ("password", "a new password".into()),
+                ("name", "new".into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
 #[tokio::test]
 async fn conf_changes_lifespans_for_new_tokens_only_while_running() {
     let h = Harness::start().await;

@@ -29,7 +29,7 @@ async fn binary_prints_demo_user_once_serves_and_stops_on_sigterm() {
         )
     };
     // The first run logs every request, so the log can be searched for secrets.
-    let mut child = start(&["--log-requests"]);
+    let mut child = start(&["--log-requests", "--max-failed-logins", "1"]);
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
@@ -65,11 +65,13 @@ async fn binary_prints_demo_user_once_serves_and_stops_on_sigterm() {
     assert_eq!(reply.status().as_u16(), 201);
     let token: serde_json::Value = serde_json::from_str(&reply.text().await.unwrap()).unwrap();
     let token = token["refresh_token"].as_str().unwrap().to_owned();
+    wrong_password(&http, &url).await;
 
     let log = terminate(child);
     assert!(log.contains("shutting down"), "{log}");
     assert!(log.contains("status=201"), "{log}");
     assert!(!log.contains(&password), "the log holds the password");
+    failures_logged(&log);
     assert!(!log.contains(&token), "the log holds a token");
 
     // A second start on the same database creates no new demo user and prints no password.
@@ -95,6 +97,44 @@ async fn binary_prints_demo_user_once_serves_and_stops_on_sigterm() {
     assert!(
         !log.contains("status=200"),
         "requests are not logged by default: {log}"
+    );
+}
+
+/// A wrong password from 127.0.0.1, which (with one free failure) also locks that pair.
+async fn wrong_password(http: &reqwest::Client, url: &str) {
+    let guess = form_urlencoded::Serializer::new(String::new())
+        .append_pair("username", "nobody@example.com")
+        .append_pair("password", "wrong-guess-91x")
+        .append_pair("name", "demo")
+        .finish();
+    let refused = http
+        .post(url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(guess)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+}
+
+/// Request lines name their client; the failed login and the lockout it began are in the log,
+/// with the client's address and the username, without the password.
+fn failures_logged(log: &str) {
+    assert!(
+        log.lines()
+            .any(|l| l.contains("status=201") && l.contains("client=127.0.0.1")),
+        "a request line names its client: {log}"
+    );
+    let logged = |what: &str| {
+        log.lines().any(|l| {
+            l.contains(what) && l.contains("client=127.0.0.1") && l.contains("nobody@example.com")
+        })
+    };
+    assert!(logged("failed login"), "the failed login is logged: {log}");
+    assert!(logged("login lockout"), "and the lockout it began: {log}");
+    assert!(
+        !log.contains("wrong-guess-91x"),
+        "the log holds the wrong password"
     );
 }
 

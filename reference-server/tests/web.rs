@@ -256,6 +256,43 @@ async fn every_page_and_asset_carries_the_security_headers() {
     }
 }
 
+/// The policy layer's own refusals (here a 413, before any handler) carry the page's headers
+/// on the page's paths, and `nosniff` everywhere, the API's JSON included.
+#[tokio::test]
+async fn refusals_before_the_handler_carry_the_security_headers_too() {
+    let h = Harness::in_process().await;
+    let big = vec![b'a'; 64 * 1024];
+    let form = "application/x-www-form-urlencoded";
+    let page = h
+        .raw("POST", "/account/auth/sign-in", Some(form), big.clone())
+        .await;
+    assert_eq!(page.status, 413);
+    let csp = page.header("content-security-policy").expect("CSP");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    let api = h
+        .raw(
+            "POST",
+            "/integration/v1/createRefreshToken/",
+            Some(form),
+            big,
+        )
+        .await;
+    assert_eq!(api.status, 413);
+    assert_eq!(api.header("x-content-type-options"), Some("nosniff"));
+    let answer = h
+        .raw(
+            "POST",
+            "/integration/v1/validateAPIAccessToken/",
+            Some(form),
+            b"api_access_token=x&user_id=1".to_vec(),
+        )
+        .await;
+    assert_eq!(answer.status, 401);
+    assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
+}
+
 #[tokio::test]
 async fn forms_without_their_csrf_token_are_refused_and_change_nothing() {
     let h = Harness::in_process().await;
@@ -831,4 +868,44 @@ async fn tokens_named_alike_are_revoked_at_once_after_a_confirmation() {
         .call("validateRefreshToken", Enc::Json, &refresh_fields(&kept))
         .await;
     assert_eq!(alive.status, 200, "{}", alive.text);
+}
+
+/// Past 100 failures on the account from elsewhere, a browser that signed in before (its
+/// device cookie) still signs in from a new address; one without it is refused there.
+#[tokio::test]
+async fn a_browser_that_signed_in_before_gets_in_from_a_new_address_under_attack() {
+    let ip = |net: u8, host: u8| std::net::IpAddr::from([127, 0, net, host]);
+    let mut h = Harness::start().await;
+    h.http = common::client_from(ip(40, 1));
+    let mut jar = {
+        let mut b = Browser::new(&h);
+        b.sign_in(USER, PASSWORD).await;
+        b.cookies
+    };
+    assert!(jar.keys().any(|k| k.ends_with("tc_device")), "{jar:?}");
+    jar.retain(|k, _| k.ends_with("tc_device"));
+    let failures = (1..=10).map(|host| {
+        let (http, base) = (common::client_from(ip(41, host)), h.base.clone());
+        async move {
+            for _ in 0..10 {
+                let r = http
+                    .post(format!("{base}/integration/v1/createRefreshToken/"))
+                    .header("Content-Type", "application/json")
+                    .body(json!({"username": USER, "password": "wrong", "name": "x"}).to_string())
+                    .send()
+                    .await
+                    .expect("answer");
+                assert_eq!(r.status(), 401);
+            }
+        }
+    });
+    futures_util::future::join_all(failures).await;
+    h.http = common::client_from(ip(42, 1));
+    let mut stranger = Browser::new(&h);
+    let r = stranger.try_sign_in(USER, PASSWORD).await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert!(r.header("retry-after").is_some());
+    let mut laptop = Browser::new(&h);
+    laptop.cookies = jar;
+    laptop.sign_in(USER, PASSWORD).await;
 }

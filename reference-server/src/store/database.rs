@@ -74,7 +74,51 @@ CREATE TABLE IF NOT EXISTS sign_in_links (
 /// Read connections kept idle at most; more are opened while busy, and dropped after.
 const IDLE_READERS: usize = 8;
 
+/// Creates the database file, if it is missing, readable and writable by its owner only:
+/// SQLite would create it 0644 (less the umask), and it holds password hashes and session
+/// digests. SQLite gives the `-wal` and `-shm` files it creates the database's own mode, so
+/// they are private too. An existing file keeps the mode its owner gave it (see
+/// [`readable_by_others`] for the warning).
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Internal(format!(
+            "cannot open database {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Whether users other than the file's owner may read it (`None` where that cannot be told:
+/// no such file, or not a Unix system).
+pub fn readable_by_others(path: &Path) -> Option<bool> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode();
+        Some(mode & 0o044 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    if readable_by_others(path) == Some(true) {
+        tracing::warn!(
+            database = %path.display(),
+            "the database is readable by other users of this machine (it holds password \
+             hashes and session digests): chmod 600 it and its -wal and -shm files"
+        );
+    }
+    create_private(path)?;
     let conn = Connection::open(path).map_err(|e| {
         StoreError::Internal(format!("cannot open database {}: {e}", path.display()))
     })?;

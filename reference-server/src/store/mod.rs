@@ -21,6 +21,8 @@
 //! - Instants are stored as microseconds since the Unix epoch, the precision the API publishes.
 //! - Active access tokens found by validation are kept in memory (see `cache.rs`), emptied
 //!   after every transaction that revokes or deletes one, before its answers go out.
+//! - The database file is created readable by its owner only (0600), and so are its `-wal`
+//!   and `-shm`; an existing file that others may read is warned about at start.
 //! - Revoked and expired rows are deleted [`PURGE_RETENTION`] after they died ([`Store::purge`]),
 //!   so the file stays bounded under churn.
 //!
@@ -38,7 +40,7 @@ mod tx;
 mod types;
 mod writer;
 
-pub use database::{PURGE_RETENTION, Store};
+pub use database::{PURGE_RETENTION, Store, readable_by_others};
 pub use reader::Reader;
 pub use tx::Tx;
 pub use types::{

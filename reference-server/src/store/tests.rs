@@ -300,3 +300,40 @@ fn validations_racing_a_revocation_never_see_it_undone() {
         });
     }
 }
+
+/// The database holds password hashes and token digests: only its owner may read it, and its
+/// WAL and shared-memory files (which SQLite creates with the database's own mode) too.
+#[cfg(unix)]
+#[test]
+fn the_database_and_its_wal_and_shm_are_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (dir, s) = store();
+    user(&s, "a@example.com");
+    for name in ["t.db", "t.db-wal", "t.db-shm"] {
+        let mode = std::fs::metadata(dir.path().join(name))
+            .expect(name)
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name} is {:o}", mode & 0o777);
+    }
+    assert_eq!(readable_by_others(&dir.path().join("t.db")), Some(false));
+}
+
+/// A database made before (or by someone else) that others may read is named at start.
+#[cfg(unix)]
+#[test]
+fn an_existing_database_others_may_read_is_found() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("old.db");
+    std::fs::write(&path, b"").expect("file");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    assert_eq!(readable_by_others(&path), Some(true));
+    drop(Store::open(&path).expect("open"));
+    let mode = std::fs::metadata(&path).expect("db").permissions().mode();
+    assert_eq!(
+        mode & 0o777,
+        0o644,
+        "an existing file's mode is its owner's choice"
+    );
+}

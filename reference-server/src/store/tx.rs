@@ -279,6 +279,29 @@ impl<'c> Tx<'c> {
         Ok(())
     }
 
+    /// Ends everything a user's old password opened: their refresh tokens and the access tokens
+    /// minted from them are revoked at `now`, their web sessions deleted. Returns how many
+    /// refresh tokens and sessions ended.
+    pub fn end_credentials_of(
+        &self,
+        user_id: i64,
+        now: OffsetDateTime,
+    ) -> Result<(usize, usize), StoreError> {
+        let at = to_micros(now);
+        let refresh = self
+            .conn
+            .prepare_cached(
+                "UPDATE refresh_tokens SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL",
+            )?
+            .execute(params![at, user_id])?;
+        self.conn
+            .prepare_cached(
+                "UPDATE access_tokens SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL",
+            )?
+            .execute(params![at, user_id])?;
+        Ok((refresh, self.end_web_sessions_of(user_id)?))
+    }
+
     /// Ends every session of `user_id`.
     pub fn end_web_sessions_of(&self, user_id: i64) -> Result<usize, StoreError> {
         Ok(self

@@ -24,13 +24,16 @@ use super::error::WebError;
 use crate::peer::Peer;
 use crate::state::AppState;
 
-/// The two cookies of the page.
+/// The cookies of the page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Cookie {
     /// The signed-in session.
     Session,
     /// The nonce the pre-sign-in forms are bound to.
     Form,
+    /// The browser's device id: once it has signed in to an account, the login throttle
+    /// recognises it there from any address (see `throttle/`).
+    Device,
 }
 
 /// How this request's cookies are named and flagged.
@@ -51,8 +54,10 @@ impl Cookies {
         match (c, self.secure) {
             (Cookie::Session, true) => "__Host-tc_session",
             (Cookie::Form, true) => "__Host-tc_form",
+            (Cookie::Device, true) => "__Host-tc_device",
             (Cookie::Session, false) => "tc_session",
             (Cookie::Form, false) => "tc_form",
+            (Cookie::Device, false) => "tc_device",
         }
     }
 

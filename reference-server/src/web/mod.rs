@@ -4,7 +4,10 @@
 //!
 //! Security:
 //! - Sign-in goes through [`crate::api::login`]: the same throttle as createRefreshToken, and
-//!   unknown users cost what known ones cost.
+//!   unknown users cost what known ones cost. A device cookie (a random id, `HttpOnly`, 30
+//!   days) goes with every sign-in: once the browser has signed in to an account, the throttle
+//!   recognises it there from any address, so an account shut to strangers by others'
+//!   failures stays open to its owner's browser.
 //! - The session is a random cookie (see `guard.rs` for its flags); the database holds only its
 //!   digest. It ends after 30 minutes without a request, 8 hours after sign-in at the latest,
 //!   or on sign-out; a password sign-in ends the account's other sessions. A replayed cookie
@@ -44,10 +47,11 @@ use crate::state::AppState;
 
 pub use session::{SESSION_IDLE, SESSION_LIFETIME};
 
-/// A refusal of the policy layer (a slot, a size) on one of the page's paths, as a page.
+/// A refusal of the policy layer (a slot, a size) on one of the page's paths, as a page with
+/// the page's security headers (the policy answers before the page's own layer runs).
 pub fn page_error(e: crate::error::ApiError) -> axum::response::Response {
     use axum::response::IntoResponse as _;
-    error::WebError::from(e).into_response()
+    security_headers(error::WebError::from(e).into_response(), CSP)
 }
 
 /// The page's path; everything else of it lives under it.

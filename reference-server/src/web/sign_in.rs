@@ -11,12 +11,13 @@ use super::error::{WebError, WebResult, link_refused};
 use super::guard::Cookie;
 use super::html;
 use super::session::{
-    SignedInWith, cookies_of, form_token, pre_session_form, see_page, session, signed_in_form,
-    start_session, with_cookies,
+    SignedInWith, cookies_of, form_token, new_secret, pre_session_form, see_page, session,
+    signed_in_form, start_session, with_cookies,
 };
 use super::tokens::tokens_page;
 use crate::peer::Peer;
 use crate::state::AppState;
+use crate::throttle::Client;
 use crate::token;
 
 /// `GET /account/auth`: the tokens when signed in, the sign-in form otherwise.
@@ -62,11 +63,32 @@ pub(super) async fn sign_in(
         .text_or_empty("password")
         .unwrap_or_default()
         .to_owned();
-    match crate::api::login(&app, peer.map(|p| p.0.ip), &username, password).await {
-        Ok(user) => start_session(&app, &cookies, &user, SignedInWith::Password).await,
+    // The browser's device id, or a new one: sent with every sign-in, so that the throttle
+    // knows this browser by it once it has signed in to the account.
+    let (device, new_device) = match cookies.get(&headers, Cookie::Device) {
+        Some(d) => (d.to_owned(), None),
+        None => {
+            let d = new_secret()?;
+            let c = cookies.set(Cookie::Device, &d, DEVICE_COOKIE_SECS);
+            (d, Some(c))
+        }
+    };
+    let client = Client {
+        ip: peer.map(|p| p.0.ip),
+        device: Some(token::digest(&device)),
+    };
+    match crate::api::login(&app, client, &username, password).await {
+        Ok(user) => {
+            let r = start_session(&app, &cookies, &user, SignedInWith::Password).await?;
+            Ok(with_cookies(r, new_device))
+        }
         Err(e) => Ok(retry(e.into())),
     }
 }
+
+/// How long the device cookie lives: as long as the throttle recognises a sign-in.
+#[allow(clippy::cast_possible_wrap)] // 30 days in seconds
+const DEVICE_COOKIE_SECS: i64 = crate::throttle::KNOWN_FOR.as_secs() as i64;
 
 /// `POST /account/auth/sign-out`.
 pub(super) async fn sign_out(

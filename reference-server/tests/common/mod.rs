@@ -58,6 +58,18 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// [`client`] sending from `from` (a loopback address of its own: another client to the
+/// server).
+pub fn client_from(from: std::net::IpAddr) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .local_address(from)
+        .timeout(std::time::Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
 impl Harness {
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -148,12 +160,21 @@ impl Harness {
 
     /// Stops the server and starts a new one on the same database.
     pub async fn restart(&mut self) {
+        self.restart_with(|cfg| {
+            cfg.users.clear();
+            cfg.sso_users.clear();
+        })
+        .await;
+    }
+
+    /// [`Harness::restart`] with the configuration changed by `tweak` (the users of the first
+    /// start included, unless `tweak` clears them).
+    pub async fn restart_with(&mut self, tweak: impl FnOnce(&mut Config)) {
         if let Some(s) = self.server.take() {
             s.shutdown().await;
         }
         let mut cfg = config(&self.dir);
-        cfg.users.clear();
-        cfg.sso_users.clear();
+        tweak(&mut cfg);
         let server = reference_server::spawn(cfg).await.unwrap();
         self.base = format!("http://{}", server.addr());
         self.server = Some(server);
