@@ -3,6 +3,34 @@
 
 use std::fmt;
 
+/// Where a lifespan the harness judges expiry by came from, named in every message about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LifespanFrom {
+    /// Nothing set it: the vendor page's default (30 days, 12 hours).
+    VendorDefault,
+    /// A `run` flag, named.
+    Flag(&'static str),
+    /// The profile file.
+    Profile,
+    /// The target said so through the control protocol.
+    ControlProtocol,
+    /// A case's `set_lifespans` step changed it.
+    CaseStep,
+}
+
+impl fmt::Display for LifespanFrom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::VendorDefault => f.write_str("the vendor's default"),
+            Self::Flag(name) => write!(f, "--{name}"),
+            Self::Profile => f.write_str("the profile"),
+            Self::ControlProtocol => f.write_str("the target's control protocol"),
+            Self::CaseStep => f.write_str("the case's set_lifespans step"),
+        }
+    }
+}
+
 /// A signed duration with microsecond precision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Span {

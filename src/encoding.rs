@@ -55,7 +55,7 @@ pub(crate) fn encode(encoding: Encoding, fields: &Map<String, Value>) -> (String
     match encoding {
         Encoding::Json => (
             "application/json".into(),
-            serde_json::to_vec(fields).unwrap_or_default(),
+            serde_json::to_vec(fields).expect("a JSON object always serialises"),
         ),
         Encoding::Form => {
             let mut s = form_urlencoded::Serializer::new(String::new());
@@ -85,17 +85,21 @@ pub(crate) fn encode(encoding: Encoding, fields: &Map<String, Value>) -> (String
     }
 }
 
+/// A media type without its parameters, in lower case: `Application/JSON; charset=utf-8` is
+/// `application/json`.
+pub(crate) fn essence(content_type: &str) -> String {
+    content_type
+        .split_once(';')
+        .map_or(content_type, |(essence, _)| essence)
+        .trim()
+        .to_ascii_lowercase()
+}
+
 /// The fields a raw body of `content_type` carries, as far as they can be read: what the
 /// checks and the case's ledger see of a request written by hand. A field given twice counts
 /// with its last value; a body that cannot be read has no fields.
 pub(crate) fn decode(content_type: &str, body: &[u8]) -> Map<String, Value> {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    match essence.as_str() {
+    match essence(content_type).as_str() {
         "application/json" => match serde_json::from_slice(body) {
             Ok(Value::Object(m)) => m,
             _ => Map::new(),

@@ -50,6 +50,7 @@ pub mod snapshot;
 pub mod source;
 pub mod spec;
 pub mod target;
+pub mod transport;
 mod yaml;
 
 #[cfg(test)]

@@ -151,7 +151,8 @@ pub fn render(case: &CaseResult, redactor: &Redactor) -> String {
         match serde_json::from_str::<Value>(&resp.body) {
             Ok(mut json) => {
                 scrub(&mut json, None, &mut ph, &case.unique);
-                let pretty = serde_json::to_string_pretty(&json).unwrap_or_default();
+                let pretty =
+                    serde_json::to_string_pretty(&json).expect("a JSON value always serialises");
                 let _ = writeln!(out, "{pretty}");
             }
             Err(_) if resp.body.is_empty() => {}

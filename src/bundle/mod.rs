@@ -173,7 +173,7 @@ fn contents(input: &Input<'_>) -> Result<BTreeMap<String, Vec<u8>>, WriteError> 
     } = input;
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let json = crate::report::json::render(report, coverage, *exit, redactor);
-    let json = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
+    let json = serde_json::to_string_pretty(&json).expect("a JSON value always serialises") + "\n";
     files.insert("report.json".into(), json.into_bytes());
     files.insert(
         "report.junit.xml".into(),
@@ -308,7 +308,8 @@ pub fn write(
         std::fs::write(&path, bytes)
             .map_err(|e| write_error(&path, format!("cannot write it: {e}")))?;
     }
-    let text = serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n";
+    let text =
+        serde_json::to_string_pretty(&manifest).expect("a JSON value always serialises") + "\n";
     let path = dir.join(MANIFEST);
     std::fs::write(&path, &text)
         .map_err(|e| write_error(&path, format!("cannot write it: {e}")))?;

@@ -130,7 +130,8 @@ impl Scope<'_> {
     /// `NAME | filter | ...`.
     fn expression(&self, expr: &str) -> Result<Value, TemplateError> {
         let mut parts = expr.split('|').map(str::trim);
-        let mut value = self.lookup(parts.next().unwrap_or_default())?;
+        let name = parts.next().expect("a split gives at least one part");
+        let mut value = self.lookup(name)?;
         for filter in parts {
             value = self.filter(filter, value)?;
         }
@@ -211,7 +212,10 @@ pub fn uses(text: &str) -> Result<Vec<Use>, TemplateError> {
         if fill_spec(expr).is_none() {
             let mut parts = expr.split('|').map(str::trim);
             out.push(Use {
-                name: parts.next().unwrap_or_default().to_owned(),
+                name: parts
+                    .next()
+                    .expect("a split gives at least one part")
+                    .to_owned(),
                 filters: parts.map(str::to_owned).collect(),
             });
         }

@@ -23,12 +23,7 @@ pub(crate) const BODY_JSON: CheckInfo = CheckInfo::must(
 
 /// The media type's essence, lower-cased, and whether it is a JSON type at all.
 pub(crate) fn essence(raw: &str) -> (String, bool) {
-    let essence = raw
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let essence = crate::encoding::essence(raw);
     let json =
         essence == "application/json" || essence == "text/json" || essence.ends_with("+json");
     (essence, json)

@@ -77,20 +77,10 @@ pub fn method(r: &RequestExchange<'_>, out: &mut Findings) {
     }
 }
 
-/// The media type without parameters, lower case.
-fn essence(content_type: &str) -> String {
-    content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase()
-}
-
 /// Whether the request's media type is one the operation takes.
 fn documented_type(r: &RequestExchange<'_>) -> bool {
     r.content_type.is_some_and(|ct| {
-        let e = essence(ct);
+        let e = crate::encoding::essence(ct);
         r.operation
             .request_types
             .iter()
@@ -119,7 +109,7 @@ pub fn media_type(r: &RequestExchange<'_>, out: &mut Findings) {
 
 /// The fields of the body, or what is wrong with it.
 fn fields(content_type: &str, body: &[u8]) -> Result<Map<String, Value>, String> {
-    match essence(content_type).as_str() {
+    match crate::encoding::essence(content_type).as_str() {
         "application/json" => match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(m)) => Ok(m),
             Ok(other) => Err(format!(

@@ -234,15 +234,7 @@ async fn run_with(
         }
     );
     // The password and the gateway headers' values are redacted in every output.
-    let secrets: Vec<String> = std::iter::once(target.password.expose().to_owned())
-        .chain(
-            target
-                .other_login
-                .iter()
-                .map(|(_, p)| p.expose().to_owned()),
-        )
-        .chain(target.headers.iter().map(|(_, v)| v.expose().to_owned()))
-        .collect();
+    let secrets = target.secrets();
     let print = move |r: &run::CaseResult| println!("{}", console::progress_line(r, style));
     let spec = Arc::new(spec);
     let mut report = run::run(Arc::clone(&spec), cases, target, &opts, &print).await?;

@@ -104,7 +104,8 @@ pub fn cases(spec: &Spec) -> Result<Vec<Case>, Vec<Error>> {
     untouched::probes(&g, &mut probes);
     let (mut cases, mut errors) = (Vec::new(), Vec::new());
     for p in probes {
-        let text = serde_json::to_string_pretty(&p.document()).unwrap_or_default();
+        let text =
+            serde_json::to_string_pretty(&p.document()).expect("a JSON value always serialises");
         // Generated cases name the contract they come from; their steps have no line.
         match case::parse(&text, &spec.file, spec) {
             Ok(mut c) => {

@@ -89,12 +89,12 @@ async fn session(args: &ProxyArgs) -> Result<Exit, Error> {
     let spec = Arc::new(load_spec(&sources)?);
     let target = resolve(args)?;
     // A target that is not there is said before any client is told to connect.
-    if let Err(e) = Upstream::new(&target)?.connect().await {
-        eprintln!(
-            "error: the target {} cannot be reached: {e}",
-            target.base_url
-        );
-        return Ok(Exit::Unreachable);
+    if let Err(cause) = Upstream::new(&target)?.connect().await {
+        return Err(crate::run::RunError::Unreachable {
+            url: target.base_url.clone(),
+            cause,
+        }
+        .into());
     }
     let har = args
         .har

@@ -15,7 +15,7 @@ mod upstream;
 
 pub use command::{ProxyArgs, proxy};
 pub use traffic::{Judgement, Model, Party, Passed};
-pub use upstream::{Unreachable, Upstream};
+pub use upstream::Upstream;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -57,7 +57,7 @@ pub struct Options {
 struct Shared {
     model: Arc<Model>,
     upstream: Upstream,
-    headers: Vec<(String, String)>,
+    headers: Vec<crate::target::Header>,
     timeout: Duration,
     options: Options,
     style: Style,
@@ -87,12 +87,8 @@ pub async fn serve(
     let shared = Arc::new(Shared {
         model,
         upstream,
-        headers: target
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.expose().to_owned()))
-            .collect(),
-        timeout: target.timeout.to_std().max(Duration::from_millis(1)),
+        headers: target.headers.clone(),
+        timeout: crate::transport::timeout(target),
         options,
         style,
         done: Notify::new(),
@@ -218,13 +214,8 @@ fn outgoing(
     if let Ok(host) = HeaderValue::from_str(&shared.upstream.authority) {
         headers.insert(HOST, host);
     }
-    for (k, v) in &shared.headers {
-        if let (Ok(k), Ok(v)) = (
-            hyper::header::HeaderName::from_bytes(k.as_bytes()),
-            HeaderValue::from_str(v),
-        ) {
-            headers.insert(k, v);
-        }
+    for h in &shared.headers {
+        headers.insert(h.name.clone(), h.value.clone());
     }
     let out = Outgoing {
         method: parts.method,
@@ -363,7 +354,7 @@ async fn send(
         let fresh = kept.is_none();
         *slot = Some(match kept {
             Some(c) => c,
-            None => shared.upstream.connect().await.map_err(|e| e.0)?,
+            None => shared.upstream.connect().await.map_err(|e| e.to_string())?,
         });
         let Some(conn) = slot.as_mut() else {
             continue;

@@ -124,12 +124,10 @@ impl Model {
             refresh: target.refresh_lifespan,
             access: target.access_lifespan,
         };
-        let from = (
-            target.refresh_lifespan_from.clone(),
-            target.access_lifespan_from.clone(),
-        );
-        // The gateway headers' values are secrets too.
-        let secrets = target.headers.iter().map(|(_, v)| v.expose().to_owned());
+        let from = (target.refresh_lifespan_from, target.access_lifespan_from);
+        // The gateway headers' values are secrets too (and so is the password the proxy's own
+        // profile may hold, should a client send it).
+        let secrets = target.secrets();
         let redactor =
             Redactor::with_fields(spec.secret_fields.iter().map(String::as_str), secrets);
         Self {
@@ -316,13 +314,7 @@ impl Model {
         response_text: &str,
     ) -> CaseResult {
         let redact_headers = |h: &[(String, String)]| redact_headers(h, &self.redactor);
-        let cut = |s: String| {
-            let mut end = s.len().min(4096);
-            while !s.is_char_boundary(end) {
-                end -= 1;
-            }
-            s[..end].to_owned()
-        };
+        let cut = |s: String| crate::transport::text_of(s.as_bytes());
         let label = format!(
             "exchange {}: {} {} → {}",
             j.number, p.method, p.path, p.status

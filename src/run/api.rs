@@ -52,7 +52,7 @@ impl Api<'_> {
     pub async fn call(&self, op: &Operation, body: Map<String, Value>) -> Result<Answer, ApiError> {
         let url = format!("{}{}", self.target.base_url, op.path);
         let headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let bytes = serde_json::to_vec(&body).expect("a JSON value always serialises");
         let (_, result, _) = self
             .http
             .send_patiently(&op.method, &url, &headers, bytes, false)

@@ -174,8 +174,8 @@ pub async fn run_case(env: &Env<'_>, case: &Case, index: usize) -> (CaseResult, 
         ledger: Ledger::new(
             profile_lifespans(env.target),
             (
-                env.target.refresh_lifespan_from.clone(),
-                env.target.access_lifespan_from.clone(),
+                env.target.refresh_lifespan_from,
+                env.target.access_lifespan_from,
             ),
             &env.target.username,
         ),

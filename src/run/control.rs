@@ -29,7 +29,7 @@ impl Control {
         let (headers, bytes) = match body {
             Some(b) => (
                 vec![("Content-Type".to_owned(), "application/json".to_owned())],
-                serde_json::to_vec(&b).unwrap_or_default(),
+                serde_json::to_vec(&b).expect("a JSON value always serialises"),
             ),
             None => (Vec::new(), Vec::new()),
         };

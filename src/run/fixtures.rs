@@ -4,7 +4,7 @@
 //! (or, for another user's id, use the next id).
 
 use crate::check::IssuedTokens;
-use crate::duration::Span;
+use crate::duration::{LifespanFrom, Span};
 use crate::run::api::Api;
 use crate::run::control::Control;
 use crate::run::error::RunError;
@@ -50,7 +50,10 @@ pub(crate) async fn prepare(
         return Ok(f);
     };
     let error = |cause| RunError::Control {
-        url: target.control_url.clone().unwrap_or_default(),
+        url: target
+            .control_url
+            .clone()
+            .expect("a control client is made from the control URL"),
         cause,
     };
     let has = |c| target.capabilities.contains(&c);
@@ -140,7 +143,10 @@ pub(crate) async fn target_lifespans(
         .lifespans()
         .await
         .map_err(|cause| RunError::Control {
-            url: target.control_url.clone().unwrap_or_default(),
+            url: target
+                .control_url
+                .clone()
+                .expect("a control client is made from the control URL"),
             cause,
         })?;
     let (assumed_days, assumed_hours) = days_hours(target);
@@ -163,11 +169,10 @@ pub(crate) async fn target_lifespans(
         });
     }
     if !off.is_empty() {
-        let from = "the target's control protocol".to_owned();
         target.refresh_lifespan = Span::from_secs(i64::from(days) * 86_400);
         target.access_lifespan = Span::from_secs(i64::from(hours) * 3_600);
-        target.refresh_lifespan_from.clone_from(&from);
-        target.access_lifespan_from = from;
+        target.refresh_lifespan_from = LifespanFrom::ControlProtocol;
+        target.access_lifespan_from = LifespanFrom::ControlProtocol;
     }
     Ok(Some((days, hours)))
 }

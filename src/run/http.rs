@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use crate::error::{Error, ErrorKind};
 use crate::target::Target;
+use crate::transport;
 
 /// One exchange as it went over the wire, kept for the HAR (`--har`): the run records its
 /// own, the proxy its clients'.
@@ -231,9 +232,7 @@ fn cause_chain(e: &dyn std::error::Error) -> String {
 impl Http {
     /// A client for `target`: its timeout, size cap and TLS options.
     pub fn new(target: &Target) -> Result<Self, Error> {
-        // reqwest is built without a default crypto provider; ring is the one linked in.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let timeout = target.timeout.to_std().max(Duration::from_millis(1));
+        let timeout = transport::timeout(target);
         // Servers close idle connections, some after 2 s (gunicorn's default): a pooled
         // connection the server has just closed fails the request sent on it. Dropping them
         // after a second leaves that race to servers closing faster than that, and those the
@@ -265,33 +264,9 @@ impl Http {
             .pool_max_idle_per_host(idle)
             .pool_idle_timeout(Duration::from_secs(1))
             .user_agent(concat!("token-conformance/", env!("CARGO_PKG_VERSION")));
-        if target.tls.insecure {
-            builder = builder.danger_accept_invalid_certs(true);
-        }
-        if let Some(ca) = &target.tls.ca_file {
-            let pem = std::fs::read(ca).map_err(|e| {
-                Error::new(
-                    ErrorKind::Profile,
-                    format!("cannot read the CA file {}: {e}", ca.display()),
-                )
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                Error::new(
-                    ErrorKind::Profile,
-                    format!("{} is not a PEM certificate bundle: {e}", ca.display()),
-                )
-            })?;
-            if certs.is_empty() {
-                return Err(Error::new(
-                    ErrorKind::Profile,
-                    format!("{} holds no PEM certificate", ca.display()),
-                ));
-            }
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        builder = builder.default_headers(default_headers(target)?);
+        // The proxy's TLS settings too: one place decides what a target's certificate must be.
+        builder = builder.tls_backend_preconfigured(transport::tls_config(&target.tls)?);
+        builder = builder.default_headers(default_headers(target));
         builder.build().map_err(|e| {
             Error::new(
                 ErrorKind::Profile,
@@ -443,7 +418,7 @@ impl Http {
             method: method.to_owned(),
             url: url.to_owned(),
             headers: headers.to_vec(),
-            body: String::from_utf8_lossy(&body[..body.len().min(4096)]).into_owned(),
+            body: transport::text_of(&body),
         };
         let record = self.recorder.as_ref().map(|_| {
             (
@@ -499,17 +474,11 @@ impl Http {
     }
 }
 
-/// The profile's headers (`--header`), sent on every request.
-fn default_headers(target: &Target) -> Result<reqwest::header::HeaderMap, Error> {
+/// The profile's headers (`--header`), sent on every request; `target` checked them.
+fn default_headers(target: &Target) -> reqwest::header::HeaderMap {
     let mut map = reqwest::header::HeaderMap::new();
-    for (name, value) in &target.headers {
-        let bad = |what: &str| Error::new(ErrorKind::Usage, format!("header `{name}`: {what}"));
-        let n = reqwest::header::HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| bad("not a valid header name"))?;
-        let mut v = reqwest::header::HeaderValue::from_str(value.expose())
-            .map_err(|_| bad("not a valid header value"))?;
-        v.set_sensitive(true);
-        map.append(n, v);
+    for h in &target.headers {
+        map.append(h.name.clone(), h.value.clone());
     }
-    Ok(map)
+    map
 }

@@ -31,8 +31,28 @@ fn show(v: &Value) -> String {
     v.to_string()
 }
 
-/// One problem: (message, expected, actual).
-type Problem = (String, String, String);
+/// What one matcher found wrong: a message, and the expected and actual values reports show
+/// beside it.
+struct Mismatch {
+    message: String,
+    expected: String,
+    actual: String,
+}
+
+impl Mismatch {
+    fn new(message: String, expected: String, actual: String) -> Self {
+        Self {
+            message,
+            expected,
+            actual,
+        }
+    }
+
+    /// As a finding of `check`.
+    fn finding(self, check: crate::check::CheckInfo) -> Finding {
+        Finding::new(check, self.message).values(self.expected, self.actual)
+    }
+}
 
 /// What a response is judged against.
 pub struct Against<'a> {
@@ -80,18 +100,22 @@ fn same(a: &Value, b: &Value, caseless: bool) -> bool {
     }
 }
 
-/// Problems with one value against one matcher; empty when it holds.
+/// Mismatchs with one value against one matcher; empty when it holds.
 fn check_one(
     m: &Matcher,
     what: &str,
     value: Option<&Value>,
     caseless: bool,
     known: &Known<'_>,
-) -> Vec<Problem> {
+) -> Vec<Mismatch> {
     let actual = value.map_or_else(|| "(absent)".to_owned(), show);
     if m.absent == Some(true) || m.present == Some(false) {
         return match value {
-            Some(_) => vec![(format!("{what} is present"), "(absent)".into(), actual)],
+            Some(_) => vec![Mismatch::new(
+                format!("{what} is present"),
+                "(absent)".into(),
+                actual,
+            )],
             None => Vec::new(),
         };
     }
@@ -99,13 +123,17 @@ fn check_one(
         if m.optional {
             return Vec::new();
         }
-        return vec![(format!("{what} is absent"), "present".into(), actual)];
+        return vec![Mismatch::new(
+            format!("{what} is absent"),
+            "present".into(),
+            actual,
+        )];
     };
     let mut out = Vec::new();
     out.extend(equals(m, what, v, caseless, known.scope));
     out.extend(one_of(m, what, v, caseless, known.scope));
     if let Some(kind) = m.kind.filter(|k| !k.matches(v)) {
-        out.push((
+        out.push(Mismatch::new(
             format!("{what} is not of type {}", kind.name()),
             kind.name().into(),
             show(v),
@@ -115,7 +143,7 @@ fn check_one(
         && !v.as_str().is_some_and(|s| re.is_match(s))
     {
         let p = re.as_str();
-        out.push((
+        out.push(Mismatch::new(
             format!("{what} does not match /{p}/"),
             format!("/{p}/"),
             show(v),
@@ -133,12 +161,16 @@ fn equals(
     v: &Value,
     caseless: bool,
     scope: &Scope<'_>,
-) -> Option<Problem> {
+) -> Option<Mismatch> {
     let expected = m.equals.as_ref()?;
     match render(expected, scope) {
         Ok(e) if same(&e, v, caseless) => None,
-        Ok(e) => Some((format!("{what} differs"), show(&e), show(v))),
-        Err(err) => Some((format!("{what}: {err}"), String::new(), show(v))),
+        Ok(e) => Some(Mismatch::new(format!("{what} differs"), show(&e), show(v))),
+        Err(err) => Some(Mismatch::new(
+            format!("{what}: {err}"),
+            String::new(),
+            show(v),
+        )),
     }
 }
 
@@ -149,7 +181,7 @@ fn one_of(
     v: &Value,
     caseless: bool,
     scope: &Scope<'_>,
-) -> Option<Problem> {
+) -> Option<Mismatch> {
     let options = m.one_of.as_ref()?;
     let rendered: Vec<Value> = options
         .iter()
@@ -159,7 +191,7 @@ fn one_of(
         return None;
     }
     let list: Vec<String> = rendered.iter().map(show).collect();
-    Some((
+    Some(Mismatch::new(
         format!("{what} is none of the expected values"),
         format!("one of {}", list.join(", ")),
         show(v),
@@ -172,12 +204,12 @@ fn captured(
     what: &str,
     v: &Value,
     captures: &BTreeMap<String, Value>,
-) -> Vec<Problem> {
+) -> Vec<Mismatch> {
     let mut out = Vec::new();
     if let Some(name) = &m.same_as {
         let c = captures.get(name);
         if c != Some(v) {
-            out.push((
+            out.push(Mismatch::new(
                 format!("{what} is not the same as capture `{name}`"),
                 c.map_or("(not captured)".into(), show),
                 show(v),
@@ -187,7 +219,7 @@ fn captured(
     if let Some(name) = &m.different_from
         && captures.get(name) == Some(v)
     {
-        out.push((
+        out.push(Mismatch::new(
             format!("{what} equals capture `{name}`"),
             format!("different from `{name}`"),
             show(v),
@@ -197,7 +229,12 @@ fn captured(
 }
 
 /// `later_than` and `not_before`: date-times compared with an earlier capture's.
-fn ordered(m: &Matcher, what: &str, v: &Value, captures: &BTreeMap<String, Value>) -> Vec<Problem> {
+fn ordered(
+    m: &Matcher,
+    what: &str,
+    v: &Value,
+    captures: &BTreeMap<String, Value>,
+) -> Vec<Mismatch> {
     let time = |v: Option<&Value>| {
         v.and_then(Value::as_str)
             .and_then(crate::check::parse_timestamp)
@@ -206,7 +243,7 @@ fn ordered(m: &Matcher, what: &str, v: &Value, captures: &BTreeMap<String, Value
     for (name, strict) in [(&m.later_than, true), (&m.not_before, false)] {
         let Some(name) = name else { continue };
         let (Some(t), Some(c)) = (time(Some(v)), time(captures.get(name))) else {
-            out.push((
+            out.push(Mismatch::new(
                 format!("{what} and capture `{name}` are not both date-times"),
                 "two RFC 3339 date-times".into(),
                 show(v),
@@ -220,7 +257,7 @@ fn ordered(m: &Matcher, what: &str, v: &Value, captures: &BTreeMap<String, Value
             } else {
                 ("no earlier than", "is earlier than")
             };
-            out.push((
+            out.push(Mismatch::new(
                 format!("{what} {failed} capture `{name}`"),
                 format!(
                     "{rel} {}",
@@ -279,27 +316,22 @@ fn status_findings(o: &Outcome, status: u16) -> Result<Option<Finding>, Finding>
 fn outcome_findings(o: &Outcome, on: &Against<'_>) -> Result<Vec<Finding>, Vec<Finding>> {
     let mut must = Vec::new();
     let mut warnings = Vec::new();
-    if let Some((msg, e, a)) = when_problem(o, &on.known()) {
-        return Err(vec![
-            Finding::new(
-                EXPECT_STATUS,
-                format!("this outcome does not apply here: {msg}"),
-            )
-            .values(e, a),
-        ]);
+    if let Some(mut m) = when_problem(o, &on.known()) {
+        m.message = format!("this outcome does not apply here: {}", m.message);
+        return Err(vec![m.finding(EXPECT_STATUS)]);
     }
     match status_findings(o, on.resp.status) {
         // The body of an unexpected status says nothing about the matchers.
         Err(f) => return Err(vec![f]),
         Ok(w) => warnings.extend(w),
     }
-    let mut add = |m: &Matcher, check, problems: Vec<Problem>| {
-        for (msg, e, a) in problems {
+    let mut add = |m: &Matcher, check, problems: Vec<Mismatch>| {
+        for mut p in problems {
             if m.severity == crate::spec::Severity::Should {
-                let msg = format!("{msg} (the contract prefers it)");
-                warnings.push(Finding::new(EXPECT_PREFERRED, msg).values(e, a));
+                p.message = format!("{} (the contract prefers it)", p.message);
+                warnings.push(p.finding(EXPECT_PREFERRED));
             } else {
-                must.push(Finding::new(check, msg).values(e, a));
+                must.push(p.finding(check));
             }
         }
     };
@@ -335,7 +367,7 @@ fn outcome_findings(o: &Outcome, on: &Against<'_>) -> Result<Vec<Finding>, Vec<F
 }
 
 /// Why an outcome's `when` does not hold, if it does not.
-fn when_problem(o: &Outcome, known: &Known<'_>) -> Option<Problem> {
+fn when_problem(o: &Outcome, known: &Known<'_>) -> Option<Mismatch> {
     o.when.iter().find_map(|(name, m)| {
         let what = format!("capture `{name}`");
         check_one(m, &what, known.captures.get(name), false, known)
@@ -391,7 +423,7 @@ pub(crate) fn expect_findings(outcomes: &[Outcome], on: &Against<'_>) -> Judged 
 /// The findings of an expectation none of whose outcomes matched.
 fn unmatched(mut all: Vec<Vec<Finding>>) -> Vec<Finding> {
     if all.len() == 1 {
-        return all.pop().unwrap_or_default();
+        return all.swap_remove(0);
     }
     let reasons: Vec<String> = all
         .iter()

@@ -50,20 +50,10 @@ pub struct ResponseView {
 
 impl From<&Received> for ResponseView {
     fn from(r: &Received) -> Self {
-        let text = r.text();
-        let body = if text.len() > 4096 {
-            let mut cut = 4096;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            format!("{}… ({} bytes)", &text[..cut], r.body.len())
-        } else {
-            text
-        };
         Self {
             status: r.status,
             headers: r.headers.clone(),
-            body,
+            body: crate::transport::text_of(&r.body),
             millis: u64::try_from(r.elapsed.as_millis()).unwrap_or(u64::MAX),
         }
     }

@@ -19,5 +19,5 @@ mod settings;
 mod tests;
 
 pub use capability::{Capability, Need};
-pub use resolve::Target;
+pub use resolve::{Header, Target};
 pub use settings::{ENV_PASSWORD, ENV_USERNAME, Layer, Secret, Settings, Tls};

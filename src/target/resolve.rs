@@ -8,8 +8,14 @@ use super::capability::{Capability, Need};
 use super::settings::{
     ENV_OTHER_PASSWORD, ENV_PASSWORD, ENV_USERNAME, Layer, Secret, Settings, Tls,
 };
-use crate::duration::Span;
+use reqwest::header::{HeaderName, HeaderValue};
+
+use crate::duration::{LifespanFrom, Span};
 use crate::error::{Error, ErrorKind, Place};
+
+/// Why a setting with a declared default is set once the layers are merged: the bottom layer
+/// is [`Layer::defaults`] (a test in `target/tests.rs` holds every declared default to it).
+const DECLARED: &str = "a setting with a declared default is set by the bottom layer";
 
 /// A fully resolved target.
 #[derive(Clone, Debug)]
@@ -24,11 +30,10 @@ pub struct Target {
     pub refresh_lifespan: Span,
     /// The access token lifespan the target is configured with.
     pub access_lifespan: Span,
-    /// Where the refresh token lifespan comes from (`--refresh-lifespan-days`, the profile,
-    /// the vendor's default, the target's control protocol), for messages and reports.
-    pub refresh_lifespan_from: String,
+    /// Where the refresh token lifespan comes from, for messages and reports.
+    pub refresh_lifespan_from: LifespanFrom,
     /// Where the access token lifespan comes from.
-    pub access_lifespan_from: String,
+    pub access_lifespan_from: LifespanFrom,
     /// Allowed difference in expiry arithmetic.
     pub tolerance: Span,
     /// Per-request timeout.
@@ -46,8 +51,9 @@ pub struct Target {
     /// A second account (username, password) the profile names, for the probes that try
     /// passwords and another user's tokens.
     pub other_login: Option<(String, Secret)>,
-    /// Headers sent on every request (values from `${VAR}` already read).
-    pub headers: Vec<(String, Secret)>,
+    /// Headers sent on every request (values from `${VAR}` already read), parsed once here so
+    /// that `run` and `proxy` send the same bytes and refuse the same mistakes.
+    pub headers: Vec<Header>,
     /// Requests per second at most.
     pub rate: Option<f64>,
     /// TLS options.
@@ -55,6 +61,15 @@ pub struct Target {
 }
 
 impl Target {
+    /// Every secret the profile holds (the passwords, the headers' values), for the redactors
+    /// of every output.
+    pub(crate) fn secrets(&self) -> Vec<String> {
+        std::iter::once(self.password.expose().to_owned())
+            .chain(self.other_login.iter().map(|(_, p)| p.expose().to_owned()))
+            .chain(self.headers.iter().map(|h| h.expose().to_owned()))
+            .collect()
+    }
+
     /// Whether the target can give a case what it needs: the capability, or for an SSO user,
     /// the profile's or one the control protocol can create.
     pub(crate) fn provides(&self, need: Need) -> bool {
@@ -67,6 +82,29 @@ impl Target {
                 self.other_login.is_some() || self.capabilities.contains(&Capability::Users)
             }
         }
+    }
+}
+
+/// A header the profile sends on every request. Its value is a secret (a gateway's key): it is
+/// marked sensitive for the HTTP stack and redacted in every output.
+#[derive(Clone)]
+pub struct Header {
+    /// Its name, as written (HTTP/1.1 sends it in lower case).
+    pub name: HeaderName,
+    /// Its value.
+    pub value: HeaderValue,
+}
+
+impl Header {
+    /// The value as text, for the redactors.
+    pub(crate) fn expose(&self) -> &str {
+        std::str::from_utf8(self.value.as_bytes()).expect("built from a string")
+    }
+}
+
+impl std::fmt::Debug for Header {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: <redacted>", self.name)
     }
 }
 
@@ -110,12 +148,14 @@ impl Origin {
 /// The host of a URL without its scheme: `user@host:port/path` gives `host`, `[::1]:8080`
 /// gives `::1`.
 fn host_of(rest: &str) -> &str {
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = rest.find(['/', '?', '#']).map_or(rest, |end| &rest[..end]);
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     if let Some(v6) = host_port.strip_prefix('[') {
-        return v6.split(']').next().unwrap_or_default();
+        return v6.split_once(']').map_or(v6, |(host, _)| host);
     }
-    host_port.split(':').next().unwrap_or_default()
+    host_port
+        .split_once(':')
+        .map_or(host_port, |(host, _)| host)
 }
 
 /// Whether a host is this machine: `localhost`, 127.0.0.0/8 or `::1`, judged from the name
@@ -132,7 +172,7 @@ fn headers(
     specs: &[String],
     env: &impl Fn(&str) -> Option<String>,
     origin: &Origin,
-) -> Result<Vec<(String, Secret)>, Error> {
+) -> Result<Vec<Header>, Error> {
     let mut out = Vec::new();
     for spec in specs {
         let bad = |why: &str| {
@@ -141,20 +181,17 @@ fn headers(
                 .hint("write it as 'Name: value'; ${VAR} takes the value from the environment")
         };
         let (name, value) = spec.split_once(':').ok_or_else(|| bad("has no `:`"))?;
-        let name = name.trim();
-        let valid_name = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-        if !valid_name {
-            return Err(bad("has no valid header name"));
-        }
+        let name = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| bad("has no valid header name"))?;
         let value = expand(value.trim(), env)
             .map_err(|var| bad(&format!("reads ${{{var}}}, which is not set")))?;
-        if value.bytes().any(|b| b < 0x20 && b != b'\t') {
-            return Err(bad("has a control character in its value"));
-        }
-        out.push((name.to_owned(), Secret::new(value)));
+        // HTTP allows visible ASCII, tabs and (obsolete, but sent as they are) bytes above
+        // 0x7f; what it refuses are the control characters, which would end the header or
+        // smuggle another.
+        let mut value = HeaderValue::from_bytes(value.as_bytes())
+            .map_err(|_| bad("has a control character in its value"))?;
+        value.set_sensitive(true);
+        out.push(Header { name, value });
     }
     Ok(out)
 }
@@ -200,13 +237,13 @@ impl Target {
             .over(environment.over(file.over(Settings::defaults())));
         let origin = Origin(profile.map(Place::file));
         let headers = headers(&merged.headers, &env, &origin)?;
-        let from = |flag: Option<u32>, in_file: Option<u32>, name: &str| {
+        let from = |flag: Option<u32>, in_file: Option<u32>, name: &'static str| {
             if flag.is_some() {
-                format!("--{name}")
+                LifespanFrom::Flag(name)
             } else if in_file.is_some() {
-                "the profile".to_owned()
+                LifespanFrom::Profile
             } else {
-                "the vendor's default".to_owned()
+                LifespanFrom::VendorDefault
             }
         };
 
@@ -230,8 +267,8 @@ impl Target {
     /// Whether the lifespans were left to the vendor's defaults (and may be taken from the
     /// target when it can say).
     pub(crate) fn lifespans_defaulted(&self) -> bool {
-        self.refresh_lifespan_from == "the vendor's default"
-            && self.access_lifespan_from == "the vendor's default"
+        self.refresh_lifespan_from == LifespanFrom::VendorDefault
+            && self.access_lifespan_from == LifespanFrom::VendorDefault
     }
 
     fn from_settings(s: Settings, origin: Origin) -> Result<Self, Error> {
@@ -253,11 +290,11 @@ impl Target {
             password,
             refresh_lifespan,
             access_lifespan,
-            refresh_lifespan_from: "the vendor's default".into(),
-            access_lifespan_from: "the vendor's default".into(),
+            refresh_lifespan_from: LifespanFrom::VendorDefault,
+            access_lifespan_from: LifespanFrom::VendorDefault,
             tolerance,
-            timeout: s.timeout.unwrap_or_default(),
-            max_response_bytes: s.max_response_bytes.unwrap_or_default(),
+            timeout: s.timeout.expect(DECLARED),
+            max_response_bytes: s.max_response_bytes.expect(DECLARED),
             capabilities,
             control_url,
             sso_username: s.sso_username,
@@ -335,8 +372,8 @@ fn other_login(s: &Settings, profile: &str) -> Result<Option<(String, Secret)>, 
 
 /// The lifespans the target is configured with.
 fn lifespans(s: &Settings, origin: &Origin) -> Result<(Span, Span), Error> {
-    let days = s.refresh_token_lifespan_days.unwrap_or_default();
-    let hours = s.access_token_lifespan_hours.unwrap_or_default();
+    let days = s.refresh_token_lifespan_days.expect(DECLARED);
+    let hours = s.access_token_lifespan_hours.expect(DECLARED);
     if days == 0 || hours == 0 {
         return Err(origin.error(ErrorKind::Profile, "lifespans must be at least 1"));
     }

@@ -132,19 +132,39 @@ fn headers_read_the_environment_and_add_up() {
     let got: Vec<(&str, &str)> = t
         .headers
         .iter()
-        .map(|(n, v)| (n.as_str(), v.expose()))
+        .map(|h| (h.name.as_str(), h.expose()))
         .collect();
-    assert_eq!(got, [("X-Api-Key", "k-123"), ("X-Trace", "run-7-a")]);
+    assert_eq!(got, [("x-api-key", "k-123"), ("x-trace", "run-7-a")]);
+    assert!(t.headers.iter().all(|h| h.value.is_sensitive()));
     let e = Target::resolve(Some(f.path()), &flags, |_| None).expect_err("unset");
     assert!(
         e.message.contains("${GATEWAY_KEY}, which is not set"),
         "{e}"
     );
-    let bad = Settings {
-        headers: vec!["no colon".into()],
+    for (spec, why) in [
+        ("no colon", "has no `:`"),
+        ("X Y: 1", "has no valid header name"),
+        ("X-Y: a\u{7f}b", "has a control character"),
+        ("X-Y: a\rb", "has a control character"),
+    ] {
+        let bad = Settings {
+            headers: vec![spec.into()],
+            ..flags.clone()
+        };
+        let e = Target::resolve(Some(f.path()), &bad, env).expect_err(spec);
+        assert!(e.message.contains(why), "{spec}: {e}");
+    }
+    // A value beyond ASCII is sent as its UTF-8 bytes, by `run` and `proxy` alike.
+    let utf8 = Settings {
+        headers: vec!["X-Name: Zoë".into()],
         ..flags
     };
-    assert!(Target::resolve(Some(f.path()), &bad, env).is_err());
+    let t = Target::resolve(Some(f.path()), &utf8, env).expect("ok");
+    let last = t
+        .headers
+        .last()
+        .expect("the flag's header, after the file's");
+    assert_eq!(last.expose(), "Zoë");
 }
 
 #[test]

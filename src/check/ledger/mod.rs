@@ -30,7 +30,7 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use crate::duration::Span;
+use crate::duration::{LifespanFrom, Span};
 use crate::spec::{Severity, TokenKind, TokenShape};
 use fields::{reported_lifespan, text};
 pub(crate) use store::{Key, key};
@@ -116,9 +116,8 @@ pub struct Seen {
     pub is_new: bool,
     /// The lifespan in force when it was created.
     pub lifespan: Span,
-    /// Where that lifespan comes from (`--access-lifespan-hours`, the profile, the vendor's
-    /// default, the target's control protocol, a step of the case), for messages.
-    pub lifespan_from: String,
+    /// Where that lifespan comes from, for messages.
+    pub lifespan_from: LifespanFrom,
     /// Its creation time, parsed.
     pub created_at: Option<OffsetDateTime>,
     /// Its expiry, parsed.
@@ -152,7 +151,7 @@ pub struct Ledger {
     tokens: Tokens,
     lifespans: Lifespans,
     /// Where the lifespans in force come from: (refresh, access).
-    lifespans_from: (String, String),
+    lifespans_from: (LifespanFrom, LifespanFrom),
     moved: Span,
     profile_username: String,
     /// Whether values (and token objects) are kept: a run's ledger does, a proxy's does not.
@@ -165,7 +164,11 @@ pub struct Ledger {
 impl Ledger {
     /// A ledger for a case on a target with these lifespans (which come `from` where it
     /// says: refresh, access), logging in as `profile_username`.
-    pub fn new(lifespans: Lifespans, from: (String, String), profile_username: &str) -> Self {
+    pub fn new(
+        lifespans: Lifespans,
+        from: (LifespanFrom, LifespanFrom),
+        profile_username: &str,
+    ) -> Self {
         Self {
             tokens: Tokens::default(),
             lifespans,
@@ -184,7 +187,7 @@ impl Ledger {
     /// ([`Ledger::forget_dead`]); past the capacity, the oldest are.
     pub(crate) fn for_traffic(
         lifespans: Lifespans,
-        from: (String, String),
+        from: (LifespanFrom, LifespanFrom),
         capacity: usize,
     ) -> Self {
         Self {
@@ -246,12 +249,11 @@ impl Ledger {
 
     /// Records a lifespan change (applies to tokens created afterwards).
     pub(crate) fn set_lifespans(&mut self, l: Lifespans) {
-        let step = || "the case's set_lifespans step".to_owned();
         if l.refresh != self.lifespans.refresh {
-            self.lifespans_from.0 = step();
+            self.lifespans_from.0 = LifespanFrom::CaseStep;
         }
         if l.access != self.lifespans.access {
-            self.lifespans_from.1 = step();
+            self.lifespans_from.1 = LifespanFrom::CaseStep;
         }
         self.lifespans = l;
     }

@@ -91,8 +91,8 @@ impl Ledger {
             run.use_current = true;
         }
         let lifespan_from = match shape.kind {
-            TokenKind::Refresh => self.lifespans_from.0.clone(),
-            TokenKind::Access => self.lifespans_from.1.clone(),
+            TokenKind::Refresh => self.lifespans_from.0,
+            TokenKind::Access => self.lifespans_from.1,
         };
         vec![Seen {
             kind: shape.kind,

@@ -29,7 +29,8 @@ fn traffic(capacity: usize, access: Span) -> Ledger {
         refresh: Span::from_secs(60),
         access,
     };
-    Ledger::for_traffic(lifespans, (String::new(), String::new()), capacity)
+    let from = (LifespanFrom::VendorDefault, LifespanFrom::VendorDefault);
+    Ledger::for_traffic(lifespans, from, capacity)
 }
 
 #[test]
