@@ -4,7 +4,7 @@
 //! `--strict`: the reference server gives every answer the contract prefers, so a warning
 //! (a SHOULD departure) is as much a change in it as a failure.
 //!
-//! `tests/conformance.rs` gives each case its own server and trial, for one case at a time;
+//! `tests/verdicts/conformance.rs` gives each case its own server and trial, for one case at a time;
 //! this is the run a user makes, in two seconds, which is why `bench/mutants.sh` uses it as the
 //! test every mutant of the reference server must fail.
 //!

@@ -1,4 +1,4 @@
-//! The load generator of `bench/run.sh`: the mixed traffic of `tests/load.rs` (logins, mints,
+//! The load generator of `bench/run.sh`: the mixed traffic of `tests/it/load.rs` (logins, mints,
 //! validations, regenerations, revocations) for as long as asked, then one line per operation
 //! and the server's memory.
 //!

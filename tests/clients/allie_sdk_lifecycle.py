@@ -1,5 +1,5 @@
 """The vendor's Python SDK (allie-sdk) through a token's whole life: the traffic a real client
-sends, for tests/proxy.rs. Usage: allie_sdk_lifecycle.py BASE_URL USERNAME
+sends, for tests/it/proxy.rs. Usage: allie_sdk_lifecycle.py BASE_URL USERNAME
 
 The password comes from the environment (ALLIE_PASSWORD), never the command line. The SDK has no
 login call, so the refresh token is created with `requests`, as its users do."""

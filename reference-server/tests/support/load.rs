@@ -1,4 +1,4 @@
-//! Mixed traffic at capacity, shared by the load test (`tests/load.rs`, a few seconds) and the
+//! Mixed traffic at capacity, shared by the load test (`tests/it/load.rs`, a few seconds) and the
 //! load generator of the benchmarks (`examples/load.rs`, a minute): many connections, each
 //! logging in, then minting, validating, regenerating and revoking on its own tokens as fast
 //! as the server answers, with a share of logins throughout (the expensive request: argon2id).

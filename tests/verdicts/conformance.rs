@@ -3,55 +3,38 @@
 //! committed snapshots in `snapshots/` through insta (`cargo insta review` accepts changes).
 //!
 //! The cases generated from the contract (`generated.*`) run the same way.
-//! `cargo test --test conformance -- regen` runs the matching cases; SHOULD cases are marked
+//! `cargo test --test verdicts -- conformance::regen` runs the matching cases; SHOULD cases are marked
 //! `[should]`. Each trial gets its own server and database, so trials are independent and
 //! the clock-moving cases cannot disturb the others.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use libtest_mimic::{Arguments, Failed, Trial};
-use token_conformance::case::{self, Case, Severity};
+use libtest_mimic::{Failed, Trial};
+use token_conformance::case::{Case, Severity};
 use token_conformance::report::{Redactor, Style, console};
 use token_conformance::run::{self, Options, Verdict};
 use token_conformance::snapshot;
 use token_conformance::spec::Spec;
 use token_conformance::target::{Settings, Target};
 
-fn main() {
-    let args = Arguments::from_args();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let spec = Arc::new(
-        Spec::load(&root.join("specs/token-auth.openapi.yaml")).expect("the contract loads"),
-    );
-    let written = case::load_dir(&root.join("cases"), &spec);
-    let generated = token_conformance::generate::cases(&spec);
-    let cases = match written.and_then(|mut w| {
-        generated.map(|g| {
-            w.extend(g);
-            w
-        })
-    }) {
-        Ok(c) => c,
-        Err(errors) => {
-            for e in errors {
-                eprintln!("{e}");
-            }
-            std::process::exit(2);
-        }
-    };
-    let trials = cases
-        .into_iter()
+/// One trial per case, each against a fresh embedded reference server.
+pub fn trials(spec: &Arc<Spec>, cases: &[Case]) -> Vec<Trial> {
+    cases
+        .iter()
+        .cloned()
         .map(|case| {
-            let spec = Arc::clone(&spec);
+            let spec = Arc::clone(spec);
             let kind = match case.severity {
                 Severity::Must => "must",
                 Severity::Should => "should",
             };
-            Trial::test(case.id.clone(), move || run_case(&spec, case)).with_kind(kind)
+            Trial::test(format!("conformance::{}", case.id), move || {
+                run_case(&spec, case)
+            })
+            .with_kind(kind)
         })
-        .collect();
-    libtest_mimic::run(&args, trials).exit();
+        .collect()
 }
 
 fn run_case(spec: &Arc<Spec>, case: Case) -> Result<(), Failed> {

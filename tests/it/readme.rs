@@ -7,11 +7,11 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-mod common;
+use crate::common;
 
 use common::{BIN, KillOnDrop, text};
 
-const README: &str = include_str!("../README.md");
+const README: &str = include_str!("../../README.md");
 
 /// Starts `token-conformance serve` on a free port with one password user; its base URL.
 fn serve(db: &Path, user: &str) -> (KillOnDrop, String) {

@@ -6,13 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-#[allow(dead_code)]
-#[path = "self_test/fields.rs"]
-mod fields;
-#[allow(dead_code)]
-#[path = "self_test/mutant.rs"]
-mod mutant;
+use crate::{common, mutant};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;

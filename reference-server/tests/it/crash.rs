@@ -11,7 +11,7 @@
 //! one is refused as expired or revoked. What was not answered may have happened or not, but
 //! the server must still answer for it with 200 or 401, never anything else.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -9,7 +9,7 @@
 //! the test is reported ignored, its name saying why, unless `TOKEN_CONFORMANCE_REQUIRE_TOOLS`
 //! is set, as in CI, where a missing browser is a failure.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -151,8 +151,8 @@ impl Run {
     }
 }
 
-fn main() {
-    let args = libtest_mimic::Arguments::from_args();
+/// The trial, reported ignored with its reason when the tool is missing.
+pub fn trial() -> libtest_mimic::Trial {
     let tools = (
         on_path(&["chromedriver"]),
         on_path(&["chromium", "chromium-browser", "google-chrome"]),
@@ -161,7 +161,7 @@ fn main() {
         (Some(_), Some(_)) => None,
         _ => Some("no chromium and chromedriver (apt-get install chromium chromium-driver)"),
     };
-    let trial = common::tool_trial(
+    common::tool_trial(
         "a_person_signs_in_uses_and_revokes_a_token_and_finds_swagger_ui",
         missing,
         move || {
@@ -176,8 +176,7 @@ fn main() {
                 .block_on(person(driver, browser));
             Ok(())
         },
-    );
-    libtest_mimic::run(&args, vec![trial]).exit();
+    )
 }
 
 async fn person(driver: PathBuf, browser: PathBuf) {

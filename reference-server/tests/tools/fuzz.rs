@@ -5,7 +5,7 @@
 //! ignored, its name saying why, unless `TOKEN_CONFORMANCE_REQUIRE_TOOLS` is set, as `.ci/run`
 //! sets it: there a missing tool is a failure, never a quiet skip.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;
@@ -29,8 +29,8 @@ const LINKS_FOLLOWED: std::ops::RangeInclusive<u32> = 7..=9;
 /// `bench/fuzz.sh`'s exit status when Schemathesis is not installed.
 const NOT_INSTALLED: i32 = 77;
 
-fn main() {
-    let args = libtest_mimic::Arguments::from_args();
+/// The trial, reported ignored with its reason when the tool is missing.
+pub fn trial() -> libtest_mimic::Trial {
     let installed = Command::new("bash")
         .args([
             "-c",
@@ -38,15 +38,14 @@ fn main() {
         ])
         .output()
         .is_ok_and(|o| o.status.success());
-    let trial = common::tool_trial(
+    common::tool_trial(
         "schemathesis_finds_nothing_and_follows_the_links",
         (!installed).then_some("schemathesis is not installed (pip install schemathesis)"),
         || {
             fuzz();
             Ok(())
         },
-    );
-    libtest_mimic::run(&args, vec![trial]).exit();
+    )
 }
 
 fn fuzz() {

@@ -20,7 +20,7 @@ use token_conformance::target::{Settings, Target};
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-mod common;
+use crate::common;
 
 const CREATE: &str = "/integration/v1/createRefreshToken/";
 const REGEN: &str = "/integration/v1/regenRefreshToken/";
@@ -147,6 +147,11 @@ fn golden(name: &str, report: &RunReport) {
 /// Compares `text` with its golden file.
 fn golden_text(name: &str, text: String) {
     let mut settings = insta::Settings::clone_current();
+    // The golden files stay in tests/snapshots/, where they were before the test binaries
+    // were merged (insta looks beside the source file by default).
+    settings.set_snapshot_path(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots"),
+    );
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
     settings.bind(|| insta::assert_snapshot!(name, text));

@@ -6,7 +6,7 @@
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Output, Stdio};
 
-mod common;
+use crate::common;
 
 use common::{BIN, KillOnDrop, text};
 

@@ -12,24 +12,18 @@
 //!   401) passes: exit 0, every case the mode can run ran (none skipped but those needing what
 //!   the target lacks), warnings only from the checks it lists.
 //!
-//! Each entry is a libtest-mimic trial (`cargo test --test self_test -- revoke` runs the
+//! Each entry is a libtest-mimic trial (`cargo test --test verdicts -- self_test::` runs them all, `self_test::conformant` the conformant variants runs the
 //! revocation entries); the run ends with `faults caught: N/N; conformant variants passed:
 //! M/M`. `SELF_TEST_EXPLAIN=1` prints, for each entry, every failing and warning (case, check)
 //! pair, to write a new entry's attribution from.
 
-#![allow(clippy::unwrap_used)]
-
-mod catalogue;
-mod fields;
-mod mutant;
-
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use catalogue::{CATALOGUE, Entry, Expect};
-use libtest_mimic::{Arguments, Failed, Trial};
-use token_conformance::case::{self, Case, Severity};
+use crate::catalogue::{CATALOGUE, Entry, Expect};
+use crate::mutant;
+use libtest_mimic::{Failed, Trial};
+use token_conformance::case::{Case, Severity};
 use token_conformance::duration::Span;
 use token_conformance::error::Exit;
 use token_conformance::run::{self, Options, RunReport, Verdict};
@@ -224,7 +218,7 @@ fn trial(
         Expect::Warns(_) => "should",
         Expect::Passes(_) => "conformant",
     };
-    let name = format!("{kind}: {}", entry.name);
+    let name = format!("self_test::{kind}: {}", entry.name);
     Trial::test(name, move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -280,28 +274,25 @@ fn explain(entry: &Entry, report: &RunReport) {
     }
 }
 
-fn main() {
-    let args = Arguments::from_args();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let spec = Arc::new(Spec::load(&root.join("specs/token-auth.openapi.yaml")).unwrap());
-    let mut cases = case::load_dir(&root.join("cases"), &spec).unwrap();
-    cases.extend(token_conformance::generate::cases(&spec).unwrap());
-    let cases = Arc::new(cases);
+/// One trial per catalogue entry, and what to print once they ran: how many faults were caught
+/// and how many conformant variants passed.
+pub fn trials(spec: &Arc<Spec>, cases: &Arc<Vec<Case>>) -> (Vec<Trial>, impl FnOnce()) {
     let tally = Arc::new(Tally::default());
     let trials = CATALOGUE
         .iter()
-        .map(|e| trial(e, Arc::clone(&spec), Arc::clone(&cases), Arc::clone(&tally)))
+        .map(|e| trial(e, Arc::clone(spec), Arc::clone(cases), Arc::clone(&tally)))
         .collect();
-    let conclusion = libtest_mimic::run(&args, trials);
-    let n = |a: &AtomicUsize| a.load(Ordering::Relaxed);
-    if n(&tally.faults) + n(&tally.variants) > 0 {
-        println!(
-            "faults caught: {}/{}; conformant variants passed: {}/{}",
-            n(&tally.caught),
-            n(&tally.faults),
-            n(&tally.passed),
-            n(&tally.variants)
-        );
-    }
-    conclusion.exit();
+    let summary = move || {
+        let n = |a: &AtomicUsize| a.load(Ordering::Relaxed);
+        if n(&tally.faults) + n(&tally.variants) > 0 {
+            println!(
+                "faults caught: {}/{}; conformant variants passed: {}/{}",
+                n(&tally.caught),
+                n(&tally.faults),
+                n(&tally.passed),
+                n(&tally.variants)
+            );
+        }
+    };
+    (trials, summary)
 }

@@ -16,7 +16,7 @@ use token_conformance::target::{Secret, Settings, Target};
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-mod common;
+use crate::common;
 
 use common::text;
 

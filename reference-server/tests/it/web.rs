@@ -2,7 +2,7 @@
 //! them (in-process): sessions and their cookie flags, CSRF, the headers, one-time links,
 //! sign-out, and the page's token actions with the API's semantics.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -5,9 +5,9 @@
 //! answers right after. Throughput and memory are figures, printed here and measured in
 //! `bench/` (BENCHMARKS.md): a test that asserted them would pass or fail with the machine.
 
-mod common;
-#[path = "support/load.rs"]
-mod load;
+use crate::common;
+#[path = "../support/load.rs"]
+mod traffic;
 
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ async fn mixed_load_at_capacity_gets_only_documented_answers_in_bounded_memory()
     let (child, base) = common::spawn_server(&["--user", &user], &dir.path().join("load.db"));
     let pid = child.id();
     let seconds = 5.0;
-    let mut tally = load::run(&base, USER, PASSWORD, 32, Duration::from_secs_f64(seconds)).await;
+    let mut tally = traffic::run(&base, USER, PASSWORD, 32, Duration::from_secs_f64(seconds)).await;
     eprintln!(
         "{} requests in {seconds} s\n{}",
         tally.total(),
@@ -35,7 +35,7 @@ async fn mixed_load_at_capacity_gets_only_documented_answers_in_bounded_memory()
     assert!(logins > 0, "no login succeeded under load");
 
     // Right after: normal answers.
-    let after = load::run(&base, USER, PASSWORD, 1, Duration::from_millis(500)).await;
+    let after = traffic::run(&base, USER, PASSWORD, 1, Duration::from_millis(500)).await;
     let odd: Vec<_> = after
         .answers
         .iter()
@@ -43,7 +43,7 @@ async fn mixed_load_at_capacity_gets_only_documented_answers_in_bounded_memory()
         .collect();
     assert!(odd.is_empty(), "after the load: {odd:?}");
 
-    let peak = load::memory_mib(pid, "VmHWM").expect("the server's memory");
+    let peak = traffic::memory_mib(pid, "VmHWM").expect("the server's memory");
     drop(child);
     eprintln!("peak RSS {peak:.1} MiB (a figure; bench/run.sh measures it on a release build)");
 }
