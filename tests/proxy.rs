@@ -367,25 +367,9 @@ fn undated(answer: &[u8]) -> String {
         .join("\r\n")
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn malformed_requests_are_the_clients_and_pass_untouched() {
-    let server = reference_server::embedded::start().await.unwrap();
-    let direct = server.base_url.trim_start_matches("http://").to_owned();
-    let dir = tempfile::tempdir().unwrap();
-    let proxy = Proxy::start(
-        dir.path(),
-        &server.base_url,
-        // Strict: a client's finding still never fails the target.
-        &[
-            "--requests",
-            "6",
-            "--json",
-            "r.json",
-            "--har",
-            "r.har",
-            "--strict",
-        ],
-    );
+/// Raw requests to validateRefreshToken that break the contract, each with the check that must
+/// name it as the client's.
+fn malformed() -> Vec<(String, &'static str)> {
     let path = "/integration/v1/validateRefreshToken/";
     let post = |content_type: &str, body: &str| {
         format!(
@@ -393,7 +377,7 @@ async fn malformed_requests_are_the_clients_and_pass_untouched() {
             body.len()
         )
     };
-    let requests = [
+    vec![
         (post("application/json", "{\"a\": 1,"), "request.body"),
         (post("text/plain", "hello"), "request.media_type"),
         (
@@ -409,6 +393,14 @@ async fn malformed_requests_are_the_clients_and_pass_untouched() {
         ),
         // A required field missing.
         (post("application/json", "{\"user_id\":1}"), "request.body"),
+        // A key given twice in a JSON body: which one the target reads is the target's guess.
+        (
+            post(
+                "application/json",
+                "{\"refresh_token\":\"a\",\"user_id\":1,\"refresh_token\":\"b\"}",
+            ),
+            "request.body",
+        ),
         // A blank token, in a JSON body with its charset.
         (
             post(
@@ -417,7 +409,29 @@ async fn malformed_requests_are_the_clients_and_pass_untouched() {
             ),
             "request.body",
         ),
-    ];
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_requests_are_the_clients_and_pass_untouched() {
+    let server = reference_server::embedded::start().await.unwrap();
+    let direct = server.base_url.trim_start_matches("http://").to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = Proxy::start(
+        dir.path(),
+        &server.base_url,
+        // Strict: a client's finding still never fails the target.
+        &[
+            "--requests",
+            "7",
+            "--json",
+            "r.json",
+            "--har",
+            "r.har",
+            "--strict",
+        ],
+    );
+    let requests = malformed();
     for (request, _) in &requests {
         let theirs = undated(&raw(&direct, request));
         let ours = undated(&raw(&proxy.addr, request));
