@@ -525,3 +525,558 @@ fn run_writes_every_exchange_as_har() {
     assert!(!long_run.is_match(&text), "a token value in the HAR");
     assert!(text.contains("<redacted>"));
 }
+
+/// One request as the target received it: its request line, its headers as written (name case
+/// and all), and its body.
+#[derive(Debug)]
+struct Received {
+    line: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Received {
+    /// The values of the headers named `name` (in any case).
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// The requests in what one connection sent (bodies by `Content-Length`, which is all the
+/// proxy sends for the requests these tests make).
+fn requests_in(mut bytes: &[u8]) -> Vec<Received> {
+    let mut out = Vec::new();
+    while let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+        let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let line = lines.next().unwrap().to_owned();
+        let headers: Vec<(String, String)> = lines
+            .map(|l| {
+                let (k, v) = l.split_once(':').unwrap();
+                (k.to_owned(), v.trim().to_owned())
+            })
+            .collect();
+        let mut r = Received {
+            line,
+            headers,
+            body: Vec::new(),
+        };
+        assert!(r.all("transfer-encoding").is_empty(), "{r:?}");
+        let length: usize = r
+            .all("content-length")
+            .first()
+            .map_or(0, |v| v.parse().unwrap());
+        let rest = &bytes[end + 4..];
+        r.body = rest[..length].to_vec();
+        bytes = &rest[length..];
+        out.push(r);
+    }
+    out
+}
+
+/// What one connection sent.
+type Recording = Arc<Mutex<Vec<u8>>>;
+
+/// A front before a target that records every byte clients send it, connection by connection,
+/// and passes everything on unchanged both ways: what the target received, in the bytes it
+/// received it. Over TLS when given an acceptor, as a vendor's instance is.
+struct Recorder {
+    port: u16,
+    received: Arc<Mutex<Vec<Recording>>>,
+    tasks: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Recorder {
+    async fn start(backend: std::net::SocketAddr, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let received: Arc<Mutex<Vec<Recording>>> = Arc::default();
+        let tasks: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let (rec, spawned) = (Arc::clone(&received), Arc::clone(&tasks));
+        let accept = tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let log = Arc::new(Mutex::new(Vec::new()));
+                rec.lock().unwrap().push(Arc::clone(&log));
+                let tls = tls.clone();
+                let task = tokio::spawn(async move {
+                    match tls {
+                        None => pipe(tcp, backend, log).await,
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(tcp).await {
+                                pipe(stream, backend, log).await;
+                            }
+                        }
+                    }
+                });
+                spawned.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        tasks.lock().unwrap().push(accept.abort_handle());
+        Self {
+            port,
+            received,
+            tasks,
+        }
+    }
+
+    /// The target dies: nothing listens any more, and every open connection is dropped.
+    fn kill(&self) {
+        for t in self.tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+
+    /// Every request the target received, connection by connection, in order.
+    fn requests(&self) -> Vec<Received> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|c| requests_in(&c.lock().unwrap()))
+            .collect()
+    }
+}
+
+/// Copies `client` to `backend` (recording it) and back, until either side closes.
+async fn pipe<S>(client: S, backend: std::net::SocketAddr, log: Recording)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let Ok(server) = tokio::net::TcpStream::connect(backend).await else {
+        return;
+    };
+    let (mut client_read, mut client_write) = tokio::io::split(client);
+    let (mut server_read, mut server_write) = server.into_split();
+    let up = async {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match client_read.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    log.lock().unwrap().extend_from_slice(&buf[..n]);
+                    if server_write.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = server_write.shutdown().await;
+    };
+    let down = async {
+        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+        let _ = client_write.shutdown().await;
+    };
+    tokio::join!(up, down);
+}
+
+/// A private CA's PEM and an acceptor for `localhost` with a certificate it signed.
+fn private_tls() -> (String, tokio_rustls::TlsAcceptor) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, KeyUsagePurpose,
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+        )
+        .unwrap();
+    (ca.pem(), tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// A recording front before `server`, over TLS with a private CA (its PEM written to `dir`)
+/// or plain; the front, the target URL to give the proxy, and the flags that trust it.
+async fn recorded(
+    server: &reference_server::embedded::Instance,
+    tls: bool,
+    dir: &Path,
+) -> (Recorder, String, Vec<&'static str>) {
+    if tls {
+        let (ca, acceptor) = private_tls();
+        std::fs::write(dir.join("ca.pem"), ca).unwrap();
+        let front = Recorder::start(server.addr(), Some(acceptor)).await;
+        let target = format!("https://localhost:{}", front.port);
+        (front, target, vec!["--ca-file", "ca.pem"])
+    } else {
+        let front = Recorder::start(server.addr(), None).await;
+        let target = format!("http://127.0.0.1:{}", front.port);
+        (front, target, vec![])
+    }
+}
+
+/// What the target receives for a client's request: the request line, every header as the
+/// client wrote it (name case kept, `TOKEN` included), the body byte for byte; `Host` names
+/// the target and the profile's `--header` is added; nothing else is added.
+async fn the_target_receives_the_clients_request(tls: bool) {
+    let server = reference_server::embedded::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (front, target, mut args) = recorded(&server, tls, dir.path()).await;
+    args.extend([
+        "--header",
+        "X-Gateway-Key: gw-secret-4711",
+        "--requests",
+        "1",
+        "--json",
+        "r.json",
+    ]);
+    let proxy = Proxy::start(dir.path(), &target, &args);
+    let body = json!({"username": server.username, "password": server.password, "name": "through"})
+        .to_string();
+    // The `TOKEN` header of other vendor APIs, which these endpoints ignore, and headers in
+    // the case a client happens to write them.
+    let token = "an-access-token-for-other-apis-0123456789";
+    let request = format!(
+        "POST /integration/v1/createRefreshToken/?trace=on HTTP/1.1\r\nHost: client.example\r\nX-Client-Trace: Keep-This-Case\r\nTOKEN: {token}\r\ncontent-TYPE: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let addr = proxy.addr.clone();
+    let answer = tokio::task::spawn_blocking(move || raw(&addr, &request))
+        .await
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 201 "), "{answer}");
+    let (code, out) = tokio::task::spawn_blocking(move || proxy.finish())
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{out}");
+    // The target got it (the proxy's probe at start is a connection without a request).
+    let got = front.requests();
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let got = &got[0];
+    assert_eq!(
+        got.line,
+        "POST /integration/v1/createRefreshToken/?trace=on HTTP/1.1"
+    );
+    let authority = target.split("://").nth(1).unwrap();
+    assert_eq!(got.all("host"), [authority], "{got:#?}");
+    for (name, value) in [
+        ("X-Client-Trace", "Keep-This-Case"),
+        ("TOKEN", token),
+        ("content-TYPE", "application/json"),
+        ("Content-Length", body.len().to_string().as_str()),
+        ("Connection", "close"),
+    ] {
+        assert!(
+            got.headers.iter().any(|(k, v)| k == name && v == value),
+            "{name}: {value} as the client wrote it: {got:#?}"
+        );
+    }
+    assert_eq!(got.all("x-gateway-key"), ["gw-secret-4711"], "{got:#?}");
+    let mut names: Vec<String> = got
+        .headers
+        .iter()
+        .map(|(k, _)| k.to_ascii_lowercase())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "connection",
+            "content-length",
+            "content-type",
+            "host",
+            "token",
+            "x-client-trace",
+            "x-gateway-key"
+        ],
+        "nothing else added: {got:#?}"
+    );
+    assert_eq!(got.body, body.as_bytes());
+    // The gateway's key is a secret in the reports too.
+    let json = std::fs::read_to_string(dir.path().join("r.json")).unwrap();
+    assert!(!json.contains("gw-secret-4711"));
+    assert_eq!(report(dir.path())["traffic"]["judged"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_target_receives_the_clients_request_with_host_and_profile_headers() {
+    the_target_receives_the_clients_request(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn over_tls_the_target_receives_the_clients_request_too() {
+    the_target_receives_the_clients_request(true).await;
+}
+
+/// POSTs `body` as `content_type` with extra `headers`; the answer's status and JSON body.
+async fn post_raw(
+    client: &reqwest::Client,
+    url: &str,
+    content_type: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, Value) {
+    let mut r = client.post(url).header("content-type", content_type);
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    let r = r.body(body).send().await.unwrap();
+    let status = r.status().as_u16();
+    let bytes = r.bytes().await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn form_and_multipart_clients_give_no_finding_and_coded_bodies_are_not_read() {
+    use flate2::write::GzEncoder;
+    let server = reference_server::embedded::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = Proxy::start(
+        dir.path(),
+        &server.base_url,
+        &["--requests", "4", "--json", "r.json"],
+    );
+    let client = http_client();
+    let url = |op: &str| format!("{}/integration/v1/{op}/", proxy.url());
+    // A browser's form, then a multipart body as `requests.post(files=...)` writes it.
+    let form = form_urlencoded::Serializer::new(String::new())
+        .append_pair("username", &server.username)
+        .append_pair("password", &server.password)
+        .append_pair("name", "form client")
+        .finish();
+    let (status, login) = post_raw(
+        &client,
+        &url("createRefreshToken"),
+        "application/x-www-form-urlencoded",
+        &[],
+        form.into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 201, "{login}");
+    let boundary = "----client-boundary-31";
+    let mut multipart = String::new();
+    for (name, value) in [
+        (
+            "refresh_token",
+            login["refresh_token"].as_str().unwrap().to_owned(),
+        ),
+        ("user_id", login["user_id"].to_string()),
+    ] {
+        multipart.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    multipart.push_str(&format!("--{boundary}--\r\n"));
+    let (status, _) = post_raw(
+        &client,
+        &url("validateRefreshToken"),
+        &format!("multipart/form-data; boundary={boundary}"),
+        &[],
+        multipart.into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // A gzip-coded JSON body: the proxy does not read it (whether the target takes it is the
+    // target's business), so it is no client finding, whatever the target answers. Once as
+    // gzip, once with a coding nobody knows.
+    let plain = json!({"refresh_token": login["refresh_token"], "user_id": login["user_id"]});
+    let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(plain.to_string().as_bytes()).unwrap();
+    let coded = gz.finish().unwrap();
+    for coding in ["gzip", "x-unheard-of"] {
+        let (status, _) = post_raw(
+            &client,
+            &url("validateRefreshToken"),
+            "application/json",
+            &[("content-encoding", coding)],
+            coded.clone(),
+        )
+        .await;
+        assert!((200..500).contains(&status), "{coding}: {status}");
+    }
+    let (code, out) = tokio::task::spawn_blocking(move || proxy.finish())
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{out}");
+    let r = report(dir.path());
+    assert_eq!(r["traffic"]["judged"], 4, "{r:#}");
+    assert_eq!(r["traffic"]["client_findings"], 0, "{out}");
+    let client_side: Vec<_> = findings(&r)
+        .into_iter()
+        .filter(|(_, c, _)| c.starts_with("request."))
+        .collect();
+    assert!(client_side.is_empty(), "{client_side:#?}\n{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn duration_ends_the_session_and_writes_the_reports() {
+    let server = reference_server::embedded::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let proxy = Proxy::start(
+        dir.path(),
+        &server.base_url,
+        &["--duration", "2s", "--json", "r.json"],
+    );
+    let (status, _) = post_json(
+        &http_client(),
+        &format!("{}/integration/v1/createRefreshToken/", proxy.url()),
+        &json!({"username": server.username, "password": server.password, "name": "d"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    // It stops by itself (`finish` waits for that, and fails after 30 s), and not before the
+    // duration: a lower bound, which a slow machine cannot break.
+    let (code, out) = tokio::task::spawn_blocking(move || proxy.finish())
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    assert_eq!(code, 0, "{out}");
+    let r = report(dir.path());
+    assert_eq!(r["traffic"]["exchanges"], 1, "{r:#}");
+    assert!(r["millis"].as_u64().unwrap() >= 2000, "{}", r["millis"]);
+}
+
+/// A session whose target dies after one login; the second request goes to the contract's
+/// path or, with `off_contract`, to one outside it. Either way the proxy answers for the
+/// target that is gone, in the contract's Error shape, and exits 3.
+async fn target_dies_mid_session(off_contract: bool) {
+    let server = reference_server::embedded::start().await.unwrap();
+    let front = Recorder::start(server.addr(), None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = Proxy::start(
+        dir.path(),
+        &format!("http://127.0.0.1:{}", front.port),
+        &["--requests", "2", "--json", "r.json"],
+    );
+    let client = http_client();
+    let url = |op: &str| format!("{}/integration/v1/{op}/", proxy.url());
+    let (status, login) = post_json(
+        &client,
+        &url("createRefreshToken"),
+        &json!({"username": server.username, "password": server.password, "name": "dies"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    front.kill();
+    let (status, err) = if off_contract {
+        let r = client
+            .get(format!("{}/openapi/api_authentication/", proxy.url()))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (
+            status,
+            serde_json::from_slice(&r.bytes().await.unwrap()).unwrap(),
+        )
+    } else {
+        let body = json!({"refresh_token": login["refresh_token"], "user_id": login["user_id"]});
+        post_json(&client, &url("validateRefreshToken"), &body).await
+    };
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (502, Some("transport")),
+        "{err}"
+    );
+    let (code, out) = tokio::task::spawn_blocking(move || proxy.finish())
+        .await
+        .unwrap();
+    assert_eq!(code, 3, "the target stopped answering: {out}");
+    let r = report(dir.path());
+    assert_eq!(r["traffic"]["unanswered"], 1, "{r:#}");
+    let labels: Vec<_> = findings(&r)
+        .into_iter()
+        .map(|(l, c, s)| (l.split(':').next().unwrap().to_owned(), c, s))
+        .collect();
+    let (judged, want) = if off_contract {
+        // Unjudged, so no finding: but the exit code still says the target went away.
+        (1, vec![])
+    } else {
+        (
+            2,
+            vec![(
+                "exchange 2".to_owned(),
+                "transport".to_owned(),
+                "MUST".to_owned(),
+            )],
+        )
+    };
+    assert_eq!(r["traffic"]["judged"], judged, "{r:#}");
+    assert_eq!(labels, want, "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_that_dies_mid_session_is_a_transport_finding_and_exit_3() {
+    target_dies_mid_session(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_that_dies_under_an_unjudged_path_still_exits_3() {
+    target_dies_mid_session(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn paths_outside_the_contract_pass_through_unjudged() {
+    let server = reference_server::embedded::start().await.unwrap();
+    let front = Recorder::start(server.addr(), None).await;
+    let direct = server.base_url.trim_start_matches("http://").to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = Proxy::start(
+        dir.path(),
+        &format!("http://127.0.0.1:{}", front.port),
+        &["--requests", "3", "--json", "r.json", "--har", "r.har"],
+    );
+    // Off the contract: the served contract, a path one letter from an operation's with a
+    // body that is no JSON, and a method and path nobody documents.
+    let requests = [
+        "GET /openapi/api_authentication/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            .to_owned(),
+        "POST /integration/v1/validateRefreshTokens/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{\"a\":"
+            .to_owned(),
+        "PUT /elsewhere?x=1 HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"
+            .to_owned(),
+    ];
+    let addr = proxy.addr.clone();
+    let pairs = tokio::task::spawn_blocking(move || {
+        requests
+            .iter()
+            .map(|r| (undated(&raw(&direct, r)), undated(&raw(&addr, r))))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    for (theirs, ours) in &pairs {
+        assert_eq!(ours, theirs, "the answer changed on its way through");
+    }
+    assert!(pairs[0].0.starts_with("HTTP/1.1 200 "), "{}", pairs[0].0);
+    let (code, out) = tokio::task::spawn_blocking(move || proxy.finish())
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{out}");
+    let lines: Vec<String> = front.requests().into_iter().map(|r| r.line).collect();
+    assert_eq!(
+        lines,
+        [
+            "GET /openapi/api_authentication/ HTTP/1.1",
+            "POST /integration/v1/validateRefreshTokens/ HTTP/1.1",
+            "PUT /elsewhere?x=1 HTTP/1.1"
+        ]
+    );
+    let r = report(dir.path());
+    assert_eq!(r["traffic"]["exchanges"], 3, "{r:#}");
+    assert_eq!(r["traffic"]["passed_through"], 3, "{r:#}");
+    assert_eq!(r["traffic"]["judged"], 0, "{r:#}");
+    assert_eq!(r["cases"], json!([]), "{r:#}");
+    let har: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.har")).unwrap()).unwrap();
+    assert_eq!(har["log"]["entries"], json!([]), "only judged exchanges");
+}
