@@ -127,8 +127,25 @@ async fn post_json(client: &reqwest::Client, url: &str, body: &Value) -> (u16, V
         .send()
         .await
         .unwrap();
+    answer(r).await
+}
+
+/// An answer's status and JSON body (null when it has none), gzip undone as clients undo it
+/// (reqwest is built here without its gzip feature).
+async fn answer(r: reqwest::Response) -> (u16, Value) {
     let status = r.status().as_u16();
-    let bytes = r.bytes().await.unwrap();
+    let gzip = r
+        .headers()
+        .get("content-encoding")
+        .is_some_and(|c| c.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    let mut bytes = r.bytes().await.unwrap().to_vec();
+    if gzip {
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_end(&mut plain)
+            .unwrap();
+        bytes = plain;
+    }
     (status, serde_json::from_slice(&bytes).unwrap_or_default())
 }
 
@@ -214,16 +231,21 @@ async fn the_vendors_sdk_through_the_proxy_shows_no_server_finding() {
     assert!(errors.is_empty(), "{errors:#?}");
 }
 
+/// How many calls `lifecycle` makes: the proxy is told to stop after as many.
+const LIFECYCLE_CALLS: usize = 14;
+
 /// A client's token lifecycle, including the calls a careless client makes after a token is
-/// dead (the old value after regeneration) and one with another user's id. Returns how many
-/// exchanges it made.
-async fn lifecycle(base: &str) -> u64 {
+/// dead (the old value after regeneration) and one with another user's id. Returns the status
+/// of every call it made, in order.
+async fn lifecycle(base: &str) -> Vec<u16> {
     let client = http_client();
     let c = &client;
+    let statuses = Mutex::new(Vec::new());
+    let statuses = &statuses;
     let post = |op: &'static str, body: Value| async move {
-        post_json(c, &format!("{base}/integration/v1/{op}/"), &body)
-            .await
-            .1
+        let (status, answer) = post_json(c, &format!("{base}/integration/v1/{op}/"), &body).await;
+        statuses.lock().unwrap().push(status);
+        answer
     };
     let login = post(
         "createRefreshToken",
@@ -250,22 +272,60 @@ async fn lifecycle(base: &str) -> u64 {
     let other =
         json!({"refresh_token": regen["refresh_token"], "user_id": user.as_i64().unwrap_or(1) + 1});
     post("validateRefreshToken", other).await;
-    14
+    statuses.lock().unwrap().clone()
 }
 
-/// Runs the lifecycle through a proxy to a mutant; the proxy's exit code and findings.
-async fn through(mode: Mode, args: &[&str]) -> (i32, Vec<(String, String, String)>, String) {
+/// What a conformant target answers to `lifecycle`, call by call: `2` for a 2xx, `4` for a 4xx.
+/// The first eight calls succeed; the rest use a dead token (the revoked access token, the
+/// regenerated refresh token, an access token regeneration revoked) or another user's id.
+/// A variant that answers a dead token's validation with 200 and its status says so there.
+fn conformant_answers(mode: Mode) -> [u16; LIFECYCLE_CALLS] {
+    if mode == Mode::Variant(Variant::DeadAnswered200) {
+        [2, 2, 2, 2, 2, 2, 2, 2, 2, 4, 4, 4, 2, 4]
+    } else {
+        [2, 2, 2, 2, 2, 4, 2, 2, 4, 4, 4, 4, 4, 4]
+    }
+}
+
+/// What the lifecycle through a proxy to a mutant showed: the proxy's exit code, its findings,
+/// the statuses the client got, and what the proxy printed.
+struct Through {
+    code: i32,
+    found: Vec<(String, String, String)>,
+    statuses: Vec<u16>,
+    out: String,
+}
+
+/// Runs the lifecycle through a proxy (with `args`) to a mutant.
+async fn through(mode: Mode, args: &[&str]) -> Through {
     let base = mutant::start(mode).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut all = vec!["--requests", "14", "--json", "r.json"];
+    let calls = LIFECYCLE_CALLS.to_string();
+    let mut all = vec!["--requests", calls.as_str(), "--json", "r.json"];
     all.extend_from_slice(args);
     let proxy = Proxy::start(dir.path(), &base, &all);
-    let n = lifecycle(&proxy.url()).await;
-    assert_eq!(n, 14);
+    let statuses = lifecycle(&proxy.url()).await;
+    assert_eq!(statuses.len(), LIFECYCLE_CALLS, "{statuses:?}");
     let (code, out) = tokio::task::spawn_blocking(move || proxy.finish())
         .await
         .unwrap();
-    (code, findings(&report(dir.path())), out)
+    let r = report(dir.path());
+    // Every call the client made was judged, and each with the status the client got.
+    assert_eq!(r["traffic"]["judged"], LIFECYCLE_CALLS, "{mode:?}: {out}");
+    let seen: Vec<u64> = r["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["steps"][0]["response"]["status"].as_u64().unwrap())
+        .collect();
+    let sent: Vec<u64> = statuses.iter().map(|s| u64::from(*s)).collect();
+    assert_eq!(seen, sent, "{mode:?}: the report's statuses");
+    Through {
+        code,
+        found: findings(&r),
+        statuses,
+        out,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -285,7 +345,9 @@ async fn stateful_faults_are_server_findings_with_the_right_check() {
     ];
     let mut missed = Vec::new();
     for (fault, check, severity) in table {
-        let (code, found, out) = through(Mode::Fault(fault), &[]).await;
+        let Through {
+            code, found, out, ..
+        } = through(Mode::Fault(fault), &[]).await;
         let hit = found.iter().any(|(_, c, s)| c == check && s == severity);
         let want_code = if severity == "MUST" { 1 } else { 0 };
         if !hit || code != want_code {
@@ -297,23 +359,44 @@ async fn stateful_faults_are_server_findings_with_the_right_check() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn conformant_implementations_give_no_server_failure() {
-    let modes = [
-        Mode::Correct,
-        Mode::Variant(Variant::Regen201),
-        Mode::Variant(Variant::DeadAnswered200),
-        Mode::Variant(Variant::Lenient),
-        Mode::Variant(Variant::Mistyped401),
-        Mode::Variant(Variant::NonUtcOffset),
-        Mode::Variant(Variant::KeysReversed),
+    // Every conformant variant of the self-test's catalogue, each told what a vendor's profile
+    // would tell the proxy: the configured lifespans where they are not the defaults.
+    let modes: [(Mode, &[&str]); 12] = [
+        (Mode::Correct, &[]),
+        (Mode::Variant(Variant::Regen201), &[]),
+        (Mode::Variant(Variant::DeadAnswered200), &[]),
+        (Mode::Variant(Variant::TextJson), &[]),
+        (Mode::Variant(Variant::ExtraFields), &[]),
+        (Mode::Variant(Variant::NonUtcOffset), &[]),
+        (Mode::Variant(Variant::KeysReversed), &[]),
+        (Mode::Variant(Variant::NoLastUsedAt), &[]),
+        (Mode::Variant(Variant::Lenient), &[]),
+        (Mode::Variant(Variant::Mistyped401), &[]),
+        (
+            Mode::Variant(Variant::OtherLifespans),
+            &[
+                "--refresh-lifespan-days",
+                "90",
+                "--access-lifespan-hours",
+                "12",
+            ],
+        ),
+        // Every answer gzip-coded: the proxy judges them decoded.
+        (Mode::Variant(Variant::OtherStacks), &[]),
     ];
-    for mode in modes {
-        let (code, found, out) = through(mode, &[]).await;
-        let failures: Vec<_> = found.iter().filter(|(_, _, s)| s == "MUST").collect();
-        assert!(
-            failures.is_empty() && code == 0,
-            "{mode:?}: exit {code}, {failures:?}\n{out}"
-        );
+    let mut wrong = Vec::new();
+    for (mode, args) in modes {
+        let t = through(mode, args).await;
+        let failures: Vec<_> = t.found.iter().filter(|(_, _, s)| s == "MUST").collect();
+        let classes: Vec<u16> = t.statuses.iter().map(|s| s / 100).collect();
+        if !failures.is_empty() || t.code != 0 || classes != conformant_answers(mode) {
+            wrong.push(format!(
+                "{mode:?}: exit {}, statuses {:?}, {failures:?}\n{}",
+                t.code, t.statuses, t.out
+            ));
+        }
     }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -504,6 +587,8 @@ fn run_writes_every_exchange_as_har() {
             "--no-generated",
             "--har",
             "run.har",
+            "--json",
+            "run.json",
         ])
         .output()
         .unwrap();
@@ -511,7 +596,14 @@ fn run_writes_every_exchange_as_har() {
     let text = std::fs::read_to_string(dir.path().join("run.har")).unwrap();
     let har: Value = serde_json::from_str(&text).unwrap();
     let entries = har["log"]["entries"].as_array().unwrap();
-    assert!(entries.len() >= 5, "{}", entries.len());
+    // Every request the run sent, its own (pool, probes, clean-up) and the case's.
+    let run: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("run.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        u64::try_from(entries.len()).unwrap(),
+        run["requests_sent"].as_u64().unwrap()
+    );
     assert!(
         entries.iter().any(|e| e["request"]["url"]
             .as_str()
@@ -828,10 +920,7 @@ async fn post_raw(
     for (k, v) in headers {
         r = r.header(*k, *v);
     }
-    let r = r.body(body).send().await.unwrap();
-    let status = r.status().as_u16();
-    let bytes = r.bytes().await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or_default())
+    answer(r.body(body).send().await.unwrap()).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
