@@ -2,6 +2,10 @@
 //! contract. A run never applies them (it breaks the contract on purpose to see the refusals);
 //! the proxy applies them to the traffic of real clients, and a finding is the **client's**.
 
+use std::cell::RefCell;
+use std::collections::HashSet;
+
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::{CheckInfo, Finding, Findings};
@@ -111,7 +115,13 @@ pub fn media_type(r: &RequestExchange<'_>, out: &mut Findings) {
 fn fields(content_type: &str, body: &[u8]) -> Result<Map<String, Value>, String> {
     match crate::encoding::essence(content_type).as_str() {
         "application/json" => match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Object(m)) => Ok(m),
+            // serde_json keeps the last of a repeated key without a word; servers differ on
+            // which one they take (the self-test's Django-built variant takes the last), so a
+            // client that sends one does not know what the target read.
+            Ok(Value::Object(m)) => match repeated_key(body) {
+                Some(k) => Err(format!("the field `{k}` is given twice")),
+                None => Ok(m),
+            },
             Ok(other) => Err(format!(
                 "the JSON body is {}, not an object",
                 match other {
@@ -153,6 +163,79 @@ fn fields(content_type: &str, body: &[u8]) -> Result<Map<String, Value>, String>
     }
 }
 
+/// The first key that a JSON text gives twice in one object, at any depth (after unescaping:
+/// `"a"` and `"\u0061"` are one key). `None` for JSON without one, and for text that is not
+/// JSON, which the caller reports by itself.
+fn repeated_key(body: &[u8]) -> Option<String> {
+    let found = RefCell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    // The error only stops the walk at the repeated key; what it was is in `found`.
+    let _ = Unique(&found).deserialize(&mut de);
+    found.into_inner()
+}
+
+/// Walks a JSON value, noting in its cell the first key an object repeats.
+#[derive(Clone, Copy)]
+struct Unique<'a>(&'a RefCell<Option<String>>);
+
+impl<'de> DeserializeSeed<'de> for Unique<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Unique<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(self)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut keys = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if keys.contains(&key) {
+                *self.0.borrow_mut() = Some(key);
+                return Err(serde::de::Error::custom("a repeated key"));
+            }
+            map.next_value_seed(self)?;
+            keys.insert(key);
+        }
+        Ok(())
+    }
+}
+
 /// `request.body`.
 pub fn body(r: &RequestExchange<'_>, out: &mut Findings) {
     let coded = r
@@ -179,5 +262,83 @@ pub fn body(r: &RequestExchange<'_>, out: &mut Findings) {
                 violations.join("; ")
             ),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::spec::{BUNDLED_SPEC, BUNDLED_SPEC_NAME};
+
+    /// The `request.body` findings of a POST to validateRefreshToken.
+    fn body_findings(content_type: &str, encoding: Option<&str>, body: &[u8]) -> Vec<String> {
+        let spec = Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).expect("spec");
+        let operation = &spec.operations["validateRefreshToken"];
+        let r = RequestExchange {
+            spec: &spec,
+            operation,
+            method: "POST",
+            content_type: Some(content_type),
+            content_encoding: encoding,
+            body,
+        };
+        let mut out = Findings::default();
+        super::body(&r, &mut out);
+        out.into_vec()
+            .into_iter()
+            .inspect(|f| assert_eq!(f.check, BODY.id))
+            .map(|f| f.message)
+            .collect()
+    }
+
+    const JSON: &str = "application/json";
+
+    #[test]
+    fn a_repeated_json_key_is_a_field_given_twice() {
+        let twice = br#"{"refresh_token": "a", "user_id": 1, "refresh_token": "b"}"#;
+        assert_eq!(
+            body_findings(JSON, None, twice),
+            ["the field `refresh_token` is given twice"]
+        );
+        // The same key, spelled with an escape the second time.
+        let escaped = br#"{"user_id": 1, "refresh_token": "a", "refresh_tok\u0065n": "b"}"#;
+        assert_eq!(
+            body_findings(JSON, None, escaped),
+            ["the field `refresh_token` is given twice"]
+        );
+        // Deeper down too: an object inside a field repeats a key of its own.
+        let nested = br#"{"refresh_token": "a", "user_id": 1, "x": [{"k": 1, "k": 2}]}"#;
+        assert_eq!(
+            body_findings(JSON, None, nested),
+            ["the field `k` is given twice"]
+        );
+    }
+
+    #[test]
+    fn the_same_key_in_sibling_objects_and_a_clean_body_pass() {
+        let clean = br#"{"refresh_token": "a", "user_id": 1}"#;
+        assert_eq!(body_findings(JSON, None, clean), Vec::<String>::new());
+        // Each object has its own keys: `k` once in each is no repetition. The extra field is
+        // allowed by the request schema (it does not forbid additional properties).
+        let siblings = br#"{"refresh_token": "a", "user_id": 1, "x": [{"k": 1}, {"k": 2}]}"#;
+        assert_eq!(body_findings(JSON, None, siblings), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_repeated_form_field_is_given_twice_and_a_coded_body_is_not_read() {
+        let form = "application/x-www-form-urlencoded";
+        assert_eq!(
+            body_findings(form, None, b"refresh_token=a&user_id=1&user_id=2"),
+            ["the field `user_id` is given twice"]
+        );
+        // gzip's magic bytes: not JSON, but a coded body is not read at all.
+        let coded = b"\x1f\x8b\x08\x00garbage";
+        assert_eq!(
+            body_findings(JSON, Some("gzip"), coded),
+            Vec::<String>::new()
+        );
+        assert_eq!(body_findings(JSON, Some("identity"), coded).len(), 1);
     }
 }

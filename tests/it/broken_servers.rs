@@ -647,3 +647,43 @@ async fn answers_that_change_a_tokens_owner_name_or_times_are_caught() {
     caught(&r, "token.owner", "another user than the one it replaces");
     caught(&r, "token.owner", "another user than the request named");
 }
+
+#[tokio::test]
+async fn an_answer_that_hands_a_token_to_the_user_the_request_names_is_caught() {
+    // Issued to user 7; asked about it as user 8, the server says it is user 8's. The answer
+    // agrees with the request, and nothing was regenerated: only the first answer about the
+    // token, in the ledger, shows that its owner changed.
+    let mut handed_over = good_refresh(TOKEN);
+    handed_over["user_id"] = json!(8);
+    let mocks = vec![
+        Mock::given(method("POST"))
+            .and(path(CREATE))
+            .respond_with(json_response(201, &good_refresh(TOKEN))),
+        Mock::given(method("POST"))
+            .and(path(VALIDATE))
+            .respond_with(json_response(200, &handed_over)),
+    ];
+    let case = format!(
+        "{CREATE_CASE}    capture: {{t: body.refresh_token}}
+  - call: validateRefreshToken
+    body: {{refresh_token: '{{{{ t }}}}', user_id: 8}}
+    expect: {{status: [200, 401]}}
+"
+    );
+    let r = run_against(mocks, &case, "").await;
+    let f = caught(
+        &r,
+        "token.owner",
+        "was issued to another user than this answer names",
+    );
+    assert_eq!(
+        (f.expected.as_deref(), f.actual.as_deref()),
+        (Some("7"), Some("8"))
+    );
+    let owner: Vec<String> = findings(&r)
+        .into_iter()
+        .filter(|f| f.check == "token.owner")
+        .map(|f| f.message)
+        .collect();
+    assert_eq!(owner.len(), 1, "only that comparison: {owner:#?}");
+}

@@ -284,3 +284,62 @@ fn unsigned_bundles_fail_verification_and_unwritable_ones_fail_the_run_early() {
     assert!(!text(&o).contains("PASS"), "no case ran: {}", text(&o));
     assert!(!tmp.path().join("b2").exists());
 }
+
+#[test]
+fn a_failing_run_is_bundled_as_failing_with_a_red_badge_and_still_verifies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let o = run_in(dir, &["keygen", "--out", "keys"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // The reference server answers a good login 201; this case wants 400, so it fails.
+    let cases = dir.join("cases/more");
+    std::fs::create_dir_all(&cases).unwrap();
+    std::fs::write(
+        cases.join("create.yaml"),
+        "id: more.create\ntitle: create\nrequirement: r\nsource: vendor-page\nsteps:\n  - call: createRefreshToken\n    \
+         body: {username: '{{ profile.username }}', password: '{{ profile.password }}', name: n}\n    \
+         expect: {status: 400}\n",
+    )
+    .unwrap();
+    let o = run_in(
+        dir,
+        &[
+            "run",
+            "--cases",
+            "cases",
+            "--no-generated",
+            "--bundle",
+            "bundle",
+            "--sign-key",
+            "keys/conformance.key",
+            "--badge",
+            "badge.svg",
+        ],
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let bundle = dir.join("bundle");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["verdict"]["conforms"], false, "{manifest:#}");
+    assert_eq!(manifest["verdict"]["exit_code"], 1, "{manifest:#}");
+    let errors = common::schema_errors("bundle-manifest.schema.json", &manifest);
+    assert!(errors.is_empty(), "{errors:#?}");
+    // Red, with the count, beside the bundle and in it alike.
+    let badge = std::fs::read_to_string(dir.join("badge.svg")).unwrap();
+    assert!(badge.contains("fill=\"#e05d44\""), "{badge}");
+    assert!(badge.contains("0/1 MUST · 1 case failed"), "{badge}");
+    assert!(
+        !badge.contains("#4c1"),
+        "no green in a failing badge: {badge}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(bundle.join("badge.svg")).unwrap(),
+        badge
+    );
+    // An honest record of a failure is still authentic: verify checks the signature, not
+    // the verdict, and says what the verdict was.
+    let (code, out) = verify(dir, &bundle, &dir.join("keys/conformance.pub"));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("verdict:  does not conform"), "{out}");
+}

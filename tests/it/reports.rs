@@ -210,6 +210,21 @@ fn run_bin(args: &[&str]) -> (i32, String) {
     (o.status.code().unwrap_or(-1), common::text(&o))
 }
 
+/// The JSON report and the badge of the failing run below say so too: exit code 1, no
+/// "conforms", a red badge whose MUST total counts the skipped case with the two that ran.
+fn failing_json_and_badge(dir: &Path) {
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["exit_code"], 1, "{json:#}");
+    assert_eq!(json["verdict"]["conforms"], false, "{json:#}");
+    assert_eq!(json["verdict"]["text"], "does not conform: 1 case failed");
+    let badge = std::fs::read_to_string(dir.join("badge.svg")).unwrap();
+    assert!(
+        badge.contains("fill=\"#e05d44\"") && badge.contains("1/3 MUST · 1 case failed"),
+        "{badge}"
+    );
+}
+
 #[test]
 fn reports_from_the_binary_show_failures_skips_and_coverage() {
     let dir = tempfile::tempdir().unwrap();
@@ -242,8 +257,13 @@ fn reports_from_the_binary_show_failures_skips_and_coverage() {
         md.to_str().unwrap(),
         "--junit",
         xml.to_str().unwrap(),
+        "--json",
+        dir.path().join("report.json").to_str().unwrap(),
+        "--badge",
+        dir.path().join("badge.svg").to_str().unwrap(),
     ]);
     assert_eq!(code, 1, "{out}");
+    failing_json_and_badge(dir.path());
     let text = std::fs::read_to_string(&md).unwrap();
     for entry in [
         "| Cases | 1 passed, 1 failed, 0 warned, 1 skipped |",

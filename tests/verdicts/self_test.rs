@@ -26,7 +26,7 @@ use libtest_mimic::{Failed, Trial};
 use token_conformance::case::{Case, Severity};
 use token_conformance::duration::Span;
 use token_conformance::error::Exit;
-use token_conformance::run::{self, Options, RunReport, Verdict};
+use token_conformance::run::{self, Conformance, Options, RunReport, Verdict};
 use token_conformance::spec::Spec;
 use token_conformance::target::{Need, Secret, Settings, Target};
 
@@ -121,6 +121,61 @@ fn expected_skips(entry: &Entry, cases: &[Case]) -> usize {
         .count()
 }
 
+/// That a conformant variant's run covered the whole selection: "no MUST failure" holds as
+/// well for a run that ran nothing. Every case of the suite has its result, each one that ran
+/// recorded its steps, only cases needing a capability the mode lacks were skipped, and the
+/// verdict is "conforms"; for a plain deployment, whose verdict cannot be, it names exactly
+/// the MUST cases it could not run.
+fn every_case_ran(entry: &Entry, cases: &[Case], report: &RunReport) -> Result<(), String> {
+    let mut selected: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+    let mut reported: Vec<&str> = report.cases.iter().map(|c| c.id.as_str()).collect();
+    selected.sort_unstable();
+    reported.sort_unstable();
+    if reported != selected {
+        return Err(format!(
+            "{} case results for a selection of {}",
+            reported.len(),
+            selected.len()
+        ));
+    }
+    let needs_capability = |id: &str| {
+        cases
+            .iter()
+            .any(|c| c.id == id && c.needs.iter().any(|n| matches!(n, Need::Capability(_))))
+    };
+    let mut unexplained = Vec::new();
+    let mut skipped_must = Vec::new();
+    for c in &report.cases {
+        match c.verdict {
+            Verdict::Skipped
+                if entry.plain && needs_capability(&c.id) && c.severity == Severity::Must =>
+            {
+                skipped_must.push(c.id.as_str());
+            }
+            Verdict::Skipped if entry.plain && needs_capability(&c.id) => {}
+            Verdict::Skipped => unexplained.push(format!("{} skipped", c.id)),
+            _ if c.steps.is_empty() => unexplained.push(format!("{} ran no step", c.id)),
+            _ => {}
+        }
+    }
+    if !unexplained.is_empty() {
+        return Err(unexplained.join(", "));
+    }
+    let mut not_run: Vec<&str> = report.not_run.iter().map(|n| n.id.as_str()).collect();
+    not_run.sort_unstable();
+    skipped_must.sort_unstable();
+    if not_run != skipped_must {
+        return Err(format!(
+            "not run: {not_run:?}; the MUST cases skipped for a capability: {skipped_must:?}"
+        ));
+    }
+    let conforms = matches!(report.conformance(), Conformance::Conforms { .. });
+    if conforms == entry.plain {
+        return Err(format!("the verdict: {}", report.verdict_text()));
+    }
+    Ok(())
+}
+
 /// Whether the entry's expected verdict holds; the reason when it does not.
 fn judge(entry: &Entry, cases: &[Case], report: &RunReport) -> Result<(), String> {
     let failing = pairs(report, Severity::Must);
@@ -193,6 +248,7 @@ fn judge(entry: &Entry, cases: &[Case], report: &RunReport) -> Result<(), String
             if report.exit(false) != Exit::Success {
                 return Err(format!("the run exits {:?}, not 0", report.exit(false)));
             }
+            every_case_ran(entry, cases, report)?;
         }
     }
     Ok(())

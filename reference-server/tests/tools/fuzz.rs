@@ -13,18 +13,14 @@ use std::process::Command;
 /// Examples per operation and phase: enough for the stateful phase to follow most links.
 const EXAMPLES: &str = "50";
 
-/// The seed of the run: fixed, so that what the stateful phase reaches is a known number, not a
-/// range wide enough to hold a regression (`bench/fuzz.sh` explores anew on every run).
+/// The seed of the run: fixed, so that a failure it finds can be replayed (`bench/fuzz.sh`
+/// explores anew on every run).
 const SEED: &str = "1";
 
-/// How many of the 9 followable links that seed's stateful phase follows with this contract:
-/// 8 or all 9 on an idle machine, 7 on a loaded one (the stateful phase's exploration is
-/// bounded in time as well as in examples). 13 links in all; the 4 from regeneration's 201 cannot be
-/// followed, since this server answers regeneration with 200 (the contract allows either). A
-/// link that breaks (a body without the field a link reads) drops it below: a change to the
-/// contract's links, or to what the server answers, moves it: run `FUZZ_SEED=1 bench/fuzz.sh
-/// 50` and update it.
-const LINKS_FOLLOWED: std::ops::RangeInclusive<u32> = 7..=9;
+/// The links the contract declares, as Schemathesis counts them: four from login's 201, four
+/// each from regeneration's 200 and 201, one from minting's 201. A link the contract loses, or
+/// one Schemathesis cannot read, changes it, whatever the machine.
+const LINKS_DECLARED: u32 = 13;
 
 /// `bench/fuzz.sh`'s exit status when Schemathesis is not installed.
 const NOT_INSTALLED: i32 = 77;
@@ -72,14 +68,27 @@ fn fuzz() {
         stdout.contains("✅ Stateful"),
         "the stateful phase did not run:\n{report}"
     );
-    // A chain that breaks (no real token after the login) follows none.
-    let covered: Option<u32> = stdout
+    // How many links the stateful phase follows is not asserted as a number: with this seed it
+    // followed 8 or 9 of the 9 this server's answers make followable on an idle machine and 7 on
+    // a loaded one, and nothing bounds it from below on a slower one (the phase's exploration
+    // is bounded in time as well as in examples). What does not depend on speed: every link the
+    // contract declares was read, and at least one was followed. The first step of every
+    // scenario is a login, the only operation no link leads to; a login whose answer does not
+    // carry the token and user id the links read (a chain that breaks) follows none, however
+    // long the phase runs. A single link that breaks is not caught here; `bench/fuzz.sh` prints
+    // the count for a person to compare.
+    let links = stdout
         .split("API Links:")
         .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok());
+        .and_then(|rest| rest.lines().next())
+        .unwrap_or_default();
+    let numbers: Vec<u32> = links
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
     assert!(
-        covered.is_some_and(|n| LINKS_FOLLOWED.contains(&n)),
-        "the stateful phase with seed {SEED} followed {covered:?} of the 9 links it can, not {LINKS_FOLLOWED:?}:\n{report}"
+        matches!(numbers[..], [covered, selected, total]
+            if covered >= 1 && selected == LINKS_DECLARED && total == LINKS_DECLARED),
+        "with seed {SEED}, the stateful phase must read all {LINKS_DECLARED} links and follow at least one: {links:?}\n{report}"
     );
 }
