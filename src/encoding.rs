@@ -114,14 +114,23 @@ pub(crate) fn decode(content_type: &str, body: &[u8]) -> Map<String, Value> {
 
 /// The named text parts of a multipart body, as far as it follows its boundary.
 fn multipart_fields(content_type: &str, body: &[u8]) -> Map<String, Value> {
+    multipart_parts(content_type, body)
+        .into_iter()
+        .map(|(name, value)| (name, Value::String(value)))
+        .collect()
+}
+
+/// Every named part of a multipart body, in order, a name given twice included (the request
+/// checks refuse that; [`decode`] keeps the last).
+pub(crate) fn multipart_parts(content_type: &str, body: &[u8]) -> Vec<(String, String)> {
     let boundary = content_type.split(';').skip(1).find_map(|p| {
         let (k, v) = p.split_once('=')?;
         (k.trim().eq_ignore_ascii_case("boundary")).then(|| v.trim().trim_matches('"').to_owned())
     });
     let (Some(boundary), Ok(text)) = (boundary, std::str::from_utf8(body)) else {
-        return Map::new();
+        return Vec::new();
     };
-    let mut out = Map::new();
+    let mut out = Vec::new();
     for part in text.split(&format!("--{boundary}")).skip(1) {
         let Some((head, value)) = part.split_once("\r\n\r\n") else {
             continue;
@@ -132,7 +141,7 @@ fn multipart_fields(content_type: &str, body: &[u8]) -> Map<String, Value> {
         });
         if let Some(name) = name {
             let value = value.strip_suffix("\r\n").unwrap_or(value);
-            out.insert(name, Value::String(value.to_owned()));
+            out.push((name, value.to_owned()));
         }
     }
     out

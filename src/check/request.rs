@@ -150,14 +150,20 @@ fn fields(content_type: &str, body: &[u8]) -> Result<Map<String, Value>, String>
         }
         "multipart/form-data" => {
             let boundary_given = content_type.to_ascii_lowercase().contains("boundary=");
-            let m = crate::encoding::decode(content_type, body);
+            let parts = crate::encoding::multipart_parts(content_type, body);
             if !boundary_given {
-                Err("the multipart body has no boundary parameter".to_owned())
-            } else if m.is_empty() && !body.is_empty() {
-                Err("the multipart body has no part its boundary delimits".to_owned())
-            } else {
-                Ok(m)
+                return Err("the multipart body has no boundary parameter".to_owned());
             }
+            if parts.is_empty() && !body.is_empty() {
+                return Err("the multipart body has no part its boundary delimits".to_owned());
+            }
+            let mut out = Map::new();
+            for (k, v) in parts {
+                if out.insert(k.clone(), Value::String(v)).is_some() {
+                    return Err(format!("the field `{k}` is given twice"));
+                }
+            }
+            Ok(out)
         }
         _ => Err("no field can be read from this media type".to_owned()),
     }
@@ -324,6 +330,29 @@ mod tests {
         // allowed by the request schema (it does not forbid additional properties).
         let siblings = br#"{"refresh_token": "a", "user_id": 1, "x": [{"k": 1}, {"k": 2}]}"#;
         assert_eq!(body_findings(JSON, None, siblings), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_repeated_multipart_part_is_a_field_given_twice() {
+        let ct = "multipart/form-data; boundary=b";
+        let part = |name: &str, v: &str| {
+            format!("--b\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{v}\r\n")
+        };
+        let token = part("refresh_token", "t");
+        let twice = format!(
+            "{token}{}{}--b--\r\n",
+            part("user_id", "1"),
+            part("user_id", "2")
+        );
+        assert_eq!(
+            body_findings(ct, None, twice.as_bytes()),
+            ["the field `user_id` is given twice"]
+        );
+        let once = format!("{token}{}--b--\r\n", part("user_id", "1"));
+        assert_eq!(
+            body_findings(ct, None, once.as_bytes()),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
