@@ -10,7 +10,7 @@ use crate::bundle::{self, CaseSource, Contract, keys};
 use crate::error::{Error, ErrorKind, Exit, Place};
 use crate::report::coverage::Coverage;
 use crate::report::{Redactor, badge, github};
-use crate::run::RunReport;
+use crate::run::Report;
 use crate::spec::BUNDLED_SPEC;
 
 /// When to print GitHub Actions workflow commands.
@@ -55,7 +55,7 @@ pub struct Sources<'a> {
 /// A finished run, to publish.
 pub struct Finished<'a> {
     /// The report.
-    pub report: &'a RunReport,
+    pub report: &'a Report,
     /// Its coverage.
     pub coverage: &'a Coverage,
     /// Its exit code.

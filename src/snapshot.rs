@@ -322,13 +322,17 @@ impl SnapshotStore {
 }
 
 /// Compares (or writes) every run case's snapshot; drift becomes a `snapshot.drift` finding.
+/// Traffic has no snapshots: what a client sends is not the suite's to fix.
 pub fn apply_snapshots(
-    report: &mut crate::run::RunReport,
+    report: &mut crate::run::Report,
     store: &SnapshotStore,
     update: bool,
     redactor: &Redactor,
 ) -> Result<(), Error> {
-    for case in report
+    let crate::run::Body::Suite(suite) = &mut report.body else {
+        return Ok(());
+    };
+    for case in suite
         .cases
         .iter_mut()
         .filter(|c| c.verdict != crate::run::Verdict::Skipped)

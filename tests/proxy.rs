@@ -95,14 +95,18 @@ fn report(dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("r.json")).unwrap()).unwrap()
 }
 
-/// Every finding in a proxy's report: (exchange label, check, severity).
+/// Every finding in a proxy's report: (exchange, check, severity), the server's first.
 fn findings(report: &Value) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
-    for case in report["cases"].as_array().unwrap() {
-        for step in case["steps"].as_array().unwrap() {
-            for f in step["findings"].as_array().unwrap() {
+    for x in report["traffic"]["kept_exchanges"].as_array().unwrap() {
+        let label = format!(
+            "exchange {}: {} {} → {}",
+            x["number"], x["request"]["method"], x["path"], x["response"]["status"]
+        );
+        for party in ["server", "client"] {
+            for f in x[party].as_array().unwrap() {
                 out.push((
-                    step["label"].as_str().unwrap().to_owned(),
+                    label.clone(),
                     f["check"].as_str().unwrap().to_owned(),
                     f["severity"].as_str().unwrap().to_owned(),
                 ));
@@ -183,11 +187,11 @@ async fn the_vendors_sdk_through_the_proxy_shows_no_server_finding() {
         "{out}"
     );
     assert_eq!(r["traffic"]["judged"], 6, "{r:#}");
-    let ops: Vec<&str> = r["cases"]
+    let ops: Vec<&str> = r["traffic"]["kept_exchanges"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| c["steps"][0]["operation"].as_str().unwrap())
+        .map(|x| x["operation"].as_str().unwrap())
         .collect();
     assert_eq!(
         ops,
@@ -265,7 +269,11 @@ async fn through(mode: Mode, args: &[&str]) -> (i32, Vec<(String, String, String
     let (code, out) = tokio::task::spawn_blocking(move || proxy.finish())
         .await
         .unwrap();
-    (code, findings(&report(dir.path())), out)
+    let r = report(dir.path());
+    // The proxy's JSON report has the shape the schema gives `run`'s, with a traffic body.
+    let errors = common::schema_errors("report.schema.json", &r);
+    assert!(errors.is_empty(), "{errors:#?}");
+    (code, findings(&r), out)
 }
 
 #[tokio::test(flavor = "multi_thread")]

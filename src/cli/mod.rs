@@ -252,10 +252,11 @@ async fn run_with(
     }
     print!("{}", console::details(&report, &redactor, style));
     let coverage = crate::report::coverage::coverage(&spec, &report);
+    print!("{}", console::coverage_line(&report, &coverage));
     let exit = judge_coverage(args, &coverage, report.exit(args.strict));
     write_reports(&args.reports, &report, &coverage, exit, &redactor)?;
-    if let Some(p) = &args.har {
-        crate::report::har::write(p, &report.exchanges, &redactor).map_err(|e| {
+    if let (Some(p), run::Body::Suite(suite)) = (&args.har, &report.body) {
+        crate::report::har::write(p, &suite.recorded, &redactor).map_err(|e| {
             Error::new(ErrorKind::Usage, format!("cannot write the HAR: {e}")).at(Place::file(p))
         })?;
     }
@@ -276,16 +277,12 @@ async fn run_with(
     Ok(exit)
 }
 
-/// Prints the coverage line, and fails an otherwise passing run under `--min-coverage`.
+/// Fails an otherwise passing run under `--min-coverage`.
 fn judge_coverage(
     args: &RunArgs,
     coverage: &crate::report::coverage::Coverage,
     exit: Exit,
 ) -> Exit {
-    println!(
-        "coverage: {} of {} documented responses exercised ({:.1}%), {} not provokable",
-        coverage.exercised, coverage.documented, coverage.percent, coverage.excluded
-    );
     match args.min_coverage {
         Some(min) if coverage.percent + 1e-9 < min && exit == Exit::Success => {
             println!(
@@ -324,7 +321,7 @@ pub struct ReportFlags {
 /// Writes the reports the flags ask for.
 pub fn write_reports(
     args: &ReportFlags,
-    report: &run::RunReport,
+    report: &run::Report,
     coverage: &crate::report::coverage::Coverage,
     exit: Exit,
     redactor: &Redactor,

@@ -10,8 +10,8 @@ use super::{Model, Options, Upstream};
 use crate::cli::{ReportFlags, load_spec, report_errors, write_reports};
 use crate::duration::Span;
 use crate::error::{BadValue, Error, ErrorKind, Exit, Place};
-use crate::report::{Style, coverage};
-use crate::run::{RunReport, Shaping};
+use crate::report::{Style, console, coverage};
+use crate::run::{Body, Meta, Report, Seen, Shaping, Started, TrafficLog};
 use crate::target::{Settings, Target};
 
 /// `proxy`'s flags.
@@ -121,9 +121,9 @@ async fn session(args: &ProxyArgs) -> Result<Exit, Error> {
         duration: args.duration.map(Span::to_std),
     };
     let style = Style::detect();
-    let started_at = time::OffsetDateTime::now_utc();
+    let started = Started::now();
     let base = target.base_url.clone();
-    let elapsed = super::serve(Arc::clone(&model), &target, options, style, |addr| {
+    super::serve(Arc::clone(&model), &target, options, style, |addr| {
         println!(
             "token-conformance {} proxy: http://{addr} → {base}{}",
             env!("CARGO_PKG_VERSION"),
@@ -134,79 +134,39 @@ async fn session(args: &ProxyArgs) -> Result<Exit, Error> {
     model
         .finish_har()
         .map_err(|e| Error::new(ErrorKind::Usage, format!("cannot finish the HAR: {e}")))?;
-    let report = report(&spec, &target, &model, started_at, elapsed);
+    let report = report(&spec, &target, &model, started);
     let coverage = coverage::coverage(&spec, &report);
     let exit = report.exit(args.strict);
-    let traffic = report.traffic.clone().unwrap_or_default();
-    println!(
-        "{}: {} exchanges ({} judged, {} passed through); tokens tracked {}, issued {}",
-        report.verdict_text(),
-        traffic.exchanges,
-        traffic.judged,
-        traffic.passed_through,
-        traffic.tokens_tracked,
-        traffic.tokens_issued
-    );
-    println!(
-        "coverage: {} of {} documented responses exercised ({:.1}%)",
-        coverage.exercised, coverage.documented, coverage.percent
+    print!(
+        "{}{}",
+        console::details(&report, model.redactor(), style),
+        console::coverage_line(&report, &coverage)
     );
     write_reports(&args.reports, &report, &coverage, exit, model.redactor())?;
     Ok(exit)
 }
 
-/// The report of a session: its kept exchanges as the "cases", and what the traffic held.
-fn report(
-    spec: &crate::spec::Spec,
-    target: &Target,
-    model: &Model,
-    started_at: time::OffsetDateTime,
-    elapsed: std::time::Duration,
-) -> RunReport {
-    let traffic = model.traffic();
-    let (cases, exercised, stopped_answering) = model.take();
-    let mut selection = vec![format!(
-        "traffic through the proxy: {} exchanges judged, {} kept whole in this report",
-        traffic.judged, traffic.kept
-    )];
-    if traffic.forgotten_early > 0 {
-        selection.push(format!(
-            "{} tokens were forgotten early to keep the model within --model-capacity",
-            traffic.forgotten_early
-        ));
-    }
-    RunReport {
-        target: target.base_url.clone(),
-        spec_title: spec.title.clone(),
-        spec_version: spec.version.clone(),
-        harness_version: env!("CARGO_PKG_VERSION").to_owned(),
-        started_at: started_at
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-        millis: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-        suite_cases: cases.len(),
-        cases,
+/// The report of a session: what the traffic held, and the exchanges kept whole.
+fn report(spec: &crate::spec::Spec, target: &Target, model: &Model, started: Started) -> Report {
+    let counts = model.traffic();
+    let (kept_exchanges, exercised, stopped_answering) = model.take();
+    let seen = Seen {
         exercised,
-        tokens_issued: traffic.tokens_issued,
-        requests_sent: usize::try_from(traffic.exchanges).unwrap_or(usize::MAX),
+        tokens_issued: counts.tokens_issued,
+        requests_sent: usize::try_from(counts.exchanges).unwrap_or(usize::MAX),
         stopped_answering,
-        run_id: "proxy".to_owned(),
-        leftovers: Default::default(),
-        not_run: Vec::new(),
-        shaping: Shaping {
-            selection,
-            refresh_lifespan: format!(
-                "{} ({})",
-                target.refresh_lifespan, target.refresh_lifespan_from
-            ),
-            access_lifespan: format!(
-                "{} ({})",
-                target.access_lifespan, target.access_lifespan_from
-            ),
-            tolerance: target.tolerance.to_string(),
-            capabilities: Vec::new(),
-        },
-        traffic: Some(traffic),
-        exchanges: Vec::new(),
+    };
+    Report {
+        meta: Meta::new(
+            spec,
+            target,
+            started,
+            Shaping::new(target, Vec::new()),
+            seen,
+        ),
+        body: Body::Traffic(TrafficLog {
+            counts,
+            kept_exchanges,
+        }),
     }
 }

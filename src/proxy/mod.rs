@@ -14,7 +14,7 @@ mod traffic;
 mod upstream;
 
 pub use command::{ProxyArgs, proxy};
-pub use traffic::{Judgement, Model, Party, Passed};
+pub use traffic::{Judgement, Model, Passed};
 pub use upstream::{Unreachable, Upstream};
 
 use std::net::SocketAddr;
@@ -31,7 +31,7 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::Notify;
 
 use crate::report::Style;
-use crate::spec::Severity;
+use crate::run::Party;
 use crate::target::Target;
 
 /// The largest request or response body the proxy holds to judge: far above anything the
@@ -317,33 +317,27 @@ async fn exchange(
 
 /// A console line per finding, as it happens.
 fn report(shared: &Shared, p: &Passed<'_>, j: &Judgement) {
-    let lines = j
+    let head = format!(
+        "exchange {} {} {} → {}",
+        j.number,
+        p.method,
+        p.path.split('?').next().unwrap_or_default(),
+        p.status
+    );
+    let findings = j
         .server
         .iter()
         .map(|f| (Party::Server, f))
         .chain(j.client.iter().map(|f| (Party::Client, f)));
-    for (party, f) in lines {
-        let mut line = format!(
-            "exchange {} {} {} → {}: {} {} {}: {}",
-            j.number,
-            p.method,
-            p.path.split('?').next().unwrap_or_default(),
-            p.status,
-            party.name(),
-            f.severity.name(),
-            f.check,
-            f.message
-        );
-        if let (Some(e), Some(a)) = (&f.expected, &f.actual) {
-            line.push_str(&format!(" (expected {e}, got {a})"));
-        }
-        let line = shared.model.redactor().text(&line);
-        match (shared.style.color, party, f.severity) {
-            (true, Party::Server, Severity::Must) => println!("\x1b[31m{line}\x1b[0m"),
-            (true, _, _) => println!("\x1b[33m{line}\x1b[0m"),
-            _ => println!("{line}"),
-        }
-    }
+    print!(
+        "{}",
+        crate::report::console::exchange_lines(
+            &head,
+            findings,
+            shared.model.redactor(),
+            shared.style
+        )
+    );
 }
 
 /// Sends the request on the client connection's own target connection, opening one when there

@@ -15,8 +15,7 @@ use crate::check::{
 };
 use crate::report::Redactor;
 use crate::report::har::{HarWriter, redact_body, redact_headers};
-use crate::run::HarRecord;
-use crate::run::{CaseResult, ResponseView, SentRequest, StepResult, Traffic, Verdict};
+use crate::run::{HarRecord, KeptExchange, ResponseView, SentRequest, Traffic};
 use crate::spec::{Operation, Spec};
 use crate::target::Target;
 
@@ -40,25 +39,6 @@ pub struct Passed<'a> {
     pub response_headers: &'a [(String, String)],
     /// The response body.
     pub response_body: &'a [u8],
-}
-
-/// Whose contract a finding says was broken.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Party {
-    /// The request broke it.
-    Client,
-    /// The response did.
-    Server,
-}
-
-impl Party {
-    /// For messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Client => "client",
-            Self::Server => "server",
-        }
-    }
 }
 
 /// What the checks found in one exchange.
@@ -85,7 +65,7 @@ impl Judgement {
 #[derive(Debug, Default)]
 struct Log {
     traffic: Traffic,
-    kept: Vec<CaseResult>,
+    kept: Vec<KeptExchange>,
     kept_clean: usize,
     exercised: BTreeSet<(String, u16)>,
     stopped_answering: bool,
@@ -294,7 +274,7 @@ impl Model {
             return;
         }
         log.kept_clean += usize::from(clean);
-        let case = self.case(
+        let kept = self.kept(
             p,
             op,
             j,
@@ -302,11 +282,12 @@ impl Model {
             &text(p.request_body),
             &text(p.response_body),
         );
-        log.kept.push(case);
+        log.kept.push(kept);
         log.traffic.kept = log.kept.len();
     }
 
-    fn case(
+    /// The exchange as the reports keep it: redacted, bodies cut at 4 KiB.
+    fn kept(
         &self,
         p: &Passed<'_>,
         op: &Operation,
@@ -314,7 +295,7 @@ impl Model {
         url: &str,
         request_text: &str,
         response_text: &str,
-    ) -> CaseResult {
+    ) -> KeptExchange {
         let redact_headers = |h: &[(String, String)]| redact_headers(h, &self.redactor);
         let cut = |s: String| {
             let mut end = s.len().min(4096);
@@ -323,52 +304,25 @@ impl Model {
             }
             s[..end].to_owned()
         };
-        let label = format!(
-            "exchange {}: {} {} → {}",
-            j.number, p.method, p.path, p.status
-        );
-        let mut step = StepResult::new(label.clone(), 0);
-        step.operation = Some(op.id.clone());
-        step.request = Some(SentRequest {
-            method: p.method.to_owned(),
-            url: self.redactor.text(url),
-            headers: redact_headers(p.request_headers),
-            body: cut(redact_body(request_text, &self.redactor)),
-        });
-        step.response = Some(ResponseView {
-            status: p.status,
-            headers: redact_headers(p.response_headers),
-            body: cut(redact_body(response_text, &self.redactor)),
-            millis: u64::try_from(p.elapsed.as_millis()).unwrap_or(u64::MAX),
-        });
-        step.findings = j.server.iter().chain(&j.client).cloned().collect();
-        let mut tags = vec!["proxy".to_owned()];
-        if !j.client.is_empty() {
-            tags.push("client".to_owned());
+        KeptExchange {
+            number: j.number,
+            operation: op.id.clone(),
+            path: p.path.to_owned(),
+            request: SentRequest {
+                method: p.method.to_owned(),
+                url: self.redactor.text(url),
+                headers: redact_headers(p.request_headers),
+                body: cut(redact_body(request_text, &self.redactor)),
+            },
+            response: ResponseView {
+                status: p.status,
+                headers: redact_headers(p.response_headers),
+                body: cut(redact_body(response_text, &self.redactor)),
+                millis: u64::try_from(p.elapsed.as_millis()).unwrap_or(u64::MAX),
+            },
+            server: j.server.clone(),
+            client: j.client.clone(),
         }
-        if !j.server.is_empty() {
-            tags.push("server".to_owned());
-        }
-        let mut case = CaseResult {
-            id: format!("exchange-{:06}", j.number),
-            title: label,
-            file: String::new(),
-            severity: Severity::Must,
-            requirement: format!("{} answers as the contract says", op.id),
-            sources: Vec::new(),
-            tags,
-            needs: Vec::new(),
-            verdict: Verdict::Passed,
-            skip_reason: None,
-            stopped: None,
-            steps: Vec::new(),
-            millis: u64::try_from(p.elapsed.as_millis()).unwrap_or(u64::MAX),
-            unique: String::new(),
-            used_control: false,
-            generated: false,
-        };
-        case.record(step);
-        case
     }
 
     /// The counts so far.
@@ -395,7 +349,7 @@ impl Model {
     }
 
     /// The kept exchanges, what they exercised, and whether the target stopped answering.
-    pub fn take(&self) -> (Vec<CaseResult>, BTreeSet<(String, u16)>, bool) {
+    pub fn take(&self) -> (Vec<KeptExchange>, BTreeSet<(String, u16)>, bool) {
         let mut log = self.lock_log();
         (
             std::mem::take(&mut log.kept),

@@ -32,12 +32,12 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use token_conformance::case::{self, Case, Severity};
 use token_conformance::duration::Span;
 use token_conformance::error::Exit;
-use token_conformance::run::{self, Options, RunReport, Verdict};
+use token_conformance::run::{self, Options, Report, Verdict};
 use token_conformance::spec::Spec;
 use token_conformance::target::{Need, Secret, Settings, Target};
 
 /// Runs the whole suite against one entry.
-async fn run(spec: &Arc<Spec>, cases: &[Case], entry: &Entry) -> RunReport {
+async fn run(spec: &Arc<Spec>, cases: &[Case], entry: &Entry) -> Report {
     let base = mutant::start(entry.mode).await;
     let settings = Settings {
         base_url: Some(base.clone()),
@@ -85,9 +85,9 @@ fn matches(pattern: &str, id: &str) -> bool {
 }
 
 /// Every (case, check) pair of findings of one severity.
-fn pairs(report: &RunReport, severity: Severity) -> Vec<(String, &'static str)> {
+fn pairs(report: &Report, severity: Severity) -> Vec<(String, &'static str)> {
     let mut out: Vec<(String, &'static str)> = report
-        .cases
+        .cases()
         .iter()
         .flat_map(|c| {
             c.steps
@@ -128,10 +128,10 @@ fn expected_skips(entry: &Entry, cases: &[Case]) -> usize {
 }
 
 /// Whether the entry's expected verdict holds; the reason when it does not.
-fn judge(entry: &Entry, cases: &[Case], report: &RunReport) -> Result<(), String> {
+fn judge(entry: &Entry, cases: &[Case], report: &Report) -> Result<(), String> {
     let failing = pairs(report, Severity::Must);
     let warning = pairs(report, Severity::Should);
-    if report.stopped_answering {
+    if report.meta.stopped_answering {
         return Err("the target was judged to have stopped answering".into());
     }
     let blamed: Vec<String> = failing
@@ -191,7 +191,7 @@ fn judge(entry: &Entry, cases: &[Case], report: &RunReport) -> Result<(), String
             if !extra.is_empty() {
                 return Err(format!("a conformant variant warned: [{}]", listed(&extra)));
             }
-            let skipped = report.summary().skipped;
+            let skipped = report.suite().unwrap().summary().skipped;
             let want = expected_skips(entry, cases);
             if skipped != want {
                 return Err(format!("{skipped} cases were skipped, not {want}"));
@@ -247,17 +247,17 @@ fn trial(
 }
 
 /// Every failing and warning pair of an entry's run, on stderr.
-fn explain(entry: &Entry, report: &RunReport) {
+fn explain(entry: &Entry, report: &Report) {
     static OUT: Mutex<()> = Mutex::new(());
     let _guard = OUT.lock();
     let skipped = report
-        .cases
+        .cases()
         .iter()
         .filter(|c| c.verdict == Verdict::Skipped)
         .count();
     eprintln!("== {} (skipped {skipped})", entry.name);
     if std::env::var("SELF_TEST_EXPLAIN").is_ok_and(|v| v == "2") {
-        for c in &report.cases {
+        for c in report.cases() {
             for s in &c.steps {
                 for f in &s.findings {
                     eprintln!(
