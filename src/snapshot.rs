@@ -289,7 +289,7 @@ pub fn diff(old: &str, new: &str) -> String {
 }
 
 /// Where the reference server's accepted snapshots live in a checkout.
-pub(crate) const DEFAULT_SNAPSHOTS: &str = "snapshots";
+pub const DEFAULT_SNAPSHOTS: &str = "snapshots";
 
 /// Where a run's accepted snapshots are.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -305,7 +305,7 @@ impl SnapshotStore {
     /// reference server running the built-in cases (`reference`), a checkout's `snapshots/`
     /// (so drift can be reviewed, and where `update` writes) or else the built-in ones.
     /// Another target's snapshots are only the ones the flag names.
-    pub(crate) fn choose(flag: Option<&Path>, reference: bool, update: bool) -> Option<Self> {
+    pub fn choose(flag: Option<&Path>, reference: bool, update: bool) -> Option<Self> {
         if let Some(dir) = flag {
             return Some(Self::Dir(dir.to_owned()));
         }

@@ -519,3 +519,29 @@ fn run_writes_every_exchange_as_har() {
     assert!(!long_run.is_match(&text), "a token value in the HAR");
     assert!(text.contains("<redacted>"));
 }
+
+/// Stopped with SIGTERM (systemd, docker), the proxy lets the exchanges under way finish and
+/// writes its reports, as on Ctrl-C.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_ends_the_session_with_its_reports() {
+    let base = mutant::start(Mode::Correct).await;
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = Proxy::start(dir.path(), &base, &["--json", "r.json"]);
+    assert_eq!(lifecycle(&proxy.url()).await, 14);
+    let pid = proxy.child.0.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let (code, out) = tokio::task::spawn_blocking(move || proxy.finish())
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("no server failure in 14 exchanges judged"),
+        "{out}"
+    );
+    let r = report(dir.path());
+    assert_eq!(r["traffic"]["judged"], 14, "{r:#}");
+}

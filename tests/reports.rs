@@ -11,8 +11,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use serde_json::Value;
-use token_conformance::cli::{self, RunArgs};
-use token_conformance::report::{Redactor, Style, console, coverage};
+use token_conformance::report::{Redactor, ReportFlags, Style, console, coverage};
 use token_conformance::run::{self, Options, Report};
 use token_conformance::spec::Spec;
 use token_conformance::target::{Settings, Target};
@@ -20,7 +19,7 @@ use token_conformance::target::{Settings, Target};
 #[derive(Parser)]
 struct Wrapper {
     #[command(flatten)]
-    args: RunArgs,
+    reports: ReportFlags,
 }
 
 fn root() -> &'static Path {
@@ -110,13 +109,14 @@ async fn no_report_snapshot_or_log_holds_a_secret() {
         "--markdown",
         &paths("r.md"),
     ])
-    .args;
+    .reports;
     let redactor = Redactor::for_report(&report, &spec.secret_fields, [password.clone()]);
     let snapshots = out.join("snaps");
     let store = token_conformance::snapshot::SnapshotStore::Dir(snapshots.clone());
     token_conformance::snapshot::apply_snapshots(&mut report, &store, true, &redactor).unwrap();
     let cov = coverage::coverage(&spec, &report);
-    cli::write_reports(&args.reports, &report, &cov, report.exit(false), &redactor).unwrap();
+    token_conformance::report::files::write(&args, &report, &cov, report.exit(false), &redactor)
+        .unwrap();
     let console = console::details(&report, &redactor, Style { color: false });
 
     let mut texts = vec![("console".to_owned(), console)];

@@ -22,7 +22,7 @@ pub struct Style {
 
 impl Style {
     /// Colour when stdout is a terminal and `NO_COLOR` is unset.
-    pub(crate) fn detect() -> Self {
+    pub fn detect() -> Self {
         use std::io::IsTerminal as _;
         Self {
             color: std::io::stdout().is_terminal()
@@ -50,7 +50,7 @@ impl Style {
 }
 
 /// The progress line for one finished case.
-pub(crate) fn progress_line(r: &CaseResult, style: Style) -> String {
+pub fn progress_line(r: &CaseResult, style: Style) -> String {
     let detail = match (&r.verdict, &r.skip_reason) {
         (Verdict::Skipped, Some(why)) => format!("({why})"),
         _ => format!("({}, {} ms)", plural(r.requests(), "request"), r.millis),

@@ -137,6 +137,20 @@ impl Redactor {
         r
     }
 
+    /// What a run against `target` redacts in every output, besides what it learns from
+    /// bodies: the profile's password, the second account's, and the gateway headers' values.
+    pub fn target_secrets(target: &crate::target::Target) -> Vec<String> {
+        std::iter::once(target.password.expose().to_owned())
+            .chain(
+                target
+                    .other_login
+                    .iter()
+                    .map(|(_, p)| p.expose().to_owned()),
+            )
+            .chain(target.headers.iter().map(|(_, v)| v.expose().to_owned()))
+            .collect()
+    }
+
     /// The text with every secret replaced, including URL-encoded forms of them.
     pub fn text(&self, s: &str) -> String {
         let mut out = s.to_owned();

@@ -101,7 +101,7 @@ fn parse_partition(s: &str) -> Result<(u32, u32), crate::error::BadValue> {
 }
 
 /// Whether `case` is selected by the filter and tags.
-pub(crate) fn selected(case: &Case, opts: &Options) -> bool {
+pub fn selected(case: &Case, opts: &Options) -> bool {
     let by_filter = opts.filter.as_deref().is_none_or(|f| {
         let f = f.to_lowercase();
         case.id.to_lowercase().contains(&f) || case.title.to_lowercase().contains(&f)
