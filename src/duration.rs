@@ -61,7 +61,7 @@ impl Span {
     }
 
     /// As a std duration (negative spans become zero).
-    pub(crate) fn to_std(self) -> std::time::Duration {
+    pub fn to_std(self) -> std::time::Duration {
         std::time::Duration::from_micros(u64::try_from(self.micros).unwrap_or(0))
     }
 

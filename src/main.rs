@@ -1,9 +1,13 @@
-//! `token-conformance`: clap -> one library call -> a named exit code.
+//! `token-conformance`: clap -> one command of `cli/` -> a named exit code.
 
+mod cli;
+
+use std::io::Write as _;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 
 use clap::{CommandFactory as _, FromArgMatches as _, Subcommand};
-use token_conformance::cli::{self, LocalTarget, RunArgs, Sources};
+use cli::run::{LocalTarget, RunArgs};
 use token_conformance::error::Exit;
 use token_conformance::target::Settings;
 
@@ -23,11 +27,11 @@ enum Command {
     /// unchanged and is judged by the same checks as `run`, across calls. Exits 0 when the
     /// traffic showed no server failure, 1 when it did, 2 for a usage or profile error, 3 when
     /// the target cannot be reached.
-    Proxy(Box<token_conformance::proxy::ProxyArgs>),
+    Proxy(Box<cli::proxy::ProxyArgs>),
     /// List the cases with their tags and needed capabilities.
-    List(Sources),
+    List(cli::Sources),
     /// Check the cases against the contract.
-    Lint(Sources),
+    Lint(cli::Sources),
     /// Run the bundled reference server, or one of its commands (`serve conf`, `serve purge`,
     /// `serve sso-link`): everything `reference-server` does, from the installed binary.
     Serve(Box<reference_server::cli::Cli>),
@@ -74,49 +78,45 @@ async fn embedded() -> Result<LocalTarget, Box<dyn std::error::Error + Send + Sy
     })
 }
 
-/// A closed pipe (`token-conformance run | head -3`) ends the program quietly, with the exit
-/// status of a process killed by SIGPIPE, as Unix tools do: Rust ignores the signal, so the
-/// write fails, and `println!` panics with a backtrace unless this hook takes the panic.
-fn quiet_on_broken_pipe() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let payload = info.payload();
-        let message = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or_default();
-        if message.contains("Broken pipe") {
-            std::process::exit(141);
-        }
-        default(info);
-    }));
-}
+/// The status of a process killed by SIGPIPE, which Unix tools end with on a closed pipe.
+const BROKEN_PIPE: u8 = 141;
 
 fn main() -> ExitCode {
-    quiet_on_broken_pipe();
     // The settings' declared defaults and environment variables, in the help of both
-    // commands that take them.
+    // commands that take them; the proxy's without the settings it does not use.
     let command = Cli::command()
         .mut_subcommand("run", Settings::document)
-        .mut_subcommand("proxy", Settings::document);
+        .mut_subcommand("proxy", |c| cli::proxy::help(Settings::document(c)));
     let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     let Ok(runtime) = tokio::runtime::Runtime::new() else {
         eprintln!("error: cannot start the async runtime");
         return Exit::Error.into();
     };
-    let exit = match cli.command {
-        Command::Run(args) => runtime.block_on(cli::run(&args, embedded)),
-        Command::Proxy(args) => runtime.block_on(token_conformance::proxy::proxy(&args)),
-        Command::List(sources) => cli::list(&sources),
-        Command::Lint(sources) => cli::lint(&sources),
-        Command::Serve(server) => match runtime.block_on(reference_server::cli::run(*server)) {
-            reference_server::cli::Exit::Success => Exit::Success,
-            reference_server::cli::Exit::Error => Exit::Error,
-        },
-        Command::Cases(CasesCommand::Export { dir }) => cli::export_cases(&dir),
-        Command::Keygen { out } => token_conformance::publish::keygen(&out),
-        Command::Verify { dir, key } => token_conformance::publish::verify(&dir, &key),
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    let done = match cli.command {
+        Command::Run(args) => runtime.block_on(cli::run::run(&args, embedded, &mut out, &mut err)),
+        Command::Proxy(args) => {
+            let console: Arc<Mutex<dyn std::io::Write + Send>> = Arc::new(Mutex::new(out));
+            runtime.block_on(cli::proxy::proxy(&args, console, &mut err))
+        }
+        Command::List(sources) => cli::lint::list(&sources, &mut out, &mut err),
+        Command::Lint(sources) => cli::lint::lint(&sources, &mut out, &mut err),
+        Command::Serve(server) => Ok(runtime.block_on(cli::serve::serve(*server))),
+        Command::Cases(CasesCommand::Export { dir }) => {
+            cli::cases::export(&dir, &mut out, &mut err)
+        }
+        Command::Keygen { out: dir } => cli::bundle::keygen(&dir, &mut out, &mut err),
+        Command::Verify { dir, key } => cli::bundle::verify(&dir, &key, &mut out, &mut err),
     };
-    exit.into()
+    match done {
+        Ok(exit) => exit.into(),
+        // A closed pipe (`token-conformance run | head -3`) ends the program quietly, with the
+        // status of a process killed by SIGPIPE, as Unix tools do: Rust ignores the signal, so
+        // the write fails, and ripgrep maps this error the same way.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(BROKEN_PIPE),
+        Err(e) => {
+            let _ = writeln!(err, "error: cannot write the output: {e}");
+            Exit::Error.into()
+        }
+    }
 }

@@ -1,6 +1,5 @@
 //! Where a run's results go besides the console and the report files: GitHub Actions
-//! annotations and job summary, a badge, and the signed result bundle; and the `keygen` and
-//! `verify` commands that go with the bundle.
+//! annotations and job summary, a badge, and the signed result bundle.
 
 use std::path::{Path, PathBuf};
 
@@ -10,7 +9,7 @@ use crate::bundle::{self, CaseSource, Contract, keys};
 use crate::error::{Error, ErrorKind, Exit, Place};
 use crate::report::coverage::Coverage;
 use crate::report::{Redactor, badge, github};
-use crate::run::RunReport;
+use crate::run::Report;
 use crate::spec::BUNDLED_SPEC;
 
 /// When to print GitHub Actions workflow commands.
@@ -55,7 +54,7 @@ pub struct Sources<'a> {
 /// A finished run, to publish.
 pub struct Finished<'a> {
     /// The report.
-    pub report: &'a RunReport,
+    pub report: &'a Report,
     /// Its coverage.
     pub coverage: &'a Coverage,
     /// Its exit code.
@@ -71,7 +70,7 @@ fn usage(path: &Path, message: impl Into<String>) -> Error {
 }
 
 /// Reads the signing key before the run, so a wrong path fails fast rather than after it.
-pub(crate) fn signing_key(args: &PublishArgs) -> Result<Option<ed25519_dalek::SigningKey>, Error> {
+pub fn signing_key(args: &PublishArgs) -> Result<Option<ed25519_dalek::SigningKey>, Error> {
     args.sign_key
         .as_deref()
         .map(|p| {
@@ -83,15 +82,17 @@ pub(crate) fn signing_key(args: &PublishArgs) -> Result<Option<ed25519_dalek::Si
         .transpose()
 }
 
-/// Prints the annotations, appends the job summary, and writes the badge and the bundle, as
-/// the flags and the environment ask. `env` reads the environment (a parameter, for tests).
+/// Appends the job summary, and writes the badge and the bundle, as the flags and the
+/// environment ask; returns what the console shows (the annotations, what the bundle holds).
+/// `env` reads the environment (a parameter, for tests).
 pub fn publish(
     args: &PublishArgs,
     run: &Finished<'_>,
     sources: &Sources<'_>,
     signer: Option<&ed25519_dalek::SigningKey>,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(), Error> {
+) -> Result<String, Error> {
+    let mut console = String::new();
     let on_github = env("GITHUB_ACTIONS").as_deref() == Some("true");
     let annotate = match args.annotations {
         Annotations::Auto => on_github,
@@ -99,10 +100,11 @@ pub fn publish(
         Annotations::None => false,
     };
     if annotate {
-        print!(
-            "{}",
-            github::annotations(run.report, run.redactor, &github::in_checkout)
-        );
+        console.push_str(&github::annotations(
+            run.report,
+            run.redactor,
+            &github::in_checkout,
+        ));
     }
     if let Some(path) = env("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
         let path = PathBuf::from(path);
@@ -116,9 +118,9 @@ pub fn publish(
             .map_err(|e| usage(path, format!("cannot write the badge: {e}")))?;
     }
     if let Some(dir) = &args.bundle {
-        write_bundle(dir, run, sources, signer, ended_at)?;
+        console.push_str(&write_bundle(dir, run, sources, signer, ended_at)?);
     }
-    Ok(())
+    Ok(console)
 }
 
 fn append(path: &Path, text: &str) -> std::io::Result<()> {
@@ -136,7 +138,7 @@ fn write_bundle(
     sources: &Sources<'_>,
     signer: Option<&ed25519_dalek::SigningKey>,
     ended_at: String,
-) -> Result<(), Error> {
+) -> Result<String, Error> {
     let contract = match sources.spec {
         Some(file) => Contract {
             name: file.file_name().map_or_else(
@@ -166,71 +168,16 @@ fn write_bundle(
     };
     let written = bundle::write(dir, &input, signer)
         .map_err(|e| usage(&e.path, format!("cannot write the bundle: {}", e.message)))?;
-    match written.signer {
-        Some(fp) => println!(
-            "bundle: {} files in {}, signed by key {fp}",
+    Ok(match written.signer {
+        Some(fp) => format!(
+            "bundle: {} files in {}, signed by key {fp}\n",
             written.files,
             dir.display()
         ),
-        None => println!(
-            "bundle: {} files in {}, not signed (give --sign-key to sign it)",
+        None => format!(
+            "bundle: {} files in {}, not signed (give --sign-key to sign it)\n",
             written.files,
             dir.display()
         ),
-    }
-    Ok(())
-}
-
-/// `keygen --out DIR`.
-pub fn keygen(dir: &Path) -> Exit {
-    match keys::write_pair(dir) {
-        Ok((private, public)) => {
-            let fp = keys::read_public(&public)
-                .map(|k| keys::fingerprint(&k))
-                .unwrap_or_default();
-            println!(
-                "wrote {} (private: keep it secret, sign with --sign-key) and {} (public: publish it), key {fp}",
-                private.display(),
-                public.display()
-            );
-            Exit::Success
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Exit::Error
-        }
-    }
-}
-
-/// `verify DIR --key PUBFILE`: 0 when the signature and every file match, 1 when something was
-/// changed, added or removed, 2 when the bundle or the key cannot be read as such.
-pub fn verify(dir: &Path, key: &Path) -> Exit {
-    let key = match keys::read_public(key) {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Error;
-        }
-    };
-    match bundle::verify(dir, &key) {
-        Ok(v) => {
-            print!("{}", v.describe());
-            Exit::Success
-        }
-        Err(problems) => {
-            for p in &problems {
-                eprintln!("{}: {p}", dir.display());
-            }
-            let exit = bundle::Problem::exit(&problems);
-            eprintln!(
-                "{}",
-                if exit == Exit::Error {
-                    "the bundle is malformed: nothing it says can be trusted"
-                } else {
-                    "the bundle was changed after it was signed: nothing it says can be trusted"
-                }
-            );
-            exit
-        }
-    }
+    })
 }

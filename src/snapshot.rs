@@ -290,7 +290,7 @@ pub fn diff(old: &str, new: &str) -> String {
 }
 
 /// Where the reference server's accepted snapshots live in a checkout.
-pub(crate) const DEFAULT_SNAPSHOTS: &str = "snapshots";
+pub const DEFAULT_SNAPSHOTS: &str = "snapshots";
 
 /// Where a run's accepted snapshots are.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -306,7 +306,7 @@ impl SnapshotStore {
     /// reference server running the built-in cases (`reference`), a checkout's `snapshots/`
     /// (so drift can be reviewed, and where `update` writes) or else the built-in ones.
     /// Another target's snapshots are only the ones the flag names.
-    pub(crate) fn choose(flag: Option<&Path>, reference: bool, update: bool) -> Option<Self> {
+    pub fn choose(flag: Option<&Path>, reference: bool, update: bool) -> Option<Self> {
         if let Some(dir) = flag {
             return Some(Self::Dir(dir.to_owned()));
         }
@@ -323,13 +323,17 @@ impl SnapshotStore {
 }
 
 /// Compares (or writes) every run case's snapshot; drift becomes a `snapshot.drift` finding.
+/// Traffic has no snapshots: what a client sends is not the suite's to fix.
 pub fn apply_snapshots(
-    report: &mut crate::run::RunReport,
+    report: &mut crate::run::Report,
     store: &SnapshotStore,
     update: bool,
     redactor: &Redactor,
 ) -> Result<(), Error> {
-    for case in report
+    let crate::run::Body::Suite(suite) = &mut report.body else {
+        return Ok(());
+    };
+    for case in suite
         .cases
         .iter_mut()
         .filter(|c| c.verdict != crate::run::Verdict::Skipped)

@@ -13,9 +13,9 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use sha2::{Digest as _, Sha256};
 
 /// The file name of the private key `keygen` writes.
-pub(crate) const PRIVATE_FILE: &str = "conformance.key";
+pub const PRIVATE_FILE: &str = "conformance.key";
 /// The file name of the public key `keygen` writes.
-pub(crate) const PUBLIC_FILE: &str = "conformance.pub";
+pub const PUBLIC_FILE: &str = "conformance.pub";
 
 /// PKCS#8 `PrivateKeyInfo` for Ed25519, up to the 32-byte seed (RFC 8410, section 7).
 const PKCS8_PREFIX: [u8; 16] = [
@@ -113,15 +113,15 @@ pub fn read_private(path: &Path) -> Result<SigningKey, KeyError> {
     Ok(SigningKey::from_bytes(&seed))
 }
 
-/// Reads a public key written by [`public_pem`] (or `openssl pkey -pubout`).
-pub(crate) fn read_public(path: &Path) -> Result<VerifyingKey, KeyError> {
+/// Reads a public key written by [`write_pair`] (or `openssl pkey -pubout`).
+pub fn read_public(path: &Path) -> Result<VerifyingKey, KeyError> {
     let text = read(path)?;
     let bytes = key_bytes(&text, "PUBLIC KEY", &SPKI_PREFIX, path)?;
     VerifyingKey::from_bytes(&bytes).map_err(|_| key_error(path, "not a valid Ed25519 point"))
 }
 
 /// A short, stable name for a public key: the first 16 hex digits of its SHA-256.
-pub(crate) fn fingerprint(key: &VerifyingKey) -> String {
+pub fn fingerprint(key: &VerifyingKey) -> String {
     let digest = Sha256::digest(key.as_bytes());
     hex(&digest[..8])
 }
@@ -137,7 +137,7 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// `keygen --out DIR`: writes a new key pair, the private key readable by its owner only.
 /// Refuses to overwrite either file. Returns the paths written.
-pub(crate) fn write_pair(dir: &Path) -> Result<(PathBuf, PathBuf), KeyError> {
+pub fn write_pair(dir: &Path) -> Result<(PathBuf, PathBuf), KeyError> {
     let (private, public) = (dir.join(PRIVATE_FILE), dir.join(PUBLIC_FILE));
     for p in [&private, &public] {
         if p.exists() {

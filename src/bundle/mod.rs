@@ -21,7 +21,7 @@ use sha2::{Digest as _, Sha256};
 use crate::error::Exit;
 use crate::report::Redactor;
 use crate::report::coverage::Coverage;
-use crate::run::{RunReport, Verdict};
+use crate::run::{Body, Report, Verdict};
 
 pub use verify::{Problem, Verified, verify};
 
@@ -55,7 +55,7 @@ pub struct Contract {
 /// Everything a bundle is made of.
 pub struct Input<'a> {
     /// The run.
-    pub report: &'a RunReport,
+    pub report: &'a Report,
     /// Its coverage.
     pub coverage: &'a Coverage,
     /// The exit code the run gives.
@@ -188,7 +188,7 @@ fn contents(input: &Input<'_>) -> Result<BTreeMap<String, Vec<u8>>, WriteError> 
         crate::report::badge::render(report, input.strict, &input.ended_at).into_bytes(),
     );
     for case in report
-        .cases
+        .cases()
         .iter()
         .filter(|c| c.verdict != Verdict::Skipped)
     {
@@ -217,19 +217,39 @@ fn manifest(
     signer: Option<&SigningKey>,
 ) -> Result<Value, WriteError> {
     let report = input.report;
+    let meta = &report.meta;
     let case_set = case_files(&input.cases)?;
-    let (must_passed, must_total) = report.must_counts();
-    let summary = report.summary();
     let listed: BTreeMap<&String, String> = files.iter().map(|(p, b)| (p, sha256_hex(b))).collect();
+    // A suite's counts are of its cases; traffic's (no command bundles it yet) of exchanges.
+    let (generated, selected, suite, counts) = match &report.body {
+        Body::Suite(s) => {
+            let (must_passed, must_total) = s.must_counts();
+            let summary = s.summary();
+            (
+                s.cases.iter().filter(|c| c.generated).count(),
+                s.cases.len(),
+                s.suite_cases,
+                json!({
+                    "passed": summary.passed,
+                    "failed": summary.failed,
+                    "warned": summary.warned,
+                    "skipped": summary.skipped,
+                    "must_passed": must_passed,
+                    "must_total": must_total,
+                }),
+            )
+        }
+        Body::Traffic(t) => (0, 0, 0, json!(t.counts)),
+    };
     Ok(json!({
         "format": FORMAT,
-        "harness": {"name": env!("CARGO_PKG_NAME"), "version": report.harness_version},
-        "target": input.redactor.text(&report.target),
-        "started_at": report.started_at,
+        "harness": {"name": env!("CARGO_PKG_NAME"), "version": meta.harness_version},
+        "target": input.redactor.text(&meta.target),
+        "started_at": meta.started_at,
         "ended_at": input.ended_at,
         "contract": {
-            "title": report.spec_title,
-            "version": report.spec_version,
+            "title": meta.spec_title,
+            "version": meta.spec_version,
             "file": format!("contract/{}", input.contract.name),
             "builtin": input.contract.builtin,
             "sha256": sha256_hex(&input.contract.text),
@@ -241,31 +261,24 @@ fn manifest(
             },
             "files": case_set.len(),
             "sha256": set_digest(&case_set),
-            "generated": report.cases.iter().filter(|c| c.generated).count(),
-            "selected": report.cases.len(),
-            "suite": report.suite_cases,
+            "generated": generated,
+            "selected": selected,
+            "suite": suite,
         },
         "shaping": {
-            "selection": report.shaping.selection,
-            "refresh_lifespan": report.shaping.refresh_lifespan,
-            "access_lifespan": report.shaping.access_lifespan,
-            "tolerance": report.shaping.tolerance,
-            "capabilities": report.shaping.capabilities,
+            "selection": meta.shaping.selection,
+            "refresh_lifespan": meta.shaping.refresh_lifespan,
+            "access_lifespan": meta.shaping.access_lifespan,
+            "tolerance": meta.shaping.tolerance,
+            "capabilities": meta.shaping.capabilities,
             "strict": input.strict,
         },
         "verdict": {
             "text": report.verdict_text(),
-            "conforms": matches!(report.conformance(), crate::run::Conformance::Conforms { .. }),
+            "conforms": report.conforms(),
             "exit_code": input.exit.code(),
         },
-        "counts": {
-            "passed": summary.passed,
-            "failed": summary.failed,
-            "warned": summary.warned,
-            "skipped": summary.skipped,
-            "must_passed": must_passed,
-            "must_total": must_total,
-        },
+        "counts": counts,
         "signer": signer.map(|k| keys::fingerprint(&k.verifying_key())),
         "files": listed,
     }))

@@ -1,22 +1,21 @@
 //! What the proxy knows of the traffic: the model of every token it has seen (a ledger that
-//! keeps digests, never values), the judgement of each exchange by the run's checks, and the
-//! record the reports are made from, bounded however long the proxy runs.
+//! keeps digests, never values), and the judgement of each exchange by the run's checks; the
+//! record the reports are made from is `record.rs`'s.
 
-use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use super::record::Recorder;
 use crate::case::Severity;
 use crate::check::{
     Exchange, Finding, IssuedTokens, Ledger, Lifespans, RequestExchange, judge, judge_request,
 };
 use crate::report::Redactor;
-use crate::report::har::{HarWriter, redact_body, redact_headers};
-use crate::run::HarRecord;
-use crate::run::{CaseResult, ResponseView, SentRequest, StepResult, Traffic, Verdict};
+use crate::report::har::HarWriter;
+use crate::run::{Body, Meta, Report, Seen, Shaping, Started, Traffic, TrafficLog};
 use crate::spec::{Operation, Spec};
 use crate::target::Target;
 
@@ -42,25 +41,6 @@ pub struct Passed<'a> {
     pub response_body: &'a [u8],
 }
 
-/// Whose contract a finding says was broken.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Party {
-    /// The request broke it.
-    Client,
-    /// The response did.
-    Server,
-}
-
-impl Party {
-    /// For messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Client => "client",
-            Self::Server => "server",
-        }
-    }
-}
-
 /// What the checks found in one exchange.
 #[derive(Debug, Default)]
 pub struct Judgement {
@@ -81,27 +61,14 @@ impl Judgement {
     }
 }
 
-/// Counts and the kept exchanges.
-#[derive(Debug, Default)]
-struct Log {
-    traffic: Traffic,
-    kept: Vec<CaseResult>,
-    kept_clean: usize,
-    exercised: BTreeSet<(String, u16)>,
-    stopped_answering: bool,
-}
-
 /// Everything the proxy knows, shared by its connections.
 pub struct Model {
     spec: Arc<Spec>,
-    base_url: String,
     tolerance: crate::duration::Span,
     ledger: Mutex<Ledger>,
     issued: IssuedTokens,
-    log: Mutex<Log>,
-    har: Mutex<Option<HarWriter>>,
+    recorder: Recorder,
     redactor: Redactor,
-    keep: usize,
 }
 
 impl std::fmt::Debug for Model {
@@ -125,20 +92,17 @@ impl Model {
             access: target.access_lifespan,
         };
         let from = (target.refresh_lifespan_from, target.access_lifespan_from);
-        // The gateway headers' values are secrets too (and so is the password the proxy's own
-        // profile may hold, should a client send it).
+        // The gateway headers' values are secrets too (and so is any password the proxy's
+        // profile holds, should a client send it).
         let secrets = target.secrets();
         let redactor =
             Redactor::with_fields(spec.secret_fields.iter().map(String::as_str), secrets);
         Self {
-            base_url: target.base_url.clone(),
             tolerance: target.tolerance,
             ledger: Mutex::new(Ledger::for_traffic(lifespans, from, capacity)),
             issued: IssuedTokens::digests_only(capacity),
-            log: Mutex::default(),
-            har: Mutex::new(har),
+            recorder: Recorder::new(target.base_url.clone(), keep, har),
             redactor,
-            keep,
             spec,
         }
     }
@@ -153,44 +117,32 @@ impl Model {
     /// what the response says of its tokens. `failure` says why the target did not answer,
     /// when it did not: that is the one server finding, and the client's request is judged.
     pub fn judge(&self, p: &Passed<'_>, failure: Option<&str>) -> Judgement {
-        let number = {
-            let mut log = self.lock_log();
-            log.traffic.exchanges += 1;
-            log.traffic.exchanges
-        };
+        let number = self.recorder.count();
         let mut j = Judgement {
             number,
             ..Judgement::default()
         };
         let Some(op) = self.operation(p.path) else {
-            let mut log = self.lock_log();
-            log.traffic.passed_through += 1;
-            if failure.is_some() {
-                log.stopped_answering = true;
-                log.traffic.unanswered += 1;
-            }
+            self.recorder.passed_through(failure.is_some());
             return j;
         };
         let content_type = header(p.request_headers, "content-type");
         j.client = self.client_findings(p, op);
         if let Some(why) = failure {
             j.server = vec![Finding::new(crate::check::TRANSPORT, why.to_owned())];
-            let mut log = self.lock_log();
-            log.stopped_answering = true;
-            log.traffic.unanswered += 1;
-            drop(log);
-            self.record(p, op, &j);
+            self.recorder.unanswered();
+            self.recorder.judged(p, op, &j, &self.redactor);
             return j;
         }
         let response_body = match decoded(p) {
             Ok(Some(body)) => body,
             Ok(None) => {
-                self.lock_log().traffic.passed_through += 1;
+                self.recorder.passed_through(false);
                 return j;
             }
             Err(f) => {
                 j.server = vec![f];
-                self.record(p, op, &j);
+                self.recorder.judged(p, op, &j, &self.redactor);
                 return j;
             }
         };
@@ -222,7 +174,7 @@ impl Model {
             judge(&x, &mut ledger, &self.issued).0
         };
         j.server = findings.into_vec();
-        self.record(p, op, &j);
+        self.recorder.judged(p, op, &j, &self.redactor);
         j
     }
 
@@ -244,128 +196,9 @@ impl Model {
         found
     }
 
-    fn lock_log(&self) -> std::sync::MutexGuard<'_, Log> {
-        self.log.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Keeps what the reports need of one judged exchange, redacted, and writes its HAR entry.
-    fn record(&self, p: &Passed<'_>, op: &Operation, j: &Judgement) {
-        // Texts are made only for what keeps them: the HAR, when asked for, and a kept case.
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        let url = || format!("{}{}", self.base_url, p.path);
-        if let Some(w) = self
-            .har
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_mut()
-        {
-            let har = HarRecord {
-                started: p.started,
-                millis: p.elapsed.as_secs_f64() * 1000.0,
-                method: p.method.to_owned(),
-                url: url(),
-                request_headers: p.request_headers.to_vec(),
-                request_body: (!p.request_body.is_empty()).then(|| text(p.request_body)),
-                status: p.status,
-                response_headers: p.response_headers.to_vec(),
-                response_body: text(p.response_body),
-                response_size: p.response_body.len(),
-            };
-            if let Err(e) = w.push(&har, &self.redactor) {
-                eprintln!("warning: the HAR cannot be written: {e}");
-            }
-        }
-        let mut log = self.lock_log();
-        log.traffic.judged += 1;
-        log.exercised.insert((op.id.clone(), p.status));
-        let must = j.server.iter().any(|f| f.severity == Severity::Must);
-        log.traffic.server_findings += u64::from(!j.server.is_empty());
-        log.traffic.failing += u64::from(must);
-        log.traffic.client_findings += u64::from(!j.client.is_empty());
-        let clean = j.server.is_empty() && j.client.is_empty();
-        let room = if clean {
-            log.kept_clean < self.keep
-        } else {
-            log.kept.len() - log.kept_clean < self.keep * 10
-        };
-        if !room {
-            return;
-        }
-        log.kept_clean += usize::from(clean);
-        let case = self.case(
-            p,
-            op,
-            j,
-            &url(),
-            &text(p.request_body),
-            &text(p.response_body),
-        );
-        log.kept.push(case);
-        log.traffic.kept = log.kept.len();
-    }
-
-    fn case(
-        &self,
-        p: &Passed<'_>,
-        op: &Operation,
-        j: &Judgement,
-        url: &str,
-        request_text: &str,
-        response_text: &str,
-    ) -> CaseResult {
-        let redact_headers = |h: &[(String, String)]| redact_headers(h, &self.redactor);
-        let cut = |s: String| crate::transport::text_of(s.as_bytes());
-        let label = format!(
-            "exchange {}: {} {} → {}",
-            j.number, p.method, p.path, p.status
-        );
-        let mut step = StepResult::new(label.clone(), 0);
-        step.operation = Some(op.id.clone());
-        step.request = Some(SentRequest {
-            method: p.method.to_owned(),
-            url: self.redactor.text(url),
-            headers: redact_headers(p.request_headers),
-            body: cut(redact_body(request_text, &self.redactor)),
-        });
-        step.response = Some(ResponseView {
-            status: p.status,
-            headers: redact_headers(p.response_headers),
-            body: cut(redact_body(response_text, &self.redactor)),
-            millis: u64::try_from(p.elapsed.as_millis()).unwrap_or(u64::MAX),
-        });
-        step.findings = j.server.iter().chain(&j.client).cloned().collect();
-        let mut tags = vec!["proxy".to_owned()];
-        if !j.client.is_empty() {
-            tags.push("client".to_owned());
-        }
-        if !j.server.is_empty() {
-            tags.push("server".to_owned());
-        }
-        let mut case = CaseResult {
-            id: format!("exchange-{:06}", j.number),
-            title: label,
-            file: String::new(),
-            severity: Severity::Must,
-            requirement: format!("{} answers as the contract says", op.id),
-            sources: Vec::new(),
-            tags,
-            needs: Vec::new(),
-            verdict: Verdict::Passed,
-            skip_reason: None,
-            stopped: None,
-            steps: Vec::new(),
-            millis: u64::try_from(p.elapsed.as_millis()).unwrap_or(u64::MAX),
-            unique: String::new(),
-            used_control: false,
-            generated: false,
-        };
-        case.record(step);
-        case
-    }
-
     /// The counts so far.
     pub fn traffic(&self) -> Traffic {
-        let mut t = self.lock_log().traffic.clone();
+        let mut t = self.recorder.counts();
         let ledger = self.ledger.lock().unwrap_or_else(PoisonError::into_inner);
         t.tokens_tracked = ledger.len();
         t.forgotten_early = ledger.evicted();
@@ -373,27 +206,35 @@ impl Model {
         t
     }
 
-    /// Ends the HAR.
-    pub(crate) fn finish_har(&self) -> std::io::Result<()> {
-        match self
-            .har
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
-            Some(w) => w.finish(),
-            None => Ok(()),
-        }
+    /// Ends the HAR; the first error writing it, if any.
+    pub fn finish_har(&self) -> std::io::Result<()> {
+        self.recorder.finish_har()
     }
 
-    /// The kept exchanges, what they exercised, and whether the target stopped answering.
-    pub fn take(&self) -> (Vec<CaseResult>, BTreeSet<(String, u16)>, bool) {
-        let mut log = self.lock_log();
-        (
-            std::mem::take(&mut log.kept),
-            std::mem::take(&mut log.exercised),
-            log.stopped_answering,
-        )
+    /// The session's report: its metadata, what the traffic held, and the exchanges kept
+    /// whole. Takes the kept exchanges.
+    pub fn report(&self, target: &Target, started: Started) -> Report {
+        let counts = self.traffic();
+        let (kept_exchanges, exercised, stopped_answering) = self.recorder.take();
+        let seen = Seen {
+            exercised,
+            tokens_issued: counts.tokens_issued,
+            requests_sent: usize::try_from(counts.exchanges).unwrap_or(usize::MAX),
+            stopped_answering,
+        };
+        Report {
+            meta: Meta::new(
+                &self.spec,
+                target,
+                started,
+                Shaping::new(target, Vec::new()),
+                seen,
+            ),
+            body: Body::Traffic(TrafficLog {
+                counts,
+                kept_exchanges,
+            }),
+        }
     }
 
     /// The redactor of what the model kept (already redacted; it catches the gateway headers).
@@ -419,7 +260,7 @@ fn decoded(p: &Passed<'_>) -> Result<Option<Vec<u8>>, Finding> {
         .map_err(|e| Finding::new(crate::check::TRANSPORT, e.to_string()))
 }
 
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))

@@ -3,7 +3,7 @@
 //! `--strict`), amber when warnings fail a strict run or some MUST cases did not run, red when a
 //! case failed. Its `<title>` carries the date and the contract's version.
 
-use crate::run::{Conformance, RunReport, plural};
+use crate::run::{Body, Conformance, Report, plural};
 
 /// The badge's left part.
 pub(crate) const LABEL: &str = "token-auth conformance";
@@ -13,8 +13,24 @@ const GREEN: &str = "#4c1";
 const AMBER: &str = "#dfb317";
 const RED: &str = "#e05d44";
 
-/// The right part and its colour.
-pub fn message(report: &RunReport, strict: bool) -> (String, &'static str) {
+/// The right part and its colour. Traffic never shows that a target conforms: its badge
+/// says how many judged exchanges the target failed, green only when none.
+pub fn message(report: &Report, strict: bool) -> (String, &'static str) {
+    let report = match &report.body {
+        Body::Suite(s) => s,
+        Body::Traffic(t) => {
+            let c = &t.counts;
+            let color = if c.failing > 0 || (strict && c.server_findings > 0) {
+                RED
+            } else {
+                GREEN
+            };
+            return (
+                format!("traffic · {} of {} failing", c.failing, c.judged),
+                color,
+            );
+        }
+    };
     let (passed, total) = report.must_counts();
     let must = format!("{passed}/{total} MUST");
     match report.conformance() {
@@ -57,12 +73,13 @@ fn escape(s: &str) -> String {
 }
 
 /// The badge of `report`, dated by `ended_at` (RFC 3339).
-pub fn render(report: &RunReport, strict: bool, ended_at: &str) -> String {
+pub fn render(report: &Report, strict: bool, ended_at: &str) -> String {
     let (msg, color) = message(report, strict);
     let date = ended_at.get(..10).unwrap_or(ended_at);
+    let meta = &report.meta;
     let title = format!(
         "{LABEL}: {msg} — {} {} against {}, {date}",
-        report.spec_title, report.spec_version, report.target
+        meta.spec_title, meta.spec_version, meta.target
     );
     // Whole pixels, with 10 px of padding each side of each part.
     let lw = (width(LABEL) + 20.0).round();

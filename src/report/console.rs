@@ -5,8 +5,12 @@
 use std::fmt::Write as _;
 
 use crate::case::Severity;
-use crate::run::{CaseResult, RunReport, StepResult, Verdict, plural};
+use crate::check::Finding;
+use crate::run::{
+    Body, CaseResult, Meta, Party, Report, StepResult, Suite, TrafficLog, Verdict, plural,
+};
 
+use super::coverage::Coverage;
 use super::redact::Redactor;
 
 /// Console styling.
@@ -18,7 +22,7 @@ pub struct Style {
 
 impl Style {
     /// Colour when stdout is a terminal and `NO_COLOR` is unset.
-    pub(crate) fn detect() -> Self {
+    pub fn detect() -> Self {
         use std::io::IsTerminal as _;
         Self {
             color: std::io::stdout().is_terminal()
@@ -46,7 +50,7 @@ impl Style {
 }
 
 /// The progress line for one finished case.
-pub(crate) fn progress_line(r: &CaseResult, style: Style) -> String {
+pub fn progress_line(r: &CaseResult, style: Style) -> String {
     let detail = match (&r.verdict, &r.skip_reason) {
         (Verdict::Skipped, Some(why)) => format!("({why})"),
         _ => format!("({}, {} ms)", plural(r.requests(), "request"), r.millis),
@@ -107,8 +111,76 @@ fn step_detail(out: &mut String, s: &StepResult, redactor: &Redactor, style: Sty
     }
 }
 
-/// Every failure and warning in detail, then the summary.
-pub fn details(report: &RunReport, redactor: &Redactor, style: Style) -> String {
+/// The closing text: for a suite, every failure and warning in detail, then the summary; for
+/// traffic, what it held (its findings were printed as they happened, [`exchange_lines`]).
+pub fn details(report: &Report, redactor: &Redactor, style: Style) -> String {
+    match &report.body {
+        Body::Suite(suite) => suite_details(&report.meta, suite, redactor, style),
+        Body::Traffic(traffic) => traffic_details(traffic),
+    }
+}
+
+/// The coverage line that follows the details.
+pub fn coverage_line(report: &Report, coverage: &Coverage) -> String {
+    match report.body {
+        Body::Suite(_) => format!(
+            "coverage: {} of {} documented responses exercised ({:.1}%), {} not provokable\n",
+            coverage.exercised, coverage.documented, coverage.percent, coverage.excluded
+        ),
+        Body::Traffic(_) => format!(
+            "coverage: {} of {} documented responses exercised ({:.1}%)\n",
+            coverage.exercised, coverage.documented, coverage.percent
+        ),
+    }
+}
+
+/// What a proxy's traffic held: the verdict and the counts.
+fn traffic_details(traffic: &TrafficLog) -> String {
+    let t = &traffic.counts;
+    format!(
+        "{}: {} exchanges ({} judged, {} passed through); tokens tracked {}, issued {}\n",
+        traffic.verdict_text(),
+        t.exchanges,
+        t.judged,
+        t.passed_through,
+        t.tokens_tracked,
+        t.tokens_issued
+    )
+}
+
+/// The lines a proxy prints for one exchange's findings as it happens, `head` naming the
+/// exchange (`exchange 3 POST /path → 200`): the target's failures in red, the rest in
+/// yellow.
+pub fn exchange_lines<'f>(
+    head: &str,
+    findings: impl IntoIterator<Item = (Party, &'f Finding)>,
+    redactor: &Redactor,
+    style: Style,
+) -> String {
+    let mut out = String::new();
+    for (party, f) in findings {
+        let mut line = format!(
+            "{head}: {} {} {}: {}",
+            party.name(),
+            f.severity.name(),
+            f.check,
+            f.message
+        );
+        if let (Some(e), Some(a)) = (&f.expected, &f.actual) {
+            let _ = write!(line, " (expected {e}, got {a})");
+        }
+        let line = redactor.text(&line);
+        let code = match (party, f.severity) {
+            (Party::Server, Severity::Must) => "31",
+            _ => "33",
+        };
+        let _ = writeln!(out, "{}", style.paint(code, &line));
+    }
+    out
+}
+
+/// Every failure and warning of a suite in detail, then the summary.
+fn suite_details(meta: &Meta, report: &Suite, redactor: &Redactor, style: Style) -> String {
     let mut out = String::new();
     for c in report
         .cases
@@ -165,12 +237,12 @@ pub fn details(report: &RunReport, redactor: &Redactor, style: Style) -> String 
         }
     }
     grouped(&mut out, report, redactor);
-    summary(&mut out, report, style);
+    summary(&mut out, meta, report, style);
     out
 }
 
 /// The closing lines: what ran, what it cost, what it left, the verdict counts.
-fn summary(out: &mut String, report: &RunReport, style: Style) {
+fn summary(out: &mut String, meta: &Meta, report: &Suite, style: Style) {
     let s = report.summary();
     let generated = match report.cases.iter().filter(|c| c.generated).count() {
         0 => String::new(),
@@ -181,10 +253,10 @@ fn summary(out: &mut String, report: &RunReport, style: Style) {
         "\n{}{generated}, {} by the cases ({} in all), {} issued, {:.1} s against {}",
         plural(report.cases.len(), "case"),
         plural(report.requests(), "request"),
-        report.requests_sent,
-        plural(report.tokens_issued, "token"),
-        report.millis as f64 / 1000.0,
-        report.target
+        meta.requests_sent,
+        plural(meta.tokens_issued, "token"),
+        meta.millis as f64 / 1000.0,
+        meta.target
     );
     let (without, ran) = report.without_control();
     let _ = writeln!(
@@ -194,7 +266,7 @@ fn summary(out: &mut String, report: &RunReport, style: Style) {
     for line in report.leftovers.lines(&report.run_id) {
         let _ = writeln!(out, "{}", style.paint("33", &line));
     }
-    if report.stopped_answering {
+    if meta.stopped_answering {
         let _ = writeln!(
             out,
             "{}",
@@ -221,7 +293,7 @@ fn summary(out: &mut String, report: &RunReport, style: Style) {
 /// For a run with failures: the failed cases, and their MUST findings grouped by check, each
 /// with its count and the first place and message, so one wrong setting that failed thirty
 /// steps reads as one line.
-fn grouped(out: &mut String, report: &RunReport, redactor: &Redactor) {
+fn grouped(out: &mut String, report: &Suite, redactor: &Redactor) {
     let failed: Vec<&str> = report
         .cases
         .iter()

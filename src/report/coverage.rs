@@ -2,7 +2,7 @@
 //! a correct server can provoke (`x-not-provokable` in the contract: a 500, a gateway's 429)
 //! are listed apart, with why, and left out of the percentage.
 
-use crate::run::RunReport;
+use crate::run::Report;
 use crate::spec::Spec;
 
 /// One documented response and whether the run saw it.
@@ -51,8 +51,8 @@ pub fn pairs(spec: &Spec) -> Vec<Pair> {
 
 /// Computes the coverage of `report` against `spec`. A status that is an alternative to
 /// another (`x-alternative-to`) counts with it: exercising either exercises both.
-pub fn coverage(spec: &Spec, report: &RunReport) -> Coverage {
-    let seen = |op: &str, status: u16| report.exercised.contains(&(op.to_owned(), status));
+pub fn coverage(spec: &Spec, report: &Report) -> Coverage {
+    let seen = |op: &str, status: u16| report.meta.exercised.contains(&(op.to_owned(), status));
     let pairs: Vec<Pair> = pairs(spec)
         .into_iter()
         .filter_map(|p| {

@@ -9,7 +9,7 @@ use std::path::Path;
 use super::Redactor;
 use super::coverage::Coverage;
 use crate::check::Finding;
-use crate::run::{CaseResult, RunReport, StepResult, Verdict};
+use crate::run::{Body, CaseResult, Report, Suite, TrafficLog, Verdict};
 use crate::spec::Severity;
 
 /// Annotations of each kind at most; GitHub shows only the first few per step anyway.
@@ -30,31 +30,62 @@ fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// Every finding of the run, in case-id order: case, step, finding.
-fn findings(report: &RunReport) -> impl Iterator<Item = (&CaseResult, &StepResult, &Finding)> {
-    report
-        .cases
-        .iter()
-        .filter(|c| matches!(c.verdict, Verdict::Failed | Verdict::Warned))
-        .flat_map(|c| {
-            c.steps
-                .iter()
-                .flat_map(move |s| s.findings.iter().map(move |f| (c, s, f)))
-        })
+/// A finding and where it was made.
+struct Found<'a> {
+    /// The case's id, or the exchange's.
+    id: String,
+    /// The case's file and the step's line (none for an exchange).
+    file: &'a str,
+    line: u64,
+    /// The step's label, or the exchange's.
+    label: String,
+    finding: &'a Finding,
+}
+
+/// Every finding of the report, in case-id (or exchange) order.
+fn findings(report: &Report) -> Vec<Found<'_>> {
+    match &report.body {
+        Body::Suite(s) => s
+            .cases
+            .iter()
+            .filter(|c| matches!(c.verdict, Verdict::Failed | Verdict::Warned))
+            .flat_map(|c| {
+                c.steps.iter().flat_map(move |s| {
+                    s.findings.iter().map(move |f| Found {
+                        id: c.id.clone(),
+                        file: &c.file,
+                        line: s.line,
+                        label: s.label.clone(),
+                        finding: f,
+                    })
+                })
+            })
+            .collect(),
+        Body::Traffic(t) => t
+            .kept_exchanges
+            .iter()
+            .flat_map(|x| {
+                x.findings().map(move |(party, f)| Found {
+                    id: x.id(),
+                    file: "",
+                    line: 0,
+                    label: format!("{} ({} finding)", x.label(), party.name()),
+                    finding: f,
+                })
+            })
+            .collect(),
+    }
 }
 
 /// The workflow commands for a run's findings: an `error` per MUST finding and a `warning` per
 /// SHOULD one, at most `MAX_ANNOTATIONS` of each, then a `notice` with what was left out.
 /// `exists` says whether a case's file is in the checkout (built-in and generated cases are not:
 /// their annotations go on the run, without a file).
-pub fn annotations(
-    report: &RunReport,
-    redactor: &Redactor,
-    exists: &dyn Fn(&str) -> bool,
-) -> String {
+pub fn annotations(report: &Report, redactor: &Redactor, exists: &dyn Fn(&str) -> bool) -> String {
     let mut out = String::new();
     let (mut errors, mut warnings) = (0usize, 0usize);
-    for (case, step, finding) in findings(report) {
+    for found in findings(report) {
+        let finding = found.finding;
         let (kind, count) = match finding.severity {
             Severity::Must => ("error", &mut errors),
             Severity::Should => ("warning", &mut warnings),
@@ -64,17 +95,17 @@ pub fn annotations(
             continue;
         }
         let mut props = Vec::new();
-        if exists(&case.file) {
-            props.push(format!("file={}", escape_property(&case.file)));
-            if step.line > 0 {
-                props.push(format!("line={}", step.line));
+        if !found.file.is_empty() && exists(found.file) {
+            props.push(format!("file={}", escape_property(found.file)));
+            if found.line > 0 {
+                props.push(format!("line={}", found.line));
             }
         }
         props.push(format!("title={}", escape_property(finding.check)));
         let message = redactor.text(&format!(
             "{}: {}: {}{}",
-            case.id,
-            step.label,
+            found.id,
+            found.label,
             finding.message,
             finding.source_note()
         ));
@@ -106,25 +137,44 @@ pub(crate) fn in_checkout(file: &str) -> bool {
 
 /// A short Markdown summary for `GITHUB_STEP_SUMMARY`: the verdict, the counts, the failed cases
 /// with their first finding, the warnings by check, and what the run left on the target.
-pub fn step_summary(report: &RunReport, coverage: &Coverage, redactor: &Redactor) -> String {
+pub fn step_summary(report: &Report, coverage: &Coverage, redactor: &Redactor) -> String {
     let mut out = String::new();
-    let s = report.summary();
-    let (must_passed, must_total) = report.must_counts();
-    let generated = report.cases.iter().filter(|c| c.generated).count();
+    let meta = &report.meta;
     let _ = writeln!(out, "## token-conformance: {}\n", report.verdict_text());
     let _ = writeln!(out, "| | |\n|---|---|");
-    let _ = writeln!(out, "| Target | {} |", cell(&redactor.text(&report.target)));
+    let _ = writeln!(out, "| Target | {} |", cell(&redactor.text(&meta.target)));
     let _ = writeln!(
         out,
         "| Contract | {} {} |",
-        cell(&report.spec_title),
-        cell(&report.spec_version)
+        cell(&meta.spec_title),
+        cell(&meta.spec_version)
     );
+    match &report.body {
+        Body::Suite(suite) => suite_summary(&mut out, report, suite, coverage),
+        Body::Traffic(traffic) => traffic_summary(&mut out, report, traffic, coverage),
+    }
+    let selection = &meta.shaping.selection;
+    if !selection.is_empty() {
+        let _ = writeln!(out, "| Selection | {} |", cell(&selection.join(", ")));
+    }
+    match &report.body {
+        Body::Suite(suite) => failed_cases(&mut out, suite, redactor),
+        Body::Traffic(traffic) => failing_exchanges(&mut out, traffic, redactor),
+    }
+    warnings_by_check(&mut out, report);
+    out
+}
+
+/// The rows of a suite's summary table.
+fn suite_summary(out: &mut String, report: &Report, suite: &Suite, coverage: &Coverage) {
+    let s = suite.summary();
+    let (must_passed, must_total) = suite.must_counts();
+    let generated = suite.cases.iter().filter(|c| c.generated).count();
     let _ = writeln!(
         out,
         "| Cases | {} of {} ({generated} generated): {} passed, {} failed, {} warned, {} skipped |",
-        report.cases.len(),
-        report.suite_cases,
+        suite.cases.len(),
+        suite.suite_cases,
         s.passed,
         s.failed,
         s.warned,
@@ -139,11 +189,11 @@ pub fn step_summary(report: &RunReport, coverage: &Coverage, redactor: &Redactor
     let _ = writeln!(
         out,
         "| Requests | {} by the cases, {} in all, {:.1} s |",
-        report.requests(),
-        report.requests_sent,
-        report.millis as f64 / 1000.0
+        suite.requests(),
+        report.meta.requests_sent,
+        report.meta.millis as f64 / 1000.0
     );
-    let left = report.leftovers.lines(&report.run_id);
+    let left = suite.leftovers.lines(&suite.run_id);
     let left = if left.is_empty() {
         "nothing active".to_owned()
     } else {
@@ -153,19 +203,61 @@ pub fn step_summary(report: &RunReport, coverage: &Coverage, redactor: &Redactor
             .join("<br>")
     };
     let _ = writeln!(out, "| Left on the target | {left} |");
-    if !report.shaping.selection.is_empty() {
-        let _ = writeln!(
-            out,
-            "| Selection | {} |",
-            cell(&report.shaping.selection.join(", "))
-        );
-    }
-    failed_cases(&mut out, report, redactor);
-    warnings_by_check(&mut out, report);
-    out
 }
 
-fn failed_cases(out: &mut String, report: &RunReport, redactor: &Redactor) {
+/// The rows of a proxy's summary table.
+fn traffic_summary(out: &mut String, report: &Report, traffic: &TrafficLog, coverage: &Coverage) {
+    let t = &traffic.counts;
+    let _ = writeln!(
+        out,
+        "| Exchanges | {} in all: {} judged, {} passed through, {} unanswered |",
+        t.exchanges, t.judged, t.passed_through, t.unanswered
+    );
+    let _ = writeln!(
+        out,
+        "| Findings | {} exchanges with a server finding ({} failing), {} with a client finding |",
+        t.server_findings, t.failing, t.client_findings
+    );
+    let _ = writeln!(
+        out,
+        "| Coverage | {} of {} documented responses ({:.1}%) |",
+        coverage.exercised, coverage.documented, coverage.percent
+    );
+    let _ = writeln!(
+        out,
+        "| Time | {:.1} s |",
+        report.meta.millis as f64 / 1000.0
+    );
+}
+
+/// The kept exchanges the target failed, with their first failing finding.
+fn failing_exchanges(out: &mut String, traffic: &TrafficLog, redactor: &Redactor) {
+    let failing: Vec<_> = traffic
+        .kept_exchanges
+        .iter()
+        .filter(|x| x.failing())
+        .collect();
+    if failing.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n### Failing exchanges\n\n| Exchange | First finding |\n|---|---|"
+    );
+    for x in failing.iter().take(MAX_ANNOTATIONS) {
+        let text = x
+            .server
+            .iter()
+            .find(|f| f.severity == Severity::Must)
+            .map_or_else(String::new, |f| {
+                let line = f.message.lines().next().unwrap_or_default();
+                format!("`{}`: {}", f.check, redactor.text(line))
+            });
+        let _ = writeln!(out, "| {} | {} |", cell(&x.label()), cell(&text));
+    }
+}
+
+fn failed_cases(out: &mut String, report: &Suite, redactor: &Redactor) {
     let failed: Vec<&CaseResult> = report
         .cases
         .iter()
@@ -199,12 +291,15 @@ fn failed_cases(out: &mut String, report: &RunReport, redactor: &Redactor) {
     }
 }
 
-fn warnings_by_check(out: &mut String, report: &RunReport) {
-    let mut by_check: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
-    for (c, _, f) in findings(report).filter(|(_, _, f)| f.severity == Severity::Should) {
-        let cases = by_check.entry(f.check).or_default();
-        if cases.last() != Some(&c.id.as_str()) {
-            cases.push(&c.id);
+fn warnings_by_check(out: &mut String, report: &Report) {
+    let mut by_check: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    let warnings = findings(report)
+        .into_iter()
+        .filter(|f| f.finding.severity == Severity::Should);
+    for found in warnings {
+        let cases = by_check.entry(found.finding.check).or_default();
+        if cases.last() != Some(&found.id) {
+            cases.push(found.id);
         }
     }
     if by_check.is_empty() {

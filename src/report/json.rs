@@ -3,13 +3,13 @@
 
 use serde_json::{Value, json};
 
-use crate::run::RunReport;
+use crate::run::{Body, Report};
 
 use super::coverage::Coverage;
 use super::redact::Redactor;
 
 /// The format tag of this shape.
-pub(crate) const FORMAT: &str = "token-conformance-report/1";
+pub(crate) const FORMAT: &str = "token-conformance-report/2";
 
 fn redact_all(v: &mut Value, r: &Redactor) {
     match v {
@@ -20,60 +20,75 @@ fn redact_all(v: &mut Value, r: &Redactor) {
     }
 }
 
-/// Every step's request body redacted by its structure: the values of the contract's secret
-/// fields whatever they are (a near miss of a password is no known secret, but it sits in the
-/// password's field), as the HAR does.
+/// Every request body redacted by its structure: the values of the contract's secret fields
+/// whatever they are (a near miss of a password is no known secret, but it sits in the
+/// password's field), as the HAR does. A suite's are in its cases' steps, traffic's in its
+/// kept exchanges.
 fn redact_request_bodies(v: &mut Value, r: &Redactor) {
+    let redact = |item: &mut Value| {
+        if let Some(Value::String(body)) = item.pointer_mut("/request/body") {
+            *body = super::har::redact_body(body, r);
+        }
+    };
     let steps = v
-        .get_mut("cases")
+        .pointer_mut("/suite/cases")
         .and_then(Value::as_array_mut)
         .into_iter()
         .flatten()
         .filter_map(|c| c.get_mut("steps").and_then(Value::as_array_mut))
         .flatten();
-    for step in steps {
-        if let Some(Value::String(body)) = step.pointer_mut("/request/body") {
-            *body = super::har::redact_body(body, r);
-        }
-    }
+    steps.for_each(redact);
+    let exchanges = v
+        .pointer_mut("/traffic/kept_exchanges")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten();
+    exchanges.for_each(redact);
 }
 
-/// The report as a JSON value.
+/// The report as a JSON value: `format`, `meta` (what every report says), and `suite` or
+/// `traffic` (what it was a report of).
 pub fn render(
-    report: &RunReport,
+    report: &Report,
     coverage: &Coverage,
     exit: crate::error::Exit,
     redactor: &Redactor,
 ) -> Value {
-    let mut v = json!({
-        "format": FORMAT,
-        "target": report.target,
-        "contract": {"title": report.spec_title, "version": report.spec_version},
-        "harness_version": report.harness_version,
-        "started_at": report.started_at,
-        "millis": report.millis,
+    let m = &report.meta;
+    let meta = json!({
+        "target": m.target,
+        "contract": {"title": m.spec_title, "version": m.spec_version},
+        "harness_version": m.harness_version,
+        "started_at": m.started_at,
+        "millis": m.millis,
         "exit_code": exit.code(),
-        "verdict": {
-            "text": report.verdict_text(),
-            "conforms": matches!(report.conformance(), crate::run::Conformance::Conforms { .. }),
-            "not_run": report.not_run,
-        },
-        "suite_cases": report.suite_cases,
-        "shaping": report.shaping,
-        "summary": report.summary(),
-        "requests": report.requests(),
-        "requests_sent": report.requests_sent,
-        "tokens_issued": report.tokens_issued,
-        "stopped_answering": report.stopped_answering,
-        "run_id": report.run_id,
-        "without_control": {"ran": report.without_control().1, "without": report.without_control().0},
-        "leftovers": report.leftovers,
+        "verdict": {"text": report.verdict_text(), "conforms": report.conforms()},
+        "shaping": m.shaping,
+        "requests_sent": m.requests_sent,
+        "tokens_issued": m.tokens_issued,
+        "stopped_answering": m.stopped_answering,
         "coverage": coverage,
-        "cases": report.cases,
     });
-    if let (Some(t), Some(obj)) = (&report.traffic, v.as_object_mut()) {
-        obj.insert("traffic".into(), json!(t));
-    }
+    let (key, body) = match &report.body {
+        Body::Suite(s) => {
+            let (without, ran) = s.without_control();
+            (
+                "suite",
+                json!({
+                    "suite_cases": s.suite_cases,
+                    "not_run": s.not_run,
+                    "summary": s.summary(),
+                    "requests": s.requests(),
+                    "run_id": s.run_id,
+                    "without_control": {"ran": ran, "without": without},
+                    "leftovers": s.leftovers,
+                    "cases": s.cases,
+                }),
+            )
+        }
+        Body::Traffic(t) => ("traffic", json!(t)),
+    };
+    let mut v = json!({"format": FORMAT, "meta": meta, key: body});
     redact_request_bodies(&mut v, redactor);
     redact_all(&mut v, redactor);
     v

@@ -5,44 +5,51 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 
 use crate::case::Severity;
-use crate::run::{CaseResult, RunReport, Verdict};
+use crate::run::{Body, CaseResult, KeptExchange, Report, Verdict};
 
 use super::redact::Redactor;
 
-/// The report as JUnit XML.
-pub fn render(report: &RunReport, redactor: &Redactor) -> String {
-    let mut suite = TestSuite::new(redactor.text(&report.target));
-    suite.set_time(Duration::from_millis(report.millis));
-    let started = chrono::DateTime::parse_from_rfc3339(&report.started_at).ok();
+/// The report as JUnit XML: a test case per case of a suite, or per exchange kept whole of
+/// traffic.
+pub fn render(report: &Report, redactor: &Redactor) -> String {
+    let meta = &report.meta;
+    let mut suite = TestSuite::new(redactor.text(&meta.target));
+    suite.set_time(Duration::from_millis(meta.millis));
+    let started = chrono::DateTime::parse_from_rfc3339(&meta.started_at).ok();
     if let Some(t) = started {
         suite.set_timestamp(t);
     }
     suite.add_properties([
         (
             "contract".to_owned(),
-            format!("{} {}", report.spec_title, report.spec_version),
+            format!("{} {}", meta.spec_title, meta.spec_version),
         ),
-        ("harness".to_owned(), report.harness_version.clone()),
-        ("target".to_owned(), redactor.text(&report.target)),
+        ("harness".to_owned(), meta.harness_version.clone()),
+        ("target".to_owned(), redactor.text(&meta.target)),
         ("verdict".to_owned(), report.verdict_text()),
         ("selection".to_owned(), selection(report)),
         (
             "refresh_lifespan".to_owned(),
-            report.shaping.refresh_lifespan.clone(),
+            meta.shaping.refresh_lifespan.clone(),
         ),
         (
             "access_lifespan".to_owned(),
-            report.shaping.access_lifespan.clone(),
+            meta.shaping.access_lifespan.clone(),
         ),
-        ("tolerance".to_owned(), report.shaping.tolerance.clone()),
+        ("tolerance".to_owned(), meta.shaping.tolerance.clone()),
         ("capabilities".to_owned(), capabilities(report)),
     ]);
-    suite.add_test_cases(report.cases.iter().map(|c| test_case(c, redactor)));
-    let mut out = Report::new("token-conformance");
-    out.set_time(Duration::from_millis(report.millis));
+    match &report.body {
+        Body::Suite(s) => suite.add_test_cases(s.cases.iter().map(|c| test_case(c, redactor))),
+        Body::Traffic(t) => {
+            suite.add_test_cases(t.kept_exchanges.iter().map(|x| exchange_case(x, redactor)))
+        }
+    };
+    let mut out = quick_junit::Report::new("token-conformance");
+    out.set_time(Duration::from_millis(meta.millis));
     if let Some(t) = started {
         out.set_timestamp(t);
     }
@@ -51,27 +58,69 @@ pub fn render(report: &RunReport, redactor: &Redactor) -> String {
     out.to_string().unwrap_or_default()
 }
 
-/// The selection, or that the whole suite ran.
-pub fn selection(report: &RunReport) -> String {
-    if report.shaping.selection.is_empty() {
-        format!("the whole suite ({} cases)", report.suite_cases)
-    } else {
-        format!(
+/// What the verdict covers: the selection, or that the whole suite ran; for traffic, how much
+/// of it was judged and kept.
+pub fn selection(report: &Report) -> String {
+    let selection = &report.meta.shaping.selection;
+    match &report.body {
+        Body::Suite(s) if selection.is_empty() => {
+            format!("the whole suite ({} cases)", s.suite_cases)
+        }
+        Body::Suite(s) => format!(
             "{} ({} of {} cases)",
-            report.shaping.selection.join(" "),
-            report.cases.len(),
-            report.suite_cases
-        )
+            selection.join(" "),
+            s.cases.len(),
+            s.suite_cases
+        ),
+        Body::Traffic(t) => t.coverage_text().join("; "),
     }
 }
 
 /// The capabilities the run had, or that it had none.
-pub fn capabilities(report: &RunReport) -> String {
-    if report.shaping.capabilities.is_empty() {
+pub fn capabilities(report: &Report) -> String {
+    let capabilities = &report.meta.shaping.capabilities;
+    if capabilities.is_empty() {
         "none (no control protocol)".to_owned()
     } else {
-        report.shaping.capabilities.join(", ")
+        capabilities.join(", ")
     }
+}
+
+/// An exchange kept whole: failed by a MUST server finding, its other findings (the target's
+/// warnings, the client's) in `<system-out>`.
+fn exchange_case(x: &KeptExchange, redactor: &Redactor) -> TestCase {
+    let label = x.label();
+    let line =
+        |f: &crate::check::Finding| format!("{label} [{}] {}", f.check, redactor.text(&f.message));
+    let failing: Vec<_> = x
+        .server
+        .iter()
+        .filter(|f| f.severity == Severity::Must)
+        .collect();
+    let status = match failing.first() {
+        None => TestCaseStatus::success(),
+        Some(first) => {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            let text: Vec<String> = failing.iter().map(|f| line(f)).collect();
+            status
+                .set_type(first.check)
+                .set_message(line(first))
+                .set_description(text.join("\n"));
+            status
+        }
+    };
+    let mut t = TestCase::new(x.id(), status);
+    t.set_classname(x.operation.as_str());
+    t.set_time(Duration::from_millis(x.response.millis));
+    let warnings: Vec<String> = x
+        .findings()
+        .filter(|(_, f)| f.severity == Severity::Should)
+        .map(|(party, f)| format!("WARNING {} {}", party.name(), line(f)))
+        .collect();
+    if !warnings.is_empty() {
+        t.set_system_out(warnings.join("\n"));
+    }
+    t
 }
 
 fn test_case(c: &CaseResult, redactor: &Redactor) -> TestCase {

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use crate::case::Severity;
-use crate::run::{RunReport, Verdict};
+use crate::run::{Body, Meta, Report, Suite, TrafficLog, Verdict};
 
 use super::coverage::Coverage;
 use super::redact::Redactor;
@@ -15,49 +15,73 @@ fn cell(s: &str) -> String {
 }
 
 /// The report as Markdown.
-pub fn render(report: &RunReport, coverage: &Coverage, redactor: &Redactor) -> String {
+pub fn render(report: &Report, coverage: &Coverage, redactor: &Redactor) -> String {
     let mut m = String::new();
     header(&mut m, report, coverage, redactor);
-    verdicts(&mut m, report);
-    failures(&mut m, report, redactor);
-    warnings(&mut m, report, redactor);
-    skipped(&mut m, report);
-    not_run(&mut m, report);
-    leftovers(&mut m, report);
+    match &report.body {
+        Body::Suite(suite) => {
+            verdicts(&mut m, suite);
+            failures(&mut m, suite, redactor);
+            warnings(&mut m, suite, redactor);
+            skipped(&mut m, suite);
+            not_run(&mut m, suite);
+            leftovers(&mut m, suite);
+        }
+        Body::Traffic(traffic) => exchanges(&mut m, traffic, redactor),
+    }
     matrix(&mut m, coverage);
     m
 }
 
-/// The title and the table of facts about the run.
-fn header(m: &mut String, report: &RunReport, coverage: &Coverage, redactor: &Redactor) {
-    let s = report.summary();
+/// The title and the table of facts about the session.
+fn header(m: &mut String, report: &Report, coverage: &Coverage, redactor: &Redactor) {
+    let meta: &Meta = &report.meta;
     let verdict = format!("**{}**", cell(&report.verdict_text()));
     let _ = writeln!(m, "# Token Authentication API conformance report\n");
     let _ = writeln!(m, "| | |\n|---|---|");
-    let _ = writeln!(m, "| Target | `{}` |", cell(&redactor.text(&report.target)));
+    let _ = writeln!(m, "| Target | `{}` |", cell(&redactor.text(&meta.target)));
     let _ = writeln!(
         m,
         "| Contract | {} {} |",
-        cell(&report.spec_title),
-        cell(&report.spec_version)
+        cell(&meta.spec_title),
+        cell(&meta.spec_version)
     );
     let _ = writeln!(
         m,
         "| Harness | token-conformance {} |",
-        report.harness_version
+        meta.harness_version
     );
-    let _ = writeln!(m, "| Date | {} |", report.started_at);
+    let _ = writeln!(m, "| Date | {} |", meta.started_at);
     let _ = writeln!(m, "| Verdict | {verdict} |");
-    let _ = writeln!(
-        m,
-        "| Cases | {} passed, {} failed, {} warned, {} skipped |",
-        s.passed, s.failed, s.warned, s.skipped
-    );
-    let (without, ran) = report.without_control();
-    let _ = writeln!(
-        m,
-        "| Without control protocol | {without} of {ran} cases ran without the control protocol |"
-    );
+    match &report.body {
+        Body::Suite(suite) => {
+            let s = suite.summary();
+            let _ = writeln!(
+                m,
+                "| Cases | {} passed, {} failed, {} warned, {} skipped |",
+                s.passed, s.failed, s.warned, s.skipped
+            );
+            let (without, ran) = suite.without_control();
+            let _ = writeln!(
+                m,
+                "| Without control protocol | {without} of {ran} cases ran without the control protocol |"
+            );
+        }
+        Body::Traffic(traffic) => {
+            let t = &traffic.counts;
+            let _ = writeln!(
+                m,
+                "| Exchanges | {} in all: {} judged, {} passed through, {} unanswered; {} with a server finding ({} failing), {} with a client finding |",
+                t.exchanges,
+                t.judged,
+                t.passed_through,
+                t.unanswered,
+                t.server_findings,
+                t.failing,
+                t.client_findings
+            );
+        }
+    }
     let _ = writeln!(
         m,
         "| Selection | {} |",
@@ -66,10 +90,10 @@ fn header(m: &mut String, report: &RunReport, coverage: &Coverage, redactor: &Re
     let _ = writeln!(
         m,
         "| Lifespans assumed | refresh tokens {}, access tokens {} |",
-        cell(&report.shaping.refresh_lifespan),
-        cell(&report.shaping.access_lifespan)
+        cell(&meta.shaping.refresh_lifespan),
+        cell(&meta.shaping.access_lifespan)
     );
-    let _ = writeln!(m, "| Tolerance | {} |", report.shaping.tolerance);
+    let _ = writeln!(m, "| Tolerance | {} |", meta.shaping.tolerance);
     let _ = writeln!(
         m,
         "| Control protocol | {} |",
@@ -83,7 +107,7 @@ fn header(m: &mut String, report: &RunReport, coverage: &Coverage, redactor: &Re
 }
 
 /// What the run left active on the target, and why.
-fn leftovers(m: &mut String, report: &RunReport) {
+fn leftovers(m: &mut String, report: &Suite) {
     let _ = writeln!(m, "\n## Left on the target\n");
     let lines = report.leftovers.lines(&report.run_id);
     if lines.is_empty() {
@@ -99,7 +123,7 @@ fn leftovers(m: &mut String, report: &RunReport) {
 }
 
 /// One row per case: its verdict, level and requirement.
-fn verdicts(m: &mut String, report: &RunReport) {
+fn verdicts(m: &mut String, report: &Suite) {
     let _ = writeln!(m, "## Verdict per requirement\n");
     let _ = writeln!(
         m,
@@ -118,7 +142,7 @@ fn verdicts(m: &mut String, report: &RunReport) {
 }
 
 /// Every MUST finding of every failed case.
-fn failures(m: &mut String, report: &RunReport, redactor: &Redactor) {
+fn failures(m: &mut String, report: &Suite, redactor: &Redactor) {
     let failed: Vec<_> = report
         .cases
         .iter()
@@ -155,7 +179,7 @@ fn failures(m: &mut String, report: &RunReport, redactor: &Redactor) {
 }
 
 /// Every SHOULD finding.
-fn warnings(m: &mut String, report: &RunReport, redactor: &Redactor) {
+fn warnings(m: &mut String, report: &Suite, redactor: &Redactor) {
     let _ = writeln!(m, "\n## Warnings\n");
     let mut any = false;
     for c in &report.cases {
@@ -183,7 +207,7 @@ fn warnings(m: &mut String, report: &RunReport, redactor: &Redactor) {
 }
 
 /// The MUST cases of the suite that did not run, and why: what the verdict does not cover.
-fn not_run(m: &mut String, report: &RunReport) {
+fn not_run(m: &mut String, report: &Suite) {
     if report.not_run.is_empty() {
         return;
     }
@@ -198,7 +222,7 @@ fn not_run(m: &mut String, report: &RunReport) {
 }
 
 /// The cases not run, and why.
-fn skipped(m: &mut String, report: &RunReport) {
+fn skipped(m: &mut String, report: &Suite) {
     let _ = writeln!(m, "\n## Skipped\n");
     let skipped: Vec<_> = report
         .cases
@@ -215,6 +239,30 @@ fn skipped(m: &mut String, report: &RunReport) {
             c.id,
             cell(c.skip_reason.as_deref().unwrap_or(""))
         );
+    }
+}
+
+/// Every finding in the exchanges kept whole, the target's and the clients'.
+fn exchanges(m: &mut String, traffic: &TrafficLog, redactor: &Redactor) {
+    let _ = writeln!(m, "## Exchanges with findings\n");
+    let mut any = false;
+    for x in &traffic.kept_exchanges {
+        for (party, f) in x.findings() {
+            any = true;
+            let _ = writeln!(
+                m,
+                "- {} — {} {} `{}`: {}{}",
+                cell(&x.label()),
+                party.name(),
+                f.severity.name(),
+                f.check,
+                cell(&redactor.text(&f.message)),
+                f.source_note()
+            );
+        }
+    }
+    if !any {
+        let _ = writeln!(m, "None.");
     }
 }
 

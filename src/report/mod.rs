@@ -3,6 +3,7 @@
 pub mod badge;
 pub mod console;
 pub mod coverage;
+pub mod files;
 pub mod github;
 pub mod har;
 pub mod json;
@@ -11,4 +12,5 @@ pub mod markdown;
 pub mod redact;
 
 pub use console::Style;
+pub use files::ReportFlags;
 pub use redact::Redactor;

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::run::RunReport;
+use crate::run::{Body, Report};
 
 /// The placeholder that replaces a secret.
 pub(crate) const REDACTED: &str = "<redacted>";
@@ -104,22 +104,35 @@ impl Redactor {
         }
     }
 
-    /// A redactor for a run: the given secrets (the password), and every value of a secret
-    /// `field` in any request or response body the run recorded.
+    /// A redactor for a report: the given secrets (the password), and every value of a secret
+    /// `field` in any request or response body it holds.
     pub fn for_report(
-        report: &RunReport,
+        report: &Report,
         fields: &BTreeSet<String>,
         secrets: impl IntoIterator<Item = String>,
     ) -> Self {
         let mut r = Self::with_fields(fields.iter().map(String::as_str), secrets);
-        for step in report.cases.iter().flat_map(|c| &c.steps) {
-            let bodies = [
-                step.request.as_ref().map(|q| q.body.as_str()),
-                step.response.as_ref().map(|p| p.body.as_str()),
-            ];
-            for text in bodies.into_iter().flatten() {
-                r.learn_body(text);
-            }
+        let bodies: Vec<&str> = match &report.body {
+            Body::Suite(s) => s
+                .cases
+                .iter()
+                .flat_map(|c| &c.steps)
+                .flat_map(|step| {
+                    [
+                        step.request.as_ref().map(|q| q.body.as_str()),
+                        step.response.as_ref().map(|p| p.body.as_str()),
+                    ]
+                })
+                .flatten()
+                .collect(),
+            Body::Traffic(t) => t
+                .kept_exchanges
+                .iter()
+                .flat_map(|x| [x.request.body.as_str(), x.response.body.as_str()])
+                .collect(),
+        };
+        for text in bodies {
+            r.learn_body(text);
         }
         r
     }

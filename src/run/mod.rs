@@ -16,6 +16,7 @@ mod fixtures;
 mod http;
 mod matcher;
 mod pool;
+mod report;
 mod result;
 mod shape;
 mod steps;
@@ -29,11 +30,12 @@ pub use error::{ApiError, ControlError, RunError, StepError};
 pub use fixtures::Fixtures;
 pub use http::{HarRecord, Http, Received, SentRequest, TransportError};
 pub use pool::Pool;
-pub(crate) use result::plural;
-pub use result::{
-    CaseResult, Conformance, NotRun, ResponseView, RunReport, Shaping, StepResult, Summary,
-    Traffic, Verdict,
+pub use report::{
+    Body, Conformance, KeptExchange, Meta, NotRun, Party, Report, Seen, Shaping, Started, Suite,
+    Summary, Traffic, TrafficLog,
 };
+pub(crate) use report::{now_rfc3339, plural};
+pub use result::{CaseResult, ResponseView, StepResult, Verdict};
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -99,7 +101,7 @@ fn parse_partition(s: &str) -> Result<(u32, u32), crate::error::BadValue> {
 }
 
 /// Whether `case` is selected by the filter and tags.
-pub(crate) fn selected(case: &Case, opts: &Options) -> bool {
+pub fn selected(case: &Case, opts: &Options) -> bool {
     let by_filter = opts.filter.as_deref().is_none_or(|f| {
         let f = f.to_lowercase();
         case.id.to_lowercase().contains(&f) || case.title.to_lowercase().contains(&f)
@@ -175,15 +177,6 @@ pub async fn probe(target: &Target, spec: &Spec, http: &Http) -> Result<(), RunE
         // Something answered, however badly: the cases will say how.
         Ok(_) | Err(TransportError::TooLarge(_) | TransportError::Read(_)) => Ok(()),
     }
-}
-
-/// Now, in UTC, to the second (RFC 3339).
-pub(crate) fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(time::macros::format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
-        ))
-        .unwrap_or_default()
 }
 
 /// The selected cases, split: those skipped for something the target lacks (already
@@ -437,9 +430,8 @@ pub async fn run(
     mut target: Target,
     opts: &Options,
     on_case: &(dyn Fn(&CaseResult) + Sync),
-) -> Result<RunReport, RunError> {
-    let started = Instant::now();
-    let started_at = now_rfc3339();
+) -> Result<Report, RunError> {
+    let started = Started::now();
     let cases_in_suite = cases.len();
     let http = Http::new(&target)
         .map(|h| if opts.har { h.recording() } else { h })
@@ -498,24 +490,21 @@ pub async fn run(
     let mut results: Vec<CaseResult> = tally.results.into_iter().flatten().collect();
     results.sort_by(|a, b| a.id.cmp(&b.id));
     let not_run = shape::not_run(cases, &results, opts);
-    Ok(RunReport {
-        target: target.base_url.clone(),
-        spec_title: spec.title.clone(),
-        spec_version: spec.version.clone(),
-        harness_version: env!("CARGO_PKG_VERSION").to_owned(),
-        started_at,
-        millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        cases: results,
+    let seen = Seen {
         exercised: tally.exercised,
         tokens_issued: issued.len(),
         requests_sent: http.sent(),
         stopped_answering,
-        run_id,
-        leftovers,
-        suite_cases: cases_in_suite,
-        not_run,
-        shaping: shape::shaping(&target, opts),
-        traffic: None,
-        exchanges: http.records(),
+    };
+    Ok(Report {
+        meta: Meta::new(&spec, &target, started, shape::shaping(&target, opts), seen),
+        body: Body::Suite(Suite {
+            cases: results,
+            suite_cases: cases_in_suite,
+            not_run,
+            run_id,
+            leftovers,
+            recorded: http.records(),
+        }),
     })
 }

@@ -45,27 +45,36 @@ pub(super) fn not_run(suite: &[Case], results: &[CaseResult], opts: &Options) ->
 
 /// What shaped the run's verdict besides the target's answers.
 pub(super) fn shaping(target: &Target, opts: &Options) -> Shaping {
-    Shaping {
-        selection: selection(opts),
-        refresh_lifespan: format!(
-            "{} (from {})",
-            target
-                .refresh_lifespan
-                .in_units_of(crate::duration::Span::from_secs(86_400)),
-            target.refresh_lifespan_from
-        ),
-        access_lifespan: format!(
-            "{} (from {})",
-            target
-                .access_lifespan
-                .in_units_of(crate::duration::Span::from_secs(3_600)),
-            target.access_lifespan_from
-        ),
-        tolerance: target.tolerance.to_string(),
-        capabilities: target
-            .capabilities
-            .iter()
-            .map(|c| c.name().to_owned())
-            .collect(),
+    Shaping::new(target, selection(opts))
+}
+
+impl Shaping {
+    /// What shapes a verdict on `target` besides its answers: the `selection` of cases (empty
+    /// for the whole suite, or for traffic), the lifespans and tolerance assumed, and the
+    /// control protocol's capabilities.
+    pub fn new(target: &Target, selection: Vec<String>) -> Self {
+        Self {
+            selection,
+            refresh_lifespan: format!(
+                "{} (from {})",
+                target
+                    .refresh_lifespan
+                    .in_units_of(crate::duration::Span::from_secs(86_400)),
+                target.refresh_lifespan_from
+            ),
+            access_lifespan: format!(
+                "{} (from {})",
+                target
+                    .access_lifespan
+                    .in_units_of(crate::duration::Span::from_secs(3_600)),
+                target.access_lifespan_from
+            ),
+            tolerance: target.tolerance.to_string(),
+            capabilities: target
+                .capabilities
+                .iter()
+                .map(|c| c.name().to_owned())
+                .collect(),
+        }
     }
 }

@@ -63,7 +63,7 @@ pub struct Target {
 impl Target {
     /// Every secret the profile holds (the passwords, the headers' values), for the redactors
     /// of every output.
-    pub(crate) fn secrets(&self) -> Vec<String> {
+    pub fn secrets(&self) -> Vec<String> {
         std::iter::once(self.password.expose().to_owned())
             .chain(self.other_login.iter().map(|(_, p)| p.expose().to_owned()))
             .chain(self.headers.iter().map(|h| h.expose().to_owned()))

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 
 use token_conformance::case;
-use token_conformance::run::{self, Options, RunReport};
+use token_conformance::run::{self, Options, Report};
 use token_conformance::spec::{BUNDLED_SPEC, BUNDLED_SPEC_NAME, Spec};
 use token_conformance::target::Target;
 
@@ -50,7 +50,7 @@ impl Drop for KillOnDrop {
 
 /// Runs one case (YAML, named as if read from `file`) against `target`, with the bundled contract
 /// and default options.
-pub async fn run_one(yaml: &str, file: &str, target: Target) -> RunReport {
+pub async fn run_one(yaml: &str, file: &str, target: Target) -> Report {
     let spec = Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).unwrap();
     let case = case::parse(yaml, Path::new(file), &spec).unwrap();
     run::run(

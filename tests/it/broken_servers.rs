@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use token_conformance::check::Finding;
 use token_conformance::error::Exit;
 use token_conformance::report::{Redactor, Style, console};
-use token_conformance::run::{RunReport, Verdict};
+use token_conformance::run::{Report, Verdict};
 use token_conformance::spec::{BUNDLED_SPEC, BUNDLED_SPEC_NAME, Spec};
 use token_conformance::target::{Settings, Target};
 use wiremock::matchers::{body_string_contains, method, path};
@@ -72,7 +72,7 @@ const TOKEN: &str =
     "mnuM-jp7uAOLWsG7ojs6rY-wweh2JVfKmNtWyPgVs-RdIysp4QyEHJtdd5Q5fECWEOsGVYxZ0eHy37j_lqoPcQ";
 
 /// Serves the probe and then whatever `mocks` add; runs `case_yaml`; returns the report.
-async fn run_against(mocks: Vec<Mock>, case_yaml: &str, extra_profile: &str) -> RunReport {
+async fn run_against(mocks: Vec<Mock>, case_yaml: &str, extra_profile: &str) -> Report {
     let server = MockServer::start().await;
     for m in mocks {
         m.mount(&server).await;
@@ -100,13 +100,13 @@ async fn run_against(mocks: Vec<Mock>, case_yaml: &str, extra_profile: &str) -> 
 }
 
 /// The redactor a run of these tests uses.
-fn redactor(report: &RunReport) -> Redactor {
+fn redactor(report: &Report) -> Redactor {
     let spec = Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).unwrap();
     Redactor::for_report(report, &spec.secret_fields, [PASSWORD.to_owned()])
 }
 
 /// The console report, with what changes from run to run (ports, timings, run ids) replaced.
-fn console_text(report: &RunReport) -> String {
+fn console_text(report: &Report) -> String {
     let text = console::details(report, &redactor(report), Style { color: false });
     stable(text)
 }
@@ -140,7 +140,7 @@ fn stable(text: String) -> String {
 }
 
 /// Compares the console report with its golden file.
-fn golden(name: &str, report: &RunReport) {
+fn golden(name: &str, report: &Report) {
     golden_text(name, console_text(report));
 }
 
@@ -157,9 +157,9 @@ fn golden_text(name: &str, text: String) {
     settings.bind(|| insta::assert_snapshot!(name, text));
 }
 
-fn findings(report: &RunReport) -> Vec<Finding> {
+fn findings(report: &Report) -> Vec<Finding> {
     report
-        .cases
+        .cases()
         .iter()
         .flat_map(|c| &c.steps)
         .flat_map(|s| s.findings.clone())
@@ -167,7 +167,7 @@ fn findings(report: &RunReport) -> Vec<Finding> {
 }
 
 /// Asserts that `check` found something whose message contains `text`, and returns it.
-fn caught(report: &RunReport, check: &str, text: &str) -> Finding {
+fn caught(report: &Report, check: &str, text: &str) -> Finding {
     let all = findings(report);
     all.iter()
         .find(|f| f.check == check && f.message.contains(text))
@@ -192,7 +192,7 @@ async fn an_undocumented_status_is_caught() {
     )
     .await;
     caught(&r, "status.documented", "createRefreshToken answered 202");
-    assert_eq!(r.cases[0].verdict, Verdict::Failed);
+    assert_eq!(r.cases()[0].verdict, Verdict::Failed);
     assert_eq!(r.exit(false), Exit::Failures);
     golden("undocumented-status", &r);
 }
@@ -221,7 +221,7 @@ async fn text_json_is_only_a_warning() {
         .insert_header("cache-control", "no-store")
         .set_body_raw(good_refresh(TOKEN).to_string(), "text/json");
     let r = run_against(create_returning(t), CREATE_CASE, "").await;
-    assert_eq!(r.cases[0].verdict, Verdict::Warned);
+    assert_eq!(r.cases()[0].verdict, Verdict::Warned);
     assert_eq!(r.exit(false), Exit::Success);
     assert_eq!(r.exit(true), Exit::Failures, "--strict fails on warnings");
     golden("content-type-text-json", &r);
@@ -264,7 +264,7 @@ async fn github_annotations_and_job_summary_say_what_failed_where() {
         format!("the body had {TOKEN} for {PASSWORD}"),
     );
     leak.severity = token_conformance::spec::Severity::Must;
-    r.cases[0].steps[0].findings.push(leak);
+    r.suite_mut().unwrap().cases[0].steps[0].findings.push(leak);
     let redactor = redactor(&r);
     let annotations = github::annotations(&r, &redactor, &|f| f == "broken.yaml");
     assert!(!annotations.contains(TOKEN) && !annotations.contains(PASSWORD));
@@ -276,9 +276,9 @@ async fn github_annotations_and_job_summary_say_what_failed_where() {
     golden_text("github-step-summary", stable(summary));
     // Sixty such cases: fifty of each kind, then what was left out; no file outside the checkout.
     let mut many = r.clone();
-    many.cases = (0..60)
+    many.suite_mut().unwrap().cases = (0..60)
         .map(|i| {
-            let mut c = r.cases[0].clone();
+            let mut c = r.cases()[0].clone();
             c.id = format!("broken.create-{i:02}");
             c
         })
@@ -305,7 +305,7 @@ async fn an_unknown_token_status_is_caught_and_lower_case_warned() {
 
     body["token_status"] = json!("active");
     let r = run_against(create_returning(json_response(201, &body)), CREATE_CASE, "").await;
-    assert_eq!(r.cases[0].verdict, Verdict::Warned);
+    assert_eq!(r.cases()[0].verdict, Verdict::Warned);
     golden("token-status-lower-case", &r);
 }
 
@@ -352,14 +352,14 @@ async fn errors_off_the_error_shape_are_caught() {
         "",
     )
     .await;
-    assert_eq!(r.cases[0].verdict, Verdict::Warned);
+    assert_eq!(r.cases()[0].verdict, Verdict::Warned);
     golden("error-without-code", &r);
     // Clients read a 401's body with .json(): one in plain text breaks them.
     let t = ResponseTemplate::new(401).set_body_bytes("Unauthorized");
     let r = run_against(create_returning(t), &case, "").await;
     caught(&r, "body.json", "not JSON");
     caught(&r, "error.shape", "Content-Type");
-    assert_eq!(r.cases[0].verdict, Verdict::Failed);
+    assert_eq!(r.cases()[0].verdict, Verdict::Failed);
     golden("error-plain-text", &r);
 }
 
@@ -397,7 +397,7 @@ async fn a_connection_the_server_closed_is_no_cases_failure() {
         "{:#?}",
         findings(&r)
     );
-    assert!(!r.stopped_answering);
+    assert!(!r.meta.stopped_answering);
 }
 
 #[tokio::test]
@@ -534,12 +534,12 @@ async fn raw_server(reply: &'static [u8]) -> String {
     format!("http://{addr}")
 }
 
-async fn run_raw(reply: &'static [u8]) -> RunReport {
+async fn run_raw(reply: &'static [u8]) -> Report {
     run_at(raw_server(reply).await).await
 }
 
 /// Runs the create case against `url` with a 2 s timeout.
-async fn run_at(url: String) -> RunReport {
+async fn run_at(url: String) -> Report {
     let o = Settings {
         base_url: Some(url),
         username: Some("u".into()),
@@ -559,7 +559,7 @@ async fn a_target_that_answers_garbage_or_drops_connections_fails_the_step() {
     golden("answers-ssh", &r);
 
     let r = run_raw(b"").await;
-    assert_eq!(r.cases[0].verdict, Verdict::Failed);
+    assert_eq!(r.cases()[0].verdict, Verdict::Failed);
     caught(&r, "transport", "could not be read");
     golden("closes-without-answer", &r);
 
@@ -588,7 +588,7 @@ async fn a_target_that_stops_answering_exits_3() {
         drop(listener);
     });
     let r = run_at(url).await;
-    assert!(r.stopped_answering);
+    assert!(r.meta.stopped_answering);
     caught(&r, "transport", "connection failed");
     golden("stops-answering", &r);
     assert_eq!(r.exit(false), Exit::Unreachable);

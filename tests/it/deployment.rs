@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use token_conformance::case;
-use token_conformance::run::{self, Options, RunReport};
+use token_conformance::run::{self, Options, Report};
 use token_conformance::spec::{BUNDLED_SPEC, BUNDLED_SPEC_NAME, Spec};
 use token_conformance::target::{Secret, Settings, Target};
 use wiremock::matchers::{body_string_contains, header, method, path};
@@ -230,7 +230,7 @@ async fn a_gateway_without_its_key_stops_the_run_with_what_to_check() {
 }
 
 /// Runs one case (YAML) against `url` with these settings.
-async fn run_case(url: &str, yaml: &str, tweak: impl FnOnce(&mut Settings)) -> RunReport {
+async fn run_case(url: &str, yaml: &str, tweak: impl FnOnce(&mut Settings)) -> Report {
     let mut settings = Settings {
         base_url: Some(url.to_owned()),
         username: Some("u@example.com".into()),
@@ -263,7 +263,12 @@ async fn rate_caps_requests_per_second() {
         "{sent} requests at 10/s took {:?}",
         started.elapsed()
     );
-    assert_eq!(report.summary().failed, 0, "{:#?}", report.cases);
+    assert_eq!(
+        report.suite().unwrap().summary().failed,
+        0,
+        "{:#?}",
+        report.cases()
+    );
 }
 
 #[tokio::test]
@@ -294,7 +299,7 @@ async fn a_429_is_waited_out_and_warned() {
         started.elapsed() >= Duration::from_secs(1),
         "it did not wait"
     );
-    let findings: Vec<_> = report.cases[0]
+    let findings: Vec<_> = report.cases()[0]
         .steps
         .iter()
         .flat_map(|s| &s.findings)
@@ -305,7 +310,11 @@ async fn a_429_is_waited_out_and_warned() {
             .any(|f| f.check == "rate_limited" && f.message.contains("waited 1 s")),
         "{findings:#?}"
     );
-    assert_eq!(report.summary().warned, 1, "a warning, not a failure");
+    assert_eq!(
+        report.suite().unwrap().summary().warned,
+        1,
+        "a warning, not a failure"
+    );
 }
 
 /// A 429 on a login that is not testing throttling (a client-wide throttle that earlier runs
@@ -363,8 +372,17 @@ async fn a_429_on_a_login_is_waited_out_unless_the_step_tests_throttling() {
         gateway,
     )
     .await;
-    assert_eq!(report.summary().failed, 0, "{:#?}", report.cases);
-    assert_eq!(report.summary().warned, 1, "the wait is a warning");
+    assert_eq!(
+        report.suite().unwrap().summary().failed,
+        0,
+        "{:#?}",
+        report.cases()
+    );
+    assert_eq!(
+        report.suite().unwrap().summary().warned,
+        1,
+        "the wait is a warning"
+    );
     assert_eq!(logins().await, 2, "429, waited out, then 401");
     // Accepting 429 (a throttling case): the 429 is the answer.
     throttled_once().mount(&server).await;
@@ -374,13 +392,22 @@ async fn a_429_on_a_login_is_waited_out_unless_the_step_tests_throttling() {
         gateway,
     )
     .await;
-    assert_eq!(report.summary().failed, 0, "{:#?}", report.cases);
-    assert_eq!(report.summary().warned, 0, "nothing was waited out");
+    assert_eq!(
+        report.suite().unwrap().summary().failed,
+        0,
+        "{:#?}",
+        report.cases()
+    );
+    assert_eq!(
+        report.suite().unwrap().summary().warned,
+        0,
+        "nothing was waited out"
+    );
     assert_eq!(logins().await, 3, "the 429 was kept, not retried");
 }
 
 /// A full run against a fresh reference server; what it left active.
-async fn left_active(with_control: bool) -> (i64, i64, RunReport) {
+async fn left_active(with_control: bool) -> (i64, i64, Report) {
     let server = reference_server::embedded::start().await.unwrap();
     let mut settings = Settings::local(
         &server.base_url,
@@ -406,19 +433,19 @@ async fn left_active(with_control: bool) -> (i64, i64, RunReport) {
 async fn a_run_leaves_at_most_jobs_plus_3_refresh_tokens_and_no_access_token() {
     let jobs = Options::default().jobs;
     let (refresh, access, report) = left_active(false).await;
-    assert_eq!(report.summary().failed, 0);
+    assert_eq!(report.suite().unwrap().summary().failed, 0);
     assert_eq!(access, 0, "access tokens left active on a plain deployment");
     assert!(
         refresh <= i64::try_from(jobs + 3).unwrap(),
         "{refresh} refresh tokens left active, more than --jobs + 3"
     );
     assert_eq!(
-        report.leftovers.refresh_tokens,
+        report.suite().unwrap().leftovers.refresh_tokens,
         usize::try_from(refresh).unwrap(),
         "the report counts what the target holds"
     );
     let (refresh, access, report) = left_active(true).await;
-    assert_eq!(report.summary().failed, 0);
+    assert_eq!(report.suite().unwrap().summary().failed, 0);
     assert_eq!(
         (refresh, access),
         (0, 0),
@@ -541,10 +568,10 @@ async fn a_target_is_left_with_the_lifespans_it_had() {
             .await
             .unwrap();
         assert_eq!(
-            report.summary().failed,
+            report.suite().unwrap().summary().failed,
             0,
             "{filter:?}: {:#?}",
-            report.cases
+            report.cases()
         );
         assert_eq!(
             lifespans_of(&server.control_url).await,

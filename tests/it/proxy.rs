@@ -89,14 +89,18 @@ fn report(dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("r.json")).unwrap()).unwrap()
 }
 
-/// Every finding in a proxy's report: (exchange label, check, severity).
+/// Every finding in a proxy's report: (exchange, check, severity), the server's first.
 fn findings(report: &Value) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
-    for case in report["cases"].as_array().unwrap() {
-        for step in case["steps"].as_array().unwrap() {
-            for f in step["findings"].as_array().unwrap() {
+    for x in report["traffic"]["kept_exchanges"].as_array().unwrap() {
+        let label = format!(
+            "exchange {}: {} {} → {}",
+            x["number"], x["request"]["method"], x["path"], x["response"]["status"]
+        );
+        for party in ["server", "client"] {
+            for f in x[party].as_array().unwrap() {
                 out.push((
-                    step["label"].as_str().unwrap().to_owned(),
+                    label.clone(),
                     f["check"].as_str().unwrap().to_owned(),
                     f["severity"].as_str().unwrap().to_owned(),
                 ));
@@ -194,11 +198,11 @@ async fn the_vendors_sdk_through_the_proxy_shows_no_server_finding() {
         "{out}"
     );
     assert_eq!(r["traffic"]["judged"], 6, "{r:#}");
-    let ops: Vec<&str> = r["cases"]
+    let ops: Vec<&str> = r["traffic"]["kept_exchanges"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| c["steps"][0]["operation"].as_str().unwrap())
+        .map(|x| x["operation"].as_str().unwrap())
         .collect();
     assert_eq!(
         ops,
@@ -304,13 +308,16 @@ async fn through(mode: Mode, args: &[&str]) -> Through {
         .await
         .unwrap();
     let r = report(dir.path());
+    // The proxy's JSON report has the shape the schema gives `run`'s, with a traffic body.
+    let errors = common::schema_errors("report.schema.json", &r);
+    assert!(errors.is_empty(), "{errors:#?}");
     // Every call the client made was judged, and each with the status the client got.
     assert_eq!(r["traffic"]["judged"], LIFECYCLE_CALLS, "{mode:?}: {out}");
-    let seen: Vec<u64> = r["cases"]
+    let seen: Vec<u64> = r["traffic"]["kept_exchanges"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| c["steps"][0]["response"]["status"].as_u64().unwrap())
+        .map(|x| x["response"]["status"].as_u64().unwrap())
         .collect();
     let sent: Vec<u64> = statuses.iter().map(|s| u64::from(*s)).collect();
     assert_eq!(seen, sent, "{mode:?}: the report's statuses");
@@ -597,7 +604,7 @@ fn run_writes_every_exchange_as_har() {
             .unwrap();
     assert_eq!(
         u64::try_from(entries.len()).unwrap(),
-        run["requests_sent"].as_u64().unwrap()
+        run["meta"]["requests_sent"].as_u64().unwrap()
     );
     assert!(
         entries.iter().any(|e| e["request"]["url"]
@@ -859,7 +866,6 @@ async fn the_target_receives_the_clients_request(tls: bool) {
         ("TOKEN", token),
         ("content-TYPE", "application/json"),
         ("Content-Length", body.len().to_string().as_str()),
-        ("Connection", "close"),
     ] {
         assert!(
             got.headers.iter().any(|(k, v)| k == name && v == value),
@@ -867,6 +873,8 @@ async fn the_target_receives_the_clients_request(tls: bool) {
         );
     }
     assert_eq!(got.all("x-gateway-key"), ["gw-secret-4711"], "{got:#?}");
+    // `Connection` is the client's hop only: a proxy removes it (RFC 9110 §7.6.1).
+    assert!(got.all("connection").is_empty(), "{got:#?}");
     let mut names: Vec<String> = got
         .headers
         .iter()
@@ -876,7 +884,6 @@ async fn the_target_receives_the_clients_request(tls: bool) {
     assert_eq!(
         names,
         [
-            "connection",
             "content-length",
             "content-type",
             "host",
@@ -1026,7 +1033,11 @@ async fn duration_ends_the_session_and_writes_the_reports() {
     assert_eq!(code, 0, "{out}");
     let r = report(dir.path());
     assert_eq!(r["traffic"]["exchanges"], 1, "{r:#}");
-    assert!(r["millis"].as_u64().unwrap() >= 2000, "{}", r["millis"]);
+    assert!(
+        r["meta"]["millis"].as_u64().unwrap() >= 2000,
+        "{}",
+        r["meta"]["millis"]
+    );
 }
 
 /// A session whose target dies after one login; the second request goes to the contract's
@@ -1159,8 +1170,34 @@ async fn paths_outside_the_contract_pass_through_unjudged() {
     assert_eq!(r["traffic"]["exchanges"], 3, "{r:#}");
     assert_eq!(r["traffic"]["passed_through"], 3, "{r:#}");
     assert_eq!(r["traffic"]["judged"], 0, "{r:#}");
-    assert_eq!(r["cases"], json!([]), "{r:#}");
+    assert_eq!(r["traffic"]["kept_exchanges"], json!([]), "{r:#}");
     let har: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.har")).unwrap()).unwrap();
     assert_eq!(har["log"]["entries"], json!([]), "only judged exchanges");
+}
+
+/// Stopped with SIGTERM (systemd, docker), the proxy lets the exchanges under way finish and
+/// writes its reports, as on Ctrl-C.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_ends_the_session_with_its_reports() {
+    let base = mutant::start(Mode::Correct).await;
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = Proxy::start(dir.path(), &base, &["--json", "r.json"]);
+    assert_eq!(lifecycle(&proxy.url()).await.len(), LIFECYCLE_CALLS);
+    let pid = proxy.child.0.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let (code, out) = tokio::task::spawn_blocking(move || proxy.finish())
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("no server failure in 14 exchanges judged"),
+        "{out}"
+    );
+    let r = report(dir.path());
+    assert_eq!(r["traffic"]["judged"], 14, "{r:#}");
 }

@@ -11,16 +11,15 @@ use std::sync::Arc;
 
 use clap::Parser;
 use serde_json::Value;
-use token_conformance::cli::{self, RunArgs};
-use token_conformance::report::{Redactor, Style, console, coverage};
-use token_conformance::run::{self, Options, RunReport};
+use token_conformance::report::{Redactor, ReportFlags, Style, console, coverage};
+use token_conformance::run::{self, Options, Report};
 use token_conformance::spec::Spec;
 use token_conformance::target::{Settings, Target};
 
 #[derive(Parser)]
 struct Wrapper {
     #[command(flatten)]
-    args: RunArgs,
+    reports: ReportFlags,
 }
 
 fn root() -> &'static Path {
@@ -28,7 +27,7 @@ fn root() -> &'static Path {
 }
 
 /// Runs every case against an in-process reference server; returns the report and the password.
-async fn full_run() -> (RunReport, Arc<Spec>, String, tempfile::TempDir) {
+async fn full_run() -> (Report, Arc<Spec>, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let server = reference_server::embedded::start().await.unwrap();
     let spec = Arc::new(Spec::load(&root().join("specs/token-auth.openapi.yaml")).unwrap());
@@ -55,7 +54,7 @@ async fn full_run() -> (RunReport, Arc<Spec>, String, tempfile::TempDir) {
 }
 
 /// Every token value in any recorded body, found structurally (not through the redactor).
-fn token_values(report: &RunReport) -> Vec<String> {
+fn token_values(report: &Report) -> Vec<String> {
     fn walk(v: &Value, out: &mut Vec<String>) {
         match v {
             Value::Object(m) => {
@@ -75,7 +74,7 @@ fn token_values(report: &RunReport) -> Vec<String> {
         }
     }
     let mut out = Vec::new();
-    for s in report.cases.iter().flat_map(|c| &c.steps) {
+    for s in report.cases().iter().flat_map(|c| &c.steps) {
         if let Some(r) = &s.response
             && let Ok(v) = serde_json::from_str::<Value>(&r.body)
         {
@@ -97,7 +96,7 @@ async fn no_report_snapshot_or_log_holds_a_secret() {
         "the run's bodies show only {} tokens",
         tokens.len()
     );
-    assert!(report.tokens_issued >= tokens.len());
+    assert!(report.meta.tokens_issued >= tokens.len());
 
     let out = dir.path();
     let paths = |name: &str| out.join(name).to_str().unwrap().to_owned();
@@ -110,13 +109,14 @@ async fn no_report_snapshot_or_log_holds_a_secret() {
         "--markdown",
         &paths("r.md"),
     ])
-    .args;
+    .reports;
     let redactor = Redactor::for_report(&report, &spec.secret_fields, [password.clone()]);
     let snapshots = out.join("snaps");
     let store = token_conformance::snapshot::SnapshotStore::Dir(snapshots.clone());
     token_conformance::snapshot::apply_snapshots(&mut report, &store, true, &redactor).unwrap();
     let cov = coverage::coverage(&spec, &report);
-    cli::write_reports(&args.reports, &report, &cov, report.exit(false), &redactor).unwrap();
+    token_conformance::report::files::write(&args, &report, &cov, report.exit(false), &redactor)
+        .unwrap();
     let console = console::details(&report, &redactor, Style { color: false });
 
     let mut texts = vec![("console".to_owned(), console)];
@@ -162,7 +162,10 @@ async fn json_report_validates_and_junit_parses_as_junit() {
     );
     let errors = common::schema_errors("report.schema.json", &json);
     assert!(errors.is_empty(), "{errors:#?}");
-    assert_eq!(json["cases"].as_array().unwrap().len(), report.cases.len());
+    assert_eq!(
+        json["suite"]["cases"].as_array().unwrap().len(),
+        report.cases().len()
+    );
 
     // JUnit: well-formed XML with the structure JUnit consumers read.
     let xml = token_conformance::report::junit::render(&report, &redactor);
@@ -200,8 +203,8 @@ async fn json_report_validates_and_junit_parses_as_junit() {
         }
     }
     assert_eq!(suites, 1);
-    assert_eq!(testcases, report.cases.len());
-    assert_eq!(suite_tests, Some(report.cases.len().to_string()));
+    assert_eq!(testcases, report.cases().len());
+    assert_eq!(suite_tests, Some(report.cases().len().to_string()));
     drop(dir);
 }
 
@@ -215,9 +218,12 @@ fn run_bin(args: &[&str]) -> (i32, String) {
 fn failing_json_and_badge(dir: &Path) {
     let json: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
-    assert_eq!(json["exit_code"], 1, "{json:#}");
-    assert_eq!(json["verdict"]["conforms"], false, "{json:#}");
-    assert_eq!(json["verdict"]["text"], "does not conform: 1 case failed");
+    assert_eq!(json["meta"]["exit_code"], 1, "{json:#}");
+    assert_eq!(json["meta"]["verdict"]["conforms"], false, "{json:#}");
+    assert_eq!(
+        json["meta"]["verdict"]["text"],
+        "does not conform: 1 case failed"
+    );
     let badge = std::fs::read_to_string(dir.join("badge.svg")).unwrap();
     assert!(
         badge.contains("fill=\"#e05d44\"") && badge.contains("1/3 MUST · 1 case failed"),
@@ -441,9 +447,9 @@ fn a_partial_run_says_what_it_did_not_run() {
         "{junit}"
     );
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(report["verdict"]["conforms"], false);
+    assert_eq!(report["meta"]["verdict"]["conforms"], false);
     assert_eq!(
-        report["shaping"]["selection"][0],
+        report["meta"]["shaping"]["selection"][0],
         "--filter refresh-token.regen"
     );
 }

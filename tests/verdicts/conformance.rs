@@ -66,7 +66,7 @@ fn run_case(spec: &Arc<Spec>, case: Case) -> Result<(), Failed> {
         let password = server.password.clone();
         server.stop().await;
         let redactor = Redactor::for_report(&report, &spec.secret_fields, [password]);
-        let result = report.cases.first().ok_or("the case did not run")?;
+        let result = report.cases().first().ok_or("the case did not run")?;
         match result.verdict {
             Verdict::Passed | Verdict::Warned => {}
             Verdict::Failed | Verdict::Skipped => {

@@ -26,7 +26,7 @@ use token_conformance::case::{Case, Severity};
 use token_conformance::check::CheckInfo;
 use token_conformance::duration::Span;
 use token_conformance::error::Exit;
-use token_conformance::run::{self, Options, RunReport};
+use token_conformance::run::{self, Options, Report};
 use token_conformance::spec::Spec;
 use token_conformance::target::{Secret, Settings, Target};
 
@@ -231,7 +231,7 @@ fn start(member: &Member, slip: &str) -> Result<(Running, u16), NotStarted> {
 /// The suite, run as a vendor runs it against a plain deployment: the profile's account, a
 /// second account and an SSO user, no control protocol. A self-test variant is run as the
 /// self-test runs it, with its control protocol.
-async fn run_suite(spec: &Arc<Spec>, cases: &[Case], base: &str, member: bool) -> RunReport {
+async fn run_suite(spec: &Arc<Spec>, cases: &[Case], base: &str, member: bool) -> Report {
     let settings = if member {
         Settings {
             base_url: Some(base.to_owned()),
@@ -291,15 +291,15 @@ struct Row {
     verdict: String,
 }
 
-fn row(report: &RunReport) -> Row {
+fn row(report: &Report) -> Row {
     let mut r = Row {
         exit: Some(report.exit(false)),
         verdict: report.verdict_text(),
         ..Row::default()
     };
-    let s = report.summary();
+    let s = report.suite().unwrap().summary();
     (r.passed, r.warned, r.failed, r.skipped) = (s.passed, s.warned, s.failed, s.skipped);
-    for c in &report.cases {
+    for c in report.cases() {
         for st in &c.steps {
             for f in &st.findings {
                 let entry = r.checks.entry(f.check).or_default();

@@ -26,12 +26,12 @@ use libtest_mimic::{Failed, Trial};
 use token_conformance::case::{Case, Severity};
 use token_conformance::duration::Span;
 use token_conformance::error::Exit;
-use token_conformance::run::{self, Conformance, Options, RunReport, Verdict};
+use token_conformance::run::{self, Options, Report, Verdict};
 use token_conformance::spec::Spec;
 use token_conformance::target::{Need, Secret, Settings, Target};
 
 /// Runs the whole suite against one entry.
-async fn run(spec: &Arc<Spec>, cases: &[Case], entry: &Entry) -> RunReport {
+async fn run(spec: &Arc<Spec>, cases: &[Case], entry: &Entry) -> Report {
     let base = mutant::start(entry.mode).await;
     let settings = Settings {
         base_url: Some(base.clone()),
@@ -79,9 +79,9 @@ fn matches(pattern: &str, id: &str) -> bool {
 }
 
 /// Every (case, check) pair of findings of one severity.
-fn pairs(report: &RunReport, severity: Severity) -> Vec<(String, &'static str)> {
+fn pairs(report: &Report, severity: Severity) -> Vec<(String, &'static str)> {
     let mut out: Vec<(String, &'static str)> = report
-        .cases
+        .cases()
         .iter()
         .flat_map(|c| {
             c.steps
@@ -126,9 +126,9 @@ fn expected_skips(entry: &Entry, cases: &[Case]) -> usize {
 /// recorded its steps, only cases needing a capability the mode lacks were skipped, and the
 /// verdict is "conforms"; for a plain deployment, whose verdict cannot be, it names exactly
 /// the MUST cases it could not run.
-fn every_case_ran(entry: &Entry, cases: &[Case], report: &RunReport) -> Result<(), String> {
+fn every_case_ran(entry: &Entry, cases: &[Case], report: &Report) -> Result<(), String> {
     let mut selected: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
-    let mut reported: Vec<&str> = report.cases.iter().map(|c| c.id.as_str()).collect();
+    let mut reported: Vec<&str> = report.cases().iter().map(|c| c.id.as_str()).collect();
     selected.sort_unstable();
     reported.sort_unstable();
     if reported != selected {
@@ -145,7 +145,7 @@ fn every_case_ran(entry: &Entry, cases: &[Case], report: &RunReport) -> Result<(
     };
     let mut unexplained = Vec::new();
     let mut skipped_must = Vec::new();
-    for c in &report.cases {
+    for c in report.cases() {
         match c.verdict {
             Verdict::Skipped
                 if entry.plain && needs_capability(&c.id) && c.severity == Severity::Must =>
@@ -161,7 +161,8 @@ fn every_case_ran(entry: &Entry, cases: &[Case], report: &RunReport) -> Result<(
     if !unexplained.is_empty() {
         return Err(unexplained.join(", "));
     }
-    let mut not_run: Vec<&str> = report.not_run.iter().map(|n| n.id.as_str()).collect();
+    let suite = report.suite().ok_or("a run's report is a suite's")?;
+    let mut not_run: Vec<&str> = suite.not_run.iter().map(|n| n.id.as_str()).collect();
     not_run.sort_unstable();
     skipped_must.sort_unstable();
     if not_run != skipped_must {
@@ -169,7 +170,7 @@ fn every_case_ran(entry: &Entry, cases: &[Case], report: &RunReport) -> Result<(
             "not run: {not_run:?}; the MUST cases skipped for a capability: {skipped_must:?}"
         ));
     }
-    let conforms = matches!(report.conformance(), Conformance::Conforms { .. });
+    let conforms = report.conforms();
     if conforms == entry.plain {
         return Err(format!("the verdict: {}", report.verdict_text()));
     }
@@ -177,10 +178,10 @@ fn every_case_ran(entry: &Entry, cases: &[Case], report: &RunReport) -> Result<(
 }
 
 /// Whether the entry's expected verdict holds; the reason when it does not.
-fn judge(entry: &Entry, cases: &[Case], report: &RunReport) -> Result<(), String> {
+fn judge(entry: &Entry, cases: &[Case], report: &Report) -> Result<(), String> {
     let failing = pairs(report, Severity::Must);
     let warning = pairs(report, Severity::Should);
-    if report.stopped_answering {
+    if report.meta.stopped_answering {
         return Err("the target was judged to have stopped answering".into());
     }
     let blamed: Vec<String> = failing
@@ -240,7 +241,7 @@ fn judge(entry: &Entry, cases: &[Case], report: &RunReport) -> Result<(), String
             if !extra.is_empty() {
                 return Err(format!("a conformant variant warned: [{}]", listed(&extra)));
             }
-            let skipped = report.summary().skipped;
+            let skipped = report.suite().unwrap().summary().skipped;
             let want = expected_skips(entry, cases);
             if skipped != want {
                 return Err(format!("{skipped} cases were skipped, not {want}"));
@@ -297,17 +298,17 @@ fn trial(
 }
 
 /// Every failing and warning pair of an entry's run, on stderr.
-fn explain(entry: &Entry, report: &RunReport) {
+fn explain(entry: &Entry, report: &Report) {
     static OUT: Mutex<()> = Mutex::new(());
     let _guard = OUT.lock();
     let skipped = report
-        .cases
+        .cases()
         .iter()
         .filter(|c| c.verdict == Verdict::Skipped)
         .count();
     eprintln!("== {} (skipped {skipped})", entry.name);
     if std::env::var("SELF_TEST_EXPLAIN").is_ok_and(|v| v == "2") {
-        for c in &report.cases {
+        for c in report.cases() {
             for s in &c.steps {
                 for f in &s.findings {
                     eprintln!(
