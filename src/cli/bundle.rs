@@ -8,11 +8,12 @@ use token_conformance::error::Exit;
 
 /// `keygen --out DIR`.
 pub fn keygen(dir: &Path, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<Exit> {
-    match keys::write_pair(dir) {
-        Ok((private, public)) => {
-            let fp = keys::read_public(&public)
-                .map(|k| keys::fingerprint(&k))
-                .unwrap_or_default();
+    // The key is read back from what was written, so its fingerprint is the file's.
+    match keys::write_pair(dir).and_then(|(private, public)| {
+        let fp = keys::fingerprint(&keys::read_public(&public)?);
+        Ok((private, public, fp))
+    }) {
+        Ok((private, public, fp)) => {
             writeln!(
                 out,
                 "wrote {} (private: keep it secret, sign with --sign-key) and {} (public: publish it), key {fp}",

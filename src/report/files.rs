@@ -44,7 +44,10 @@ pub fn write(
     }
     if let Some(p) = &args.json {
         let v = super::json::render(report, coverage, exit, redactor);
-        write(p, serde_json::to_string_pretty(&v).unwrap_or_default())?;
+        write(
+            p,
+            serde_json::to_string_pretty(&v).expect("a serde_json::Value always serialises"),
+        )?;
     }
     if let Some(p) = &args.markdown {
         write(p, super::markdown::render(report, coverage, redactor))?;

@@ -54,8 +54,8 @@ pub fn render(report: &Report, redactor: &Redactor) -> String {
         out.set_timestamp(t);
     }
     out.add_test_suite(suite);
-    // Serialising a report built from strings cannot fail short of running out of memory.
-    out.to_string().unwrap_or_default()
+    out.to_string()
+        .expect("a report built from strings serialises (short of running out of memory)")
 }
 
 /// What the verdict covers: the selection, or that the whole suite ran; for traffic, how much

@@ -148,7 +148,7 @@ impl Redactor {
             if encoded != *secret && out.contains(&encoded) {
                 out = out.replace(&encoded, REDACTED);
             }
-            let json = serde_json::to_string(secret).unwrap_or_default();
+            let json = serde_json::to_string(secret).expect("a string always serialises");
             let json_inner = json.trim_matches('"');
             if json_inner != secret && out.contains(json_inner) {
                 out = out.replace(json_inner, REDACTED);

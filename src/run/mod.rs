@@ -122,6 +122,7 @@ pub(crate) fn share(id: &str, n: u32) -> u32 {
 /// A run identifier that makes names unique across runs against one target: eight hex digits
 /// from the time and the process, so names built from it have a fixed length.
 fn run_id() -> String {
+    // A clock set before 1970 still gives an id: the process id varies it.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
