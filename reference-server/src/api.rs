@@ -79,13 +79,18 @@ impl Operation {
 
     /// Answers `request` (past the policy layer) from `client` (`None`: in-process).
     pub async fn run(self, app: &AppState, client: Option<Peer>, request: Request) -> Response {
+        // Validations answer from memory and are nearly all of the traffic, so they run in
+        // place. The others are boxed: their futures are kilobytes (a login waits on the
+        // hashing queue and the throttle, a mint on the writer), and a future run in place
+        // makes every request's future that large, which the connection then copies a few
+        // times per request whatever the operation. One allocation is nothing beside a write.
         let answer = match self {
-            Self::CreateRefreshToken => create_refresh_token(app, client, request).await,
-            Self::ValidateRefreshToken => validate_refresh_token(app, request).await,
-            Self::RegenRefreshToken => regen_refresh_token(app, request).await,
-            Self::CreateApiAccessToken => create_api_access_token(app, request).await,
             Self::ValidateApiAccessToken => validate_api_access_token(app, request).await,
-            Self::RevokeApiAccessTokens => revoke_api_access_tokens(app, request).await,
+            Self::ValidateRefreshToken => validate_refresh_token(app, request).await,
+            Self::CreateRefreshToken => Box::pin(create_refresh_token(app, client, request)).await,
+            Self::RegenRefreshToken => Box::pin(regen_refresh_token(app, request)).await,
+            Self::CreateApiAccessToken => Box::pin(create_api_access_token(app, request)).await,
+            Self::RevokeApiAccessTokens => Box::pin(revoke_api_access_tokens(app, request)).await,
         };
         answer.into_response()
     }

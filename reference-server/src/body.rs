@@ -283,7 +283,7 @@ where
         linger(body);
         return Err(ApiError::PayloadTooLarge(limit));
     }
-    let read = async {
+    let read = std::pin::pin!(async {
         let mut body = body;
         // The first piece, and the pieces joined once a second one comes.
         let mut first = Bytes::new();
@@ -309,7 +309,7 @@ where
             }
         }
         Ok(joined.map_or(first, Bytes::from))
-    };
+    });
     crate::policy::within(BODY_TIMEOUT, read)
         .await
         .unwrap_or_else(|| {

@@ -14,7 +14,7 @@
 //!   one log line with the client's address, method, path, status and time. Bodies are never
 //!   logged: they carry passwords and tokens.
 
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -122,7 +122,8 @@ where
     let Some(_slot) = app.slots.global() else {
         return refusal(page, ApiError::Unavailable(1));
     };
-    within(REQUEST_TIMEOUT, handler(request))
+    let work = pin!(handler(request));
+    within(REQUEST_TIMEOUT, work)
         .await
         .unwrap_or_else(|| refusal(page, ApiError::Unavailable(1)))
 }
@@ -133,8 +134,11 @@ where
 /// handler that answers from memory, which is nearly every request. A tokio timer costs a
 /// clock read when made and a lock shared by the whole runtime when dropped, armed or not;
 /// work that has to wait is given the whole `limit` from that first poll on.
-pub(crate) async fn within<F: Future>(limit: Duration, work: F) -> Option<F::Output> {
-    let mut work = pin!(work);
+///
+/// `work` is pinned by the caller, where it lives: a future taken by value would be held
+/// twice in this one's state (as the argument and as the pinned local), and the request's
+/// future, which holds this one, is copied a few times per request.
+pub(crate) async fn within<F: Future>(limit: Duration, mut work: Pin<&mut F>) -> Option<F::Output> {
     let first = std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await;
     match first {
         Poll::Ready(out) => Some(out),
