@@ -10,7 +10,7 @@ use axum::{Extension, Router};
 use serde::Serialize;
 
 use crate::body::read_fields;
-use crate::clock::format_api;
+use crate::clock::ApiTime;
 use crate::error::{
     ACCESS_DEAD, ACCESS_INVALID, ApiError, BAD_CREDENTIALS, REFRESH_DEAD, REFRESH_INVALID,
 };
@@ -22,44 +22,102 @@ use crate::store::{AccessTokenRow, RefreshTokenRow, Refusal};
 use crate::throttle::{Client, NotNow};
 use crate::token::{self, TokenStatus};
 
+/// Where the operations live: `/integration/v1/{operationId}/`.
+const PREFIX: &str = "/integration/v1/";
+
+/// The API's six operations, each a POST to its own path. The router and the accept loop's
+/// direct dispatch (`dispatch.rs`) both run them through [`Operation::run`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// `createRefreshToken`
+    CreateRefreshToken,
+    /// `validateRefreshToken`
+    ValidateRefreshToken,
+    /// `regenRefreshToken`
+    RegenRefreshToken,
+    /// `createAPIAccessToken`
+    CreateApiAccessToken,
+    /// `validateAPIAccessToken`
+    ValidateApiAccessToken,
+    /// `revokeAPIAccessTokens`
+    RevokeApiAccessTokens,
+}
+
+impl Operation {
+    /// Every operation.
+    pub const ALL: [Self; 6] = [
+        Self::CreateRefreshToken,
+        Self::ValidateRefreshToken,
+        Self::RegenRefreshToken,
+        Self::CreateApiAccessToken,
+        Self::ValidateApiAccessToken,
+        Self::RevokeApiAccessTokens,
+    ];
+
+    /// Its `operationId` in the contract.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::CreateRefreshToken => "createRefreshToken",
+            Self::ValidateRefreshToken => "validateRefreshToken",
+            Self::RegenRefreshToken => "regenRefreshToken",
+            Self::CreateApiAccessToken => "createAPIAccessToken",
+            Self::ValidateApiAccessToken => "validateAPIAccessToken",
+            Self::RevokeApiAccessTokens => "revokeAPIAccessTokens",
+        }
+    }
+
+    /// Its path.
+    pub fn path(self) -> String {
+        format!("{PREFIX}{}/", self.id())
+    }
+
+    /// The operation at `path` (exactly as sent: the router does not decode paths either).
+    pub fn at(path: &str) -> Option<Self> {
+        let id = path.strip_prefix(PREFIX)?.strip_suffix('/')?;
+        Self::ALL.into_iter().find(|op| op.id() == id)
+    }
+
+    /// Answers `request` (past the policy layer) from `client` (`None`: in-process).
+    pub async fn run(self, app: &AppState, client: Option<Peer>, request: Request) -> Response {
+        // Validations answer from memory and are nearly all of the traffic, so they run in
+        // place. The others are boxed: their futures are kilobytes (a login waits on the
+        // hashing queue and the throttle, a mint on the writer), and a future run in place
+        // makes every request's future that large, which the connection then copies a few
+        // times per request whatever the operation. One allocation is nothing beside a write.
+        let answer = match self {
+            Self::ValidateApiAccessToken => validate_api_access_token(app, request).await,
+            Self::ValidateRefreshToken => validate_refresh_token(app, request).await,
+            Self::CreateRefreshToken => Box::pin(create_refresh_token(app, client, request)).await,
+            Self::RegenRefreshToken => Box::pin(regen_refresh_token(app, request)).await,
+            Self::CreateApiAccessToken => Box::pin(create_api_access_token(app, request)).await,
+            Self::RevokeApiAccessTokens => Box::pin(revoke_api_access_tokens(app, request)).await,
+        };
+        answer.into_response()
+    }
+}
+
 /// The API's routes.
 pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route(
-            "/integration/v1/createRefreshToken/",
-            post(create_refresh_token),
-        )
-        .route(
-            "/integration/v1/validateRefreshToken/",
-            post(validate_refresh_token),
-        )
-        .route(
-            "/integration/v1/regenRefreshToken/",
-            post(regen_refresh_token),
-        )
-        .route(
-            "/integration/v1/createAPIAccessToken/",
-            post(create_api_access_token),
-        )
-        .route(
-            "/integration/v1/validateAPIAccessToken/",
-            post(validate_api_access_token),
-        )
-        .route(
-            "/integration/v1/revokeAPIAccessTokens/",
-            post(revoke_api_access_tokens),
-        )
-        .route("/openapi/api_authentication/", get(openapi))
+    let mut router = Router::new();
+    for op in Operation::ALL {
+        let run = move |State(app): State<Arc<AppState>>,
+                        client: Option<Extension<Peer>>,
+                        request: Request| async move {
+            op.run(&app, client.map(|c| c.0), request).await
+        };
+        router = router.route(&op.path(), post(run));
+    }
+    router.route("/openapi/api_authentication/", get(openapi))
 }
 
 /// A RefreshToken as sent, fields in the order real servers send them.
 #[derive(Serialize)]
 struct RefreshTokenBody<'a> {
     user_id: i64,
-    created_at: String,
-    token_expires_at: String,
+    created_at: ApiTime,
+    token_expires_at: ApiTime,
     token_status: &'static str,
-    last_used_at: Option<String>,
+    last_used_at: Option<ApiTime>,
     name: &'a str,
     refresh_token: &'a str,
 }
@@ -68,8 +126,8 @@ struct RefreshTokenBody<'a> {
 #[derive(Serialize)]
 struct AccessTokenBody<'a> {
     user_id: i64,
-    created_at: String,
-    token_expires_at: String,
+    created_at: ApiTime,
+    token_expires_at: ApiTime,
     token_status: &'static str,
     api_access_token: &'a str,
 }
@@ -84,10 +142,10 @@ fn refresh_response(
         status,
         &RefreshTokenBody {
             user_id: row.user_id,
-            created_at: format_api(row.created_at),
-            token_expires_at: format_api(row.expires_at),
+            created_at: ApiTime::new(row.created_at),
+            token_expires_at: ApiTime::new(row.expires_at),
             token_status: row.status(now).as_str(),
-            last_used_at: row.last_used_at.map(format_api),
+            last_used_at: row.last_used_at.map(ApiTime::new),
             name: &row.name,
             refresh_token: value,
         },
@@ -104,8 +162,8 @@ fn access_response(
         status,
         &AccessTokenBody {
             user_id: row.user_id,
-            created_at: format_api(row.created_at),
-            token_expires_at: format_api(row.expires_at),
+            created_at: ApiTime::new(row.created_at),
+            token_expires_at: ApiTime::new(row.expires_at),
             token_status: row.status(now).as_str(),
             api_access_token: value,
         },
@@ -125,8 +183,8 @@ fn refusal(r: Refusal) -> ApiError {
 
 /// `POST /integration/v1/createRefreshToken/`
 pub async fn create_refresh_token(
-    State(app): State<Arc<AppState>>,
-    client: Option<Extension<Peer>>,
+    app: &AppState,
+    client: Option<Peer>,
     request: Request,
 ) -> Result<Response, ApiError> {
     // The request taken whole: extracting a HeaderMap would copy every header.
@@ -139,13 +197,7 @@ pub async fn create_refresh_token(
     let password = fields.text_or_empty("password")?.to_owned();
     let name = fields.text("name")?.to_owned();
 
-    let user = login(
-        &app,
-        Client::at(client.map(|c| c.0.ip)),
-        &username,
-        password,
-    )
-    .await?;
+    let user = login(app, Client::at(client.map(|c| c.ip)), &username, password).await?;
 
     let value = new_token(token::REFRESH_TOKEN_BYTES)?;
     let digest = token::digest(&value);
@@ -241,10 +293,10 @@ async fn refresh_fields(app: &AppState, request: Request) -> Result<(String, i64
 
 /// `POST /integration/v1/validateRefreshToken/`
 pub async fn validate_refresh_token(
-    State(app): State<Arc<AppState>>,
+    app: &AppState,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let (value, user_id) = refresh_fields(&app, request).await?;
+    let (value, user_id) = refresh_fields(app, request).await?;
     let digest = token::digest(&value);
     let row = app
         .store
@@ -258,11 +310,8 @@ pub async fn validate_refresh_token(
 }
 
 /// `POST /integration/v1/regenRefreshToken/`
-pub async fn regen_refresh_token(
-    State(app): State<Arc<AppState>>,
-    request: Request,
-) -> Result<Response, ApiError> {
-    let (old, user_id) = refresh_fields(&app, request).await?;
+pub async fn regen_refresh_token(app: &AppState, request: Request) -> Result<Response, ApiError> {
+    let (old, user_id) = refresh_fields(app, request).await?;
     let old_digest = token::digest(&old);
     let value = new_token(token::REFRESH_TOKEN_BYTES)?;
     let new_digest = token::digest(&value);
@@ -277,10 +326,10 @@ pub async fn regen_refresh_token(
 
 /// `POST /integration/v1/createAPIAccessToken/`
 pub async fn create_api_access_token(
-    State(app): State<Arc<AppState>>,
+    app: &AppState,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let (refresh, user_id) = refresh_fields(&app, request).await?;
+    let (refresh, user_id) = refresh_fields(app, request).await?;
     let refresh_digest = token::digest(&refresh);
     let value = new_token(token::ACCESS_TOKEN_BYTES)?;
     let access_digest = token::digest(&value);
@@ -295,7 +344,7 @@ pub async fn create_api_access_token(
 
 /// `POST /integration/v1/validateAPIAccessToken/`
 pub async fn validate_api_access_token(
-    State(app): State<Arc<AppState>>,
+    app: &AppState,
     request: Request,
 ) -> Result<Response, ApiError> {
     // The request taken whole: extracting a HeaderMap would copy every header.
@@ -318,10 +367,10 @@ pub async fn validate_api_access_token(
 
 /// `POST /integration/v1/revokeAPIAccessTokens/`
 pub async fn revoke_api_access_tokens(
-    State(app): State<Arc<AppState>>,
+    app: &AppState,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let (refresh, user_id) = refresh_fields(&app, request).await?;
+    let (refresh, user_id) = refresh_fields(app, request).await?;
     let digest = token::digest(&refresh);
     let now = app.clock.now();
     let count = app

@@ -5,10 +5,10 @@
 //! the limit in memory and gets 413, and every way a body can be wrong becomes a 400 or 415 in
 //! the Error shape rather than a framework's plain-text rejection.
 
-use std::collections::HashMap;
+use std::ops::Range;
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Bytes, HttpBody};
 use axum::http::{HeaderMap, header};
 use http_body_util::BodyExt as _;
 
@@ -41,10 +41,18 @@ fn blank(value: &str) -> bool {
 /// The id given for a `user_id` too large to be one: ids are positive, so no user has it.
 const NO_USER: i64 = -1;
 
+/// A field's name or text value: as sent (a range of the body, where it is UTF-8 and needed no
+/// decoding, as nearly every value does), or decoded.
+#[derive(Clone, Debug, PartialEq)]
+enum Text {
+    Sent(Range<usize>),
+    Decoded(String),
+}
+
 /// One field's value as it arrived.
 #[derive(Clone, Debug, PartialEq)]
 enum Value {
-    Text(String),
+    Text(Text),
     Number(serde_json::Number),
     /// A JSON value of another type; the name of the type, for the message.
     Other(&'static str),
@@ -52,18 +60,67 @@ enum Value {
     /// `{"user_id": null, "user_id": 1}` is refused like any other repeated key (a proxy that
     /// keeps the first member and this server must not read two different requests).
     Null,
-    /// The field came more than once (form and multipart bodies). Unknown fields are ignored,
-    /// repeated or not; a field an operation reads is refused when repeated.
+}
+
+/// What a body holds under one name.
+#[derive(Debug, PartialEq)]
+enum Found<'f> {
+    Text(&'f str),
+    Number(&'f serde_json::Number),
+    Other(&'static str),
+    Null,
+    /// The field came more than once. Unknown fields are ignored, repeated or not; a field an
+    /// operation reads is refused when repeated.
     Repeated,
 }
 
-/// The fields of a request body.
+/// The fields of a request body, in the order sent, a repeated name as often as it came.
+///
+/// A list rather than a map: a body has two or three fields, and finding one by comparing
+/// names costs less than hashing them, with nothing to allocate for each. A lookup goes
+/// through every field, so a body of many tiny fields costs time linear in its size for each
+/// of the few names an operation reads, never more: no hash to flood.
 #[derive(Debug, Default)]
 pub struct Fields {
-    map: HashMap<String, Value>,
+    /// The body the `Text::Sent` ranges are in.
+    body: Bytes,
+    fields: Vec<(Text, Value)>,
 }
 
 impl Fields {
+    /// The bytes of `text`: for comparing names.
+    fn bytes<'f>(&'f self, text: &'f Text) -> &'f [u8] {
+        match text {
+            Text::Sent(range) => self.body.get(range.clone()).unwrap_or_default(),
+            Text::Decoded(s) => s.as_bytes(),
+        }
+    }
+
+    /// `text` as text. A range is made only of text that is UTF-8 (a form body is checked
+    /// whole before it is split, at ASCII separators), so the check here never fails.
+    fn str<'f>(&'f self, text: &'f Text) -> &'f str {
+        std::str::from_utf8(self.bytes(text)).unwrap_or_default()
+    }
+
+    /// What the body holds under `name`, if anything.
+    fn get(&self, name: &str) -> Option<Found<'_>> {
+        let mut found = None;
+        for (n, value) in &self.fields {
+            if self.bytes(n) == name.as_bytes() {
+                if found.is_some() {
+                    return Some(Found::Repeated);
+                }
+                found = Some(value);
+            }
+        }
+        Some(match found? {
+            Value::Text(t) => Found::Text(self.str(t)),
+            Value::Number(n) => Found::Number(n),
+            Value::Other(kind) => Found::Other(kind),
+            Value::Null => Found::Null,
+        })
+    }
+
     /// Fails with one 400 that names every field that is missing or empty.
     pub fn require(&self, names: &[&str]) -> Result<(), ApiError> {
         self.require_with(names, &[])
@@ -71,19 +128,15 @@ impl Fields {
 
     /// Like [`Fields::require`], but the fields in `may_be_empty` only have to be present.
     pub fn require_with(&self, names: &[&str], may_be_empty: &[&str]) -> Result<(), ApiError> {
-        // The usual case, every field there once and not blank, in one lookup per name.
-        let fine = |n: &&str| match self.map.get(*n) {
-            Some(Value::Text(t)) => !blank(t) || may_be_empty.contains(n),
-            Some(Value::Number(_) | Value::Other(_)) => true,
-            None | Some(Value::Null | Value::Repeated) => false,
+        let fine = |n: &&str| match self.get(n) {
+            Some(Found::Text(t)) => !blank(t) || may_be_empty.contains(n),
+            Some(Found::Number(_) | Found::Other(_)) => true,
+            None | Some(Found::Null | Found::Repeated) => false,
         };
         if names.iter().all(fine) {
             return Ok(());
         }
-        if let Some(name) = names
-            .iter()
-            .find(|n| self.map.get(**n) == Some(&Value::Repeated))
-        {
+        if let Some(name) = names.iter().find(|n| self.get(n) == Some(Found::Repeated)) {
             return Err(repeated(name));
         }
         let missing: Vec<&str> = names.iter().copied().filter(|n| !fine(n)).collect();
@@ -95,27 +148,27 @@ impl Fields {
 
     /// A required text field.
     pub fn text(&self, name: &str) -> Result<&str, ApiError> {
-        match self.map.get(name) {
-            None | Some(Value::Null) => Err(missing(name)),
-            Some(Value::Text(t)) if blank(t) => Err(missing(name)),
-            Some(Value::Text(t)) if t.chars().count() > max_len(name) => {
+        match self.get(name) {
+            None | Some(Found::Null) => Err(missing(name)),
+            Some(Found::Text(t)) if blank(t) => Err(missing(name)),
+            Some(Found::Text(t)) if t.chars().count() > max_len(name) => {
                 Err(ApiError::BadRequest(format!(
                     "Field '{name}' is longer than {} characters.",
                     max_len(name)
                 )))
             }
-            Some(Value::Text(t)) => Ok(t),
-            Some(Value::Number(_)) => Err(wrong_type(name, "string", "number")),
-            Some(Value::Other(kind)) => Err(wrong_type(name, "string", kind)),
-            Some(Value::Repeated) => Err(repeated(name)),
+            Some(Found::Text(t)) => Ok(t),
+            Some(Found::Number(_)) => Err(wrong_type(name, "string", "number")),
+            Some(Found::Other(kind)) => Err(wrong_type(name, "string", kind)),
+            Some(Found::Repeated) => Err(repeated(name)),
         }
     }
 
     /// A field that may be empty or blank (a password: white space is a password like any
     /// other, and an empty one is a wrong password, not a missing one).
     pub fn text_or_empty(&self, name: &str) -> Result<&str, ApiError> {
-        match self.map.get(name) {
-            Some(Value::Text(t)) if blank(t) => Ok(t),
+        match self.get(name) {
+            Some(Found::Text(t)) if blank(t) => Ok(t),
             _ => self.text(name),
         }
     }
@@ -126,12 +179,12 @@ impl Fields {
     pub fn user_id(&self) -> Result<i64, ApiError> {
         // An integer too large for an id is well-formed, but no user has it: it answers like any
         // unknown owner (401), not as a malformed request.
-        let parsed = match self.map.get("user_id") {
-            None | Some(Value::Null) => return Err(missing("user_id")),
-            Some(Value::Text(t)) if blank(t) => return Err(missing("user_id")),
-            Some(Value::Repeated) => return Err(repeated("user_id")),
-            Some(Value::Number(n)) => n.as_i64().or(n.as_u64().map(|_| NO_USER)),
-            Some(Value::Text(t)) => {
+        let parsed = match self.get("user_id") {
+            None | Some(Found::Null) => return Err(missing("user_id")),
+            Some(Found::Text(t)) if blank(t) => return Err(missing("user_id")),
+            Some(Found::Repeated) => return Err(repeated("user_id")),
+            Some(Found::Number(n)) => n.as_i64().or(n.as_u64().map(|_| NO_USER)),
+            Some(Found::Text(t)) => {
                 let t = t.trim();
                 let digits = t.strip_prefix('-').unwrap_or(t);
                 let plain = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
@@ -139,7 +192,7 @@ impl Fields {
                     (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())).then_some(NO_USER)
                 })
             }
-            Some(Value::Other(_)) => None,
+            Some(Found::Other(_)) => None,
         };
         parsed.ok_or_else(|| ApiError::BadRequest("Field 'user_id' must be an integer.".into()))
     }
@@ -194,7 +247,10 @@ pub const LINGER_BYTES: u64 = 33_554_432; // 32 MiB
 pub const LINGER_TIME: Duration = Duration::from_secs(10);
 
 /// Reads what is left of a refused body in the background and discards it, within bounds.
-fn linger(mut body: Body) {
+fn linger<B>(mut body: B)
+where
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+{
     tokio::spawn(async move {
         let drain = async {
             let mut seen: u64 = 0;
@@ -211,11 +267,13 @@ fn linger(mut body: Body) {
 
 /// Reads the whole body, refusing it with 413 as soon as it passes `limit` bytes (or declares
 /// more). At most `limit` bytes are ever held in memory; the rest lingers (see `linger`).
-pub async fn read_limited(
-    headers: &HeaderMap,
-    body: Body,
-    limit: usize,
-) -> Result<axum::body::Bytes, ApiError> {
+///
+/// A body that comes in one piece, as a small one does (and as the policy layer hands every
+/// body on to its handler), is returned as that piece, not copied.
+pub async fn read_limited<B>(headers: &HeaderMap, body: B, limit: usize) -> Result<Bytes, ApiError>
+where
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+{
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -225,37 +283,47 @@ pub async fn read_limited(
         linger(body);
         return Err(ApiError::PayloadTooLarge(limit));
     }
-    let read = async {
+    let read = std::pin::pin!(async {
         let mut body = body;
-        let mut buf: Vec<u8> = Vec::new();
+        // The first piece, and the pieces joined once a second one comes.
+        let mut first = Bytes::new();
+        let mut joined: Option<Vec<u8>> = None;
         while let Some(frame) = body.frame().await {
-            let frame = frame
-                .map_err(|_| ApiError::BadRequest("Request body could not be read.".into()))?;
+            let Ok(frame) = frame else {
+                return Err(ApiError::BadRequest(
+                    "Request body could not be read.".into(),
+                ));
+            };
             let Ok(data) = frame.into_data() else {
                 continue;
             };
-            if buf.len() + data.len() > limit {
+            let so_far = joined.as_ref().map_or(first.len(), Vec::len);
+            if so_far + data.len() > limit {
                 linger(body);
                 return Err(ApiError::PayloadTooLarge(limit));
             }
-            buf.extend_from_slice(&data);
+            match &mut joined {
+                Some(all) => all.extend_from_slice(&data),
+                None if first.is_empty() => first = data,
+                None => joined = Some([&first[..], &data[..]].concat()),
+            }
         }
-        Ok(axum::body::Bytes::from(buf))
-    };
-    match tokio::time::timeout(BODY_TIMEOUT, read).await {
-        Err(_) => Err(ApiError::BadRequest(
-            "Request body was not received in time.".into(),
-        )),
-        Ok(result) => result,
-    }
+        Ok(joined.map_or(first, Bytes::from))
+    });
+    crate::policy::within(BODY_TIMEOUT, read)
+        .await
+        .unwrap_or_else(|| {
+            Err(ApiError::BadRequest(
+                "Request body was not received in time.".into(),
+            ))
+        })
 }
 
 /// Reads and parses a body in any of the three encodings.
-pub async fn read_fields(
-    headers: &HeaderMap,
-    body: Body,
-    limit: usize,
-) -> Result<Fields, ApiError> {
+pub async fn read_fields<B>(headers: &HeaderMap, body: B, limit: usize) -> Result<Fields, ApiError>
+where
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+{
     let bytes = read_limited(headers, body, limit).await?;
     let Some(media) = media_type(headers) else {
         // No content type: an empty body is an empty form (so the answer is "missing fields"),
@@ -268,18 +336,21 @@ pub async fn read_fields(
     };
     match encoding(media) {
         Some(Encoding::Json) => parse_json(&bytes),
-        Some(Encoding::Form) => parse_form(&bytes),
+        Some(Encoding::Form) => parse_form(bytes),
         Some(Encoding::Multipart) => parse_multipart(headers, &bytes),
         None => Err(ApiError::UnsupportedMediaType),
     }
 }
 
 /// Parses a JSON object body (the control protocol takes only JSON).
-pub async fn read_json_object(
+pub async fn read_json_object<B>(
     headers: &HeaderMap,
-    body: Body,
+    body: B,
     limit: usize,
-) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+) -> Result<serde_json::Map<String, serde_json::Value>, ApiError>
+where
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+{
     let bytes = read_limited(headers, body, limit).await?;
     if !media_type(headers).is_some_and(|m| m.eq_ignore_ascii_case("application/json")) {
         return Err(ApiError::UnsupportedMediaType);
@@ -351,64 +422,62 @@ fn parse_json(bytes: &[u8]) -> Result<Fields, ApiError> {
             // null is treated as absent, as form clients have no way to send it; it still
             // counts as the key given, for the duplicate check.
             serde_json::Value::Null => Value::Null,
-            serde_json::Value::String(s) => Value::Text(s),
+            serde_json::Value::String(s) => Value::Text(Text::Decoded(s)),
             serde_json::Value::Number(n) => Value::Number(n),
             serde_json::Value::Bool(_) => Value::Other("boolean"),
             serde_json::Value::Array(_) => Value::Other("array"),
             serde_json::Value::Object(_) => Value::Other("object"),
         };
-        insert_value(&mut fields, k, value);
+        fields.fields.push((Text::Decoded(k), value));
     }
     Ok(fields)
 }
 
-/// Adds a form field; a second value makes it `Repeated`, refused only if an operation reads it.
-fn insert_once(fields: &mut Fields, name: String, value: String) {
-    insert_value(fields, name, Value::Text(value));
-}
+/// A text field's value that is not UTF-8 (in a form, once decoded; in a multipart part):
+/// refused if an operation reads it (never turned into U+FFFD and stored), ignored like any
+/// other unknown field if not.
+const NOT_UTF8: Value = Value::Other("value that is not UTF-8");
 
-fn insert_value(fields: &mut Fields, name: String, value: Value) {
-    match fields.map.entry(name) {
-        std::collections::hash_map::Entry::Occupied(mut e) => {
-            e.insert(Value::Repeated);
-        }
-        std::collections::hash_map::Entry::Vacant(e) => {
-            e.insert(value);
-        }
-    }
-}
-
-fn parse_form(bytes: &[u8]) -> Result<Fields, ApiError> {
-    if std::str::from_utf8(bytes).is_err() {
+fn parse_form(body: Bytes) -> Result<Fields, ApiError> {
+    if std::str::from_utf8(&body).is_err() {
         return Err(ApiError::BadRequest("Form body is not valid UTF-8.".into()));
     }
-    let mut fields = Fields::default();
-    for pair in bytes.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
-        let (k, v) = match pair.iter().position(|b| *b == b'=') {
-            Some(i) => (&pair[..i], &pair[i + 1..]),
-            None => (pair, &pair[..0]),
+    let mut fields = Vec::new();
+    let mut at = 0;
+    while at <= body.len() {
+        let end = memchr::memchr(b'&', &body[at..]).map_or(body.len(), |i| at + i);
+        let pair = at..end;
+        at = end + 1;
+        if pair.is_empty() {
+            continue;
+        }
+        let (name, value) = match memchr::memchr(b'=', &body[pair.clone()]) {
+            Some(i) => (pair.start..pair.start + i, pair.start + i + 1..pair.end),
+            None => (pair.clone(), pair.end..pair.end),
         };
         // A name that is not UTF-8 once decoded names no field anyone reads.
-        let Ok(name) = String::from_utf8(form_decode(k)) else {
+        let Some(name) = form_text(&body, name) else {
             continue;
         };
-        match String::from_utf8(form_decode(v)) {
-            Ok(text) => insert_once(&mut fields, name, text),
-            // `%FF` decodes to no text: refused if an operation reads it (never turned into
-            // U+FFFD and stored), ignored like any other unknown field if not.
-            Err(_) => insert_value(&mut fields, name, Value::Other("value that is not UTF-8")),
-        }
+        let value = form_text(&body, value).map_or(NOT_UTF8, Value::Text);
+        fields.push((name, value));
     }
-    Ok(fields)
+    Ok(Fields { body, fields })
 }
 
-/// An `application/x-www-form-urlencoded` name or value as bytes: `+` is a space, `%XX` a byte.
-fn form_decode(raw: &[u8]) -> Vec<u8> {
+/// A form's name or value at `range` of `body`: as sent when nothing in it is encoded, else
+/// decoded (`+` is a space, `%XX` a byte); `None` when that is not UTF-8.
+fn form_text(body: &[u8], range: Range<usize>) -> Option<Text> {
+    let raw = body.get(range.clone())?;
+    if !raw.iter().any(|b| matches!(b, b'%' | b'+')) {
+        return Some(Text::Sent(range));
+    }
     let plus_as_space: Vec<u8> = raw
         .iter()
         .map(|b| if *b == b'+' { b' ' } else { *b })
         .collect();
-    percent_encoding::percent_decode(&plus_as_space).collect()
+    let decoded: Vec<u8> = percent_encoding::percent_decode(&plus_as_space).collect();
+    String::from_utf8(decoded).ok().map(Text::Decoded)
 }
 
 fn parse_multipart(headers: &HeaderMap, bytes: &[u8]) -> Result<Fields, ApiError> {
@@ -421,11 +490,8 @@ fn parse_multipart(headers: &HeaderMap, bytes: &[u8]) -> Result<Fields, ApiError
         .ok_or_else(|| malformed("no boundary in Content-Type"))?;
     let mut fields = Fields::default();
     for (name, value) in crate::multipart::parse(bytes, boundary).map_err(malformed)? {
-        match value {
-            Some(text) => insert_once(&mut fields, name, text),
-            // Refused only if an operation reads it, like any other unknown field.
-            None => insert_value(&mut fields, name, Value::Other("value that is not UTF-8")),
-        }
+        let value = value.map_or(NOT_UTF8, |text| Value::Text(Text::Decoded(text)));
+        fields.fields.push((Text::Decoded(name), value));
     }
     Ok(fields)
 }
@@ -433,6 +499,11 @@ fn parse_multipart(headers: &HeaderMap, bytes: &[u8]) -> Result<Fields, ApiError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `body` parsed as a form (which takes the body as it arrives, as `Bytes`).
+    fn form(body: &[u8]) -> Result<Fields, ApiError> {
+        parse_form(Bytes::copy_from_slice(body))
+    }
 
     #[test]
     fn only_ascii_white_space_is_blank() {
@@ -449,13 +520,13 @@ mod tests {
     fn user_id_as_number_or_string() {
         let f = parse_json(br#"{"user_id": 5}"#).expect("json");
         assert_eq!(f.user_id().expect("id"), 5);
-        let f = parse_form(b"user_id=7").expect("form");
+        let f = form(b"user_id=7").expect("form");
         assert_eq!(f.user_id().expect("id"), 7);
-        let f = parse_form(b"user_id=seven").expect("form");
+        let f = form(b"user_id=seven").expect("form");
         assert!(f.user_id().is_err());
         // (`+` in a form is a space: `user_id=+1` is " 1", which is 1.)
         for signed in [&b"user_id=%2B1"[..], b"user_id=--1", b"user_id=-"] {
-            let f = parse_form(signed).expect("form");
+            let f = form(signed).expect("form");
             assert!(f.user_id().is_err(), "{}", String::from_utf8_lossy(signed));
         }
         let f = parse_json(br#"{"user_id": "+1"}"#).expect("json");
@@ -468,7 +539,7 @@ mod tests {
             &b"user_id=5807345090640623349086"[..],
             b"user_id=17083345694763179486",
         ] {
-            let f = parse_form(huge).expect("form");
+            let f = form(huge).expect("form");
             assert_eq!(f.user_id().expect("well-formed"), NO_USER);
         }
         let f = parse_json(br#"{"user_id": 17083345694763179486}"#).expect("json");
@@ -477,14 +548,14 @@ mod tests {
 
     #[test]
     fn form_values_that_are_not_utf8_are_refused_when_read_never_replaced() {
-        let f = parse_form(b"name=a%FFb&other=%C3%28&refresh_token=ok+%C3%A9").expect("form");
+        let f = form(b"name=a%FFb&other=%C3%28&refresh_token=ok+%C3%A9").expect("form");
         let Err(ApiError::BadRequest(msg)) = f.text("name") else {
             panic!("expected 400");
         };
         assert!(msg.contains("not UTF-8"), "{msg}");
         assert_eq!(f.text("refresh_token").expect("text"), "ok é");
         // Unknown fields stay ignored, whatever they hold; a name that is not UTF-8 too.
-        let f = parse_form(b"%FF=1&other=%FF&user_id=4").expect("form");
+        let f = form(b"%FF=1&other=%FF&user_id=4").expect("form");
         assert_eq!(f.user_id().expect("id"), 4);
     }
 
@@ -537,7 +608,7 @@ mod tests {
 
     #[test]
     fn a_repeated_field_is_refused_only_when_read() {
-        let f = parse_form(b"name=a&name=b&foo=1&foo=2&user_id=3").expect("form");
+        let f = form(b"name=a&name=b&foo=1&foo=2&user_id=3").expect("form");
         assert!(f.text("name").is_err());
         assert!(f.require(&["name"]).is_err());
         assert_eq!(
@@ -553,6 +624,7 @@ mod tests {
 #[cfg(test)]
 mod properties {
     use super::*;
+    use axum::body::Body;
     use proptest::prelude::*;
 
     /// Reads every field the API reads, in every way it reads them.

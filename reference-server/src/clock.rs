@@ -74,45 +74,67 @@ pub fn from_micros(micros: i64) -> OffsetDateTime {
 }
 
 /// Formats a timestamp the way the API publishes it: RFC 3339, UTC, six fractional digits, `Z`.
-/// Written digit by digit: every answer carries two or three of these, and `time`'s general
-/// formatter cost more than the rest of a validation's own work.
 pub fn format_api(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    let Ok(year) = u32::try_from(t.year()) else {
-        return format_general(t);
-    };
-    if year > 9999 {
-        return format_general(t);
-    }
-    let mut out = String::with_capacity(27);
-    let fields: [(u32, usize, char); 7] = [
-        (year, 4, '-'),
-        (u32::from(u8::from(t.month())), 2, '-'),
-        (u32::from(t.day()), 2, 'T'),
-        (u32::from(t.hour()), 2, ':'),
-        (u32::from(t.minute()), 2, ':'),
-        (u32::from(t.second()), 2, '.'),
-        (t.microsecond(), 6, 'Z'),
-    ];
-    for (value, width, after) in fields {
-        push_digits(&mut out, value, width);
-        out.push(after);
-    }
-    out
+    ApiTime::new(t).as_str().to_owned()
 }
 
-/// `value` in decimal, zero-padded to `width` digits (`value` has no more).
-fn push_digits(out: &mut String, value: u32, width: usize) {
-    let mut digits = [b'0'; 10];
+/// A timestamp written the way the API publishes it ([`format_api`]), held without an
+/// allocation: every answer carries two or three, and `time`'s general formatter cost more
+/// than the rest of a validation's own work. Serializes as that text.
+#[derive(Clone, Debug)]
+pub enum ApiTime {
+    /// Years 0 to 9999, written digit by digit.
+    Short([u8; 27]),
+    /// Any other year, by the general formatter.
+    Long(String),
+}
+
+impl ApiTime {
+    /// `t` written out.
+    pub fn new(t: OffsetDateTime) -> Self {
+        let t = t.to_offset(time::UtcOffset::UTC);
+        let (year, month, day) = t.to_calendar_date();
+        let Some(year) = u32::try_from(year).ok().filter(|y| *y <= 9999) else {
+            return Self::Long(format_general(t));
+        };
+        let (hour, minute, second, micro) = t.to_hms_micro();
+        let mut out = *b"0000-00-00T00:00:00.000000Z";
+        put_digits(&mut out[0..4], year);
+        put_digits(&mut out[5..7], u32::from(u8::from(month)));
+        put_digits(&mut out[8..10], u32::from(day));
+        put_digits(&mut out[11..13], u32::from(hour));
+        put_digits(&mut out[14..16], u32::from(minute));
+        put_digits(&mut out[17..19], u32::from(second));
+        put_digits(&mut out[20..26], micro);
+        Self::Short(out)
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            // Digits and ASCII punctuation only: always UTF-8.
+            Self::Short(bytes) => std::str::from_utf8(bytes).unwrap_or_default(),
+            Self::Long(s) => s,
+        }
+    }
+}
+
+impl serde::Serialize for ApiTime {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// `value` in decimal, zero-padded to fill `out` (`value` has no more digits than that).
+fn put_digits(out: &mut [u8], value: u32) {
     let mut v = value;
-    for d in digits[..width].iter_mut().rev() {
+    for d in out.iter_mut().rev() {
         // v % 10 < 10: the cast cannot truncate.
         #[allow(clippy::cast_possible_truncation)]
         let digit = (v % 10) as u8;
         *d = b'0' + digit;
         v /= 10;
     }
-    out.extend(digits[..width].iter().map(|b| char::from(*b)));
 }
 
 /// The general formatter, for years outside 0..=9999 (which the fast path does not write).

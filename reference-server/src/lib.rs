@@ -35,6 +35,7 @@ pub mod clock;
 pub mod config;
 mod connections;
 pub mod control;
+mod dispatch;
 pub mod embedded;
 pub mod error;
 pub mod hash_queue;
@@ -137,7 +138,7 @@ pub async fn spawn(config: Config) -> Result<Running, StartError> {
         .map_err(|e| StartError(format!("cannot read the bound address: {e}")))?;
     let (stop, stopped) = oneshot::channel::<()>();
     let purger = tokio::spawn(purge_every(Arc::clone(&state), PURGE_EVERY));
-    let router = app(state, config.test_control);
+    let router = app(Arc::clone(&state), config.test_control);
     let limits = serve::Limits {
         header_timeout: config.header_timeout,
         max_connections: config.max_connections,
@@ -145,7 +146,7 @@ pub async fn spawn(config: Config) -> Result<Running, StartError> {
         keep_alive_idle: config.keep_alive_idle,
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
     };
-    let task = tokio::spawn(serve::serve(listener, router, limits, stopped));
+    let task = tokio::spawn(serve::serve(listener, router, state, limits, stopped));
     Ok(Running {
         addr,
         demo,

@@ -14,10 +14,12 @@
 //!   one log line with the client's address, method, path, status and time. Bodies are never
 //!   logged: they carry passwords and tokens.
 
+use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
@@ -40,28 +42,45 @@ fn refusal(page: bool, e: ApiError) -> Response {
     }
 }
 
-/// The layer every request goes through (see the module's documentation).
+/// The layer every request goes through (see the module's documentation), as the router
+/// runs it.
 pub async fn policy(State(app): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let peer = request.extensions().get::<Peer>().copied();
+    guard(&app, peer, request, |request| next.run(request)).await
+}
+
+/// What [`policy`] does around `handler`, for a request from `peer` (`None`: in-process).
+/// The accept loop calls it directly for the API's operations (`dispatch.rs`), the router
+/// through [`policy`] for everything else.
+pub(crate) async fn guard<B, F, H>(
+    app: &AppState,
+    peer: Option<Peer>,
+    request: axum::http::Request<B>,
+    handler: H,
+) -> Response
+where
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+    H: FnOnce(Request) -> F,
+    F: Future<Output = Response>,
+{
     // What the log line needs, taken only when there is one: validation is most of the
     // traffic, and a clock read and a copy of the path are a measurable part of it.
     let logged = app.log_requests.then(|| {
-        let peer = request.extensions().get::<Peer>().copied();
         (
             Instant::now(),
             request.uri().path().chars().take(200).collect::<String>(),
             request.method().clone(),
-            peer,
         )
     });
     let page = request.uri().path().starts_with(crate::web::PAGE);
-    let mut response = admit_and_run(&app, page, request, next).await;
+    let mut response = admit_and_run(app, page, peer, request, handler).await;
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    if let Some((started, path, method, peer)) = logged {
+    if let Some((started, path, method)) = logged {
         tracing::info!(
             client = %peer.map_or_else(|| "in-process".to_owned(), |p| p.ip.to_string()),
             %method,
@@ -74,9 +93,19 @@ pub async fn policy(State(app): State<Arc<AppState>>, request: Request, next: Ne
     response
 }
 
-async fn admit_and_run(app: &AppState, page: bool, request: Request, next: Next) -> Response {
+async fn admit_and_run<B, F, H>(
+    app: &AppState,
+    page: bool,
+    peer: Option<Peer>,
+    request: axum::http::Request<B>,
+    handler: H,
+) -> Response
+where
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+    H: FnOnce(Request) -> F,
+    F: Future<Output = Response>,
+{
     // In-process requests (the tests, the harness's embedded server) have no address.
-    let peer = request.extensions().get::<Peer>().copied();
     let _address = match peer {
         Some(p) => match app.slots.address(p.ip) {
             Some(slot) => Some(slot),
@@ -93,7 +122,26 @@ async fn admit_and_run(app: &AppState, page: bool, request: Request, next: Next)
     let Some(_slot) = app.slots.global() else {
         return refusal(page, ApiError::Unavailable(1));
     };
-    tokio::time::timeout(REQUEST_TIMEOUT, next.run(request))
+    let work = pin!(handler(request));
+    within(REQUEST_TIMEOUT, work)
         .await
-        .unwrap_or_else(|_| refusal(page, ApiError::Unavailable(1)))
+        .unwrap_or_else(|| refusal(page, ApiError::Unavailable(1)))
+}
+
+/// `work`'s outcome, or `None` if it takes longer than `limit`.
+///
+/// Work that is done at its first poll gets no timer: a body that arrived with its head, a
+/// handler that answers from memory, which is nearly every request. A tokio timer costs a
+/// clock read when made and a lock shared by the whole runtime when dropped, armed or not;
+/// work that has to wait is given the whole `limit` from that first poll on.
+///
+/// `work` is pinned by the caller, where it lives: a future taken by value would be held
+/// twice in this one's state (as the argument and as the pinned local), and the request's
+/// future, which holds this one, is copied a few times per request.
+pub(crate) async fn within<F: Future>(limit: Duration, mut work: Pin<&mut F>) -> Option<F::Output> {
+    let first = std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await;
+    match first {
+        Poll::Ready(out) => Some(out),
+        Poll::Pending => tokio::time::timeout(limit, work).await.ok(),
+    }
 }

@@ -20,15 +20,15 @@
 //!   and serves others again as soon as descriptors are free.
 //! - HTTP/1.1 only: nothing else is spoken, so nothing else needs limits.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use tokio::sync::oneshot;
 
-use crate::connections::{Activity, Busy, Open};
-use crate::peer::{Cidr, Peer};
+use crate::connections::{Activity, Open};
+use crate::peer::Cidr;
+use crate::state::AppState;
 
 /// How long a connection may sit between requests before it is closed, by default.
 pub const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(30);
@@ -80,37 +80,12 @@ async fn quiet(activity: Arc<Activity>, first: Duration, between: Duration) {
     }
 }
 
-/// The service of one connection: each request marks the connection busy while it runs and
-/// carries who sent it.
-fn service(
-    router: Router,
-    activity: Arc<Activity>,
-    socket: IpAddr,
-    trusted: Arc<Vec<Cidr>>,
-) -> impl tower::Service<
-    axum::http::Request<hyper::body::Incoming>,
-    Response = axum::response::Response,
-    Error = std::convert::Infallible,
-    Future = impl Future<Output = Result<axum::response::Response, std::convert::Infallible>> + Send,
-> + Clone {
-    tower::service_fn(move |mut req: axum::http::Request<hyper::body::Incoming>| {
-        let busy = Busy::begin(&activity);
-        let who = Peer::resolve(socket, req.headers(), &trusted);
-        req.extensions_mut().insert(who);
-        let answer = tower::ServiceExt::oneshot(router.clone(), req);
-        async move {
-            let r = answer.await;
-            drop(busy);
-            r
-        }
-    })
-}
-
 /// Accepts connections until `stopped`, then lets requests in flight finish (for at most
 /// `SHUTDOWN_GRACE`).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
+    app: Arc<AppState>,
     limits: Limits,
     stopped: oneshot::Receiver<()>,
 ) -> std::io::Result<()> {
@@ -157,8 +132,9 @@ pub async fn serve(
                 let activity = Arc::clone(&admitted.activity);
                 let conn = builder.serve_connection(
                     TokioIo::new(stream),
-                    TowerToHyperService::new(service(
+                    TowerToHyperService::new(crate::dispatch::service(
                         router.clone(),
+                        Arc::clone(&app),
                         Arc::clone(&activity),
                         peer.ip(),
                         Arc::clone(&limits.trusted_proxies),
