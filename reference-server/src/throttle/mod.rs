@@ -51,7 +51,6 @@ mod tests;
 
 use std::time::Duration;
 
-pub use attempt::{Attempt, Lockout};
 pub use counts::Client;
 pub use limiter::{LoginThrottle, NotNow};
 

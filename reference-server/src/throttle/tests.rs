@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::attempt::End;
+use super::attempt::{Attempt, End, Lockout};
 use super::counts::{Entry, Key, Source};
 use super::*;
 
