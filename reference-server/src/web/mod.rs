@@ -45,7 +45,6 @@ use tokens::{create_token, regenerate_token, revoke_named, revoke_token};
 use crate::respond::security_headers;
 use crate::state::AppState;
 
-
 /// A refusal of the policy layer (a slot, a size) on one of the page's paths, as a page with
 /// the page's security headers (the policy answers before the page's own layer runs).
 pub fn page_error(e: crate::error::ApiError) -> axum::response::Response {
