@@ -1,9 +1,15 @@
-//! `text`: a name holding what each encoding treats specially (`+`, `%`, `%2B`, `&`, `=`, `;`,
-//! quotes, a backslash, a run of inner spaces, non-ASCII, as long as the contract allows) comes
-//! back exactly as sent from creation, validation and regeneration, in every encoding the
-//! login takes. White space around a name may be trimmed (a warning). A name given twice is
-//! refused, or one of the two values is used (a warning about parameter pollution), never
-//! anything else.
+//! `text`: a name holding what encodings and frameworks treat specially comes back code point
+//! for code point from creation, validation and regeneration, in every encoding the login
+//! takes, as long as the contract allows. White space around a name may be trimmed (a
+//! warning). A name given twice is refused, or one of the two values is used (a warning about
+//! parameter pollution), never anything else. In JSON, the same characters written as escapes
+//! (`\u00e9`, a surrogate pair, `\/`) come back as the characters they stand for.
+//!
+//! The name is built from [`PIECES`], each there for a way real stacks change text: a form
+//! decoded twice, RFC 3986's normalisations applied to a value, Unicode normalisation (NFC,
+//! NFKC), white space collapsed, astral characters cut in UTF-16 or MySQL's utf8mb3, invisible
+//! format characters stripped by a sanitiser. A mismatch names the first code point that
+//! differs (the matcher's message).
 //!
 //! Every probe creates a token for the profile's own account (name fidelity needs no second
 //! account), regenerates it and hands the live successor to the run's pool, so that on a plain
@@ -16,8 +22,54 @@ use super::{Gen, Probe};
 use crate::encoding::Encoding;
 use crate::spec::{Login, Operation, TokenKind};
 
-/// What each encoding treats specially, between two spaces of a run of three.
-const SPECIAL: &str = "+ %2B % & = ; \" ' \\   é ü 漢字 😀";
+/// What real stacks change in text, each piece with what changes it. The name holds them all,
+/// a space between each two.
+const PIECES: &[(&str, &str)] = &[
+    ("+", "a form decoder's space"),
+    (
+        "%2B %2b %",
+        "a value percent-decoded twice, or its hex digits upper-cased",
+    ),
+    (
+        "%41 %7E",
+        "RFC 3986's normalisation: escapes of unreserved characters decoded",
+    ),
+    ("& = ;", "a form's separators"),
+    ("\" ' \\", "quotes and a backslash, escaped or stripped"),
+    ("a   b", "inner white space collapsed"),
+    ("a\u{a0}b", "a no-break space taken for a space or removed"),
+    (
+        "\u{e9} e\u{301}",
+        "é composed and decomposed: Unicode normalisation (NFC or NFD)",
+    ),
+    (
+        "\u{212b} \u{fb01}",
+        "the angstrom sign and the fi ligature: NFC and NFKC change them",
+    ),
+    ("\u{fc} 漢字", "non-ASCII and CJK text"),
+    (
+        "😀 𝄞",
+        "astral characters: cut by UTF-16 or by MySQL's three-byte utf8",
+    ),
+    (
+        "👩\u{200d}💻 a\u{200f}b",
+        "a zero-width joiner and a right-to-left mark",
+    ),
+];
+
+/// The pieces, a space between each two.
+fn special() -> String {
+    PIECES
+        .iter()
+        .map(|(piece, _)| *piece)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// JSON escapes and the characters they stand for: the same name written two ways.
+const ESCAPED: &str = r#"\u00e9 e\u0301 \ud83d\ude00 \/ \u0041 \"q\""#;
+/// What [`ESCAPED`] stands for.
+const UNESCAPED: &str = "\u{e9} e\u{301} 😀 / A \"q\"";
 
 pub(super) fn probes(g: &Gen<'_>, out: &mut Vec<Probe>) {
     let Some(login) = g.spec.login() else {
@@ -39,14 +91,16 @@ pub(super) fn probes(g: &Gen<'_>, out: &mut Vec<Probe>) {
         {
             continue;
         }
-        let name = format!("{{{{ run.name }}}} {SPECIAL} {{{{ fill({max}, \"é\") }}}}");
+        let name = format!(
+            "{{{{ run.name }}}} {} {{{{ fill({max}, \"é\") }}}}",
+            special()
+        );
         let same = json!({"equals": name});
+        let create = create_step(login, fields, encoding, &name);
         if let Some(steps) = round_trip(
             g,
-            login,
-            fields,
+            create,
             encoding,
-            &name,
             &|status| json!({"status": status, "body": {fields.name.clone(): same.clone()}}),
         ) {
             out.push(probe(
@@ -68,7 +122,8 @@ pub(super) fn probes(g: &Gen<'_>, out: &mut Vec<Probe>) {
                  "warn": "the white space around the name was trimmed; the contract keeps names exactly as sent"},
             ]})
         };
-        if let Some(steps) = round_trip(g, login, fields, encoding, padded, &expect) {
+        let create = create_step(login, fields, encoding, padded);
+        if let Some(steps) = round_trip(g, create, encoding, &expect) {
             out.push(probe(
                 login,
                 format!("{}-padded", encoding.name()),
@@ -83,10 +138,46 @@ pub(super) fn probes(g: &Gen<'_>, out: &mut Vec<Probe>) {
     if login
         .request_types
         .iter()
+        .any(|t| t == Encoding::Json.media_type())
+    {
+        out.extend(escaped(g, login, fields));
+    }
+    if login
+        .request_types
+        .iter()
         .any(|t| t == Encoding::Form.media_type())
     {
         out.push(duplicate(login, fields));
     }
+}
+
+/// The name written with JSON's escapes comes back as the characters they stand for.
+fn escaped(g: &Gen<'_>, login: &Operation, fields: &Login) -> Option<Probe> {
+    let raw = format!(
+        "{{{}: {{{{ profile.username | json }}}}, {}: {{{{ profile.password | json }}}}, {}: \"{{{{ run.name }}}} {ESCAPED}\"}}",
+        json!(fields.username),
+        json!(fields.password),
+        json!(fields.name),
+    );
+    let create = json!({
+        "name": "create it, the name written with escapes (json)",
+        "call": login.id,
+        "content_type": Encoding::Json.media_type(),
+        "raw_body": raw,
+    });
+    let name = format!("{{{{ run.name }}}} {UNESCAPED}");
+    let steps = round_trip(
+        g,
+        create,
+        Encoding::Json,
+        &|status| json!({"status": status, "body": {fields.name.clone(): {"equals": name.clone()}}}),
+    )?;
+    Some(probe(
+        login,
+        "json-escapes".into(),
+        "A name written with JSON's escapes (\\u00e9, a surrogate pair, \\/) comes back as the characters they stand for".into(),
+        steps,
+    ))
 }
 
 fn probe(login: &Operation, variant: String, title: String, steps: Vec<Value>) -> Probe {
@@ -102,22 +193,9 @@ fn probe(login: &Operation, variant: String, title: String, steps: Vec<Value>) -
     }
 }
 
-/// Create with `name` in `encoding`, validate, regenerate, validate the successor: every answer
-/// judged by `expect(statuses)`.
-fn round_trip(
-    g: &Gen<'_>,
-    login: &Operation,
-    fields: &Login,
-    encoding: Encoding,
-    name: &str,
-    expect: &dyn Fn(Value) -> Value,
-) -> Option<Vec<Value>> {
-    let shape = g.spec.token_shape(TokenKind::Refresh)?;
-    let owner = shape.owner.as_ref()?;
-    let validate = g.spec.validation(TokenKind::Refresh)?;
-    let regen = g.spec.regenerate(TokenKind::Refresh)?;
-    let capture = |as_name: &str| json!({as_name: format!("body.{}", shape.value), "their_id": format!("body.{owner}")});
-    let mut create = json!({
+/// Creates a token named `name` for the profile's account, in `encoding`.
+fn create_step(login: &Operation, fields: &Login, encoding: Encoding, name: &str) -> Value {
+    json!({
         "name": format!("create it ({})", encoding.name()),
         "call": login.id,
         "encoding": encoding.name(),
@@ -126,8 +204,24 @@ fn round_trip(
             (fields.password.clone(), json!("{{ profile.password }}")),
             (fields.name.clone(), json!(name)),
         ]),
-        "capture": capture("theirs"),
-    });
+    })
+}
+
+/// `create`, then validate, regenerate, validate the successor (in `encoding` where each
+/// operation takes it): every answer judged by `expect(statuses)`.
+fn round_trip(
+    g: &Gen<'_>,
+    mut create: Value,
+    encoding: Encoding,
+    expect: &dyn Fn(Value) -> Value,
+) -> Option<Vec<Value>> {
+    let login = g.spec.login()?;
+    let shape = g.spec.token_shape(TokenKind::Refresh)?;
+    let owner = shape.owner.as_ref()?;
+    let validate = g.spec.validation(TokenKind::Refresh)?;
+    let regen = g.spec.regenerate(TokenKind::Refresh)?;
+    let capture = |as_name: &str| json!({as_name: format!("body.{}", shape.value), "their_id": format!("body.{owner}")});
+    create["capture"] = capture("theirs");
     create["expect"] = expect(json!(Gen::success(login)));
     let call = |op: &Operation, label: &str, token: &str| -> Value {
         // The same encoding where the operation takes it.

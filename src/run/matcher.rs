@@ -165,13 +165,51 @@ fn equals(
     let expected = m.equals.as_ref()?;
     match render(expected, scope) {
         Ok(e) if same(&e, v, caseless) => None,
-        Ok(e) => Some(Mismatch::new(format!("{what} differs"), show(&e), show(v))),
+        Ok(e) => {
+            let message = match (&e, v) {
+                (Value::String(a), Value::String(b)) => {
+                    format!("{what} differs {}", first_difference(a, b))
+                }
+                _ => format!("{what} differs"),
+            };
+            Some(Mismatch::new(message, show(&e), show(v)))
+        }
         Err(err) => Some(Mismatch::new(
             format!("{what}: {err}"),
             String::new(),
             show(v),
         )),
     }
+}
+
+/// Where two texts part, in code points: which code points were sent and which came back
+/// there, so that a normalised `é` or a decoded `%41` is named rather than hidden in two long
+/// strings that look the same on screen.
+fn first_difference(expected: &str, actual: &str) -> String {
+    let (e, a): (Vec<char>, Vec<char>) = (expected.chars().collect(), actual.chars().collect());
+    let at = e.iter().zip(&a).take_while(|(x, y)| x == y).count();
+    // A few code points from there show a composed character against its decomposition.
+    let near = |chars: &[char]| -> String {
+        let shown: Vec<String> = chars
+            .iter()
+            .skip(at)
+            .take(3)
+            .map(|c| format!("U+{:04X}", u32::from(*c)))
+            .collect();
+        if shown.is_empty() {
+            "nothing".to_owned()
+        } else {
+            shown.join(" ")
+        }
+    };
+    format!(
+        "from code point {} on: expected {}, got {} ({} code points expected, {} got)",
+        at + 1,
+        near(&e),
+        near(&a),
+        e.len(),
+        a.len()
+    )
 }
 
 /// `one_of`.
@@ -456,6 +494,20 @@ fn unmatched(mut all: Vec<Vec<Finding>>) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_text_that_differs_names_the_code_points_where_it_parts() {
+        let composed = super::first_difference("name e\u{301} x", "name \u{e9} x");
+        assert_eq!(
+            composed,
+            "from code point 6 on: expected U+0065 U+0301 U+0020, got U+00E9 U+0020 U+0078 (9 code points expected, 8 got)"
+        );
+        let cut = super::first_difference("abc", "ab");
+        assert_eq!(
+            cut,
+            "from code point 3 on: expected U+0063, got nothing (3 code points expected, 2 got)"
+        );
+    }
+
     use super::*;
     use crate::case::Statuses;
     use serde_json::json;

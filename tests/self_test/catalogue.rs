@@ -449,6 +449,21 @@ pub const CATALOGUE: &[Entry] = &[
         Fails(&[("generated.text.createRefreshToken.multipart", "expect.body")]),
     ),
     fault(
+        "names stored in Unicode's composed form (NFC)",
+        Fault::NamesNormalised,
+        Fails(&[("generated.text.createRefreshToken.json", "expect.body")]),
+    ),
+    fault(
+        "names URI-normalised (%41 decoded, %2b upper-cased)",
+        Fault::NamesUriNormalised,
+        Fails(&[("generated.text.createRefreshToken.json", "expect.body")]),
+    ),
+    fault(
+        "astral characters dropped from names (MySQL's utf8)",
+        Fault::NamesAstralDropped,
+        Fails(&[("generated.text.createRefreshToken.json", "expect.body")]),
+    ),
+    fault(
         "regeneration renames the token",
         Fault::RegenRenames,
         Fails(&[("generated.text.createRefreshToken.json", "expect.body")]),

@@ -160,6 +160,15 @@ pub enum Fault {
     NamesInnerSpacesCollapsed,
     /// `&` in a name is stored HTML-escaped.
     NamesHtmlEscaped,
+    /// Names are stored in Unicode's composed normal form (NFC), as a sanitiser or a database
+    /// collation may leave them.
+    NamesNormalised,
+    /// Escapes of unreserved characters in a name are decoded and the other escapes' hex
+    /// upper-cased: RFC 3986's normalisation (§6.2.2), applied to a value it was not meant for.
+    NamesUriNormalised,
+    /// Characters outside the Basic Multilingual Plane are dropped from names, as MySQL's
+    /// three-byte `utf8` does.
+    NamesAstralDropped,
     /// Names longer than the contract's 255 characters are taken (a SHOULD departure).
     NamesUnbounded,
     /// A token value longer than its column (255 characters) crashes the lookup.
@@ -974,7 +983,48 @@ fn stored_name(m: &Mutant, req: &Req, name: String) -> String {
     if m.has(Fault::NamesHtmlEscaped) {
         name = name.replace('&', "&amp;");
     }
+    if m.has(Fault::NamesNormalised) {
+        name = icu_normalizer::ComposingNormalizerBorrowed::new_nfc()
+            .normalize(&name)
+            .into_owned();
+    }
+    if m.has(Fault::NamesUriNormalised) {
+        name = uri_normalised(&name);
+    }
+    if m.has(Fault::NamesAstralDropped) {
+        name.retain(|c| u32::from(c) <= 0xFFFF);
+    }
     name
+}
+
+/// RFC 3986 §6.2.2's normalisations of percent-encodings: an escape of an unreserved
+/// character decoded, any other escape's hex digits upper-cased.
+fn uri_normalised(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('%') {
+        out.push_str(&rest[..at]);
+        let escape = rest
+            .get(at + 1..at + 3)
+            .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
+        match escape.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            Some(b) if b.is_ascii_alphanumeric() || b"-._~".contains(&b) => {
+                out.push(char::from(b));
+                rest = &rest[at + 3..];
+            }
+            Some(_) => {
+                out.push('%');
+                out.push_str(&rest[at + 1..at + 3].to_ascii_uppercase());
+                rest = &rest[at + 3..];
+            }
+            None => {
+                out.push('%');
+                rest = &rest[at + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `%XX` decoded once more.
