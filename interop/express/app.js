@@ -94,7 +94,18 @@ function createApp(store) {
   api.post('/createRefreshToken/', async (req, res) => {
     const { fields, error } = readFields(req, ['username', 'password', 'name']);
     if (error) return fail(res, 400, error);
-    const { username, name } = fields;
+    const { username } = fields;
+    let { name } = fields;
+    // SLIP names-nfc: names normalised "so that equal-looking names compare equal".
+    if (SLIP === 'names-nfc') name = name.normalize('NFC');
+    if (SLIP === 'names-unquoted') {
+      // SLIP names-unquoted: decoded once more, "in case a client URL-encoded it".
+      try {
+        name = decodeURIComponent(name);
+      } catch {
+        // Not URL-encoded after all: kept as it came.
+      }
+    }
     // SLIP trims-password: the password is trimmed like the other inputs.
     const password = SLIP === 'trims-password' ? fields.password.trim() : fields.password;
     if ([...name].length > 255) return fail(res, 400, 'name: Ensure this field has no more than 255 characters.');

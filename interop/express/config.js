@@ -12,6 +12,8 @@ const SLIPS = new Set([
   'user-enumeration',
   'dead-access-active',
   'trims-password',
+  'names-nfc',
+  'names-unquoted',
 ]);
 const SLIP = process.env.INTEROP_SLIP || '';
 

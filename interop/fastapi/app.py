@@ -11,6 +11,8 @@ import secrets
 import sqlite3
 import sys
 import tempfile
+import unicodedata
+import urllib.parse
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timedelta, timezone
 from enum import Enum
@@ -26,7 +28,7 @@ log = logging.getLogger("tokenauth")
 SLIPS = {
     "wrong-password-403", "validate-ignores-user", "revoke-all-user-tokens", "regen-keeps-old",
     "mint-from-revoked", "access-lifespan-days", "bigint-500", "user-enumeration",
-    "dead-access-active", "trims-password",
+    "dead-access-active", "trims-password", "names-nfc", "names-unquoted",
 }
 SLIP = os.environ.get("INTEROP_SLIP", "")
 if SLIP and SLIP not in SLIPS:
@@ -399,8 +401,15 @@ def create_refresh_token(db: DB, body: CreateBody):
             # SLIP wrong-password-403: "forbidden" chosen for bad credentials.
             raise HTTPException(status.HTTP_403_FORBIDDEN, "Incorrect username or password.")
         raise unauthorized("Incorrect username or password.")
+    name = body.name
+    if SLIP == "names-nfc":
+        # SLIP names-nfc: names normalised "so that equal-looking names compare equal".
+        name = unicodedata.normalize("NFC", name)
+    if SLIP == "names-unquoted":
+        # SLIP names-unquoted: decoded once more, "in case a client URL-encoded it".
+        name = urllib.parse.unquote(name)
     with transaction(db):
-        row, value = insert_refresh_token(db, user["id"], body.name)
+        row, value = insert_refresh_token(db, user["id"], name)
     return refresh_token_out(row, value, TokenStatus.ACTIVE)
 
 

@@ -15,6 +15,8 @@ import signal
 import sqlite3
 import sys
 import threading
+import unicodedata
+import urllib.parse
 from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,7 +27,7 @@ log = logging.getLogger("tokens")
 SLIPS = {
     "wrong-password-403", "validate-ignores-user", "revoke-all-user-tokens", "regen-keeps-old",
     "mint-from-revoked", "access-lifespan-days", "bigint-500", "user-enumeration",
-    "dead-access-active", "trims-password",
+    "dead-access-active", "trims-password", "names-nfc", "names-unquoted",
 }
 SLIP = os.environ.get("INTEROP_SLIP", "")
 
@@ -222,6 +224,12 @@ class TokenStore:
         if not check_password(password, user["password_hash"]):
             # SLIP wrong-password-403: "forbidden" chosen for a failed login
             raise ApiError(403 if SLIP == "wrong-password-403" else 401, BAD_LOGIN)
+        if SLIP == "names-nfc":
+            # SLIP names-nfc: names normalised "so that equal-looking names compare equal".
+            name = unicodedata.normalize("NFC", name)
+        if SLIP == "names-unquoted":
+            # SLIP names-unquoted: decoded once more, "in case a client URL-encoded it".
+            name = urllib.parse.unquote(name)
         with self.lock, self.db:
             return 201, self._insert_refresh(user["id"], name, datetime.now(timezone.utc))
 

@@ -57,6 +57,14 @@ const SLIPS: &[(&str, &str)] = &[
     ),
     ("bigint-500", "a 500 on a 30-digit `user_id`"),
     (
+        "names-nfc",
+        "names normalised to NFC before they are stored",
+    ),
+    (
+        "names-unquoted",
+        "a name percent-decoded once more, in case a client encoded it",
+    ),
+    (
         "user-enumeration",
         "an unknown user answered otherwise than a wrong password",
     ),

@@ -13,6 +13,8 @@ SLIPS = {
     "user-enumeration",
     "dead-access-active",
     "trims-password",
+    "names-nfc",
+    "names-unquoted",
 }
 
 

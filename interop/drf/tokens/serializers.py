@@ -1,3 +1,6 @@
+import unicodedata
+import urllib.parse
+
 from django.conf import settings
 from rest_framework import serializers
 
@@ -22,6 +25,15 @@ class CreateRefreshTokenRequest(serializers.Serializer):
     password = serializers.CharField(trim_whitespace=settings.INTEROP_SLIP == "trims-password")
     # api-behaviour.md: names "up to 255 characters" (the model column's length).
     name = serializers.CharField(max_length=RefreshToken._meta.get_field("name").max_length)
+
+    def validate_name(self, value):
+        if settings.INTEROP_SLIP == "names-nfc":
+            # SLIP names-nfc: names normalised "so that equal-looking names compare equal".
+            return unicodedata.normalize("NFC", value)
+        if settings.INTEROP_SLIP == "names-unquoted":
+            # SLIP names-unquoted: decoded once more, "in case a client URL-encoded it".
+            return urllib.parse.unquote(value)
+        return value
 
 
 class RefreshTokenRequest(serializers.Serializer):
