@@ -13,9 +13,9 @@ use hyper::http::uri::PathAndQuery;
 
 use super::MAX_BODY;
 use super::upstream::{self, Upstream};
-use crate::run::TransportError;
 use crate::target::{Header, Target};
 use crate::transport;
+use crate::wire::TransportError;
 
 /// What forwarding one request gave.
 pub(super) enum Forwarded {

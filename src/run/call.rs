@@ -10,11 +10,12 @@ use crate::case::{Body, Call};
 use crate::check::{self, CAPTURE, Exchange, Finding, RATE_LIMITED, TRANSPORT};
 use crate::encoding::{decode, encode};
 use crate::run::case::CaseState;
-use crate::run::http::{Received, TransportError};
+use crate::run::http::Received;
 use crate::run::matcher::{Against, expect_findings, lookup};
 use crate::run::result::{ResponseView, StepResult};
 use crate::run::unchanged;
 use crate::spec::Operation;
+use crate::wire::TransportError;
 
 /// A call's request after templating.
 struct Rendered {

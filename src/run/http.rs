@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use crate::error::{Error, ErrorKind};
 use crate::target::Target;
 use crate::transport;
+use crate::wire::TransportError;
 
 /// One exchange as it went over the wire, kept for the HAR (`--har`): the run records its
 /// own, the proxy its clients'.
@@ -76,45 +77,6 @@ impl Received {
     /// The body as text, lossily.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// Why no usable response arrived.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TransportError {
-    /// Nothing within the timeout.
-    Timeout(Duration),
-    /// The connection could not be made or broke.
-    Connect(String),
-    /// The TLS handshake failed: the target's certificate is not trusted (or TLS is broken).
-    Tls(String),
-    /// The body was over the cap.
-    TooLarge(usize),
-    /// Anything else while reading.
-    Read(String),
-}
-
-impl TransportError {
-    /// Whether this says the target is not there at all (or not reachable as configured).
-    pub(crate) fn is_connect(&self) -> bool {
-        matches!(self, Self::Connect(_) | Self::Tls(_))
-    }
-}
-
-impl std::fmt::Display for TransportError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Timeout(d) => write!(
-                f,
-                "no response within {}",
-                crate::duration::Span::from_micros(
-                    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
-                )
-            ),
-            Self::Connect(c) | Self::Tls(c) => write!(f, "connection failed: {c}"),
-            Self::TooLarge(n) => write!(f, "the response body is larger than {n} bytes"),
-            Self::Read(c) => write!(f, "the response could not be read: {c}"),
-        }
     }
 }
 

@@ -28,7 +28,7 @@ pub use cleanup::{Inventory, Leftovers};
 pub use control::Control;
 pub use error::{ApiError, ControlError, RunError, StepError};
 pub use fixtures::Fixtures;
-pub use http::{HarRecord, Http, Received, SentRequest, TransportError};
+pub use http::{HarRecord, Http, Received, SentRequest};
 pub use pool::Pool;
 pub use report::{
     Body, Conformance, KeptExchange, Meta, NotRun, Party, Report, Seen, Shaping, Started, Suite,
@@ -47,6 +47,7 @@ use crate::case::Case;
 use crate::check::IssuedTokens;
 use crate::spec::{Spec, TokenKind};
 use crate::target::{Need, Target};
+use crate::wire::TransportError;
 
 /// How to run: which cases and how many at once. It is `run`'s flags as parsed, so each
 /// option is declared once, here.
