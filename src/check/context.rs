@@ -9,7 +9,7 @@ use crate::duration::Span;
 use crate::spec::{Operation, ResponseDoc, Spec};
 
 /// One request and its response, as the run saw them.
-pub struct Exchange<'a> {
+pub struct Judged<'a> {
     /// The contract.
     pub spec: &'a Spec,
     /// The operation called.
@@ -39,7 +39,7 @@ pub struct Exchange<'a> {
     pub target_clock: Option<Span>,
 }
 
-impl Exchange<'_> {
+impl Judged<'_> {
     /// The first response header of this name.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -62,7 +62,7 @@ pub enum Body<'a> {
 /// Everything a check may look at.
 pub struct Context<'a> {
     /// The exchange.
-    pub x: &'a Exchange<'a>,
+    pub x: &'a Judged<'a>,
     /// What the contract documents for this operation and status.
     pub documented: Option<&'a ResponseDoc>,
     /// The body.

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::context::Body;
 use super::{
-    CheckFn, CheckInfo, Context, ENGINE_CHECKS, Exchange, Findings, IssuedTokens, Ledger,
+    CheckFn, CheckInfo, Context, ENGINE_CHECKS, Findings, IssuedTokens, Judged, Ledger,
     cache_control, client_error, content_type, dead_token, error_shape, expiry, lineage, request,
     schema, status, timestamp, token_status, token_value,
 };
@@ -54,7 +54,7 @@ pub fn all() -> impl Iterator<Item = CheckInfo> {
 /// updated with what the response shows and what the call did; `issued` is the run-wide set
 /// of token values. Returns the findings and the body, if it is JSON.
 pub fn judge(
-    x: &Exchange<'_>,
+    x: &Judged<'_>,
     ledger: &mut Ledger,
     issued: &IssuedTokens,
 ) -> (Findings, Option<Value>) {

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use super::record::Recorder;
 use crate::case::Severity;
 use crate::check::{
-    Exchange, Finding, IssuedTokens, Ledger, Lifespans, RequestExchange, judge, judge_request,
+    Finding, IssuedTokens, Judged, Ledger, Lifespans, RequestExchange, judge, judge_request,
 };
 use crate::report::Redactor;
 use crate::report::har::HarWriter;
@@ -154,7 +154,7 @@ impl Model {
             .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
             .collect();
         let place = format!("exchange {number}");
-        let x = Exchange {
+        let x = Judged {
             spec: &self.spec,
             operation: op,
             method: p.method,

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use crate::case::template::TemplateError;
 use crate::case::template::{Scope, render, render_str};
 use crate::case::{Body, Call};
-use crate::check::{self, CAPTURE, Exchange, Finding, RATE_LIMITED, TRANSPORT};
+use crate::check::{self, CAPTURE, Finding, Judged, RATE_LIMITED, TRANSPORT};
 use crate::encoding::{decode, encode};
 use crate::run::case::CaseState;
 use crate::run::http::Received;
@@ -129,7 +129,7 @@ pub(super) async fn run_call(
         };
         crate::run::matcher::expected_statuses(&call.outcomes, &known)
     };
-    let exchange = Exchange {
+    let exchange = Judged {
         spec: env.spec,
         operation,
         method,

@@ -8,19 +8,14 @@ use serde_json::{Map, Value};
 use super::fields::{age_by_server, first_answer, reported_lifespan, text, time_field};
 use super::store::{Known, RunSide, key};
 use super::{Fact, Ledger, Origin, Seen};
-use crate::check::Exchange;
+use crate::check::Judged;
 use crate::duration::Span;
 use crate::spec::{Effect, Operation, ResponseDoc, TokenKind};
 
 impl Ledger {
     /// Registers the token a 2xx body carries (as the contract's `x-token` shapes it) and
     /// returns it.
-    pub(crate) fn observe(
-        &mut self,
-        x: &Exchange<'_>,
-        doc: &ResponseDoc,
-        json: &Value,
-    ) -> Vec<Seen> {
+    pub(crate) fn observe(&mut self, x: &Judged<'_>, doc: &ResponseDoc, json: &Value) -> Vec<Seen> {
         let (Some(shape), Some(body)) = (&doc.token, json.as_object()) else {
             return Vec::new();
         };
