@@ -58,10 +58,10 @@ pub fn judge(
     ledger: &mut Ledger,
     issued: &IssuedTokens,
 ) -> (Findings, Option<Value>) {
-    let documented = x.operation.response(x.status).filter(|_| !x.other_method);
-    let wants_json = documented.is_some_and(|d| d.schema_pointer.is_some()) || x.status >= 400;
+    let documented = x.operation.response(x.status()).filter(|_| !x.other_method);
+    let wants_json = documented.is_some_and(|d| d.schema_pointer.is_some()) || x.status() >= 400;
     let parsed = serde_json::from_slice::<Value>(x.body);
-    let success = (200..300).contains(&x.status);
+    let success = (200..300).contains(&x.status());
     let tokens = match (&parsed, documented) {
         (Ok(json), Some(doc)) if success && wants_json => ledger.observe(x, doc, json),
         _ => Vec::new(),
@@ -103,7 +103,7 @@ pub fn judge(
                 ledger.reported(&t.value, word, states);
             }
         }
-        ledger.apply_effects(x.operation, x.request, &tokens);
+        ledger.apply_effects(x.operation, x.fields, &tokens);
     }
     (out, parsed.ok())
 }

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::case::template::{Scope, render};
 use crate::case::{Matcher, Outcome};
 use crate::check::{EXPECT_BODY, EXPECT_HEADER, EXPECT_PREFERRED, EXPECT_STATUS, Finding};
-use crate::run::http::Received;
+use crate::wire;
 
 /// The value at a dotted path (`detail`, `a.b`, `items.0`); `$` is the whole body.
 pub fn lookup<'v>(json: &'v Value, path: &str) -> Option<&'v Value> {
@@ -57,7 +57,7 @@ impl Mismatch {
 /// What a response is judged against.
 pub struct Against<'a> {
     /// The response.
-    pub resp: &'a Received,
+    pub resp: &'a wire::Response,
     /// Its body, if JSON.
     pub json: Option<&'a Value>,
     /// The enum fields the contract documents for its status, with their words.
@@ -460,12 +460,11 @@ mod tests {
     use crate::case::Statuses;
     use serde_json::json;
 
-    fn resp(status: u16) -> Received {
-        Received {
+    fn resp(status: u16) -> wire::Response {
+        wire::Response {
             status,
             headers: vec![("cache-control".into(), "no-store".into())],
-            body: Vec::new(),
-            elapsed: std::time::Duration::ZERO,
+            body: bytes::Bytes::new(),
         }
     }
 

@@ -28,14 +28,14 @@ impl Ledger {
         // An access token's parent is the refresh token its request named.
         let parent = match (shape.kind, &x.operation.request_token) {
             (TokenKind::Access, Some(req)) if req.kind == TokenKind::Refresh => {
-                text(x.request, &req.value).map(|v| self.resolve(&v))
+                text(x.fields, &req.value).map(|v| self.resolve(&v))
             }
             _ => None,
         };
         let origin = if is_new {
             Origin::Issued {
                 by_profile: x
-                    .request
+                    .fields
                     .values()
                     .any(|v| v.as_str() == Some(self.profile_username.as_str())),
             }
