@@ -154,10 +154,10 @@ pub(super) async fn run_call(
         captures: &state.captures,
         scope: &scope,
     };
-    let judged = expect_findings(&call.outcomes, &against);
-    let unmatched = judged.matched.is_none();
-    result.findings.extend(judged.findings);
-    let refused = judged
+    let expectations = expect_findings(&call.outcomes, &against);
+    let unmatched = expectations.matched.is_none();
+    result.findings.extend(expectations.findings);
+    let refused = expectations
         .matched
         .and_then(|i| call.outcomes.get(i))
         .is_some_and(crate::case::Outcome::is_refusal);

@@ -393,7 +393,7 @@ pub(crate) fn expected_statuses(outcomes: &[Outcome], known: &Known<'_>) -> Vec<
 /// What an expectation makes of the response: the first outcome that matches decides, and
 /// gives its warnings (`matched` is its index); when none matches, the findings of the only
 /// alternative, or one finding that lists why each failed.
-pub struct Judged {
+pub struct Matched {
     /// The findings: failures when no outcome matched, else the matching outcome's warnings.
     pub findings: Vec<Finding>,
     /// The outcome that matched, if one did.
@@ -401,12 +401,12 @@ pub struct Judged {
 }
 
 /// Judges a response against a step's outcomes.
-pub(crate) fn expect_findings(outcomes: &[Outcome], on: &Against<'_>) -> Judged {
+pub(crate) fn expect_findings(outcomes: &[Outcome], on: &Against<'_>) -> Matched {
     let mut all = Vec::new();
     for (i, o) in outcomes.iter().enumerate() {
         match outcome_findings(o, on) {
             Ok(warnings) => {
-                return Judged {
+                return Matched {
                     findings: warnings,
                     matched: Some(i),
                 };
@@ -414,7 +414,7 @@ pub(crate) fn expect_findings(outcomes: &[Outcome], on: &Against<'_>) -> Judged 
             Err(f) => all.push(f),
         }
     }
-    Judged {
+    Matched {
         findings: unmatched(all),
         matched: None,
     }
