@@ -336,4 +336,36 @@ mod tests {
         assert!(!multipart.contains("abcdefghijkl"), "{multipart}");
         assert!(multipart.contains("<redacted>"), "{multipart}");
     }
+
+    #[test]
+    fn an_unanswered_request_is_the_runs_aborted_one_and_the_proxys_502() {
+        let x = wire::Exchange {
+            started: time::OffsetDateTime::UNIX_EPOCH,
+            elapsed: std::time::Duration::from_millis(250),
+            request: wire::Request {
+                method: "POST".into(),
+                url: "/api/x?a=1".into(),
+                headers: Vec::new(),
+                body: bytes::Bytes::new(),
+            },
+            response: Err(wire::TransportError::Read("reset".into())),
+        };
+        let r = Redactor::with_fields(["password"], Vec::new());
+        let run = entry(&x, &Side::Run, &r);
+        assert_eq!(run["request"]["url"], "/api/x?a=1");
+        assert_eq!(run["response"]["status"], 0);
+        assert_eq!(run["time"], 0.0);
+        let side = Side::Proxy {
+            base_url: "http://t:8".into(),
+        };
+        let proxy = entry(&x, &side, &r);
+        assert_eq!(proxy["request"]["url"], "http://t:8/api/x?a=1");
+        assert_eq!(
+            proxy["request"]["queryString"],
+            json!([{"name": "a", "value": "1"}])
+        );
+        assert_eq!(proxy["response"]["status"], 502);
+        assert_eq!(proxy["response"]["statusText"], "Bad Gateway");
+        assert_eq!(proxy["time"], 250.0);
+    }
 }

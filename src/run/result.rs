@@ -250,3 +250,66 @@ impl CaseResult {
         self.steps.iter().filter(|s| s.exchange.is_some()).count()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A step holding a record of `body` sent to `/x`, answered with `answer` if given.
+    fn step(body: &[u8], answer: Option<u16>) -> StepResult {
+        let response = answer.map_or(Err(wire::TransportError::Read("gone".into())), |status| {
+            Ok(wire::Response {
+                status,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: bytes::Bytes::from_static(b"{}"),
+            })
+        });
+        StepResult {
+            exchange: Some(Arc::new(wire::Exchange {
+                started: time::OffsetDateTime::UNIX_EPOCH,
+                elapsed: std::time::Duration::from_millis(7),
+                request: wire::Request {
+                    method: "POST".into(),
+                    url: "http://t/x".into(),
+                    headers: vec![("Content-Type".into(), "text/plain".into())],
+                    body: bytes::Bytes::copy_from_slice(body),
+                },
+                response,
+            })),
+            ..StepResult::new("step 1: x", 3)
+        }
+    }
+
+    #[test]
+    fn a_step_is_written_as_its_request_and_response_views_in_the_reports_order() {
+        let json = |s: &StepResult| serde_json::to_string(s).expect("serialises");
+        assert_eq!(
+            json(&StepResult::new("step 1: x", 3)),
+            r#"{"label":"step 1: x","line":3,"findings":[]}"#
+        );
+        let request = r#""request":{"method":"POST","url":"http://t/x","headers":[["Content-Type","text/plain"]],"body":"hi"}"#;
+        assert_eq!(
+            json(&step(b"hi", None)),
+            format!(r#"{{"label":"step 1: x","line":3,{request},"findings":[]}}"#)
+        );
+        let response = r#""response":{"status":200,"headers":[["content-type","application/json"]],"body":"{}","millis":7}"#;
+        assert_eq!(
+            json(&step(b"hi", Some(200))),
+            format!(r#"{{"label":"step 1: x","line":3,{request},{response},"findings":[]}}"#)
+        );
+    }
+
+    #[test]
+    fn the_record_keeps_the_whole_body_and_the_view_cuts_it() {
+        let body = vec![b'a'; crate::transport::TEXT_LIMIT + 10];
+        let s = step(&body, Some(200));
+        let x = s.exchange.as_deref().expect("a record");
+        assert_eq!(x.request.body.len(), body.len());
+        let shown = s.request().expect("a request").body;
+        assert_eq!(shown, crate::transport::text_of(&body));
+        assert!(
+            shown.ends_with(&format!("… ({} bytes)", body.len())),
+            "{shown}"
+        );
+    }
+}
