@@ -52,6 +52,7 @@ pub mod source;
 pub mod spec;
 pub mod target;
 pub mod transport;
+pub mod wire;
 mod yaml;
 
 #[cfg(test)]

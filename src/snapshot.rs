@@ -127,8 +127,8 @@ pub fn render(case: &CaseResult, redactor: &Redactor) -> String {
     let mut out = String::new();
     for step in &case.steps {
         let _ = writeln!(out, "# {}", step.label);
-        let Some(resp) = &step.response else {
-            if step.request.is_some() {
+        let Some(resp) = step.response() else {
+            if step.exchange.is_some() {
                 let _ = writeln!(out, "(no response)");
             }
             continue;
@@ -403,7 +403,8 @@ fn compare_builtin(case: &CaseResult, text: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::case::Severity;
-    use crate::run::{ResponseView, StepResult, Verdict};
+    use crate::run::{StepResult, Verdict};
+    use crate::wire;
 
     fn case_with(bodies: &[&str]) -> CaseResult {
         CaseResult {
@@ -425,16 +426,24 @@ mod tests {
                     label: format!("step {}: op", i + 1),
                     line: 1,
                     operation: None,
-                    request: None,
-                    response: Some(ResponseView {
-                        status: 200,
-                        headers: vec![
-                            ("content-type".into(), "application/json".into()),
-                            ("retry-after".into(), "57".into()),
-                        ],
-                        body: (*b).to_owned(),
-                        millis: 3,
-                    }),
+                    exchange: Some(std::sync::Arc::new(wire::Exchange {
+                        started: time::OffsetDateTime::UNIX_EPOCH,
+                        elapsed: std::time::Duration::from_millis(3),
+                        request: wire::Request {
+                            method: "POST".into(),
+                            url: "http://localhost/op".into(),
+                            headers: vec![],
+                            body: bytes::Bytes::new(),
+                        },
+                        response: Ok(wire::Response {
+                            status: 200,
+                            headers: vec![
+                                ("content-type".into(), "application/json".into()),
+                                ("retry-after".into(), "57".into()),
+                            ],
+                            body: bytes::Bytes::copy_from_slice(b.as_bytes()),
+                        }),
+                    })),
                     findings: vec![],
                 })
                 .collect(),

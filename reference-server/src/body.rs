@@ -310,7 +310,7 @@ where
         }
         Ok(joined.map_or(first, Bytes::from))
     });
-    crate::policy::within(BODY_TIMEOUT, read)
+    crate::deadline::within(BODY_TIMEOUT, read)
         .await
         .unwrap_or_else(|| {
             Err(ApiError::BadRequest(

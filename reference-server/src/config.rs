@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::{peer, serve, slots, store};
+use crate::{peer, slots, store};
 
 /// The default limit on a request body. Every legitimate body is well under 2 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
@@ -14,6 +14,9 @@ pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 /// How long a client may take to send a request's headers before its connection is closed,
 /// so connections that trickle bytes (slowloris) cannot pile up.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a connection may sit between requests before it is closed, by default.
+pub const DEFAULT_KEEP_ALIVE_IDLE: Duration = Duration::from_secs(30);
 
 /// Open connections at most (fewer if the process may not open that many files).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
@@ -113,7 +116,7 @@ impl Config {
             trusted_proxies: Vec::new(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
-            keep_alive_idle: serve::KEEP_ALIVE_IDLE,
+            keep_alive_idle: DEFAULT_KEEP_ALIVE_IDLE,
             max_in_flight: slots::MAX_IN_FLIGHT,
             max_in_flight_per_address: slots::MAX_IN_FLIGHT_PER_ADDRESS,
             plain_http_cookies: false,

@@ -35,6 +35,7 @@ pub(crate) mod clock;
 pub(crate) mod config;
 mod connections;
 pub(crate) mod control;
+pub(crate) mod deadline;
 mod dispatch;
 pub mod embedded;
 pub(crate) mod error;

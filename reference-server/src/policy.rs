@@ -14,9 +14,8 @@
 //!   one log line with the client's address, method, path, status and time. Bodies are never
 //!   logged: they carry passwords and tokens.
 
-use std::pin::{Pin, pin};
+use std::pin::pin;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes, HttpBody};
@@ -123,25 +122,7 @@ where
         return refusal(page, ApiError::Unavailable(1));
     };
     let work = pin!(handler(request));
-    within(REQUEST_TIMEOUT, work)
+    crate::deadline::within(REQUEST_TIMEOUT, work)
         .await
         .unwrap_or_else(|| refusal(page, ApiError::Unavailable(1)))
-}
-
-/// `work`'s outcome, or `None` if it takes longer than `limit`.
-///
-/// Work that is done at its first poll gets no timer: a body that arrived with its head, a
-/// handler that answers from memory, which is nearly every request. A tokio timer costs a
-/// clock read when made and a lock shared by the whole runtime when dropped, armed or not;
-/// work that has to wait is given the whole `limit` from that first poll on.
-///
-/// `work` is pinned by the caller, where it lives: a future taken by value would be held
-/// twice in this one's state (as the argument and as the pinned local), and the request's
-/// future, which holds this one, is copied a few times per request.
-pub(crate) async fn within<F: Future>(limit: Duration, mut work: Pin<&mut F>) -> Option<F::Output> {
-    let first = std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await;
-    match first {
-        Poll::Ready(out) => Some(out),
-        Poll::Pending => tokio::time::timeout(limit, work).await.ok(),
-    }
 }

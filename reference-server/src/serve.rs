@@ -1,7 +1,7 @@
 //! The accept loop: HTTP/1.1 connections, bounded in number and in how long they may sit idle.
 //!
 //! - A connection that has not begun a request within the header timeout of opening, or that
-//!   sits between requests longer than the keep-alive limit ([`KEEP_ALIVE_IDLE`] by default),
+//!   sits between requests longer than the keep-alive limit ([`crate::config::DEFAULT_KEEP_ALIVE_IDLE`] by default),
 //!   is closed: silent sockets cannot
 //!   pile up. A request that has begun must finish its headers within the header timeout
 //!   (hyper's timer), its body within the body timeout, and its answer within the request
@@ -29,9 +29,6 @@ use tokio::sync::oneshot;
 use crate::connections::{Activity, Open};
 use crate::peer::Cidr;
 use crate::state::AppState;
-
-/// How long a connection may sit between requests before it is closed, by default.
-pub const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(30);
 
 /// The largest request head (request line and headers) read, in bytes; past it the request
 /// is refused with 431 and the connection closed. hyper's smallest allowed is 8 KiB.

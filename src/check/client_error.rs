@@ -30,7 +30,7 @@ pub fn kept(cx: &Context<'_>, out: &mut Findings) {
     if !expects_refusal(expected) {
         return;
     }
-    let status = cx.x.status;
+    let status = cx.x.status();
     let what = if (200..300).contains(&status) {
         "accepted"
     } else if status >= 500 {
@@ -56,7 +56,7 @@ pub fn kept(cx: &Context<'_>, out: &mut Findings) {
 /// a method the operation does not document is how a server that does not recognise the
 /// method refuses it (RFC 9110 §15.6.2; Python's `http.server` and Apache do).
 pub fn none(cx: &Context<'_>, out: &mut Findings) {
-    let status = cx.x.status;
+    let status = cx.x.status();
     if status < 500 || status == 503 || cx.x.expected.contains(&status) {
         return;
     }
@@ -71,7 +71,8 @@ pub fn none(cx: &Context<'_>, out: &mut Findings) {
             NO_SERVER_ERROR,
             format!(
                 "{} {} answered {status}, a server error",
-                cx.x.method, cx.x.operation.path
+                cx.x.method(),
+                cx.x.operation.path
             ),
         )
         .values("no 5xx", status.to_string()),

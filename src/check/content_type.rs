@@ -66,7 +66,7 @@ pub(crate) fn exact(cx: &Context<'_>, out: &mut Findings) {
 
 /// `body.json`.
 pub(crate) fn body_json(cx: &Context<'_>, out: &mut Findings) {
-    let unauthorized = cx.x.status == 401;
+    let unauthorized = cx.x.status() == 401;
     if !cx.success() && !unauthorized {
         return;
     }

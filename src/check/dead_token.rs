@@ -43,10 +43,10 @@ pub fn refused(cx: &Context<'_>, out: &mut Findings) {
                         "this {} is no longer usable, and {} answered {} with `{word}` instead of refusing it",
                         token.kind.name(),
                         cx.x.operation.id,
-                        cx.x.status
+                        cx.x.status()
                     ),
                 )
-                .values("401", format!("{} {word}", cx.x.status)),
+                .values("401", format!("{} {word}", cx.x.status())),
             );
         }
     }
@@ -68,7 +68,7 @@ pub fn unusable(cx: &Context<'_>, out: &mut Findings) {
     if op.effects.is_empty() {
         return;
     }
-    let Some(value) = cx.x.request.get(&req.value).and_then(|v| v.as_str()) else {
+    let Some(value) = cx.x.fields.get(&req.value).and_then(|v| v.as_str()) else {
         return;
     };
     let renews = op.issues() == Some(req.kind);
@@ -86,7 +86,7 @@ pub fn unusable(cx: &Context<'_>, out: &mut Findings) {
             op.id
         ),
     )
-    .values("a refusal (401)", cx.x.status.to_string());
+    .values("a refusal (401)", cx.x.status().to_string());
     f.severity = severity;
     out.push(f);
 }

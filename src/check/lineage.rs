@@ -39,7 +39,7 @@ fn now_says(shape: &TokenShape, json: &Value) -> FirstAnswer {
 fn predecessor<'a>(cx: &'a Context<'_>, token: &Seen) -> Option<&'a str> {
     let req = cx.x.operation.request_token.as_ref()?;
     (token.is_new && req.kind == token.kind).then_some(())?;
-    cx.x.request.get(&req.value)?.as_str()
+    cx.x.fields.get(&req.value)?.as_str()
 }
 
 /// Two owners that differ, as text for the finding. Only ids both read as numbers are
@@ -63,7 +63,7 @@ pub fn owner(cx: &Context<'_>, out: &mut Findings) {
             .request_token
             .as_ref()
             .and_then(|r| r.owner.as_ref())
-            .and_then(|f| cx.x.request.get(f))
+            .and_then(|f| cx.x.fields.get(f))
             .and_then(owner_text)
             .and_then(|o| user_id(&o));
     for token in cx.tokens {

@@ -25,7 +25,7 @@ mod timestamp;
 mod token_status;
 mod token_value;
 
-pub use context::{Context, Exchange};
+pub use context::{Context, Judged};
 pub use engine::EXPECT_BODY;
 pub(crate) use engine::{
     CAPTURE, CONTROL, ENGINE_CHECKS, EXPECT_HEADER, EXPECT_PREFERRED, EXPECT_STATUS, RATE_LIMITED,

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::context::Body;
 use super::{
-    CheckFn, CheckInfo, Context, ENGINE_CHECKS, Exchange, Findings, IssuedTokens, Ledger,
+    CheckFn, CheckInfo, Context, ENGINE_CHECKS, Findings, IssuedTokens, Judged, Ledger,
     cache_control, client_error, content_type, dead_token, error_shape, expiry, lineage, request,
     schema, status, timestamp, token_status, token_value,
 };
@@ -54,14 +54,14 @@ pub fn all() -> impl Iterator<Item = CheckInfo> {
 /// updated with what the response shows and what the call did; `issued` is the run-wide set
 /// of token values. Returns the findings and the body, if it is JSON.
 pub fn judge(
-    x: &Exchange<'_>,
+    x: &Judged<'_>,
     ledger: &mut Ledger,
     issued: &IssuedTokens,
 ) -> (Findings, Option<Value>) {
-    let documented = x.operation.response(x.status).filter(|_| !x.other_method);
-    let wants_json = documented.is_some_and(|d| d.schema_pointer.is_some()) || x.status >= 400;
+    let documented = x.operation.response(x.status()).filter(|_| !x.other_method);
+    let wants_json = documented.is_some_and(|d| d.schema_pointer.is_some()) || x.status() >= 400;
     let parsed = serde_json::from_slice::<Value>(x.body);
-    let success = (200..300).contains(&x.status);
+    let success = (200..300).contains(&x.status());
     let tokens = match (&parsed, documented) {
         (Ok(json), Some(doc)) if success && wants_json => ledger.observe(x, doc, json),
         _ => Vec::new(),
@@ -103,7 +103,7 @@ pub fn judge(
                 ledger.reported(&t.value, word, states);
             }
         }
-        ledger.apply_effects(x.operation, x.request, &tokens);
+        ledger.apply_effects(x.operation, x.fields, &tokens);
     }
     (out, parsed.ok())
 }

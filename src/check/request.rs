@@ -10,22 +10,34 @@ use serde_json::{Map, Value};
 
 use super::{CheckInfo, Finding, Findings};
 use crate::spec::{Operation, Spec};
+use crate::wire;
 
-/// A request the harness did not write.
+/// A request the harness did not write, as the request checks judge it: its record, borrowed.
 pub struct RequestExchange<'a> {
     /// The contract.
     pub spec: &'a Spec,
     /// The operation whose path it was sent to.
     pub operation: &'a Operation,
+    /// The request as the client sent it.
+    pub request: &'a wire::Request,
+}
+
+impl RequestExchange<'_> {
     /// The method sent.
-    pub method: &'a str,
+    pub fn method(&self) -> &str {
+        &self.request.method
+    }
+
     /// The `Content-Type` header, if any.
-    pub content_type: Option<&'a str>,
+    pub fn content_type(&self) -> Option<&str> {
+        self.request.header("content-type")
+    }
+
     /// The `Content-Encoding` header, if any: a body in another coding than `identity` is not
     /// read (whether the target takes it is the target's business).
-    pub content_encoding: Option<&'a str>,
-    /// The body.
-    pub body: &'a [u8],
+    pub fn content_encoding(&self) -> Option<&str> {
+        self.request.header("content-encoding")
+    }
 }
 
 /// The signature of a request check.
@@ -70,20 +82,20 @@ pub(crate) fn judge_request(r: &RequestExchange<'_>) -> Findings {
 
 /// `request.method`.
 pub fn method(r: &RequestExchange<'_>, out: &mut Findings) {
-    if !r.method.eq_ignore_ascii_case(&r.operation.method) {
+    if !r.method().eq_ignore_ascii_case(&r.operation.method) {
         out.push(
             Finding::new(
                 METHOD,
                 format!("{} takes {}", r.operation.id, r.operation.method),
             )
-            .values(r.operation.method.clone(), r.method),
+            .values(r.operation.method.clone(), r.method()),
         );
     }
 }
 
 /// Whether the request's media type is one the operation takes.
 fn documented_type(r: &RequestExchange<'_>) -> bool {
-    r.content_type.is_some_and(|ct| {
+    r.content_type().is_some_and(|ct| {
         let e = crate::encoding::essence(ct);
         r.operation
             .request_types
@@ -94,7 +106,8 @@ fn documented_type(r: &RequestExchange<'_>) -> bool {
 
 /// `request.media_type`.
 pub fn media_type(r: &RequestExchange<'_>, out: &mut Findings) {
-    if r.operation.request_types.is_empty() || !r.method.eq_ignore_ascii_case(&r.operation.method) {
+    if r.operation.request_types.is_empty() || !r.method().eq_ignore_ascii_case(&r.operation.method)
+    {
         return;
     }
     if !documented_type(r) {
@@ -105,7 +118,7 @@ pub fn media_type(r: &RequestExchange<'_>, out: &mut Findings) {
             )
             .values(
                 r.operation.request_types.join(", "),
-                r.content_type.unwrap_or("no Content-Type"),
+                r.content_type().unwrap_or("no Content-Type"),
             ),
         );
     }
@@ -245,13 +258,13 @@ impl<'de> Visitor<'de> for Unique<'_> {
 /// `request.body`.
 pub fn body(r: &RequestExchange<'_>, out: &mut Findings) {
     let coded = r
-        .content_encoding
+        .content_encoding()
         .is_some_and(|c| !c.trim().eq_ignore_ascii_case("identity"));
-    if coded || !documented_type(r) || !r.method.eq_ignore_ascii_case(&r.operation.method) {
+    if coded || !documented_type(r) || !r.method().eq_ignore_ascii_case(&r.operation.method) {
         return;
     }
-    let content_type = r.content_type.unwrap_or_default();
-    let map = match fields(content_type, r.body) {
+    let content_type = r.content_type().unwrap_or_default();
+    let map = match fields(content_type, &r.request.body) {
         Ok(m) => m,
         Err(why) => {
             out.push(Finding::new(BODY, why));
@@ -282,13 +295,20 @@ mod tests {
     fn body_findings(content_type: &str, encoding: Option<&str>, body: &[u8]) -> Vec<String> {
         let spec = Spec::parse(BUNDLED_SPEC, Path::new(BUNDLED_SPEC_NAME)).expect("spec");
         let operation = &spec.operations["validateRefreshToken"];
+        let mut headers = vec![("Content-Type".to_owned(), content_type.to_owned())];
+        if let Some(coding) = encoding {
+            headers.push(("Content-Encoding".to_owned(), coding.to_owned()));
+        }
+        let request = wire::Request {
+            method: "POST".to_owned(),
+            url: operation.path.clone(),
+            headers,
+            body: bytes::Bytes::copy_from_slice(body),
+        };
         let r = RequestExchange {
             spec: &spec,
             operation,
-            method: "POST",
-            content_type: Some(content_type),
-            content_encoding: encoding,
-            body,
+            request: &request,
         };
         let mut out = Findings::default();
         super::body(&r, &mut out);

@@ -33,7 +33,7 @@ pub fn body(cx: &Context<'_>, out: &mut Findings) {
         BODY,
         format!(
             "the {} body does not match {pointer}: {}",
-            cx.x.status,
+            cx.x.status(),
             errors.join("; ")
         ),
     ));

@@ -31,7 +31,7 @@ fn documented_list(cx: &Context<'_>) -> String {
 /// number by `status.refusal_documented`.
 pub fn documented(cx: &Context<'_>, out: &mut Findings) {
     let op = cx.x.operation;
-    if cx.x.status >= 400 || op.documents(cx.x.status) {
+    if cx.x.status() >= 400 || op.documents(cx.x.status()) {
         return;
     }
     out.push(
@@ -39,17 +39,18 @@ pub fn documented(cx: &Context<'_>, out: &mut Findings) {
             DOCUMENTED,
             format!(
                 "{} answered {}, which the contract does not document",
-                op.id, cx.x.status
+                op.id,
+                cx.x.status()
             ),
         )
-        .values(documented_list(cx), cx.x.status.to_string()),
+        .values(documented_list(cx), cx.x.status().to_string()),
     );
 }
 
 /// `status.refusal_documented`.
 pub fn refusal_documented(cx: &Context<'_>, out: &mut Findings) {
     let op = cx.x.operation;
-    if !cx.client_error() || op.documents(cx.x.status) {
+    if !cx.client_error() || op.documents(cx.x.status()) {
         return;
     }
     out.push(
@@ -57,9 +58,10 @@ pub fn refusal_documented(cx: &Context<'_>, out: &mut Findings) {
             REFUSAL_DOCUMENTED,
             format!(
                 "{} refused with {}, a status the contract does not name for it",
-                op.id, cx.x.status
+                op.id,
+                cx.x.status()
             ),
         )
-        .values(documented_list(cx), cx.x.status.to_string()),
+        .values(documented_list(cx), cx.x.status().to_string()),
     );
 }

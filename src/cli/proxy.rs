@@ -173,7 +173,10 @@ async fn session(args: &ProxyArgs, out: Arc<Mutex<dyn Write + Send>>) -> Result<
         .har
         .as_deref()
         .map(|p| {
-            report::har::HarWriter::create(p).map_err(|e| {
+            let side = report::har::Side::Proxy {
+                base_url: target.base_url.clone(),
+            };
+            report::har::HarWriter::create(p, side).map_err(|e| {
                 Error::new(ErrorKind::Usage, format!("cannot write the HAR: {e}"))
                     .at(Place::file(p))
             })

@@ -116,47 +116,7 @@ pub(super) fn probes(g: &Gen<'_>, out: &mut Vec<Probe>) {
                 steps,
             ));
         }
-        // The lone `%` is here, away from the other pieces (see PIECES). In JSON the name also
-        // carries JSON's escapes, in a body written by hand (here rather than in a probe of
-        // its own: one token more would break what a run promises to leave on a plain
-        // deployment; and here because `fill` pads a whole text, which in a hand-written
-        // body is the body).
-        let json = encoding == Encoding::Json;
-        let tail = if json {
-            format!(" {UNESCAPED}")
-        } else {
-            String::new()
-        };
-        let padded = &format!("  {{{{ run.name }}}} 100% padded{tail}  ");
-        let trimmed = &format!("{{{{ run.name }}}} 100% padded{tail}");
-        let expect = |status: Value| {
-            json!({"one_of": [
-                {"status": status.clone(), "body": {fields.name.clone(): {"equals": padded}}},
-                {"status": status, "body": {fields.name.clone(): {"equals": trimmed}},
-                 "warn": "the white space around the name was trimmed; the contract keeps names exactly as sent"},
-            ]})
-        };
-        let create = if json {
-            escaped_create(login, fields)
-        } else {
-            create_step(login, fields, encoding, padded)
-        };
-        if let Some(steps) = round_trip(g, create, encoding, &expect) {
-            out.push(probe(
-                login,
-                format!("{}-padded", encoding.name()),
-                format!(
-                    "A name with white space around it ({}{}) comes back as sent, or trimmed",
-                    encoding.name(),
-                    if json {
-                        ", partly written with JSON's escapes"
-                    } else {
-                        ""
-                    }
-                ),
-                steps,
-            ));
-        }
+        out.extend(padded(g, login, fields, encoding));
     }
     if login
         .request_types
@@ -165,6 +125,50 @@ pub(super) fn probes(g: &Gen<'_>, out: &mut Vec<Probe>) {
     {
         out.push(duplicate(login, fields));
     }
+}
+
+/// A name with white space around it comes back as sent, or trimmed (a warning).
+fn padded(g: &Gen<'_>, login: &Operation, fields: &Login, encoding: Encoding) -> Option<Probe> {
+    // The lone `%` is here, away from the other pieces (see PIECES). In JSON the name also
+    // carries JSON's escapes, in a body written by hand (here rather than in a probe of
+    // its own: one token more would break what a run promises to leave on a plain
+    // deployment; and here because `fill` pads a whole text, which in a hand-written
+    // body is the body).
+    let json = encoding == Encoding::Json;
+    let tail = if json {
+        format!(" {UNESCAPED}")
+    } else {
+        String::new()
+    };
+    let padded = &format!("  {{{{ run.name }}}} 100% padded{tail}  ");
+    let trimmed = &format!("{{{{ run.name }}}} 100% padded{tail}");
+    let expect = |status: Value| {
+        json!({"one_of": [
+            {"status": status.clone(), "body": {fields.name.clone(): {"equals": padded}}},
+            {"status": status, "body": {fields.name.clone(): {"equals": trimmed}},
+             "warn": "the white space around the name was trimmed; the contract keeps names exactly as sent"},
+        ]})
+    };
+    let create = if json {
+        escaped_create(login, fields)
+    } else {
+        create_step(login, fields, encoding, padded)
+    };
+    let steps = round_trip(g, create, encoding, &expect)?;
+    Some(probe(
+        login,
+        format!("{}-padded", encoding.name()),
+        format!(
+            "A name with white space around it ({}{}) comes back as sent, or trimmed",
+            encoding.name(),
+            if json {
+                ", partly written with JSON's escapes"
+            } else {
+                ""
+            }
+        ),
+        steps,
+    ))
 }
 
 /// Creates the padded token in a JSON body written by hand, its name ending in [`ESCAPED`],

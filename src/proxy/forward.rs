@@ -13,9 +13,9 @@ use hyper::http::uri::PathAndQuery;
 
 use super::MAX_BODY;
 use super::upstream::{self, Upstream};
-use crate::run::TransportError;
 use crate::target::{Header, Target};
 use crate::transport;
+use crate::wire::{self, TransportError};
 
 /// What forwarding one request gave.
 pub(super) enum Forwarded {
@@ -59,21 +59,25 @@ impl Forwarder {
         }
     }
 
-    /// What goes to the target for a client's request: its path, its headers as the client sent
-    /// them (kept for the judgement and the reports), and the request to send.
+    /// What goes to the target for a client's request, and the request as the client sent it
+    /// (its path and query, its headers as they came), the record's.
     pub(super) fn outgoing(
         &self,
         parts: hyper::http::request::Parts,
         body: Bytes,
-    ) -> (Outgoing, String, Vec<(String, String)>) {
+    ) -> (Outgoing, wire::Request) {
         // An origin-form request always has a path ("/" at least), which hyper parsed already.
         let target_path = parts
             .uri
             .path_and_query()
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
-        let path = target_path.as_str().to_owned();
-        let request_headers = pairs(&parts.headers);
+        let request = wire::Request {
+            method: parts.method.as_str().to_owned(),
+            url: target_path.as_str().to_owned(),
+            headers: pairs(&parts.headers),
+            body: body.clone(),
+        };
         let mut headers = parts.headers;
         drop_hop_by_hop(&mut headers);
         if let Ok(host) = HeaderValue::from_str(&self.upstream.authority) {
@@ -89,7 +93,7 @@ impl Forwarder {
             extensions: Some(parts.extensions),
             body,
         };
-        (out, path, request_headers)
+        (out, request)
     }
 
     /// Sends the request on the client connection's own target connection, opening one when there
@@ -155,7 +159,7 @@ impl Forwarder {
 /// What is sent to the target: the client's request, but for the `Host` header (the target's
 /// name, as any reverse proxy sends it) and the profile's `--header`s.
 pub(super) struct Outgoing {
-    pub(super) method: hyper::Method,
+    method: hyper::Method,
     path: PathAndQuery,
     headers: hyper::HeaderMap,
     extensions: Option<hyper::http::Extensions>,

@@ -19,11 +19,12 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::sync::Notify;
 
 use super::forward::{Forwarded, Forwarder, pairs};
-use super::traffic::{Judgement, Model, Passed};
+use super::traffic::{Judgement, Model, client_status};
 use super::{MAX_BODY, upstream};
 use crate::report::{Style, console};
 use crate::run::{Party, Report, Started};
 use crate::target::Target;
+use crate::wire;
 
 /// How a proxy session runs.
 #[derive(Clone, Debug)]
@@ -198,45 +199,33 @@ async fn exchange(
             );
         }
     };
-    let (mut out, path, request_headers) = shared.forwarder.outgoing(parts, body.clone());
-    let method = out.method.as_str().to_owned();
+    let (mut out, request) = shared.forwarder.outgoing(parts, body);
     let forwarded = shared.forwarder.forward(upstream, &mut out).await;
     let elapsed = clock.elapsed();
-    // The parts of the target's answer, or why there is none.
-    let (answer, rbody) = match forwarded {
-        Forwarded::Answered(response) => {
-            let (rparts, rbody) = response.into_parts();
-            (Ok(rparts), rbody)
+    // What goes back to the client, and the target's answer as the record keeps it.
+    let (reply, response) = match forwarded {
+        Forwarded::Answered(answer) => {
+            let (rparts, rbody) = answer.into_parts();
+            let response = wire::Response {
+                status: rparts.status.as_u16(),
+                headers: pairs(&rparts.headers),
+                body: rbody.clone(),
+            };
+            (Response::from_parts(rparts, Full::new(rbody)), Ok(response))
         }
-        Forwarded::Failed(why) => (Err(why.to_string()), Bytes::new()),
+        Forwarded::Failed(why) => {
+            let detail = format!("token-conformance proxy: {why}");
+            (proxy_error(502, &detail, "transport"), Err(why))
+        }
     };
-    let response_headers = answer
-        .as_ref()
-        .map(|r| pairs(&r.headers))
-        .unwrap_or_default();
-    let passed = Passed {
+    let x = wire::Exchange {
         started,
         elapsed,
-        method: &method,
-        path: &path,
-        request_headers: &request_headers,
-        request_body: &body,
-        status: answer.as_ref().map_or(502, |r| r.status.as_u16()),
-        response_headers: &response_headers,
-        response_body: &rbody,
+        request,
+        response,
     };
-    let (response, judgement) = match answer {
-        Ok(rparts) => {
-            let j = shared.model.judge(&passed, None);
-            (Response::from_parts(rparts, Full::new(rbody.clone())), j)
-        }
-        Err(why) => {
-            let j = shared.model.judge(&passed, Some(&why));
-            let detail = format!("token-conformance proxy: {why}");
-            (proxy_error(502, &detail, "transport"), j)
-        }
-    };
-    show(shared, &passed, &judgement);
+    let judgement = shared.model.judge(&x);
+    show(shared, &x, &judgement);
     if let Some(n) = shared.options.requests
         && judgement.number >= n
     {
@@ -252,22 +241,22 @@ async fn exchange(
             ),
             f.check,
         ),
-        _ => response,
+        _ => reply,
     }
 }
 
 /// A console line per finding, as it happens. A console that cannot be written to ends the
 /// session (the traffic goes on being forwarded until it has).
-fn show(shared: &Shared, p: &Passed<'_>, j: &Judgement) {
+fn show(shared: &Shared, x: &wire::Exchange, j: &Judgement) {
     if j.server.is_empty() && j.client.is_empty() {
         return;
     }
     let head = format!(
         "exchange {} {} {} → {}",
         j.number,
-        p.method,
-        p.path.split('?').next().unwrap_or_default(),
-        p.status
+        x.request.method,
+        x.request.url.split('?').next().unwrap_or_default(),
+        client_status(x)
     );
     let findings = j
         .server

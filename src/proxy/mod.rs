@@ -19,7 +19,7 @@ mod traffic;
 mod upstream;
 
 pub use listen::{Options, ServeError, serve};
-pub use traffic::{Judgement, Model, Passed};
+pub use traffic::{Judgement, Model};
 pub use upstream::Upstream;
 
 /// The largest request or response body the proxy holds to judge: far above anything the

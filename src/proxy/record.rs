@@ -2,15 +2,17 @@
 //! exchange, the exchanges kept whole (those with findings first), and the HAR, written as
 //! exchanges pass.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::{Mutex, PoisonError};
 
-use super::traffic::{Judgement, Passed};
+use super::traffic::{Judgement, client_status};
 use crate::case::Severity;
 use crate::report::Redactor;
 use crate::report::har::{HarWriter, redact_body, redact_headers};
-use crate::run::{HarRecord, KeptExchange, ResponseView, SentRequest, Traffic};
+use crate::run::{KeptExchange, ResponseView, SentRequest, Traffic};
 use crate::spec::Operation;
+use crate::wire;
 
 /// Counts and the kept exchanges.
 #[derive(Debug, Default)]
@@ -80,32 +82,17 @@ impl Recorder {
     /// Keeps what the reports need of one judged exchange, redacted, and writes its HAR entry.
     pub(super) fn judged(
         &self,
-        p: &Passed<'_>,
+        x: &wire::Exchange,
         op: &Operation,
         j: &Judgement,
         redactor: &Redactor,
     ) {
-        // Texts are made only for what keeps them: the HAR, when asked for, and a kept case.
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        let url = || format!("{}{}", self.base_url, p.path);
         if let Some(w) = self
             .har
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .as_mut()
         {
-            let har = HarRecord {
-                started: p.started,
-                millis: p.elapsed.as_secs_f64() * 1000.0,
-                method: p.method.to_owned(),
-                url: url(),
-                request_headers: p.request_headers.to_vec(),
-                request_body: (!p.request_body.is_empty()).then(|| text(p.request_body)),
-                status: p.status,
-                response_headers: p.response_headers.to_vec(),
-                response_body: text(p.response_body),
-                response_size: p.response_body.len(),
-            };
             // The first failure is kept for the end of the session; the HAR is then left
             // unfinished, and the exchanges are judged and reported all the same.
             let mut failed = self
@@ -113,14 +100,14 @@ impl Recorder {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
             if failed.is_none()
-                && let Err(e) = w.push(&har, redactor)
+                && let Err(e) = w.push(x, redactor)
             {
                 *failed = Some(e);
             }
         }
         let mut log = self.lock_log();
         log.traffic.judged += 1;
-        log.exercised.insert((op.id.clone(), p.status));
+        log.exercised.insert((op.id.clone(), client_status(x)));
         let must = j.server.iter().any(|f| f.severity == Severity::Must);
         log.traffic.server_findings += u64::from(!j.server.is_empty());
         log.traffic.failing += u64::from(must);
@@ -135,15 +122,8 @@ impl Recorder {
             return;
         }
         log.kept_clean += usize::from(clean);
-        let kept = kept(
-            p,
-            op,
-            j,
-            &url(),
-            &text(p.request_body),
-            &text(p.response_body),
-            redactor,
-        );
+        let url = format!("{}{}", self.base_url, x.request.url);
+        let kept = kept(x, op, j, &url, redactor);
         log.kept.push(kept);
         log.traffic.kept = log.kept.len();
     }
@@ -180,33 +160,37 @@ impl Recorder {
     }
 }
 
-/// The exchange as the reports keep it: redacted, bodies cut at 4 KiB.
+/// The exchange as the reports keep it: redacted, bodies cut at 4 KiB. The record itself is
+/// not kept: a session may run for days, and what it keeps stays small and holds no secret.
 fn kept(
-    p: &Passed<'_>,
+    x: &wire::Exchange,
     op: &Operation,
     j: &Judgement,
     url: &str,
-    request_text: &str,
-    response_text: &str,
     redactor: &Redactor,
 ) -> KeptExchange {
-    let redact_headers = |h: &[(String, String)]| redact_headers(h, redactor);
-    let cut = |s: String| crate::transport::text_of(s.as_bytes());
+    let headers = |h: &[(String, String)]| Cow::Owned(redact_headers(h, redactor));
+    // Redacted whole, then cut: a cut body would not parse, and its secret fields not be found.
+    let body = |b: &[u8]| {
+        let text = redact_body(&String::from_utf8_lossy(b), redactor);
+        crate::transport::text_of(text.as_bytes())
+    };
+    let response = x.response.as_ref().ok();
     KeptExchange {
         number: j.number,
         operation: op.id.clone(),
-        path: p.path.to_owned(),
+        path: x.request.url.clone(),
         request: SentRequest {
-            method: p.method.to_owned(),
-            url: redactor.text(url),
-            headers: redact_headers(p.request_headers),
-            body: cut(redact_body(request_text, redactor)),
+            method: Cow::Owned(x.request.method.clone()),
+            url: Cow::Owned(redactor.text(url)),
+            headers: headers(&x.request.headers),
+            body: body(&x.request.body),
         },
         response: ResponseView {
-            status: p.status,
-            headers: redact_headers(p.response_headers),
-            body: cut(redact_body(response_text, redactor)),
-            millis: u64::try_from(p.elapsed.as_millis()).unwrap_or(u64::MAX),
+            status: client_status(x),
+            headers: headers(response.map_or(&[][..], |r| &r.headers[..])),
+            body: body(response.map_or(&[][..], |r| &r.body[..])),
+            millis: u64::try_from(x.elapsed.as_millis()).unwrap_or(u64::MAX),
         },
         server: j.server.clone(),
         client: j.client.clone(),

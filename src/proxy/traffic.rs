@@ -3,42 +3,25 @@
 //! record the reports are made from is `record.rs`'s.
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use serde_json::{Map, Value};
-use time::OffsetDateTime;
 
 use super::record::Recorder;
 use crate::case::Severity;
 use crate::check::{
-    Exchange, Finding, IssuedTokens, Ledger, Lifespans, RequestExchange, judge, judge_request,
+    Finding, IssuedTokens, Judged, Ledger, Lifespans, RequestExchange, judge, judge_request,
 };
 use crate::report::Redactor;
 use crate::report::har::HarWriter;
 use crate::run::{Body, Meta, Report, Seen, Shaping, Started, Traffic, TrafficLog};
 use crate::spec::{Operation, Spec};
 use crate::target::Target;
+use crate::wire;
 
-/// One exchange as it passed through.
-pub struct Passed<'a> {
-    /// When the request arrived.
-    pub started: OffsetDateTime,
-    /// Time to the whole response.
-    pub elapsed: Duration,
-    /// The method.
-    pub method: &'a str,
-    /// Path and query.
-    pub path: &'a str,
-    /// The request's headers, as sent.
-    pub request_headers: &'a [(String, String)],
-    /// The request body.
-    pub request_body: &'a [u8],
-    /// The status.
-    pub status: u16,
-    /// The response's headers, as received.
-    pub response_headers: &'a [(String, String)],
-    /// The response body.
-    pub response_body: &'a [u8],
+/// The status a proxy's client got: the target's, or the 502 the proxy answers in its place
+/// when the target gave none.
+pub(super) fn client_status(x: &wire::Exchange) -> u16 {
+    x.response.as_ref().map_or(502, |r| r.status)
 }
 
 /// What the checks found in one exchange.
@@ -114,27 +97,29 @@ impl Model {
     }
 
     /// Counts one exchange and judges it, if its path is the contract's. The model learns
-    /// what the response says of its tokens. `failure` says why the target did not answer,
-    /// when it did not: that is the one server finding, and the client's request is judged.
-    pub fn judge(&self, p: &Passed<'_>, failure: Option<&str>) -> Judgement {
+    /// what the response says of its tokens. When the target did not answer, why it did not
+    /// is the one server finding, and the client's request is judged.
+    pub fn judge(&self, x: &wire::Exchange) -> Judgement {
         let number = self.recorder.count();
         let mut j = Judgement {
             number,
             ..Judgement::default()
         };
-        let Some(op) = self.operation(p.path) else {
-            self.recorder.passed_through(failure.is_some());
+        let Some(op) = self.operation(&x.request.url) else {
+            self.recorder.passed_through(x.response.is_err());
             return j;
         };
-        let content_type = header(p.request_headers, "content-type");
-        j.client = self.client_findings(p, op);
-        if let Some(why) = failure {
-            j.server = vec![Finding::new(crate::check::TRANSPORT, why.to_owned())];
-            self.recorder.unanswered();
-            self.recorder.judged(p, op, &j, &self.redactor);
-            return j;
-        }
-        let response_body = match decoded(p) {
+        j.client = self.client_findings(&x.request, op);
+        let response = match &x.response {
+            Ok(r) => r,
+            Err(why) => {
+                j.server = vec![Finding::new(crate::check::TRANSPORT, why.to_string())];
+                self.recorder.unanswered();
+                self.recorder.judged(x, op, &j, &self.redactor);
+                return j;
+            }
+        };
+        let body = match decoded(&x.request, response) {
             Ok(Some(body)) => body,
             Ok(None) => {
                 self.recorder.passed_through(false);
@@ -142,52 +127,46 @@ impl Model {
             }
             Err(f) => {
                 j.server = vec![f];
-                self.recorder.judged(p, op, &j, &self.redactor);
+                self.recorder.judged(x, op, &j, &self.redactor);
                 return j;
             }
         };
-        let request: Map<String, Value> =
-            crate::encoding::decode(content_type.unwrap_or_default(), p.request_body);
-        let lower: Vec<(String, String)> = p
-            .response_headers
-            .iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
-            .collect();
+        let fields: Map<String, Value> = crate::encoding::decode(
+            x.request.header("content-type").unwrap_or_default(),
+            &x.request.body,
+        );
         let place = format!("exchange {number}");
-        let x = Exchange {
+        // The response's header names are in lower case already, as hyper gives every name.
+        let judging = Judged {
             spec: &self.spec,
             operation: op,
-            method: p.method,
-            other_method: !p.method.eq_ignore_ascii_case(&op.method),
-            request: &request,
-            status: p.status,
-            headers: &lower,
-            body: &response_body,
+            request: &x.request,
+            response,
+            body: &body,
+            other_method: !x.request.method.eq_ignore_ascii_case(&op.method),
+            fields: &fields,
             tolerance: self.tolerance,
             place: &place,
             expected: &[],
-            sent_at: p.started,
+            sent_at: x.started,
             target_clock: None,
         };
         let findings = {
             let mut ledger = self.ledger.lock().unwrap_or_else(PoisonError::into_inner);
-            judge(&x, &mut ledger, &self.issued).0
+            judge(&judging, &mut ledger, &self.issued).0
         };
         j.server = findings.into_vec();
-        self.recorder.judged(p, op, &j, &self.redactor);
+        self.recorder.judged(x, op, &j, &self.redactor);
         j
     }
 
     /// What the request checks find of the client's request: warnings, since a client's
     /// mistake never fails the target.
-    fn client_findings(&self, p: &Passed<'_>, op: &Operation) -> Vec<Finding> {
+    fn client_findings(&self, request: &wire::Request, op: &Operation) -> Vec<Finding> {
         let mut found = judge_request(&RequestExchange {
             spec: &self.spec,
             operation: op,
-            method: p.method,
-            content_type: header(p.request_headers, "content-type"),
-            content_encoding: header(p.request_headers, "content-encoding"),
-            body: p.request_body,
+            request,
         })
         .into_vec();
         for f in &mut found {
@@ -247,22 +226,16 @@ impl Model {
 /// §12.5.3), or the transport finding that it cannot be. `None` for a coding this harness
 /// cannot undo that the client asked for (a browser's zstd): the client reads the body, the
 /// proxy cannot, so it passes unjudged.
-fn decoded(p: &Passed<'_>) -> Result<Option<Vec<u8>>, Finding> {
-    let coding = header(p.response_headers, "content-encoding");
+fn decoded(request: &wire::Request, response: &wire::Response) -> Result<Option<Vec<u8>>, Finding> {
+    let coding = response.header("content-encoding");
     if let Some(c) = crate::coding::unknown(coding)
-        && header(p.request_headers, "accept-encoding")
+        && request
+            .header("accept-encoding")
             .is_some_and(|a| a.to_ascii_lowercase().contains(&c))
     {
         return Ok(None);
     }
-    crate::coding::decode(coding, p.response_body.to_vec(), super::MAX_BODY)
+    crate::coding::decode(coding, response.body.to_vec(), super::MAX_BODY)
         .map(Some)
         .map_err(|e| Finding::new(crate::check::TRANSPORT, e.to_string()))
-}
-
-pub(super) fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
 }

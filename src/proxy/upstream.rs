@@ -12,9 +12,9 @@ use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 
 use crate::error::{Error, ErrorKind};
-use crate::run::TransportError;
 use crate::target::Target;
 use crate::transport;
+use crate::wire::TransportError;
 
 /// Where the target is and how to reach it.
 #[derive(Clone)]

@@ -81,14 +81,14 @@ fn step_detail(out: &mut String, s: &StepResult, redactor: &Redactor, style: Sty
             let _ = writeln!(out, "      actual:   {}", redactor.text(a));
         }
     }
-    if let Some(req) = &s.request {
+    if let Some(req) = s.request() {
         let _ = writeln!(
             out,
             "    request:  {} {}",
             req.method,
             redactor.text(&req.url)
         );
-        for (k, v) in &req.headers {
+        for (k, v) in req.headers.iter() {
             let _ = writeln!(out, "              {k}: {}", redactor.text(v));
         }
         if !req.body.is_empty() {
@@ -98,9 +98,9 @@ fn step_detail(out: &mut String, s: &StepResult, redactor: &Redactor, style: Sty
             let _ = writeln!(out, "              {body}");
         }
     }
-    if let Some(resp) = &s.response {
+    if let Some(resp) = s.response() {
         let _ = writeln!(out, "    response: {} ({} ms)", resp.status, resp.millis);
-        for (k, v) in &resp.headers {
+        for (k, v) in resp.headers.iter() {
             if ["content-type", "cache-control", "retry-after"].contains(&k.as_str()) {
                 let _ = writeln!(out, "              {k}: {}", redactor.text(v));
             }

@@ -7,11 +7,12 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
 use super::Redactor;
-use crate::run::HarRecord;
+use crate::wire;
 
 /// Headers whose values are credentials, whatever the contract says.
 const SECRET_HEADERS: &[&str] = &[
@@ -72,48 +73,77 @@ fn query(url: &str) -> Value {
     )
 }
 
+/// Whose exchanges a HAR holds, which decides the URL its entries show and what an entry says
+/// of a request no response came to.
+#[derive(Clone, Debug)]
+pub enum Side {
+    /// The run's own requests: their URLs are absolute; one no response came to has status 0
+    /// and no time, as HAR writes a request that was never answered.
+    Run,
+    /// A proxy's clients' requests: their path and query, under the target's base URL; one the
+    /// target did not answer has the 502 the proxy answered in its place, after the time it
+    /// waited.
+    Proxy {
+        /// The target's base URL.
+        base_url: String,
+    },
+}
+
 /// The HAR entry of one exchange, redacted.
-pub fn entry(r: &HarRecord, redactor: &Redactor) -> Value {
+pub fn entry(x: &wire::Exchange, side: &Side, redactor: &Redactor) -> Value {
     let mime = |h: &[(String, String)]| header(h, "content-type").unwrap_or_default();
+    let url = match side {
+        Side::Run => redactor.text(&x.request.url),
+        Side::Proxy { base_url } => redactor.text(&format!("{base_url}{}", x.request.url)),
+    };
+    let millis = x.elapsed.as_secs_f64() * 1000.0;
+    let (status, millis, headers, body): (u16, f64, &[(String, String)], &[u8]) =
+        match (&x.response, side) {
+            (Ok(r), _) => (r.status, millis, &r.headers[..], &r.body[..]),
+            (Err(_), Side::Run) => (0, 0.0, &[][..], &[][..]),
+            (Err(_), Side::Proxy { .. }) => (502, millis, &[][..], &[][..]),
+        };
+    let request_body =
+        (!x.request.body.is_empty()).then(|| String::from_utf8_lossy(&x.request.body));
     let mut request = json!({
-        "method": r.method,
-        "url": redactor.text(&r.url),
+        "method": x.request.method,
+        "url": url,
         "httpVersion": "HTTP/1.1",
         "cookies": [],
-        "headers": headers_json(&r.request_headers, redactor),
-        "queryString": query(&redactor.text(&r.url)),
+        "headers": headers_json(&x.request.headers, redactor),
+        "queryString": query(&url),
         "headersSize": -1,
-        "bodySize": r.request_body.as_ref().map_or(0, |b| i64::try_from(b.len()).unwrap_or(-1)),
+        "bodySize": request_body.as_ref().map_or(0, |b| i64::try_from(b.len()).unwrap_or(-1)),
     });
-    if let (Some(body), Some(obj)) = (&r.request_body, request.as_object_mut()) {
+    if let (Some(body), Some(obj)) = (&request_body, request.as_object_mut()) {
         obj.insert(
             "postData".into(),
-            json!({"mimeType": mime(&r.request_headers), "text": redact_body(body, redactor)}),
+            json!({"mimeType": mime(&x.request.headers), "text": redact_body(body, redactor)}),
         );
     }
     json!({
-        "startedDateTime": r.started
+        "startedDateTime": x.started
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default(),
-        "time": r.millis,
+        "time": millis,
         "request": request,
         "response": {
-            "status": r.status,
-            "statusText": status_text(r.status),
+            "status": status,
+            "statusText": status_text(status),
             "httpVersion": "HTTP/1.1",
             "cookies": [],
-            "headers": headers_json(&r.response_headers, redactor),
+            "headers": headers_json(headers, redactor),
             "content": {
-                "size": r.response_size,
-                "mimeType": mime(&r.response_headers),
-                "text": redact_body(&r.response_body, redactor),
+                "size": body.len(),
+                "mimeType": mime(headers),
+                "text": redact_body(&String::from_utf8_lossy(body), redactor),
             },
-            "redirectURL": header(&r.response_headers, "location").unwrap_or_default(),
+            "redirectURL": header(headers, "location").unwrap_or_default(),
             "headersSize": -1,
-            "bodySize": r.response_size,
+            "bodySize": body.len(),
         },
         "cache": {},
-        "timings": {"send": 0, "wait": r.millis, "receive": 0},
+        "timings": {"send": 0, "wait": millis, "receive": 0},
     })
 }
 
@@ -228,9 +258,13 @@ fn log_head() -> String {
 
 const LOG_TAIL: &str = "]}}\n";
 
-/// Writes a whole HAR of `records`.
-pub fn write(path: &Path, records: &[HarRecord], redactor: &Redactor) -> std::io::Result<()> {
-    let mut w = HarWriter::create(path)?;
+/// Writes a whole HAR of the run's `records`.
+pub fn write(
+    path: &Path,
+    records: &[Arc<wire::Exchange>],
+    redactor: &Redactor,
+) -> std::io::Result<()> {
+    let mut w = HarWriter::create(path, Side::Run)?;
     for r in records {
         w.push(r, redactor)?;
     }
@@ -242,22 +276,27 @@ pub fn write(path: &Path, records: &[HarRecord], redactor: &Redactor) -> std::io
 pub struct HarWriter {
     out: std::io::BufWriter<std::fs::File>,
     entries: usize,
+    side: Side,
 }
 
 impl HarWriter {
-    /// Starts a HAR at `path`.
-    pub fn create(path: &Path) -> std::io::Result<Self> {
+    /// Starts a HAR of `side`'s exchanges at `path`.
+    pub fn create(path: &Path, side: Side) -> std::io::Result<Self> {
         let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
         out.write_all(log_head().as_bytes())?;
-        Ok(Self { out, entries: 0 })
+        Ok(Self {
+            out,
+            entries: 0,
+            side,
+        })
     }
 
-    /// Adds an entry.
-    pub fn push(&mut self, r: &HarRecord, redactor: &Redactor) -> std::io::Result<()> {
+    /// Adds an exchange's entry.
+    pub fn push(&mut self, x: &wire::Exchange, redactor: &Redactor) -> std::io::Result<()> {
         if self.entries > 0 {
             self.out.write_all(b",")?;
         }
-        serde_json::to_writer(&mut self.out, &entry(r, redactor))?;
+        serde_json::to_writer(&mut self.out, &entry(x, &self.side, redactor))?;
         self.entries += 1;
         Ok(())
     }
@@ -296,5 +335,37 @@ mod tests {
         );
         assert!(!multipart.contains("abcdefghijkl"), "{multipart}");
         assert!(multipart.contains("<redacted>"), "{multipart}");
+    }
+
+    #[test]
+    fn an_unanswered_request_is_the_runs_aborted_one_and_the_proxys_502() {
+        let x = wire::Exchange {
+            started: time::OffsetDateTime::UNIX_EPOCH,
+            elapsed: std::time::Duration::from_millis(250),
+            request: wire::Request {
+                method: "POST".into(),
+                url: "/api/x?a=1".into(),
+                headers: Vec::new(),
+                body: bytes::Bytes::new(),
+            },
+            response: Err(wire::TransportError::Read("reset".into())),
+        };
+        let r = Redactor::with_fields(["password"], Vec::new());
+        let run = entry(&x, &Side::Run, &r);
+        assert_eq!(run["request"]["url"], "/api/x?a=1");
+        assert_eq!(run["response"]["status"], 0);
+        assert_eq!(run["time"], 0.0);
+        let side = Side::Proxy {
+            base_url: "http://t:8".into(),
+        };
+        let proxy = entry(&x, &side, &r);
+        assert_eq!(proxy["request"]["url"], "http://t:8/api/x?a=1");
+        assert_eq!(
+            proxy["request"]["queryString"],
+            json!([{"name": "a", "value": "1"}])
+        );
+        assert_eq!(proxy["response"]["status"], 502);
+        assert_eq!(proxy["response"]["statusText"], "Bad Gateway");
+        assert_eq!(proxy["time"], 250.0);
     }
 }

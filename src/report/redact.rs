@@ -112,15 +112,16 @@ impl Redactor {
         secrets: impl IntoIterator<Item = String>,
     ) -> Self {
         let mut r = Self::with_fields(fields.iter().map(String::as_str), secrets);
-        let bodies: Vec<&str> = match &report.body {
+        // The bodies' texts as the reports show them.
+        let bodies: Vec<String> = match &report.body {
             Body::Suite(s) => s
                 .cases
                 .iter()
                 .flat_map(|c| &c.steps)
                 .flat_map(|step| {
                     [
-                        step.request.as_ref().map(|q| q.body.as_str()),
-                        step.response.as_ref().map(|p| p.body.as_str()),
+                        step.request().map(|q| q.body),
+                        step.response().map(|p| p.body),
                     ]
                 })
                 .flatten()
@@ -128,10 +129,10 @@ impl Redactor {
             Body::Traffic(t) => t
                 .kept_exchanges
                 .iter()
-                .flat_map(|x| [x.request.body.as_str(), x.response.body.as_str()])
+                .flat_map(|x| [x.request.body.clone(), x.response.body.clone()])
                 .collect(),
         };
-        for text in bodies {
+        for text in &bodies {
             r.learn_body(text);
         }
         r

@@ -53,13 +53,13 @@ impl Api<'_> {
         let url = format!("{}{}", self.target.base_url, op.path);
         let headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
         let bytes = serde_json::to_vec(&body).expect("a JSON value always serialises");
-        let (_, result, _) = self
+        let (x, _) = self
             .http
             .send_patiently(&op.method, &url, &headers, bytes, false)
             .await;
-        let resp = result.map_err(|cause| ApiError::NoAnswer {
+        let resp = x.response.as_ref().map_err(|cause| ApiError::NoAnswer {
             operation: op.id.clone(),
-            cause,
+            cause: cause.clone(),
         })?;
         Ok(Answer {
             status: resp.status,

@@ -2,19 +2,21 @@
 //! bounded Retry-After), judged by the checks and the case's expectations, followed up when it
 //! was a refusal, and its captures taken for later steps.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use crate::case::template::TemplateError;
 use crate::case::template::{Scope, render, render_str};
 use crate::case::{Body, Call};
-use crate::check::{self, CAPTURE, Exchange, Finding, RATE_LIMITED, TRANSPORT};
+use crate::check::{self, CAPTURE, Finding, Judged, RATE_LIMITED, TRANSPORT};
 use crate::encoding::{decode, encode};
 use crate::run::case::CaseState;
-use crate::run::http::{Received, TransportError};
 use crate::run::matcher::{Against, expect_findings, lookup};
-use crate::run::result::{ResponseView, StepResult};
+use crate::run::result::StepResult;
 use crate::run::unchanged;
 use crate::spec::Operation;
+use crate::wire::{self, TransportError};
 
 /// A call's request after templating.
 struct Rendered {
@@ -106,20 +108,20 @@ pub(super) async fn run_call(
     };
     result.operation = Some(operation.id.clone());
     let target_clock = state.target_clock();
-    let sent = match send(call, operation, state, result).await {
-        Sent::Answered(x) => x,
+    let (fields, x) = match send(call, operation, state, result).await {
+        Sent::Exchanged(fields, x) => (fields, x),
         Sent::NotApplicable => return Left::default(),
         Sent::Failed => return Left::broken(),
     };
-    let (fields, resp, sent_at) = sent;
-    let method = call.method.as_deref().unwrap_or(&operation.method);
+    let Some(resp) = answer(&x, state, result) else {
+        return Left::broken();
+    };
     if call.method.is_none() {
         state
             .traces
             .exercised
             .push((operation.id.clone(), resp.status));
     }
-    result.response = Some(ResponseView::from(&resp));
     let expected = {
         let scope = state.scope();
         let known = crate::run::matcher::Known {
@@ -128,35 +130,34 @@ pub(super) async fn run_call(
         };
         crate::run::matcher::expected_statuses(&call.outcomes, &known)
     };
-    let exchange = Exchange {
+    let judging = Judged {
         spec: env.spec,
         operation,
-        method,
-        other_method: call.method.is_some(),
-        request: &fields,
-        status: resp.status,
-        headers: &resp.headers,
+        request: &x.request,
+        response: resp,
         body: &resp.body,
+        other_method: call.method.is_some(),
+        fields: &fields,
         tolerance: env.target.tolerance,
         place,
         expected: &expected,
-        sent_at,
+        sent_at: x.started,
         target_clock,
     };
-    let (findings, json) = check::judge(&exchange, &mut state.ledger, env.issued);
+    let (findings, json) = check::judge(&judging, &mut state.ledger, env.issued);
     result.findings.extend(findings.into_vec());
     let scope = state.scope();
     let against = Against {
-        resp: &resp,
+        resp,
         json: json.as_ref(),
         enums: operation.response(resp.status).map(|d| &d.enum_fields),
         captures: &state.captures,
         scope: &scope,
     };
-    let judged = expect_findings(&call.outcomes, &against);
-    let unmatched = judged.matched.is_none();
-    result.findings.extend(judged.findings);
-    let refused = judged
+    let expectations = expect_findings(&call.outcomes, &against);
+    let unmatched = expectations.matched.is_none();
+    result.findings.extend(expectations.findings);
+    let refused = expectations
         .matched
         .and_then(|i| call.outcomes.get(i))
         .is_some_and(crate::case::Outcome::is_refusal);
@@ -171,8 +172,26 @@ pub(super) async fn run_call(
     state.tainted |= refusal_taken;
     Left {
         broken: false,
-        missing: capture(call, &resp, json.as_ref(), state, result, unmatched),
+        missing: capture(call, resp, json.as_ref(), state, result, unmatched),
         undone: unmatched && undone(call, operation, resp.status),
+    }
+}
+
+/// The exchange's response; when none came, the `transport` finding instead, and a note that
+/// the target may have stopped answering (the run asks it once more at its end).
+fn answer<'x>(
+    x: &'x wire::Exchange,
+    state: &mut CaseState<'_>,
+    result: &mut StepResult,
+) -> Option<&'x wire::Response> {
+    match &x.response {
+        Ok(r) => Some(r),
+        Err(e) => {
+            state.traces.connect_failed |=
+                e.is_connect() || matches!(e, TransportError::Timeout(_));
+            result.findings.push(Finding::new(TRANSPORT, e.to_string()));
+            None
+        }
     }
 }
 
@@ -188,12 +207,13 @@ fn undone(call: &Call, operation: &Operation, status: u16) -> bool {
 
 /// What came of sending a call's request.
 enum Sent {
-    /// An answer: the request's fields, the response, and when it was sent.
-    Answered((Map<String, Value>, Received, time::OffsetDateTime)),
+    /// The request went out: its fields, and the exchange (the step holds it too), answered
+    /// or not.
+    Exchanged(Map<String, Value>, Arc<wire::Exchange>),
     /// The step's request cannot be made for this target (a filter found nothing to change);
     /// nothing was sent and nothing is judged.
     NotApplicable,
-    /// No answer (the finding is recorded).
+    /// No request could be made (the finding is recorded).
     Failed,
 }
 
@@ -220,14 +240,13 @@ async fn send(
         }
     };
     let url = format!("{}{}", state.env.target.base_url, operation.path);
-    let sent_at = time::OffsetDateTime::now_utc();
     let http = state.env.http;
     // A 429 is kept only where it is under test: a login step that accepts it. Any other 429
     // (a client-wide login throttle tripped by earlier runs from this machine, a gateway's rate
     // limit) and every 503 are waited out, politely, and the request sent again.
     let keep_429 = operation.login.is_some() && call.accepts_status(429);
     let method = call.method.as_deref().unwrap_or(&operation.method);
-    let (sent, received, waited) = http
+    let (x, waited) = http
         .send_patiently(method, &url, &headers, bytes, keep_429)
         .await;
     for (status, secs) in waited {
@@ -239,23 +258,15 @@ async fn send(
             ),
         ));
     }
-    result.request = Some(sent);
-    match received {
-        Ok(r) => Sent::Answered((fields, r, sent_at)),
-        Err(e) => {
-            state.traces.connect_failed |=
-                e.is_connect() || matches!(e, TransportError::Timeout(_));
-            result.findings.push(Finding::new(TRANSPORT, e.to_string()));
-            Sent::Failed
-        }
-    }
+    result.exchange = Some(Arc::clone(&x));
+    Sent::Exchanged(fields, x)
 }
 
 /// Takes the call's captures from the response; returns those that found nothing (a finding
 /// only when the expectations held, since a wrong answer explains a missing value).
 fn capture(
     call: &Call,
-    resp: &Received,
+    resp: &wire::Response,
     json: Option<&Value>,
     state: &mut CaseState<'_>,
     result: &mut StepResult,

@@ -35,11 +35,14 @@ impl Control {
         };
         // A busy target (503 with Retry-After) is waited out as on the API: a control call
         // refused for load is not a verdict on anything.
-        let (_, result, _) = self
+        let (x, _) = self
             .http
             .send_patiently(method, &url, &headers, bytes, false)
             .await;
-        let resp = result.map_err(ControlError::NoAnswer)?;
+        let resp = x
+            .response
+            .as_ref()
+            .map_err(|e| ControlError::NoAnswer(e.clone()))?;
         let request = format!("{method} {path}");
         if !(200..300).contains(&resp.status) {
             return Err(ControlError::Refused {

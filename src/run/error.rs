@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::case::template::TemplateError;
 use crate::error::{Error, ErrorKind};
-use crate::run::http::TransportError;
+use crate::wire::TransportError;
 
 /// A problem that stops the whole run before any verdict.
 #[derive(Debug)]

@@ -1,122 +1,18 @@
 //! The HTTP side of a run: one client for the whole run, and responses read under a size cap
 //! and a timeout, so a target that hangs, drops connections, or answers garbage gives a clear
-//! failure and never a hang. (The bodies' encodings are `encoding.rs`'s.)
+//! failure and never a hang. Each request makes one [`wire::Exchange`], the record its views
+//! are made from. (The bodies' encodings are `encoding.rs`'s.)
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use time::OffsetDateTime;
 
 use crate::error::{Error, ErrorKind};
 use crate::target::Target;
 use crate::transport;
-
-/// One exchange as it went over the wire, kept for the HAR (`--har`): the run records its
-/// own, the proxy its clients'.
-#[derive(Clone, Debug)]
-pub struct HarRecord {
-    /// When the request was sent.
-    pub started: OffsetDateTime,
-    /// Milliseconds to the whole response.
-    pub millis: f64,
-    /// The method.
-    pub method: String,
-    /// The full URL.
-    pub url: String,
-    /// The request's headers.
-    pub request_headers: Vec<(String, String)>,
-    /// The request body's text, if it had one.
-    pub request_body: Option<String>,
-    /// The status, or 0 when no response came.
-    pub status: u16,
-    /// The response's headers.
-    pub response_headers: Vec<(String, String)>,
-    /// The response body's text.
-    pub response_body: String,
-    /// The response body's size in bytes.
-    pub response_size: usize,
-}
-
-/// A request as sent (the body as text, for reports; secrets are redacted by the reporter).
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct SentRequest {
-    /// Method.
-    pub method: String,
-    /// Full URL.
-    pub url: String,
-    /// Headers the harness set.
-    pub headers: Vec<(String, String)>,
-    /// The body, lossily as text, cut at 4 KiB.
-    pub body: String,
-}
-
-/// A response as received.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Received {
-    /// Status code.
-    pub status: u16,
-    /// Headers, names lower-cased.
-    pub headers: Vec<(String, String)>,
-    /// The body bytes (at most the cap).
-    #[serde(skip)]
-    pub body: Vec<u8>,
-    /// Time to the full body.
-    #[serde(skip)]
-    pub elapsed: Duration,
-}
-
-impl Received {
-    /// The first header of this name.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The body as text, lossily.
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// Why no usable response arrived.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TransportError {
-    /// Nothing within the timeout.
-    Timeout(Duration),
-    /// The connection could not be made or broke.
-    Connect(String),
-    /// The TLS handshake failed: the target's certificate is not trusted (or TLS is broken).
-    Tls(String),
-    /// The body was over the cap.
-    TooLarge(usize),
-    /// Anything else while reading.
-    Read(String),
-}
-
-impl TransportError {
-    /// Whether this says the target is not there at all (or not reachable as configured).
-    pub(crate) fn is_connect(&self) -> bool {
-        matches!(self, Self::Connect(_) | Self::Tls(_))
-    }
-}
-
-impl std::fmt::Display for TransportError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Timeout(d) => write!(
-                f,
-                "no response within {}",
-                crate::duration::Span::from_micros(
-                    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
-                )
-            ),
-            Self::Connect(c) | Self::Tls(c) => write!(f, "connection failed: {c}"),
-            Self::TooLarge(n) => write!(f, "the response body is larger than {n} bytes"),
-            Self::Read(c) => write!(f, "the response could not be read: {c}"),
-        }
-    }
-}
+use crate::wire::{self, TransportError};
 
 /// The run's HTTP client.
 #[derive(Clone, Debug)]
@@ -128,11 +24,11 @@ pub struct Http {
     timeout: Duration,
     max_bytes: usize,
     /// Paces requests under `--rate`: the earliest instant the next one may leave.
-    pace: Option<std::sync::Arc<Pace>>,
+    pace: Option<Arc<Pace>>,
     /// Every request sent through this client and its clones: the cases' and the run's own.
-    sent: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    /// Every exchange, for `--har`, when asked to record them.
-    recorder: Option<std::sync::Arc<std::sync::Mutex<Vec<HarRecord>>>>,
+    sent: Arc<std::sync::atomic::AtomicUsize>,
+    /// Every exchange, for `--har`, when asked to record them: the records the steps hold.
+    recorder: Option<Arc<Mutex<Vec<Arc<wire::Exchange>>>>>,
 }
 
 /// A shared pace: one request every `every`.
@@ -161,7 +57,7 @@ pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 pub(crate) const MAX_RETRIES: usize = 3;
 
 /// The seconds a 429 or 503 asks to wait, when it asks for a bounded wait in whole seconds.
-fn retry_after(r: &Received) -> Option<Duration> {
+fn retry_after(r: &wire::Response) -> Option<Duration> {
     if r.status != 429 && r.status != 503 {
         return None;
     }
@@ -240,7 +136,7 @@ impl Http {
         let client = Self::client(target, timeout, 32)?;
         let fresh = Self::client(target, timeout, 0)?;
         let pace = target.rate.map(|r| {
-            std::sync::Arc::new(Pace {
+            Arc::new(Pace {
                 every: Duration::from_secs_f64(1.0 / r),
                 next: tokio::sync::Mutex::new(Instant::now()),
             })
@@ -251,7 +147,7 @@ impl Http {
             timeout,
             max_bytes: target.max_response_bytes,
             pace,
-            sent: std::sync::Arc::default(),
+            sent: Arc::default(),
             recorder: None,
         })
     }
@@ -278,16 +174,14 @@ impl Http {
     /// The same client, recording every exchange (for `--har`).
     #[must_use]
     pub(crate) fn recording(mut self) -> Self {
-        self.recorder = Some(std::sync::Arc::default());
+        self.recorder = Some(Arc::default());
         self
     }
 
     /// The exchanges recorded so far (none unless [`Http::recording`]).
-    pub(crate) fn records(&self) -> Vec<HarRecord> {
+    pub(crate) fn records(&self) -> Vec<Arc<wire::Exchange>> {
         self.recorder.as_ref().map_or_else(Vec::new, |r| {
-            r.lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .clone()
+            r.lock().unwrap_or_else(PoisonError::into_inner).clone()
         })
     }
 
@@ -299,7 +193,7 @@ impl Http {
 
     /// Sends a request like [`Http::send`]; a 503 (and, unless `keep_429`, a 429) with a
     /// bounded `Retry-After` is waited out and the request sent again (at most
-    /// [`MAX_RETRIES`] times). Returns the statuses and seconds waited.
+    /// [`MAX_RETRIES`] times). Returns the last exchange, and the statuses and seconds waited.
     pub(crate) async fn send_patiently(
         &self,
         method: &str,
@@ -307,15 +201,13 @@ impl Http {
         headers: &[(String, String)],
         body: Vec<u8>,
         keep_429: bool,
-    ) -> (
-        SentRequest,
-        Result<Received, TransportError>,
-        Vec<(u16, u64)>,
-    ) {
+    ) -> (Arc<wire::Exchange>, Vec<(u16, u64)>) {
+        let body = Bytes::from(body);
         let mut waited = Vec::new();
         loop {
-            let (sent, result) = self.send(method, url, headers, body.clone()).await;
-            let wait = result
+            let x = self.send(method, url, headers, body.clone()).await;
+            let wait = x
+                .response
                 .as_ref()
                 .ok()
                 .filter(|r| !(keep_429 && r.status == 429))
@@ -325,45 +217,14 @@ impl Http {
                     waited.push((status, d.as_secs()));
                     tokio::time::sleep(d).await;
                 }
-                _ => return (sent, result, waited),
+                _ => return (x, waited),
             }
         }
     }
 
-    /// Keeps one exchange for `--har`.
-    fn record(
-        &self,
-        started: time::OffsetDateTime,
-        request_body: Option<String>,
-        sent: &SentRequest,
-        result: &Result<Received, TransportError>,
-    ) {
-        let Some(rec) = &self.recorder else { return };
-        let r = result.as_ref().ok();
-        let entry = HarRecord {
-            started,
-            millis: r.map_or(0.0, |r| r.elapsed.as_secs_f64() * 1000.0),
-            method: sent.method.clone(),
-            url: sent.url.clone(),
-            request_headers: sent.headers.clone(),
-            request_body,
-            status: r.map_or(0, |r| r.status),
-            response_headers: r.map(|r| r.headers.clone()).unwrap_or_default(),
-            response_body: r.map(Received::text).unwrap_or_default(),
-            response_size: r.map_or(0, |r| r.body.len()),
-        };
-        rec.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(entry);
-    }
-
     /// Reads a whole response under the size cap, its body decoded: a coded body is judged as
     /// clients read it (RFC 9110 §12.5.3).
-    async fn read(
-        &self,
-        mut resp: reqwest::Response,
-        started: Instant,
-    ) -> Result<Received, TransportError> {
+    async fn read(&self, mut resp: reqwest::Response) -> Result<wire::Response, TransportError> {
         let status = resp.status().as_u16();
         let headers = resp
             .headers()
@@ -398,49 +259,37 @@ impl Http {
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let body = crate::coding::decode(coding.as_deref(), body, self.max_bytes)
             .map_err(|e| TransportError::Read(e.to_string()))?;
-        Ok(Received {
+        Ok(wire::Response {
             status,
             headers,
-            body,
-            elapsed: started.elapsed(),
+            body: Bytes::from(body),
         })
     }
 
-    /// Sends a request and reads the whole response under the timeout and the size cap.
+    /// Sends a request and reads the whole response under the timeout and the size cap; the
+    /// exchange, kept for `--har` when recording.
     pub async fn send(
         &self,
         method: &str,
         url: &str,
         headers: &[(String, String)],
-        body: Vec<u8>,
-    ) -> (SentRequest, Result<Received, TransportError>) {
-        let sent = SentRequest {
-            method: method.to_owned(),
-            url: url.to_owned(),
-            headers: headers.to_vec(),
-            body: transport::text_of(&body),
-        };
-        let record = self.recorder.as_ref().map(|_| {
-            (
-                time::OffsetDateTime::now_utc(),
-                (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned()),
-            )
-        });
+        body: Bytes,
+    ) -> Arc<wire::Exchange> {
+        let started = OffsetDateTime::now_utc();
         if let Some(pace) = &self.pace {
             pace.turn().await;
         }
         self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let method =
-            reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::POST);
+        let verb = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::POST);
         let request = |client: &reqwest::Client| {
-            let mut req = client.request(method.clone(), url).body(body.clone());
+            let mut req = client.request(verb.clone(), url).body(body.clone());
             for (k, v) in headers {
                 req = req.header(k.as_str(), v.as_str());
             }
             req
         };
-        let started = Instant::now();
-        let result = tokio::time::timeout(self.timeout, async {
+        let clock = Instant::now();
+        let response = tokio::time::timeout(self.timeout, async {
             let answer = match request(&self.client).send().await {
                 Err(e) if closed_under_it(&e) => {
                     // Sent again, within the pace, and counted: it is a request like any other.
@@ -463,14 +312,28 @@ impl Http {
                     TransportError::Read(cause_chain(&e))
                 }
             })?;
-            self.read(resp, started).await
+            self.read(resp).await
         })
         .await
         .unwrap_or(Err(TransportError::Timeout(self.timeout)));
-        if let Some((started, request_body)) = record {
-            self.record(started, request_body, &sent, &result);
+        let x = Arc::new(wire::Exchange {
+            started,
+            elapsed: clock.elapsed(),
+            request: wire::Request {
+                method: method.to_owned(),
+                url: url.to_owned(),
+                headers: headers.to_vec(),
+                body,
+            },
+            response,
+        });
+        if let Some(recorder) = &self.recorder {
+            recorder
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(Arc::clone(&x));
         }
-        (sent, result)
+        x
     }
 }
 

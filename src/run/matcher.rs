@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::case::template::{Scope, render};
 use crate::case::{Matcher, Outcome};
 use crate::check::{EXPECT_BODY, EXPECT_HEADER, EXPECT_PREFERRED, EXPECT_STATUS, Finding};
-use crate::run::http::Received;
+use crate::wire;
 
 /// The value at a dotted path (`detail`, `a.b`, `items.0`); `$` is the whole body.
 pub fn lookup<'v>(json: &'v Value, path: &str) -> Option<&'v Value> {
@@ -57,7 +57,7 @@ impl Mismatch {
 /// What a response is judged against.
 pub struct Against<'a> {
     /// The response.
-    pub resp: &'a Received,
+    pub resp: &'a wire::Response,
     /// Its body, if JSON.
     pub json: Option<&'a Value>,
     /// The enum fields the contract documents for its status, with their words.
@@ -431,7 +431,7 @@ pub(crate) fn expected_statuses(outcomes: &[Outcome], known: &Known<'_>) -> Vec<
 /// What an expectation makes of the response: the first outcome that matches decides, and
 /// gives its warnings (`matched` is its index); when none matches, the findings of the only
 /// alternative, or one finding that lists why each failed.
-pub struct Judged {
+pub struct Matched {
     /// The findings: failures when no outcome matched, else the matching outcome's warnings.
     pub findings: Vec<Finding>,
     /// The outcome that matched, if one did.
@@ -439,12 +439,12 @@ pub struct Judged {
 }
 
 /// Judges a response against a step's outcomes.
-pub(crate) fn expect_findings(outcomes: &[Outcome], on: &Against<'_>) -> Judged {
+pub(crate) fn expect_findings(outcomes: &[Outcome], on: &Against<'_>) -> Matched {
     let mut all = Vec::new();
     for (i, o) in outcomes.iter().enumerate() {
         match outcome_findings(o, on) {
             Ok(warnings) => {
-                return Judged {
+                return Matched {
                     findings: warnings,
                     matched: Some(i),
                 };
@@ -452,7 +452,7 @@ pub(crate) fn expect_findings(outcomes: &[Outcome], on: &Against<'_>) -> Judged 
             Err(f) => all.push(f),
         }
     }
-    Judged {
+    Matched {
         findings: unmatched(all),
         matched: None,
     }
@@ -512,12 +512,11 @@ mod tests {
     use crate::case::Statuses;
     use serde_json::json;
 
-    fn resp(status: u16) -> Received {
-        Received {
+    fn resp(status: u16) -> wire::Response {
+        wire::Response {
             status,
             headers: vec![("cache-control".into(), "no-store".into())],
-            body: Vec::new(),
-            elapsed: std::time::Duration::ZERO,
+            body: bytes::Bytes::new(),
         }
     }
 

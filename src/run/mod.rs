@@ -28,14 +28,14 @@ pub use cleanup::{Inventory, Leftovers};
 pub use control::Control;
 pub use error::{ApiError, ControlError, RunError, StepError};
 pub use fixtures::Fixtures;
-pub use http::{HarRecord, Http, Received, SentRequest, TransportError};
+pub use http::Http;
 pub use pool::Pool;
 pub use report::{
     Body, Conformance, KeptExchange, Meta, NotRun, Party, Report, Seen, Shaping, Started, Suite,
     Summary, Traffic, TrafficLog,
 };
 pub(crate) use report::{now_rfc3339, plural};
-pub use result::{CaseResult, ResponseView, StepResult, Verdict};
+pub use result::{CaseResult, ResponseView, SentRequest, StepResult, Verdict};
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -47,6 +47,7 @@ use crate::case::Case;
 use crate::check::IssuedTokens;
 use crate::spec::{Spec, TokenKind};
 use crate::target::{Need, Target};
+use crate::wire::TransportError;
 
 /// How to run: which cases and how many at once. It is `run`'s flags as parsed, so each
 /// option is declared once, here.
@@ -169,12 +170,19 @@ pub async fn probe(target: &Target, spec: &Spec, http: &Http) -> Result<(), RunE
         .unwrap_or_else(|| "/".to_owned());
     let url = format!("{}{path}", target.base_url);
     let headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
-    match http.send("POST", &url, &headers, b"{}".to_vec()).await.1 {
+    match &http
+        .send("POST", &url, &headers, bytes::Bytes::from_static(b"{}"))
+        .await
+        .response
+    {
         Err(
             cause @ (TransportError::Connect(_)
             | TransportError::Tls(_)
             | TransportError::Timeout(_)),
-        ) => Err(RunError::Unreachable { url, cause }),
+        ) => Err(RunError::Unreachable {
+            url,
+            cause: cause.clone(),
+        }),
         // Something answered, however badly: the cases will say how.
         Ok(_) | Err(TransportError::TooLarge(_) | TransportError::Read(_)) => Ok(()),
     }

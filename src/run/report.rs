@@ -11,11 +11,10 @@ use crate::case::Severity;
 use crate::check::Finding;
 use crate::error::Exit;
 use crate::run::cleanup::Leftovers;
-use crate::run::http::SentRequest;
 use crate::spec::Spec;
 use crate::target::Target;
 
-use super::result::{CaseResult, ResponseView, Verdict};
+use super::result::{CaseResult, ResponseView, SentRequest, Verdict};
 
 /// A finished session: its metadata, and what it was a session of. The JSON report
 /// (`report::json`, `docs/report.schema.json`) writes it as `meta` and `suite` or `traffic`.
@@ -148,7 +147,7 @@ pub struct Suite {
     /// What the run left active on the target.
     pub leftovers: Leftovers,
     /// Every exchange, when the run recorded them (`--har`); not redacted yet.
-    pub recorded: Vec<crate::run::HarRecord>,
+    pub recorded: Vec<std::sync::Arc<crate::wire::Exchange>>,
 }
 
 /// A proxy's session: what the traffic held, and the exchanges kept whole.
@@ -191,9 +190,9 @@ pub struct KeptExchange {
     /// Path and query, as the client sent them.
     pub path: String,
     /// The request as the client sent it.
-    pub request: SentRequest,
+    pub request: SentRequest<'static>,
     /// The target's answer (status 502 when it gave none).
-    pub response: ResponseView,
+    pub response: ResponseView<'static>,
     /// Findings of the response: the target's.
     pub server: Vec<Finding>,
     /// Findings of the request: the client's, warnings that never fail the target.

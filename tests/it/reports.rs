@@ -75,7 +75,7 @@ fn token_values(report: &Report) -> Vec<String> {
     }
     let mut out = Vec::new();
     for s in report.cases().iter().flat_map(|c| &c.steps) {
-        if let Some(r) = &s.response
+        if let Some(r) = s.response()
             && let Ok(v) = serde_json::from_str::<Value>(&r.body)
         {
             walk(&v, &mut out);

@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::FirstAnswer;
-use crate::check::Exchange;
+use crate::check::Judged;
 use crate::duration::Span;
 use crate::spec::TokenShape;
 
@@ -73,7 +73,7 @@ pub(crate) fn first_answer(shape: &TokenShape, body: &Map<String, Value>) -> Fir
 
 /// How old a token created at `created` is by the server's clock: its `Date` header, or the
 /// harness's clock when it sends none. `None` when the creation time is unknown.
-pub(super) fn age_by_server(x: &Exchange<'_>, created: Option<OffsetDateTime>) -> Option<Span> {
+pub(super) fn age_by_server(x: &Judged<'_>, created: Option<OffsetDateTime>) -> Option<Span> {
     let now = x
         .header("date")
         .and_then(parse_http_date)

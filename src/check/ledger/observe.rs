@@ -8,19 +8,14 @@ use serde_json::{Map, Value};
 use super::fields::{age_by_server, first_answer, reported_lifespan, text, time_field};
 use super::store::{Known, RunSide, key};
 use super::{Fact, Ledger, Origin, Seen};
-use crate::check::Exchange;
+use crate::check::Judged;
 use crate::duration::Span;
 use crate::spec::{Effect, Operation, ResponseDoc, TokenKind};
 
 impl Ledger {
     /// Registers the token a 2xx body carries (as the contract's `x-token` shapes it) and
     /// returns it.
-    pub(crate) fn observe(
-        &mut self,
-        x: &Exchange<'_>,
-        doc: &ResponseDoc,
-        json: &Value,
-    ) -> Vec<Seen> {
+    pub(crate) fn observe(&mut self, x: &Judged<'_>, doc: &ResponseDoc, json: &Value) -> Vec<Seen> {
         let (Some(shape), Some(body)) = (&doc.token, json.as_object()) else {
             return Vec::new();
         };
@@ -33,14 +28,14 @@ impl Ledger {
         // An access token's parent is the refresh token its request named.
         let parent = match (shape.kind, &x.operation.request_token) {
             (TokenKind::Access, Some(req)) if req.kind == TokenKind::Refresh => {
-                text(x.request, &req.value).map(|v| self.resolve(&v))
+                text(x.fields, &req.value).map(|v| self.resolve(&v))
             }
             _ => None,
         };
         let origin = if is_new {
             Origin::Issued {
                 by_profile: x
-                    .request
+                    .fields
                     .values()
                     .any(|v| v.as_str() == Some(self.profile_username.as_str())),
             }
