@@ -135,6 +135,9 @@ impl Redactor {
         for text in &bodies {
             r.learn_body(text);
         }
+        if let Body::Suite(s) = &report.body {
+            r.add(s.issued.iter().map(|t| t.expose().to_owned()));
+        }
         r
     }
 

@@ -46,7 +46,7 @@ use clap::builder::TypedValueParser as _;
 use crate::case::Case;
 use crate::check::IssuedTokens;
 use crate::spec::{Spec, TokenKind};
-use crate::target::{Need, Target};
+use crate::target::{Need, Secret, Target};
 use crate::wire::TransportError;
 
 /// How to run: which cases and how many at once. It is `run`'s flags as parsed, so each
@@ -514,6 +514,7 @@ pub async fn run(
             run_id,
             leftovers,
             recorded: http.records(),
+            issued: issued.values().into_iter().map(Secret::new).collect(),
         }),
     })
 }

@@ -148,6 +148,10 @@ pub struct Suite {
     pub leftovers: Leftovers,
     /// Every exchange, when the run recorded them (`--har`); not redacted yet.
     pub recorded: Vec<std::sync::Arc<crate::wire::Exchange>>,
+    /// Every token value the target issued in the run, the pool's and the probes' included,
+    /// for the redactor: a value may show only in a request the report keeps, in a form no
+    /// body parser reads (a multipart dialect), so it is redacted as a value wherever it is.
+    pub issued: Vec<crate::target::Secret>,
 }
 
 /// A proxy's session: what the traffic held, and the exchanges kept whole.
