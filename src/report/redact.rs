@@ -8,6 +8,45 @@ use serde_json::Value;
 
 use crate::run::{Body, Report};
 
+/// Each part's name and first value line in a multipart body's text, without its boundary:
+/// `Content-Disposition` in any letter case, `name="x"` or `name=x`, CRLF or LF.
+fn multipart_fields(text: &str) -> Vec<(&str, &str)> {
+    let lower = text.to_ascii_lowercase();
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(at) = lower[from..].find("content-disposition:") {
+        let start = from + at;
+        from = start + 1;
+        let line_end = text[start..].find('\n').map_or(text.len(), |e| start + e);
+        let line = &text[start..line_end];
+        // The part's name: `name=` not part of `filename=`.
+        let lower_line = line.to_ascii_lowercase();
+        let Some(n) = lower_line
+            .match_indices("name=")
+            .map(|(i, _)| i)
+            .find(|&i| !line[..i].ends_with(|c: char| c.is_ascii_alphabetic()))
+        else {
+            continue;
+        };
+        let rest = &line[n + 5..];
+        let name = match rest.strip_prefix('"') {
+            Some(quoted) => quoted.split('"').next().unwrap_or(""),
+            None => rest.split([';', ' ', '\r']).next().unwrap_or(""),
+        };
+        // The blank line that ends the part's headers, this header's own line ending included.
+        let head = &text[start..];
+        let blank = ["\r\n\r\n", "\n\n"]
+            .iter()
+            .filter_map(|b| head.find(b).map(|i| i + b.len()))
+            .min();
+        if let Some(b) = blank {
+            let value = head[b..].split(['\r', '\n']).next().unwrap_or("");
+            out.push((name, value));
+        }
+    }
+    out
+}
+
 /// The placeholder that replaces a secret.
 pub(crate) const REDACTED: &str = "<redacted>";
 
@@ -87,18 +126,10 @@ impl Redactor {
             .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
             .collect();
         self.learn(&Value::Object(form));
-        // Multipart parts: `name="field"` then a blank line, then the value.
-        for part in text
-            .split("Content-Disposition: form-data; name=\"")
-            .skip(1)
-        {
-            if let Some((name, rest)) = part.split_once('"')
-                && self.fields.contains(name)
-                && let Some(value) = rest
-                    .split("\r\n\r\n")
-                    .nth(1)
-                    .and_then(|v| v.split("\r\n").next())
-            {
+        // Multipart parts, in any dialect a server may take: the header's name in any case,
+        // the part's name quoted or not, then a blank line, then the value.
+        for (name, value) in multipart_fields(text) {
+            if self.fields.contains(name) {
                 self.learn(&serde_json::json!({ name: value }));
             }
         }
@@ -164,6 +195,19 @@ impl Redactor {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn multipart_fields_are_read_in_every_dialect() {
+        let text = "--b\r\ncontent-disposition:form-data;name=refresh_token\r\n\r\nVALUE-one\r\n--b\r\nContent-Disposition: form-data; name=\"user_id\"\r\n\r\n5\r\n--b\nCONTENT-DISPOSITION: form-data; filename=\"f\"; name=\"x\"\n\nlf\n--b--";
+        assert_eq!(
+            super::multipart_fields(text),
+            [
+                ("refresh_token", "VALUE-one"),
+                ("user_id", "5"),
+                ("x", "lf")
+            ]
+        );
+    }
+
     use super::*;
 
     #[test]
