@@ -19,6 +19,7 @@ mod mutant;
 mod broken_servers;
 mod bundle;
 mod cli;
+mod commands;
 mod control_contract;
 mod deployment;
 mod docs;
