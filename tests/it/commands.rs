@@ -110,3 +110,38 @@ fn man_out_writes_a_page_per_command() {
     let run = std::fs::read_to_string(dir.join("token-conformance-run.1")).unwrap();
     assert!(run.contains("target"), "{run}");
 }
+
+/// The README's install commands: `--locked` (the dependency versions the tests passed with,
+/// which `cargo install` ignores without it), and both binaries, since the README and the token
+/// page tell users to run `reference-server sso-link`.
+#[test]
+fn the_readme_installs_both_binaries_locked() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let installs: Vec<&str> = readme
+        .lines()
+        .filter(|l| l.starts_with("cargo install ") && l.contains("--path"))
+        .collect();
+    assert!(!installs.is_empty(), "no install command in the README");
+    let mut packages = std::collections::BTreeSet::new();
+    for line in &installs {
+        assert!(line.contains(" --locked "), "{line}");
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let path = words[words.iter().position(|w| *w == "--path").unwrap() + 1];
+        let manifest = std::fs::read_to_string(root.join(path).join("Cargo.toml")).unwrap();
+        let name = manifest
+            .lines()
+            .skip_while(|l| l.trim() != "[package]")
+            .find_map(|l| l.strip_prefix("name = "))
+            .unwrap()
+            .trim_matches('"')
+            .to_owned();
+        packages.insert(name);
+    }
+    assert_eq!(
+        packages.into_iter().collect::<Vec<_>>(),
+        ["reference-server", "token-conformance"],
+        "{installs:?}"
+    );
+    assert!(readme.contains("reference-server sso-link"));
+}
