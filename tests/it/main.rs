@@ -20,6 +20,7 @@ mod broken_servers;
 mod bundle;
 mod cli;
 mod commands;
+mod container;
 mod control_contract;
 mod deployment;
 mod docs;
