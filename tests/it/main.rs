@@ -16,6 +16,7 @@ mod fields;
 #[allow(dead_code)]
 mod mutant;
 
+mod action;
 mod broken_servers;
 mod bundle;
 mod cli;
