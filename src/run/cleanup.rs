@@ -122,6 +122,15 @@ pub enum TokenPage {
 }
 
 impl TokenPage {
+    /// The page of the target at `base`: the reference server's when the run started it.
+    pub fn of(base: &str, embedded: bool) -> Self {
+        if embedded {
+            Self::ReferenceServer(base.to_owned())
+        } else {
+            Self::Other(base.to_owned())
+        }
+    }
+
     /// The reference server's page at `base`, with the names to revoke filled in.
     fn link(base: &str, prefix: &str) -> String {
         format!(

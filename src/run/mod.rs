@@ -71,7 +71,7 @@ pub struct Options {
     /// Whether the target is the reference server the command started (the embedded
     /// default), whose token page the leftovers line can link to (not a flag).
     #[arg(skip)]
-    pub reference_server: bool,
+    pub embedded: bool,
 }
 
 /// Cases run at once unless told otherwise (`--jobs`).
@@ -85,7 +85,7 @@ impl Default for Options {
             tags: Vec::new(),
             partition: None,
             har: false,
-            reference_server: false,
+            embedded: false,
         }
     }
 }
@@ -493,12 +493,7 @@ pub async fn run(
     } else {
         cleanup::clean_up(&env.api(), control.as_ref(), &pool, &inventory).await
     };
-    let base = target.base_url.clone();
-    leftovers.token_page = if opts.reference_server {
-        TokenPage::ReferenceServer(base)
-    } else {
-        TokenPage::Other(base)
-    };
+    leftovers.token_page = TokenPage::of(&target.base_url, opts.embedded);
     let mut results: Vec<CaseResult> = tally.results.into_iter().flatten().collect();
     results.sort_by(|a, b| a.id.cmp(&b.id));
     let not_run = shape::not_run(cases, &results, opts);

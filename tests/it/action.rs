@@ -11,9 +11,10 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -110,75 +111,119 @@ fn server(dir: &Path, password: &str) -> (KillOnDrop, String) {
     (server, url)
 }
 
-#[test]
-fn the_actions_steps_run_report_summarise_and_upload_what_exists() {
-    let action = action();
-    assert_eq!(action["runs"]["using"], "composite");
-    let declared = action["inputs"].as_object().unwrap();
-    for name in [
-        "target",
-        "profile",
-        "password-env",
-        "username-env",
-        "bundle-dir",
-        "sign-key",
-        "sign-key-env",
-    ] {
-        assert!(declared.contains_key(name), "no input {name}");
+/// The inputs: their defaults, and what a workflow's `with:` gives.
+fn inputs(action: &Value, given: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut inputs: BTreeMap<String, String> = action["inputs"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v["default"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    for (k, v) in given {
+        assert!(inputs.contains_key(*k), "no input {k}");
+        inputs.insert((*k).to_owned(), (*v).to_owned());
+    }
+    inputs
+}
+
+/// Runs a `run:` step as the runner runs a bash step: the script in a file, `bash --noprofile
+/// --norc -eo pipefail FILE`, in `work`, with the step's `env:` substituted over `env` (the
+/// job's environment: the `GITHUB_*` files, the workflow's variables) and the binary under test
+/// first on PATH.
+fn run_step(step: &Value, cx: &Context, work: &Path, env: &[(&str, &OsStr)]) -> Output {
+    assert_eq!(
+        step["shell"], "bash",
+        "composite run steps name their shell"
+    );
+    let script = cx.runner_temp.join("step.sh");
+    std::fs::write(&script, step["run"].as_str().unwrap()).unwrap();
+    let path = format!(
+        "{}:{}",
+        Path::new(BIN).parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = Command::new("bash");
+    cmd.args(["--noprofile", "--norc", "-eo", "pipefail"])
+        .arg(&script)
+        .current_dir(work)
+        .env_clear()
+        .env("PATH", path)
+        .env("NO_COLOR", "1")
+        .env("RUNNER_TEMP", &cx.runner_temp)
+        .env("GITHUB_ACTION_PATH", env!("CARGO_MANIFEST_DIR"))
+        .env("GITHUB_WORKSPACE", work)
+        .envs(env.iter().copied());
+    if let Some(vars) = step["env"].as_object() {
+        for (k, v) in vars {
+            cmd.env(k, cx.substitute(v.as_str().unwrap()));
+        }
+    }
+    cmd.output().unwrap()
+}
+
+/// A workspace, a runner's temporary directory, and the `GITHUB_*` files, under `root`.
+struct Runner {
+    work: PathBuf,
+    temp: PathBuf,
+    summary: PathBuf,
+    output: PathBuf,
+    path: PathBuf,
+}
+
+impl Runner {
+    fn new(root: &Path) -> Self {
+        let r = Self {
+            work: root.join("workspace"),
+            temp: root.join("runner-temp"),
+            summary: root.join("summary.md"),
+            output: root.join("output"),
+            path: root.join("path"),
+        };
+        std::fs::create_dir_all(&r.work).unwrap();
+        std::fs::create_dir_all(&r.temp).unwrap();
+        for f in [&r.summary, &r.output, &r.path] {
+            std::fs::write(f, "").unwrap();
+        }
+        r
     }
 
-    let tmp = tempfile::tempdir().unwrap();
-    let work = tmp.path().join("workspace");
-    let runner_temp = tmp.path().join("runner-temp");
-    std::fs::create_dir_all(&work).unwrap();
-    std::fs::create_dir_all(&runner_temp).unwrap();
-    let password = "an action's secret password";
-    let (_server, target) = server(tmp.path(), password);
-    // The signing key, as a repository secret holds it: its PEM text in a variable.
-    let o = command(&work)
+    fn env(&self) -> Vec<(&'static str, &OsStr)> {
+        vec![
+            ("GITHUB_ACTIONS", OsStr::new("true")),
+            ("GITHUB_STEP_SUMMARY", self.summary.as_os_str()),
+            ("GITHUB_OUTPUT", self.output.as_os_str()),
+            ("GITHUB_PATH", self.path.as_os_str()),
+        ]
+    }
+}
+
+const PASSWORD: &str = "an action's secret password";
+
+/// A signing key pair in `work/keys`, the private half returned as its PEM text (as a
+/// repository secret holds it) and removed from the disk.
+fn signing_key(work: &Path) -> String {
+    let o = command(work)
         .args(["keygen", "--out", "keys"])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let key_pem = std::fs::read_to_string(work.join("keys/conformance.key")).unwrap();
+    let pem = std::fs::read_to_string(work.join("keys/conformance.key")).unwrap();
     std::fs::remove_file(work.join("keys/conformance.key")).unwrap();
+    pem
+}
 
-    // The inputs: their defaults, and what a workflow's `with:` gives.
-    let mut inputs: BTreeMap<String, String> = declared
-        .iter()
-        .map(|(k, v)| (k.clone(), v["default"].as_str().unwrap_or("").to_owned()))
-        .collect();
-    for (k, v) in [
-        ("target", target.as_str()),
-        ("username", "ci@example.com"),
-        ("password-env", "STAGING_PASSWORD"),
-        ("bundle-dir", "conformance-bundle"),
-        ("sign-key-env", "CONFORMANCE_KEY"),
-        // A short run: two written cases.
-        ("args", "--no-generated --filter refresh-token.create"),
-        ("install", "false"),
-    ] {
-        inputs.insert(k.to_owned(), v.to_owned());
-    }
-    let cx = Context {
-        inputs,
-        runner_temp: runner_temp.clone(),
-    };
+/// A step's id and its log, or an upload's artifact name and path.
+type Named = (String, String);
 
-    let files = ["summary.md", "output", "path"].map(|f| tmp.path().join(f));
-    for f in &files {
-        std::fs::write(f, "").unwrap();
-    }
-    let [summary, output, path_file] = &files;
-    let bin_dir = Path::new(BIN).parent().unwrap();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-
-    let mut ran = Vec::new();
-    let mut uploads = Vec::new();
+/// The steps whose `if:` holds: the `run:` ones executed in order (each must succeed, with no
+/// secret in its log), the `uses:` ones returned as (artifact name, path) for the caller.
+fn run_steps(
+    action: &Value,
+    cx: &Context,
+    runner: &Runner,
+    env: &[(&str, &OsStr)],
+) -> (Vec<Named>, Vec<Named>) {
+    let (mut ran, mut uploads) = (Vec::new(), Vec::new());
     for step in action["runs"]["steps"].as_array().unwrap() {
         if let Some(condition) = step["if"].as_str()
             && !cx.holds(condition)
@@ -193,81 +238,77 @@ fn the_actions_steps_run_report_summarise_and_upload_what_exists() {
             ));
             continue;
         }
-        let script = step["run"].as_str().expect("a run: or uses: step");
-        assert_eq!(
-            step["shell"], "bash",
-            "composite run steps name their shell"
-        );
-        let script_file = runner_temp.join(format!("step-{}.sh", ran.len()));
-        std::fs::write(&script_file, script).unwrap();
-        // As the runner runs a bash step.
-        let mut cmd = Command::new("bash");
-        cmd.args(["--noprofile", "--norc", "-eo", "pipefail"])
-            .arg(&script_file)
-            .current_dir(&work)
-            .env_clear()
-            .env("PATH", &path)
-            .env("HOME", tmp.path())
-            .env("NO_COLOR", "1")
-            .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_WORKSPACE", &work)
-            .env("GITHUB_ACTION_PATH", env!("CARGO_MANIFEST_DIR"))
-            .env("RUNNER_TEMP", &runner_temp)
-            .env("GITHUB_STEP_SUMMARY", summary)
-            .env("GITHUB_OUTPUT", output)
-            .env("GITHUB_PATH", path_file)
-            // The workflow's `env:`: the secrets, under the names the inputs give.
-            .env("STAGING_PASSWORD", password)
-            .env("CONFORMANCE_KEY", &key_pem);
-        if let Some(env) = step["env"].as_object() {
-            for (k, v) in env {
-                cmd.env(k, cx.substitute(v.as_str().unwrap()));
-            }
-        }
-        let o = cmd.output().unwrap();
+        let o = run_step(step, cx, &runner.work, env);
         let out = text(&o);
         assert_eq!(o.status.code(), Some(0), "step {:?}: {out}", step["id"]);
-        assert!(!out.contains(password), "the password in the log: {out}");
+        assert!(!out.contains(PASSWORD), "the password in the log: {out}");
         assert!(!out.contains("PRIVATE KEY"), "the key in the log: {out}");
         ran.push((step["id"].as_str().unwrap_or("").to_owned(), out));
     }
+    (ran, uploads)
+}
+
+#[test]
+fn the_actions_steps_run_report_summarise_and_upload_what_exists() {
+    let action = action();
+    assert_eq!(action["runs"]["using"], "composite");
+    let tmp = tempfile::tempdir().unwrap();
+    let runner = Runner::new(tmp.path());
+    let (_server, target) = server(tmp.path(), PASSWORD);
+    let key_pem = signing_key(&runner.work);
+    let cx = Context {
+        inputs: inputs(
+            &action,
+            &[
+                ("target", &target),
+                ("username", "ci@example.com"),
+                ("password-env", "STAGING_PASSWORD"),
+                ("bundle-dir", "conformance-bundle"),
+                ("sign-key-env", "CONFORMANCE_KEY"),
+                // A short run: two written cases.
+                ("args", "--no-generated --filter refresh-token.create"),
+                ("install", "false"),
+            ],
+        ),
+        runner_temp: runner.temp.clone(),
+    };
+    // The workflow's `env:`: the secrets, under the names the inputs give.
+    let mut env = runner.env();
+    env.push(("STAGING_PASSWORD", OsStr::new(PASSWORD)));
+    env.push(("CONFORMANCE_KEY", OsStr::new(&key_pem)));
+    let (ran, uploads) = run_steps(&action, &cx, &runner, &env);
     assert_eq!(
         ran.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
         ["run"],
         "install: false leaves out the install step"
     );
-    let log = &ran[0].1;
-    assert!(log.contains("signed by key"), "{log}");
+    assert!(ran[0].1.contains("signed by key"), "{}", ran[0].1);
 
     // The outputs, the job summary, the reports, the bundle (signed, and it verifies).
-    let outputs = std::fs::read_to_string(output).unwrap();
+    let outputs = std::fs::read_to_string(&runner.output).unwrap();
     assert!(outputs.contains("exit-code=0\n"), "{outputs}");
     assert!(
         outputs.contains("reports-dir=conformance-reports\n"),
         "{outputs}"
     );
-    let summary = std::fs::read_to_string(summary).unwrap();
+    let summary = std::fs::read_to_string(&runner.summary).unwrap();
     assert!(summary.contains("token-conformance"), "{summary}");
-    assert!(!summary.contains(password), "{summary}");
+    assert!(!summary.contains(PASSWORD), "{summary}");
     for report in [
         "conformance.xml",
         "conformance.json",
         "conformance.md",
         "badge.svg",
     ] {
-        let report = work.join("conformance-reports").join(report);
-        assert!(report.is_file(), "{}", report.display());
-        assert!(
-            !std::fs::read_to_string(&report).unwrap().contains(password),
-            "{}",
-            report.display()
-        );
+        let report = runner.work.join("conformance-reports").join(report);
+        let written = std::fs::read_to_string(&report).unwrap();
+        assert!(!written.contains(PASSWORD), "{}", report.display());
     }
     assert!(
-        !runner_temp.join("token-conformance-sign.key").exists(),
+        !runner.temp.join("token-conformance-sign.key").exists(),
         "the key file outlives the step"
     );
-    let o = command(&work)
+    let o = command(&runner.work)
         .args([
             "verify",
             "conformance-bundle",
@@ -285,7 +326,8 @@ fn the_actions_steps_run_report_summarise_and_upload_what_exists() {
     );
     for (name, path) in &uploads {
         for p in path.lines().filter(|p| !p.trim().is_empty()) {
-            assert!(work.join(p.trim()).exists(), "{name}: {p} does not exist");
+            let p = runner.work.join(p.trim());
+            assert!(p.exists(), "{name}: {} does not exist", p.display());
         }
     }
 }
@@ -300,46 +342,22 @@ fn a_refused_login_fails_the_step_with_exit_2_and_still_writes_the_outputs() {
         .unwrap()
         .iter()
         .find(|s| s["id"] == "run")
-        .unwrap()
-        .clone();
+        .unwrap();
     let tmp = tempfile::tempdir().unwrap();
+    let runner = Runner::new(tmp.path());
     let (_server, target) = server(tmp.path(), "the right password");
-    let declared = action["inputs"].as_object().unwrap();
-    let mut inputs: BTreeMap<String, String> = declared
-        .iter()
-        .map(|(k, v)| (k.clone(), v["default"].as_str().unwrap_or("").to_owned()))
-        .collect();
-    inputs.insert("target".into(), target);
-    inputs.insert("username".into(), "ci@example.com".into());
     let cx = Context {
-        inputs,
-        runner_temp: tmp.path().to_owned(),
+        inputs: inputs(
+            &action,
+            &[("target", &target), ("username", "ci@example.com")],
+        ),
+        runner_temp: runner.temp.clone(),
     };
-    let output = tmp.path().join("output");
-    std::fs::write(&output, "").unwrap();
-    let script = tmp.path().join("run.sh");
-    std::fs::write(&script, step["run"].as_str().unwrap()).unwrap();
-    let mut cmd = Command::new("bash");
-    cmd.args(["--noprofile", "--norc", "-eo", "pipefail"])
-        .arg(&script)
-        .current_dir(tmp.path())
-        .env_clear()
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                Path::new(BIN).parent().unwrap().display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .env("NO_COLOR", "1")
-        .env("GITHUB_OUTPUT", &output)
-        .env("TOKEN_CONFORMANCE_PASSWORD", "a wrong password");
-    for (k, v) in step["env"].as_object().unwrap() {
-        cmd.env(k, cx.substitute(v.as_str().unwrap()));
-    }
-    let o = cmd.output().unwrap();
+    let mut env = runner.env();
+    env.push(("TOKEN_CONFORMANCE_PASSWORD", OsStr::new("a wrong password")));
+    let o = run_step(step, &cx, &runner.work, &env);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    let outputs = std::fs::read_to_string(&output).unwrap();
+    let outputs = std::fs::read_to_string(&runner.output).unwrap();
     assert!(outputs.contains("exit-code=2\n"), "{outputs}");
+    assert!(runner.work.join("conformance-reports").is_dir());
 }
