@@ -272,7 +272,8 @@ fn token_list(list: &TokenList<'_>, csrf: &str, now: OffsetDateTime) -> String {
     let mut out = if shown < list.total {
         format!(
             "<p class=\"count\" id=\"token-count\">Showing the newest {shown} of {total} \
-             tokens. Revoke old ones by name above to see the rest.</p>\n",
+             tokens; older ones are not listed. Revoking by name above reaches them too, and \
+             revoked and expired tokens are deleted 30 days after they end.</p>\n",
             total = list.total
         )
     } else {
