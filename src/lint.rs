@@ -164,14 +164,23 @@ fn wrong_passwords(spec: &Spec, cases: &[Case]) -> Vec<String> {
 
 /// The listing of `list`: every case with its level, tags and needed capabilities.
 pub fn list(cases: &[Case]) -> String {
+    // Columns as wide as their longest entry, so that generated ids of 60 characters and more
+    // do not push their line's columns out of line with the others.
+    let id_width = cases
+        .iter()
+        .map(|c| c.id.chars().count())
+        .max()
+        .unwrap_or(0);
+    let tags: Vec<String> = cases.iter().map(|c| c.tags.join(",")).collect();
+    let tags_width = tags.iter().map(|t| t.chars().count()).max().unwrap_or(0);
     let mut out = String::new();
-    for c in cases {
+    for (c, tags) in cases.iter().zip(&tags) {
         let needs: Vec<&str> = c.needs.iter().map(|n| n.name()).collect();
         out.push_str(&format!(
-            "{:<48} {:<6} tags: {:<32} needs: {}\n",
+            "{:<id_width$} {:<6} tags: {:<tags_width$} needs: {}\n",
             c.id,
             c.severity.name(),
-            c.tags.join(","),
+            tags,
             if needs.is_empty() {
                 "-".to_owned()
             } else {

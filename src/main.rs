@@ -46,7 +46,8 @@ enum Command {
         out: std::path::PathBuf,
     },
     /// Check a result bundle (`run --bundle`): its signature and every file's digest. Exits 0
-    /// when everything matches, 1 when anything was changed, 2 when it is malformed.
+    /// when everything matches, 1 when anything was changed (or another key signed it), 2 when it
+    /// is malformed.
     Verify {
         /// The bundle's directory.
         #[arg(value_name = "DIR")]
@@ -54,6 +55,21 @@ enum Command {
         /// The signer's public key (conformance.pub).
         #[arg(long, value_name = "PUBFILE")]
         key: std::path::PathBuf,
+    },
+    /// Print the completion script for SHELL, e.g. `token-conformance completions bash >
+    /// /usr/share/bash-completion/completions/token-conformance`.
+    Completions {
+        /// The shell.
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `token-conformance man >
+    /// /usr/share/man/man1/token-conformance.1`; or, with --out, write one page per command.
+    Man {
+        /// Write token-conformance.1 and a page per command (token-conformance-run.1, ...)
+        /// into DIR instead, and name each file written.
+        #[arg(long, value_name = "DIR")]
+        out: Option<std::path::PathBuf>,
     },
 }
 
@@ -81,13 +97,17 @@ async fn embedded() -> Result<LocalTarget, Box<dyn std::error::Error + Send + Sy
 /// The status of a process killed by SIGPIPE, which Unix tools end with on a closed pipe.
 const BROKEN_PIPE: u8 = 141;
 
-fn main() -> ExitCode {
-    // The settings' declared defaults and environment variables, in the help of both
-    // commands that take them; the proxy's without the settings it does not use.
-    let command = Cli::command()
+/// The command line as clap knows it: the settings' declared defaults and environment
+/// variables in the help of both commands that take them, the proxy's without the settings it
+/// does not use. The completions and the man page are made from the same.
+fn command() -> clap::Command {
+    Cli::command()
         .mut_subcommand("run", Settings::document)
-        .mut_subcommand("proxy", |c| cli::proxy::help(Settings::document(c)));
-    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
+        .mut_subcommand("proxy", |c| cli::proxy::help(Settings::document(c)))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit());
     let Ok(runtime) = tokio::runtime::Runtime::new() else {
         eprintln!("error: cannot start the async runtime");
         return Exit::Error.into();
@@ -107,6 +127,10 @@ fn main() -> ExitCode {
         }
         Command::Keygen { out: dir } => cli::bundle::keygen(&dir, &mut out, &mut err),
         Command::Verify { dir, key } => cli::bundle::verify(&dir, &key, &mut out, &mut err),
+        Command::Completions { shell } => cli::packaging::completions(shell, command(), &mut out),
+        Command::Man { out: dir } => {
+            cli::packaging::man(command(), dir.as_deref(), &mut out, &mut err)
+        }
     };
     match done {
         Ok(exit) => exit.into(),

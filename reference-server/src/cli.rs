@@ -12,6 +12,13 @@ use crate::config::{
 use crate::peer::Cidr;
 use crate::store::{FeatureFlag, LifespanKey, Store};
 
+/// The environment variable that `--listen` defaults to.
+pub const LISTEN_ENV: &str = "REFERENCE_SERVER_LISTEN";
+/// The environment variable that `--db` defaults to, for the server and every command.
+pub const DB_ENV: &str = "REFERENCE_SERVER_DB";
+/// The environment variable that `sso-link --base-url` defaults to.
+pub const BASE_URL_ENV: &str = "REFERENCE_SERVER_BASE_URL";
+
 /// The environment variable that may hold password users, one `EMAIL:PASSWORD` per line.
 pub const USERS_ENV: &str = "REFERENCE_SERVER_USERS";
 
@@ -48,11 +55,13 @@ pub enum Command {
 /// Flags of the server itself.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    /// Address to listen on. A container sets the variable to 0.0.0.0:8080, so that flags
+    /// given to the image keep it reachable.
+    #[arg(long, env = LISTEN_ENV, default_value = "127.0.0.1:8080", value_name = "ADDR")]
     pub listen: SocketAddr,
-    /// SQLite database file; created if missing, and all state survives restarts.
-    #[arg(long, default_value = "token-auth.db", value_name = "PATH")]
+    /// SQLite database file; created if missing, and all state survives restarts. A container
+    /// sets the variable to a file on its volume, for the server and its commands alike.
+    #[arg(long, env = DB_ENV, default_value = "token-auth.db", value_name = "PATH")]
     pub db: PathBuf,
     /// A password user to create or update, as EMAIL:PASSWORD (repeatable). Other processes
     /// on this machine can read a command line: prefer --user-file or REFERENCE_SERVER_USERS.
@@ -154,7 +163,7 @@ pub struct ConfArgs {
     #[arg(short = 's', long = "set", value_name = "VALUE")]
     pub set: Option<String>,
     /// The server's database.
-    #[arg(long, default_value = "token-auth.db", value_name = "PATH")]
+    #[arg(long, env = DB_ENV, default_value = "token-auth.db", value_name = "PATH")]
     pub db: PathBuf,
 }
 
@@ -167,7 +176,7 @@ pub struct PurgeArgs {
           value_parser = clap::value_parser!(i64).range(0..=36_500))]
     pub retention_days: i64,
     /// The server's database.
-    #[arg(long, default_value = "token-auth.db", value_name = "PATH")]
+    #[arg(long, env = DB_ENV, default_value = "token-auth.db", value_name = "PATH")]
     pub db: PathBuf,
 }
 
@@ -178,10 +187,10 @@ pub struct SsoLinkArgs {
     #[arg(value_name = "EMAIL")]
     pub email: String,
     /// Where the server is reached, for the link.
-    #[arg(long, default_value = "http://127.0.0.1:8080", value_name = "URL")]
+    #[arg(long, env = BASE_URL_ENV, default_value = "http://127.0.0.1:8080", value_name = "URL")]
     pub base_url: String,
     /// The server's database.
-    #[arg(long, default_value = "token-auth.db", value_name = "PATH")]
+    #[arg(long, env = DB_ENV, default_value = "token-auth.db", value_name = "PATH")]
     pub db: PathBuf,
 }
 

@@ -23,7 +23,7 @@ use crate::report::Redactor;
 use crate::report::coverage::Coverage;
 use crate::run::{Body, Report, Verdict};
 
-pub use verify::{Problem, Verified, verify};
+pub use verify::{Kind, Problem, Verified, verify};
 
 /// The manifest's file name.
 pub(crate) const MANIFEST: &str = "manifest.json";

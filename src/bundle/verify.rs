@@ -10,6 +10,18 @@ use serde_json::Value;
 use super::{FORMAT, MANIFEST, SIGNATURE, files_under, keys, sha256_hex};
 use crate::error::Exit;
 
+/// What kind of thing is wrong with a bundle: each asks the reader for something else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Something was changed, added or removed after signing (exit 1).
+    Changed,
+    /// It cannot be read as a bundle at all (exit 2).
+    Malformed,
+    /// The manifest names another signing key than the one given (exit 1): most likely an old
+    /// or another vendor's key, not a change, so nothing is said about tampering.
+    OtherKey,
+}
+
 /// One thing wrong with a bundle.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
@@ -17,9 +29,8 @@ pub struct Problem {
     pub file: String,
     /// What is wrong.
     pub message: String,
-    /// Whether the bundle cannot be read as a bundle at all (exit 2), rather than changed
-    /// (exit 1).
-    pub malformed: bool,
+    /// What kind of problem it is.
+    pub kind: Kind,
 }
 
 impl Problem {
@@ -27,20 +38,20 @@ impl Problem {
         Self {
             file: file.to_owned(),
             message: message.into(),
-            malformed: false,
+            kind: Kind::Changed,
         }
     }
 
     fn malformed(file: &str, message: impl Into<String>) -> Self {
         Self {
-            malformed: true,
+            kind: Kind::Malformed,
             ..Self::changed(file, message)
         }
     }
 
     /// The exit code that a list of problems calls for.
     pub fn exit(problems: &[Self]) -> Exit {
-        if problems.iter().any(|p| p.malformed) {
+        if problems.iter().any(|p| p.kind == Kind::Malformed) {
             Exit::Error
         } else if problems.is_empty() {
             Exit::Success
@@ -178,6 +189,9 @@ fn check_signature(dir: &Path, key: &VerifyingKey, manifest: &[u8]) -> Result<()
     })?;
     key.verify_strict(manifest, &Signature::from_bytes(&sig))
         .map_err(|_| {
+            if let Some(problem) = other_key(key, manifest) {
+                return problem;
+            }
             Problem::changed(
                 MANIFEST,
                 format!(
@@ -187,6 +201,25 @@ fn check_signature(dir: &Path, key: &VerifyingKey, manifest: &[u8]) -> Result<()
                 ),
             )
         })
+}
+
+/// When the signature does not hold and the manifest names a signer other than `key`: the
+/// bundle was signed by another key, which is what a customer holding an old or another
+/// vendor's public key sees. The claim is unsigned (under `key`), so it is reported as what the
+/// bundle says, and the exit stays 1; but it speaks of keys, not of tampering, which a matching
+/// key with a failing signature still does.
+fn other_key(key: &VerifyingKey, manifest: &[u8]) -> Option<Problem> {
+    let manifest: Value = serde_json::from_slice(manifest).ok()?;
+    let named = manifest.get("signer")?.as_str()?;
+    let given = keys::fingerprint(key);
+    (named != given).then(|| Problem {
+        file: MANIFEST.to_owned(),
+        message: format!(
+            "signed by key {named}; the key you gave is {given}: verify with the public key \
+             {named}, from whoever published the bundle"
+        ),
+        kind: Kind::OtherKey,
+    })
 }
 
 /// The manifest's `files`: path to SHA-256.

@@ -54,11 +54,16 @@ pub fn verify(
                 writeln!(err, "{}: {p}", dir.display())?;
             }
             let exit = bundle::Problem::exit(&problems);
+            let other_key = problems.iter().all(|p| p.kind == bundle::Kind::OtherKey);
             writeln!(
                 err,
                 "{}",
                 if exit == Exit::Error {
                     "the bundle is malformed: nothing it says can be trusted"
+                } else if other_key {
+                    // Most often an old or another vendor's key: nothing was found changed,
+                    // and nothing can be checked until the right key is given.
+                    "the bundle was not checked: it names another signing key than the one given"
                 } else {
                     "the bundle was changed after it was signed: nothing it says can be trusted"
                 }

@@ -181,6 +181,7 @@ async fn run_with(
     let signer = publish::signing_key(&args.publish)?;
     let opts = Options {
         har: args.har.is_some(),
+        embedded,
         ..args.options.clone()
     };
     let style = Style::detect();

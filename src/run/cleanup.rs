@@ -95,6 +95,71 @@ pub struct Leftovers {
     pub revoked_by_control: usize,
     /// What went wrong while cleaning up.
     pub problems: Vec<String>,
+    /// Where the refresh tokens left active can be revoked (not in the JSON report: the
+    /// target's URL is in its `meta`).
+    #[serde(skip)]
+    pub token_page: TokenPage,
+}
+
+/// The prefix every token a run creates is named with: `token-conformance <run id>`.
+pub fn name_prefix(run_id: &str) -> String {
+    format!("token-conformance {run_id}")
+}
+
+/// Where a run's leftovers can be revoked. The API cannot revoke a refresh token; the
+/// reference server's token page can, by name, and takes the names in its address
+/// (`/account/auth?revoke=PREFIX`). Whether a target is the reference server the harness
+/// knows only when it started it (the embedded default).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum TokenPage {
+    /// Nothing is known of the target (a report made without a run).
+    #[default]
+    Unknown,
+    /// The reference server this run started, at this base URL.
+    ReferenceServer(String),
+    /// Another server, at this base URL: its token page is its own.
+    Other(String),
+}
+
+impl TokenPage {
+    /// The page of the target at `base`: the reference server's when the run started it.
+    pub fn of(base: &str, embedded: bool) -> Self {
+        if embedded {
+            Self::ReferenceServer(base.to_owned())
+        } else {
+            Self::Other(base.to_owned())
+        }
+    }
+
+    /// The reference server's page at `base`, with the names to revoke filled in.
+    fn link(base: &str, prefix: &str) -> String {
+        format!(
+            "{}/account/auth?{}",
+            base.trim_end_matches('/'),
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("revoke", prefix)
+                .finish()
+        )
+    }
+
+    /// Where to revoke the tokens named with `prefix`, as the end of a sentence.
+    fn whereabouts(&self, prefix: &str) -> String {
+        match self {
+            Self::ReferenceServer(base) => format!(
+                "revoke them at {} (the reference server's token page, the names filled in)",
+                Self::link(base, prefix)
+            ),
+            Self::Other(base) => format!(
+                "revoke those whose names start with `{prefix}` in your server's token page \
+                 (on the reference server: {})",
+                Self::link(base, prefix)
+            ),
+            Self::Unknown => format!(
+                "revoke those whose names start with `{prefix}` in your server's token page \
+                 (/account/auth on the reference server)"
+            ),
+        }
+    }
 }
 
 impl Leftovers {
@@ -110,8 +175,9 @@ impl Leftovers {
         };
         if self.refresh_tokens > 0 {
             out.push(format!(
-                "{} left active: this API cannot revoke a refresh token; revoke at /account/auth those whose names start with `token-conformance {run_id}`",
-                plural(self.refresh_tokens, "refresh token", "refresh tokens")
+                "{} left active: this API cannot revoke a refresh token; {}",
+                plural(self.refresh_tokens, "refresh token", "refresh tokens"),
+                self.token_page.whereabouts(&name_prefix(run_id))
             ));
         }
         if self.access_tokens > 0 {
@@ -231,4 +297,38 @@ async fn orphans(
         }
     }
     (kept, unreachable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Leftovers, TokenPage};
+
+    fn line(page: TokenPage) -> String {
+        let left = Leftovers {
+            refresh_tokens: 3,
+            token_page: page,
+            ..Leftovers::default()
+        };
+        left.lines("tc0123abcd").remove(0)
+    }
+
+    #[test]
+    fn the_leftovers_line_links_the_page_with_the_runs_prefix() {
+        assert_eq!(
+            line(TokenPage::ReferenceServer("http://127.0.0.1:8080/".into())),
+            "3 refresh tokens left active: this API cannot revoke a refresh token; revoke them at \
+             http://127.0.0.1:8080/account/auth?revoke=token-conformance+tc0123abcd (the \
+             reference server's token page, the names filled in)"
+        );
+        let other = line(TokenPage::Other("https://staging.example.com".into()));
+        assert!(
+            other.contains(
+                "revoke those whose names start with `token-conformance tc0123abcd` in your \
+                 server's token page (on the reference server: \
+                 https://staging.example.com/account/auth?revoke=token-conformance+tc0123abcd)"
+            ),
+            "{other}"
+        );
+        assert!(line(TokenPage::Unknown).contains("in your server's token page"));
+    }
 }

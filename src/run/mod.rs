@@ -24,7 +24,7 @@ mod unchanged;
 
 pub use crate::case::template::TemplateError;
 pub use case::{Env, Undo, run_case, skipped};
-pub use cleanup::{Inventory, Leftovers};
+pub use cleanup::{Inventory, Leftovers, TokenPage};
 pub use control::Control;
 pub use error::{ApiError, ControlError, RunError, StepError};
 pub use fixtures::Fixtures;
@@ -69,6 +69,10 @@ pub struct Options {
     /// Record every exchange, for `--har` (set by the report flags, not a flag itself).
     #[arg(skip)]
     pub har: bool,
+    /// Whether the target is the reference server the command started (the embedded
+    /// default), whose token page the leftovers line can link to (not a flag).
+    #[arg(skip)]
+    pub embedded: bool,
 }
 
 /// Cases run at once unless told otherwise (`--jobs`).
@@ -82,6 +86,7 @@ impl Default for Options {
             tags: Vec::new(),
             partition: None,
             har: false,
+            embedded: false,
         }
     }
 }
@@ -491,11 +496,12 @@ pub async fn run(
     }
     // A connection failure during the run: does the target still answer at all?
     let stopped_answering = tally.connect_failed && probe(&target, &spec, &http).await.is_err();
-    let leftovers = if stopped_answering {
+    let mut leftovers = if stopped_answering {
         Leftovers::default()
     } else {
         cleanup::clean_up(&env.api(), control.as_ref(), &pool, &inventory).await
     };
+    leftovers.token_page = TokenPage::of(&target.base_url, opts.embedded);
     let mut results: Vec<CaseResult> = tally.results.into_iter().flatten().collect();
     results.sort_by(|a, b| a.id.cmp(&b.id));
     let not_run = shape::not_run(cases, &results, opts);

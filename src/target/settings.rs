@@ -303,7 +303,8 @@ settings! {
         /// are redacted in every output, like passwords. The profile's and the flags' add up.
         #[arg(long = "header", value_name = "NAME: VALUE")]
         headers: Vec<String> [adds up],
-        /// At most this many requests per second to the target.
+        /// At most this many requests per second to the target; 0 (or none given) sends them
+        /// as fast as the cases go, without a limit.
         #[arg(long, value_name = "N")]
         rate: Option<f64>,
         /// Allow plain http:// to a host that is not this machine (the password travels in

@@ -1,8 +1,9 @@
 //! The signed result bundle, end to end through the binary: `keygen`, `run --bundle --sign-key
 //! --badge` against the embedded reference server, and `verify`, which must accept the bundle as
 //! written and refuse every change to it (one byte of each file in turn, a file added, each file
-//! removed, another key, no signature) with a message that names the file, and the right exit
-//! code: 0 when everything matches, 1 when anything was changed, 2 when it is malformed.
+//! removed, no signature) with a message that names the file, and the right exit
+//! code: 0 when everything matches, 1 when anything was changed, 2 when it is malformed; and
+//! another key is named as such, not as a change.
 
 #![allow(clippy::unwrap_used)]
 
@@ -170,17 +171,42 @@ fn every_change_to_a_bundle_fails_verification_naming_the_file() {
         );
         std::fs::remove_file(bundle.join(added)).unwrap();
     }
-    // Another key: the signature does not match.
+}
+
+/// A customer holding an old (or another vendor's) public key is told which key signed the
+/// bundle and which one they gave, with exit 1 and no word of tampering; a bundle changed and
+/// re-labelled with the given key's fingerprint is still called changed.
+#[test]
+fn another_key_is_named_and_not_called_tampering() {
+    use token_conformance::bundle::keys;
+    let tmp = tempfile::tempdir().unwrap();
+    let (bundle, key) = signed_bundle(tmp.path());
     let o = run_in(tmp.path(), &["keygen", "--out", "other"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let (code, out) = verify(
-        tmp.path(),
-        &bundle,
-        &tmp.path().join("other/conformance.pub"),
-    );
+    let other = tmp.path().join("other/conformance.pub");
+    let signer = keys::fingerprint(&keys::read_public(&key).unwrap());
+    let given = keys::fingerprint(&keys::read_public(&other).unwrap());
+    let (code, out) = verify(tmp.path(), &bundle, &other);
     assert_eq!(code, Some(1), "{out}");
     assert!(
-        out.contains("manifest.sig") && out.contains("manifest.json"),
+        out.contains(&format!(
+            "signed by key {signer}; the key you gave is {given}"
+        )),
+        "{out}"
+    );
+    for word in ["changed", "tamper", "trusted"] {
+        assert!(!out.contains(word), "{word}: {out}");
+    }
+    // The manifest edited to name the given key: the signature still fails under it, and that
+    // is a change after signing.
+    let path = bundle.join("manifest.json");
+    let manifest = std::fs::read_to_string(&path).unwrap();
+    assert!(manifest.contains(&signer), "{manifest}");
+    std::fs::write(&path, manifest.replace(&signer, &given)).unwrap();
+    let (code, out) = verify(tmp.path(), &bundle, &other);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("manifest.sig") && out.contains("changed after it was signed"),
         "{out}"
     );
 }

@@ -21,3 +21,33 @@ fn documented_commands_print_what_the_documents_say() {
         .case("cases/README.md")
         .case("tests/cmd/*.md");
 }
+
+/// The example case of cases/README.md, copied as its reader would (into a cases directory, at
+/// the path its id names), loads cleanly: `lint` exits 0 on it.
+#[test]
+fn the_cases_readme_example_lints_when_copied() {
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/README.md"),
+    )
+    .unwrap();
+    let start = readme.find("```yaml\n").expect("an example case") + "```yaml\n".len();
+    let example = &readme[start..];
+    let example = &example[..example.find("```").unwrap()];
+    let id = example
+        .lines()
+        .find_map(|l| l.strip_prefix("id: "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap();
+    let (area, name) = id.split_once('.').unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("my-cases").join(area);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.yaml")), example).unwrap();
+    let o = crate::common::command(tmp.path())
+        .args(["lint", "--cases", "my-cases", "--no-generated"])
+        .output()
+        .unwrap();
+    let out = crate::common::text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("1 cases load cleanly"), "{out}");
+}

@@ -16,9 +16,12 @@ mod fields;
 #[allow(dead_code)]
 mod mutant;
 
+mod action;
 mod broken_servers;
 mod bundle;
 mod cli;
+mod commands;
+mod container;
 mod control_contract;
 mod deployment;
 mod docs;

@@ -110,6 +110,15 @@ impl<'c> Reader<'c> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// How many refresh tokens a user has, revoked or not (until purged): what the web page
+    /// says its list is cut from.
+    pub fn refresh_token_count_of(&self, user_id: i64) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM refresh_tokens WHERE user_id = ?1")?
+            .query_row(params![user_id], |r| r.get(0))?)
+    }
+
     /// How many of a user's refresh tokens are not revoked and have names that start with
     /// `prefix`: what revoking them by name would end.
     pub fn unrevoked_named_from(&self, user_id: i64, prefix: &str) -> Result<i64, StoreError> {

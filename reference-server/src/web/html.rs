@@ -84,17 +84,26 @@ pub(crate) fn message_page(message: &str) -> String {
     )
 }
 
-/// The sign-in form; `form` is the double-submit token.
-pub(crate) fn sign_in_page(form: &str, problem: Option<&str>) -> String {
+/// The sign-in form; `form` is the double-submit token, `revoke` the names to fill in on the
+/// page after signing in.
+pub(crate) fn sign_in_page(form: &str, problem: Option<&str>, revoke: Option<&str>) -> String {
     let problem = problem
         .map(|p| format!("<p class=\"problem\" role=\"alert\">{}</p>\n", esc(p)))
+        .unwrap_or_default();
+    let revoke = revoke
+        .map(|r| {
+            format!(
+                "<input type=\"hidden\" name=\"revoke\" value=\"{}\">\n",
+                esc(r)
+            )
+        })
         .unwrap_or_default();
     layout(
         "Sign in",
         &format!(
             "<h1>Sign in</h1>\n{problem}\
              <form method=\"post\" action=\"/account/auth/sign-in\" class=\"card\">\n\
-             <input type=\"hidden\" name=\"form\" value=\"{form}\">\n\
+             <input type=\"hidden\" name=\"form\" value=\"{form}\">\n{revoke}\
              <label for=\"username\">Username</label>\n\
              <input id=\"username\" name=\"username\" type=\"text\" autocomplete=\"username\" \
              required autofocus>\n\
@@ -174,9 +183,24 @@ fn notice_html(notice: Option<Notice<'_>>) -> String {
     }
 }
 
+/// A time as people read it, in UTC (the page has no script to learn the reader's zone):
+/// `7 Dec 2026, 14:05 UTC`, with the API's exact timestamp as the element's `datetime` and
+/// tooltip.
+fn human_time(at: OffsetDateTime) -> String {
+    const SHOWN: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+        "[day padding:none] [month repr:short] [year], [hour]:[minute] UTC"
+    );
+    let exact = format_api(at);
+    let shown = at
+        .to_offset(time::UtcOffset::UTC)
+        .format(SHOWN)
+        .unwrap_or_else(|_| exact.clone());
+    format!("<time datetime=\"{exact}\" title=\"{exact}\">{shown}</time>")
+}
+
 fn token_row(t: &RefreshTokenRow, csrf: &str, now: OffsetDateTime) -> String {
     let status = t.status(now);
-    let when = |at: Option<OffsetDateTime>| at.map_or_else(|| "never".to_owned(), format_api);
+    let when = |at: Option<OffsetDateTime>| at.map_or_else(|| "never".to_owned(), human_time);
     let actions = if status == TokenStatus::Revoked {
         String::new()
     } else {
@@ -194,9 +218,12 @@ fn token_row(t: &RefreshTokenRow, csrf: &str, now: OffsetDateTime) -> String {
         };
         form("regenerate", "Regenerate") + &form("revoke", "Revoke")
     };
+    // A generated name may be 255 characters: the cell shows one line of it, cut with an
+    // ellipsis by the style sheet, and the whole name in its tooltip (and to screen readers
+    // and the browser's find, which read the text, not the cut).
     format!(
         "<tr data-token-id=\"{id}\">\
-         <td data-label=\"Name\" class=\"name\">{name}</td>\
+         <td data-label=\"Name\" class=\"name\"><span title=\"{name}\">{name}</span></td>\
          <td data-label=\"Created\">{created}</td>\
          <td data-label=\"Expires\">{expires}</td>\
          <td data-label=\"Last used\">{used}</td>\
@@ -204,33 +231,87 @@ fn token_row(t: &RefreshTokenRow, csrf: &str, now: OffsetDateTime) -> String {
          <td class=\"actions\">{actions}</td></tr>\n",
         id = t.id,
         name = esc(&t.name),
-        created = format_api(t.created_at),
-        expires = format_api(t.expires_at),
+        created = human_time(t.created_at),
+        expires = human_time(t.expires_at),
         used = when(t.last_used_at),
         class = status.as_str().to_lowercase(),
         status = status.as_str()
     )
 }
 
-/// The signed-in page: who, a create form, the tokens, and a notice if there is one.
+/// A table of token rows.
+fn token_table(caption: &str, rows: &str) -> String {
+    format!(
+        "<table>\n<caption>{caption}</caption>\n<thead><tr><th scope=\"col\">Name\
+         </th><th scope=\"col\">Created</th><th scope=\"col\">Expires</th><th scope=\"col\">\
+         Last used</th><th scope=\"col\">Status</th><th scope=\"col\"><span class=\"hidden\">\
+         Actions</span></th></tr></thead>\n<tbody>\n{rows}</tbody>\n</table>"
+    )
+}
+
+/// The tokens the page lists: the newest, and how many the user has in all.
+pub(crate) struct TokenList<'a> {
+    /// The newest tokens, newest first (at most the page's limit).
+    pub(crate) rows: &'a [RefreshTokenRow],
+    /// How many tokens the user has, listed or not.
+    pub(crate) total: usize,
+}
+
+/// The list: live tokens in a table, revoked ones folded away beneath it (after a few
+/// conformance runs they are most of the list), and, when the list is cut, how much of it is
+/// shown.
+fn token_list(list: &TokenList<'_>, csrf: &str, now: OffsetDateTime) -> String {
+    if list.rows.is_empty() {
+        return "<p>You have no refresh tokens yet.</p>".to_owned();
+    }
+    let (revoked, live): (Vec<&RefreshTokenRow>, Vec<&RefreshTokenRow>) = list
+        .rows
+        .iter()
+        .partition(|t| t.status(now) == TokenStatus::Revoked);
+    let shown = list.rows.len();
+    let mut out = if shown < list.total {
+        format!(
+            "<p class=\"count\" id=\"token-count\">Showing the newest {shown} of {total} \
+             tokens; older ones are not listed. Revoking by name above reaches them too, and \
+             revoked and expired tokens are deleted 30 days after they end.</p>\n",
+            total = list.total
+        )
+    } else {
+        String::new()
+    };
+    if live.is_empty() {
+        out.push_str("<p>No active or expired tokens.</p>\n");
+    } else {
+        let rows: String = live.iter().map(|t| token_row(t, csrf, now)).collect();
+        out.push_str(&token_table("Your refresh tokens", &rows));
+        out.push('\n');
+    }
+    if !revoked.is_empty() {
+        let rows: String = revoked.iter().map(|t| token_row(t, csrf, now)).collect();
+        out.push_str(&format!(
+            "<details class=\"revoked\" id=\"revoked-tokens\">\n<summary>{n} revoked \
+             token(s)</summary>\n{table}\n</details>\n",
+            n = revoked.len(),
+            table = token_table("Revoked refresh tokens", &rows)
+        ));
+    }
+    out
+}
+
+/// The signed-in page: who, a notice if there is one, revoking by name (what a conformance
+/// run's leftovers need, first), a create form, and the tokens. `prefix` fills in the names to
+/// revoke (a run's closing lines link to the page with theirs).
 pub(crate) fn tokens_page(
     user: &User,
     csrf: &str,
-    tokens: &[RefreshTokenRow],
+    list: &TokenList<'_>,
     now: OffsetDateTime,
     notice: Option<Notice<'_>>,
+    prefix: Option<&str>,
 ) -> String {
-    let rows: String = tokens.iter().map(|t| token_row(t, csrf, now)).collect();
-    let list = if tokens.is_empty() {
-        "<p>You have no refresh tokens yet.</p>".to_owned()
-    } else {
-        format!(
-            "<table>\n<caption>Your refresh tokens</caption>\n<thead><tr><th scope=\"col\">Name\
-             </th><th scope=\"col\">Created</th><th scope=\"col\">Expires</th><th scope=\"col\">\
-             Last used</th><th scope=\"col\">Status</th><th scope=\"col\"><span class=\"hidden\">\
-             Actions</span></th></tr></thead>\n<tbody>\n{rows}</tbody>\n</table>"
-        )
-    };
+    let prefix = prefix
+        .map(|p| format!(" value=\"{}\"", esc(p)))
+        .unwrap_or_default();
     layout(
         "Your refresh tokens",
         &format!(
@@ -239,6 +320,12 @@ pub(crate) fn tokens_page(
              <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
              <button type=\"submit\" class=\"quiet\">Sign out</button></form></div>\n\
              <h1>Refresh tokens</h1>\n{notice}\
+             <form method=\"post\" action=\"/account/auth/tokens/revoke-named\" class=\"card\">\n\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
+             <label for=\"prefix\">Revoke every token whose name starts with</label>\n\
+             <input id=\"prefix\" name=\"prefix\" type=\"text\" maxlength=\"255\" required \
+             placeholder=\"token-conformance tc1234abcd\"{prefix}>\n\
+             <button type=\"submit\" class=\"revoke\">Revoke these\u{2026}</button>\n</form>\n\
              <form method=\"post\" action=\"/account/auth/tokens\" class=\"card create\">\n\
              <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
              <label for=\"name\">Name of a new token</label>\n\
@@ -246,16 +333,11 @@ pub(crate) fn tokens_page(
              <button type=\"submit\">Create token</button>\n</form>\n\
              <p class=\"hint\">Regenerating a token replaces it with a new one of the same name; \
              revoking it ends it. Either way every access token minted from it stops working.\
-             </p>\n{list}\n\
-             <form method=\"post\" action=\"/account/auth/tokens/revoke-named\" class=\"card\">\n\
-             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
-             <label for=\"prefix\">Revoke every token whose name starts with</label>\n\
-             <input id=\"prefix\" name=\"prefix\" type=\"text\" maxlength=\"255\" required \
-             placeholder=\"token-conformance tc1234abcd\">\n\
-             <button type=\"submit\" class=\"revoke\">Revoke these\u{2026}</button>\n</form>",
+             </p>\n{list}",
             user = esc(&user.username),
             csrf = esc(csrf),
-            notice = notice_html(notice)
+            notice = notice_html(notice),
+            list = token_list(list, csrf, now),
         ),
     )
 }
@@ -285,7 +367,18 @@ mod tests {
             last_used_at: None,
             revoked_at: None,
         };
-        let page = tokens_page(&user, "c\"srf", &[row], OffsetDateTime::UNIX_EPOCH, None);
+        let list = TokenList {
+            rows: &[row],
+            total: 1,
+        };
+        let page = tokens_page(
+            &user,
+            "c\"srf",
+            &list,
+            OffsetDateTime::UNIX_EPOCH,
+            None,
+            Some("\"><script>"),
+        );
         assert!(!page.contains("<img"), "{page}");
         assert!(!page.contains("<b>"), "{page}");
         assert!(!page.contains("c\"srf"), "{page}");

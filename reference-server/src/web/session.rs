@@ -113,8 +113,39 @@ pub(super) fn with_cookies(
 }
 
 pub(super) fn see_page(cookies: impl IntoIterator<Item = HeaderValue>) -> Response {
-    let r = (StatusCode::SEE_OTHER, [(header::LOCATION, PAGE)]).into_response();
+    see_page_revoking(None, cookies)
+}
+
+/// The query parameter that fills in the names to revoke (`/account/auth?revoke=PREFIX`): a
+/// run's closing lines link to the page with their prefix, through the sign-in if need be.
+pub(super) const REVOKE_PARAM: &str = "revoke";
+
+/// A redirect to the page; with `revoke`, to the page with those names filled in.
+pub(super) fn see_page_revoking(
+    revoke: Option<&str>,
+    cookies: impl IntoIterator<Item = HeaderValue>,
+) -> Response {
+    let location = match revoke {
+        Some(prefix) => format!(
+            "{PAGE}?{}",
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair(REVOKE_PARAM, prefix)
+                .finish()
+        ),
+        None => PAGE.to_owned(),
+    };
+    // Percent-encoded, so always a valid header value.
+    let location = HeaderValue::from_str(&location).unwrap_or(HeaderValue::from_static(PAGE));
+    let r = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
     with_cookies(r, cookies)
+}
+
+/// The names to revoke a request asks the page to fill in: `revoke` of its query or form, when
+/// it is one the form would take.
+pub(super) fn revoke_prefix(value: Option<&str>) -> Option<String> {
+    value
+        .filter(|v| !v.is_empty() && v.chars().count() <= 255)
+        .map(str::to_owned)
 }
 
 /// The cookie policy of a request.
@@ -138,6 +169,7 @@ pub(super) async fn start_session(
     cookies: &Cookies,
     user: &User,
     with: SignedInWith,
+    revoke: Option<&str>,
 ) -> WebResult {
     let value = new_secret()?;
     let csrf = new_secret()?;
@@ -158,5 +190,8 @@ pub(super) async fn start_session(
         })
         .await?;
     let session = cookies.set(Cookie::Session, &value, SESSION_LIFETIME.whole_seconds());
-    Ok(see_page([session, cookies.set(Cookie::Form, "", 0)]))
+    Ok(see_page_revoking(
+        revoke,
+        [session, cookies.set(Cookie::Form, "", 0)],
+    ))
 }

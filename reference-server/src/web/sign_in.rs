@@ -11,27 +11,39 @@ use super::error::{WebError, WebResult, link_refused};
 use super::guard::Cookie;
 use super::html;
 use super::session::{
-    SignedInWith, cookies_of, form_token, new_secret, pre_session_form, see_page, session,
-    signed_in_form, start_session, with_cookies,
+    REVOKE_PARAM, SignedInWith, cookies_of, form_token, new_secret, pre_session_form,
+    revoke_prefix, see_page, session, signed_in_form, start_session, with_cookies,
 };
-use super::tokens::tokens_page;
+use super::tokens::tokens_page_with;
 use crate::peer::Peer;
 use crate::state::AppState;
 use crate::throttle::Client;
 use crate::token;
 
-/// `GET /account/auth`: the tokens when signed in, the sign-in form otherwise.
+/// `GET /account/auth`: the tokens when signed in, the sign-in form otherwise. `?revoke=PREFIX`
+/// fills in the names to revoke (only fills in: a GET changes nothing), after the sign-in if
+/// there is one first.
 pub(super) async fn page(
     State(app): State<Arc<AppState>>,
     peer: Option<Extension<Peer>>,
     headers: HeaderMap,
+    uri: Uri,
 ) -> WebResult {
     let cookies = cookies_of(&app, peer.as_ref());
+    let revoke = uri.query().and_then(|q| {
+        let v = form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == REVOKE_PARAM)?
+            .1;
+        revoke_prefix(Some(&v))
+    });
     match session(&app, &cookies, &headers).await? {
-        Some(s) => tokens_page(&app, &s, StatusCode::OK, None),
+        Some(s) => tokens_page_with(&app, &s, StatusCode::OK, None, revoke.as_deref()),
         None => {
             let (form, cookie) = form_token(&app, &cookies, &headers)?;
-            let r = html::page_response(StatusCode::OK, &html::sign_in_page(&form, None));
+            let r = html::page_response(
+                StatusCode::OK,
+                &html::sign_in_page(&form, None, revoke.as_deref()),
+            );
             Ok(with_cookies(r, cookie))
         }
     }
@@ -47,8 +59,10 @@ pub(super) async fn sign_in(
     let cookies = cookies_of(&app, peer.as_ref());
     let fields = pre_session_form(&app, &cookies, &headers, body).await?;
     let (form, _) = form_token(&app, &cookies, &headers)?;
+    let revoke = revoke_prefix(fields.text(REVOKE_PARAM).ok());
     let retry = |e: WebError| {
-        let mut r = html::page_response(e.status, &html::sign_in_page(&form, Some(&e.message)));
+        let page = html::sign_in_page(&form, Some(&e.message), revoke.as_deref());
+        let mut r = html::page_response(e.status, &page);
         if let Some(s) = e.retry_after {
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(s));
@@ -79,7 +93,14 @@ pub(super) async fn sign_in(
     };
     match crate::api::login(&app, client, &username, password).await {
         Ok(user) => {
-            let r = start_session(&app, &cookies, &user, SignedInWith::Password).await?;
+            let r = start_session(
+                &app,
+                &cookies,
+                &user,
+                SignedInWith::Password,
+                revoke.as_deref(),
+            )
+            .await?;
             Ok(with_cookies(r, new_device))
         }
         Err(e) => Ok(retry(e.into())),
@@ -159,5 +180,5 @@ pub(super) async fn sso_sign_in(
         .write(move |tx| tx.use_sign_in_link(&digest, now))
         .await?
         .ok_or_else(link_refused)?;
-    start_session(&app, &cookies, &user, SignedInWith::Link).await
+    start_session(&app, &cookies, &user, SignedInWith::Link, None).await
 }

@@ -27,16 +27,35 @@ pub(super) fn tokens_page(
     status: StatusCode,
     notice: Option<html::Notice<'_>>,
 ) -> WebResult {
+    tokens_page_with(app, session, status, notice, None)
+}
+
+/// The page, with the names to revoke filled in with `prefix`.
+pub(super) fn tokens_page_with(
+    app: &AppState,
+    session: &WebSession,
+    status: StatusCode,
+    notice: Option<html::Notice<'_>>,
+    prefix: Option<&str>,
+) -> WebResult {
     let user_id = session.user.id;
-    let tokens = app
-        .store
-        .read(|r| r.refresh_tokens_of(user_id, LIST_LIMIT))?;
+    let (rows, total) = app.store.read(|r| {
+        Ok((
+            r.refresh_tokens_of(user_id, LIST_LIMIT)?,
+            r.refresh_token_count_of(user_id)?,
+        ))
+    })?;
+    let list = html::TokenList {
+        total: usize::try_from(total).unwrap_or(rows.len()).max(rows.len()),
+        rows: &rows,
+    };
     let body = html::tokens_page(
         &session.user,
         &session.csrf,
-        &tokens,
+        &list,
         app.clock.now(),
         notice,
+        prefix,
     );
     Ok(html::page_response(status, &body))
 }

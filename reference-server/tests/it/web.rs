@@ -134,7 +134,8 @@ fn new_token(html: &str) -> (String, i64) {
 
 /// The row id of the token named `name` on the page.
 fn row_id(html: &str, name: &str) -> String {
-    let cell = format!("<td data-label=\"Name\" class=\"name\">{name}</td>");
+    let cell =
+        format!("<td data-label=\"Name\" class=\"name\"><span title=\"{name}\">{name}</span></td>");
     let at = html
         .find(&cell)
         .unwrap_or_else(|| panic!("no row {name} in {html}"));
@@ -908,4 +909,131 @@ async fn a_browser_that_signed_in_before_gets_in_from_a_new_address_under_attack
     let mut laptop = Browser::new(&h);
     laptop.cookies = jar;
     laptop.sign_in(USER, PASSWORD).await;
+}
+
+/// After a dozen conformance runs a user has hundreds of tokens, most of them revoked, with
+/// names of up to 255 characters: the page puts revoking by name first, says how much of the
+/// list it shows, folds the revoked tokens away, cuts long names (whole in the tooltip), and
+/// shows times as people read them.
+#[tokio::test]
+async fn a_long_list_puts_revoking_by_name_first_and_folds_revoked_tokens() {
+    let h = Harness::in_process().await;
+    let state = std::sync::Arc::clone(h.state.as_ref().expect("in-process"));
+    let user = state
+        .store
+        .read(|r| r.find_user(USER))
+        .expect("db")
+        .expect("the user");
+    let (user_id, now) = (user.id, state.clock.now());
+    let long = format!("token-conformance tc0123abcd {}", "x".repeat(226));
+    assert_eq!(long.chars().count(), 255);
+    let named = long.clone();
+    // 669 tokens, the newest 100 live (one of them with the long name), the rest revoked.
+    state
+        .store
+        .write(move |tx| {
+            for i in 0..669u32 {
+                let mut digest = [7u8; 32];
+                digest[..4].copy_from_slice(&i.to_be_bytes());
+                let name = if i == 668 {
+                    named.clone()
+                } else {
+                    format!("token-conformance tc0123abcd case {i}")
+                };
+                let at = now + time::Duration::milliseconds(i64::from(i));
+                let row = tx.create_refresh_token(user_id, &name, &digest, at)?;
+                if i < 569 {
+                    tx.revoke_refresh_token_by_id(row.id, user_id, at)?
+                        .expect("revoked");
+                }
+            }
+            Ok(())
+        })
+        .await
+        .expect("tokens");
+    let mut b = Browser::new(&h);
+    let page = b.sign_in(USER, PASSWORD).await.text;
+    let at = |needle: &str| {
+        page.find(needle)
+            .unwrap_or_else(|| panic!("no {needle} in the page"))
+    };
+    assert!(
+        at("action=\"/account/auth/tokens/revoke-named\"") < at("<table"),
+        "revoking by name comes before the list"
+    );
+    assert!(
+        page.contains("Showing the newest 500 of 669 tokens"),
+        "the cut is said"
+    );
+    // 100 live rows in the table, the other 400 listed ones revoked, in a closed <details>.
+    let details = at("<details class=\"revoked\"");
+    assert!(!page[details..].starts_with("<details class=\"revoked\" id=\"revoked-tokens\" open"));
+    assert!(
+        page.contains("<summary>400 revoked token(s)</summary>"),
+        "{page}"
+    );
+    assert_eq!(page[..details].matches(">ACTIVE<").count(), 100);
+    assert_eq!(page[..details].matches(">REVOKED<").count(), 0);
+    assert_eq!(page[details..].matches(">REVOKED<").count(), 400);
+    // The long name: whole in the tooltip, cut by the style sheet.
+    assert!(page.contains(&format!("<span title=\"{long}\">")), "{page}");
+    let css = b.get("/account/auth/style.css").await.text;
+    assert!(css.contains("text-overflow: ellipsis"), "{css}");
+    // Times as people read them, the exact one in the element.
+    let year = now.year();
+    assert!(
+        page.contains(&format!(" {year}, ")) && page.contains(" UTC</time>"),
+        "{page}"
+    );
+}
+
+/// A run's closing lines link to `/account/auth?revoke=PREFIX`: the prefix survives the
+/// sign-in and is filled in, and opening the link revokes nothing.
+#[tokio::test]
+async fn a_link_with_a_prefix_fills_in_the_names_to_revoke() {
+    let h = Harness::in_process().await;
+    let token = h.login("token-conformance tc0123abcd pool").await;
+    let mut b = Browser::new(&h);
+    let page = b
+        .get("/account/auth?revoke=token-conformance%20tc0123abcd")
+        .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert_eq!(hidden(&page.text, "revoke"), "token-conformance tc0123abcd");
+    let form = hidden(&page.text, "form");
+    let r = b
+        .post(
+            "/account/auth/sign-in",
+            &[
+                ("form", &form),
+                ("revoke", "token-conformance tc0123abcd"),
+                ("username", USER),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let location = r.header("location").expect("a location").to_owned();
+    assert_eq!(
+        location,
+        "/account/auth?revoke=token-conformance+tc0123abcd"
+    );
+    let page = b.get(&location).await;
+    assert!(
+        page.text.contains(
+            "placeholder=\"token-conformance tc1234abcd\" value=\"token-conformance tc0123abcd\">"
+        ),
+        "{}",
+        page.text
+    );
+    let alive = h
+        .call("validateRefreshToken", Enc::Json, &refresh_fields(&token))
+        .await;
+    assert_eq!(alive.status, 200, "{}", alive.text);
+    // Signed in already, the link fills in at once; escaped like everything else.
+    let page = b.get("/account/auth?revoke=%22%3E%3Cscript%3E").await;
+    assert!(
+        page.text.contains("value=\"&quot;&gt;&lt;script&gt;\""),
+        "{}",
+        page.text
+    );
 }
