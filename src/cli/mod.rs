@@ -5,6 +5,7 @@
 pub mod bundle;
 pub mod cases;
 pub mod lint;
+pub mod progress;
 pub mod proxy;
 pub mod run;
 pub mod serve;

@@ -31,8 +31,8 @@ pub use fixtures::Fixtures;
 pub use http::{HarRecord, Http, Received, SentRequest, TransportError};
 pub use pool::Pool;
 pub use report::{
-    Body, Conformance, KeptExchange, Meta, NotRun, Party, Report, Seen, Shaping, Started, Suite,
-    Summary, Traffic, TrafficLog,
+    Body, Conformance, Interruption, KeptExchange, Meta, NotRun, Party, Report, Seen, Shaping,
+    Started, Suite, Summary, Traffic, TrafficLog,
 };
 pub(crate) use report::{now_rfc3339, plural};
 pub use result::{CaseResult, ResponseView, StepResult, Verdict};
@@ -433,6 +433,11 @@ pub async fn run(
     on_case: &(dyn Fn(&CaseResult) + Sync),
 ) -> Result<Report, RunError> {
     let started = Started::now();
+    // Listening for Ctrl-C from the start (the first poll installs the handler), so one pressed
+    // while the run logs in is not the default death without reports: it stops the run as
+    // soon as the cases would begin.
+    let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+    let _ = futures_util::FutureExt::now_or_never(&mut ctrl_c);
     let cases_in_suite = cases.len();
     let http = Http::new(&target)
         .map(|h| if opts.har { h.recording() } else { h })
@@ -470,21 +475,37 @@ pub async fn run(
         undo: &std::sync::Mutex::default(),
     };
     let mut tally = Tally::default();
+    let selected = chosen.len();
     let plan = plan(chosen, &target, &mut tally.results, on_case);
     // Ctrl-C stops the cases where they are, and puts the target's clock and lifespans back
-    // before the run ends: a shared target is never left reconfigured.
-    let interrupted = tokio::select! {
+    // before the run ends: a shared target is never left reconfigured. The report is of the
+    // cases that finished.
+    let stopped = tokio::select! {
         () = execute(&env, plan, opts.jobs, &mut tally, on_case) => false,
-        _ = tokio::signal::ctrl_c() => true,
+        _ = &mut ctrl_c => true,
     };
-    if interrupted {
-        let problem = steps::put_back(&env).await.err().map(|(_, p)| p);
-        return Err(RunError::Interrupted { problem });
-    }
+    let interrupted = if stopped {
+        let not_put_back = steps::put_back(&env).await.err().map(|(_, p)| p);
+        Some(Interruption {
+            done: tally.results.iter().flatten().count(),
+            total: selected,
+            not_put_back,
+        })
+    } else {
+        None
+    };
     // A connection failure during the run: does the target still answer at all?
     let stopped_answering = tally.connect_failed && probe(&target, &spec, &http).await.is_err();
     let leftovers = if stopped_answering {
         Leftovers::default()
+    } else if interrupted.is_some() {
+        // Whoever pressed Ctrl-C wants the run to end now, not after a round of revocations.
+        Leftovers {
+            problems: vec![format!(
+                "the run was interrupted before its clean-up: tokens whose names start with `token-conformance {run_id}` may be left active (revoke them at /account/auth)"
+            )],
+            ..Leftovers::default()
+        }
     } else {
         cleanup::clean_up(&env.api(), control.as_ref(), &pool, &inventory).await
     };
@@ -497,8 +518,10 @@ pub async fn run(
         requests_sent: http.sent(),
         stopped_answering,
     };
+    let mut meta = Meta::new(&spec, &target, started, shape::shaping(&target, opts), seen);
+    meta.interrupted = interrupted;
     Ok(Report {
-        meta: Meta::new(&spec, &target, started, shape::shaping(&target, opts), seen),
+        meta,
         body: Body::Suite(Suite {
             cases: results,
             suite_cases: cases_in_suite,

@@ -39,6 +39,17 @@ pub(super) fn not_run(suite: &[Case], results: &[CaseResult], opts: &Options) ->
                 why: r.skip_reason.clone().unwrap_or_default(),
             }),
     );
+    // Selected and without a result: Ctrl-C stopped the run before it finished.
+    out.extend(
+        suite
+            .iter()
+            .filter(|c| c.severity == crate::case::Severity::Must && selected(c, opts))
+            .filter(|c| !results.iter().any(|r| r.id == c.id))
+            .map(|c| NotRun {
+                id: c.id.clone(),
+                why: "the run was interrupted before it".to_owned(),
+            }),
+    );
     out.sort_by(|a, b| a.id.cmp(&b.id));
     out
 }

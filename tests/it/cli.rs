@@ -124,6 +124,8 @@ fn run_against_a_separately_started_reference_server_exits_0() {
             "second@example.com",
             "--sso-username",
             "okta@example.com",
+            // A line per case, the skipped ones with their reason.
+            "-v",
         ],
         Some(password),
     );

@@ -19,6 +19,7 @@ mod mutant;
 mod broken_servers;
 mod bundle;
 mod cli;
+mod console;
 mod control_contract;
 mod deployment;
 mod docs;

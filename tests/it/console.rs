@@ -1,0 +1,117 @@
+//! The console of `run` as a person first sees it: a failing run's point (its failed cases,
+//! its findings by check with a first example, what was skipped and why, the verdict) within
+//! a screenful or two, the detail behind `-v`; no progress bar where stderr is no terminal;
+//! Ctrl-C ending with exit 130 and the reports of what ran.
+
+#![allow(clippy::unwrap_used)]
+
+use crate::{common, mutant};
+
+use std::path::Path;
+use std::process::Output;
+
+use mutant::{Fault, Mode};
+
+/// Runs the binary in `dir` against `base` (a mutant, with its control protocol), with `args`.
+fn run_at(dir: &Path, base: &str, args: &[&str]) -> Output {
+    let control = format!("{base}/conformance/v1");
+    common::command(dir)
+        .args([
+            "run",
+            "--target",
+            base,
+            "--control-url",
+            &control,
+            "--username",
+            mutant::USER,
+        ])
+        .args(args)
+        .env("TOKEN_CONFORMANCE_PASSWORD", mutant::PASSWORD)
+        .output()
+        .unwrap()
+}
+
+/// `run_at` against a fresh mutant in `mode`, off the runtime's threads.
+async fn run_mutant(mode: Mode, dir: &Path, args: &[&str]) -> Output {
+    let base = mutant::start(mode).await;
+    let dir = dir.to_owned();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_at(&dir, &base, &args)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_with_many_failures_prints_its_point_in_at_most_200_lines() {
+    // A status word the contract does not know fails most of the suite (5,345 lines before the
+    // brief console).
+    let dir = tempfile::tempdir().unwrap();
+    let o = run_mutant(
+        Mode::Fault(Fault::StatusWordUnknown),
+        dir.path(),
+        &["--json", "r.json"],
+    )
+    .await;
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.len() <= 200, "{} lines:\n{out}", lines.len());
+    assert!(!out.contains(mutant::PASSWORD), "{out}");
+    // Not a line per case: only the failed ones, and of those, when there are more than 100,
+    // the first 40 and a count that says where the rest are.
+    assert!(!lines.iter().any(|l| l.starts_with("PASS ")), "{out}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap())
+            .unwrap();
+    let failed = report["suite"]["summary"]["failed"].as_u64().unwrap();
+    assert!(failed > 100, "the fault should fail more than 100 cases: {failed}");
+    assert!(
+        lines.contains(&format!("{failed} cases failed:").as_str()),
+        "{out}"
+    );
+    let listed = lines.iter().filter(|l| l.starts_with("FAIL ")).count();
+    assert_eq!(listed, 40, "{out}");
+    let more = format!("… and {} more failed cases: `-v` prints them all", failed - 40);
+    assert!(out.contains(&more), "{out}");
+    // The findings grouped by check, the first with its example whole.
+    let groups = out.find("findings by check, with the first of each:").unwrap();
+    let after = &out[groups..];
+    assert!(after.contains("  [token_status.known] MUST "), "{out}");
+    assert!(after.contains("      actual:   VALID"), "{out}");
+    assert!(after.contains("    request:  POST http://127.0.0.1:"), "{out}");
+    assert!(after.contains("    response: 20"), "{out}");
+    // And the verdict last but for the coverage.
+    assert_eq!(
+        lines[lines.len() - 2],
+        format!("verdict: does not conform: {failed} cases failed"),
+        "{out}"
+    );
+
+    // -v prints what the console printed before: a line per case, every failure in full.
+    let o = run_mutant(Mode::Fault(Fault::StatusWordUnknown), dir.path(), &["-v"]).await;
+    let verbose = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{verbose}");
+    let cases = report["suite"]["cases"].as_array().unwrap().len();
+    let per_case = verbose
+        .lines()
+        .filter(|l| ["PASS ", "FAIL ", "WARN ", "SKIP "].iter().any(|p| l.starts_with(p)))
+        .count();
+    assert!(per_case >= cases, "{per_case} of {cases}");
+    assert!(verbose.lines().count() > 1000, "{verbose}");
+    assert!(!verbose.contains(mutant::PASSWORD));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_passing_run_is_short_and_draws_no_progress_where_stderr_is_no_terminal() {
+    // The tests' stderr is a pipe: no bar, no escape codes, nothing at all on it.
+    let dir = tempfile::tempdir().unwrap();
+    let o = run_mutant(Mode::Correct, dir.path(), &["--filter", "refresh-token."]).await;
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{}", common::text(&o));
+    assert!(o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.lines().count() <= 10, "{out}");
+    assert!(out.contains("\nverdict: "), "{out}");
+}
