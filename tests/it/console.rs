@@ -115,3 +115,90 @@ async fn a_passing_run_is_short_and_draws_no_progress_where_stderr_is_no_termina
     assert!(out.lines().count() <= 10, "{out}");
     assert!(out.contains("\nverdict: "), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_ends_the_run_with_130_and_the_reports_of_what_ran() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::Stdio;
+
+    let base = mutant::start(Mode::Correct).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    let (code, out) = tokio::task::spawn_blocking(move || {
+        let control = format!("{base}/conformance/v1");
+        // Five requests a second: the whole suite would take minutes.
+        let child = common::command(&path)
+            .args(["run", "--target", &base, "--control-url", &control])
+            .args(["--username", mutant::USER, "--rate", "5", "-v"])
+            .args(["--json", "r.json", "--junit", "r.xml", "--markdown", "r.md"])
+            .env("TOKEN_CONFORMANCE_PASSWORD", mutant::PASSWORD)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut child = common::KillOnDrop(child);
+        let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+        let mut out = String::new();
+        // Interrupted once the first case has finished, as a person would after a while.
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            out.push_str(&line);
+            out.push('\n');
+            if ["PASS ", "FAIL ", "WARN ", "SKIP "]
+                .iter()
+                .any(|p| line.starts_with(p))
+            {
+                break;
+            }
+        }
+        let interrupt = std::process::Command::new("kill")
+            .args(["-INT", &child.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(interrupt.success());
+        for line in lines {
+            out.push_str(&line.unwrap());
+            out.push('\n');
+        }
+        let status = child.0.wait().unwrap();
+        (status.code(), out)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(130), "{out}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap())
+            .unwrap();
+    let errors = common::schema_errors("report.schema.json", &report);
+    assert!(errors.is_empty(), "{errors:#?}");
+    let meta = &report["meta"];
+    assert_eq!(meta["exit_code"], 130, "{meta:#}");
+    assert_eq!(meta["verdict"]["conforms"], false, "{meta:#}");
+    let done = meta["interrupted"]["done"].as_u64().unwrap();
+    let total = meta["interrupted"]["total"].as_u64().unwrap();
+    assert!(done >= 1 && done < total, "{meta:#}");
+    assert_eq!(meta["interrupted"]["not_put_back"], serde_json::Value::Null);
+    let said = format!("interrupted after {done} of {total} cases");
+    assert!(
+        meta["verdict"]["text"].as_str().unwrap().starts_with(&said),
+        "{meta:#}"
+    );
+    assert!(out.contains(&format!("verdict: {said}")), "{out}");
+    // Every case that finished is in the report, and the rest are named as not run.
+    assert_eq!(
+        report["suite"]["cases"].as_array().unwrap().len() as u64,
+        done,
+        "{out}"
+    );
+    let not_run = report["suite"]["not_run"].as_array().unwrap();
+    assert!(
+        not_run
+            .iter()
+            .any(|n| n["why"] == "the run was interrupted before it"),
+        "{not_run:#?}"
+    );
+    for other in ["r.xml", "r.md"] {
+        let text = std::fs::read_to_string(dir.path().join(other)).unwrap();
+        assert!(text.contains(&said), "{other}: {text}");
+    }
+}
