@@ -361,13 +361,13 @@ pub fn coverage_line(report: &Report, coverage: &Coverage) -> String {
 fn traffic_details(traffic: &TrafficLog) -> String {
     let t = &traffic.counts;
     format!(
-        "{}: {} exchanges ({} judged, {} passed through); tokens tracked {}, issued {}\n",
-        traffic.verdict_text(),
+        "{} exchanges ({} judged, {} passed through); tokens tracked {}, issued {}\nverdict: {}\n",
         t.exchanges,
         t.judged,
         t.passed_through,
         t.tokens_tracked,
-        t.tokens_issued
+        t.tokens_issued,
+        traffic.verdict_text(),
     )
 }
 
