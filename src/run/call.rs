@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 use crate::case::template::TemplateError;
 use crate::case::template::{Scope, render, render_str};
 use crate::case::{Body, Call};
-use crate::check::{self, CAPTURE, Exchange, Finding, RATE_LIMITED, TRANSPORT};
+use crate::check::{
+    self, CAPTURE, CLIENT_ERROR_KEPT, EXPECT_STATUS, Exchange, Finding, RATE_LIMITED, TRANSPORT,
+};
 use crate::encoding::{decode, encode};
 use crate::run::case::CaseState;
 use crate::run::http::{Received, TransportError};
@@ -144,7 +146,12 @@ pub(super) async fn run_call(
         target_clock,
     };
     let (findings, json) = check::judge(&exchange, &mut state.ledger, env.issued);
-    result.findings.extend(findings.into_vec());
+    let findings = findings.into_vec();
+    // One cause, one finding: a refusal expected and a 2xx or 5xx answered is
+    // `client_error.kept`'s, which says what the target did (accepted it, crashed on it) and
+    // why a client cares; the outcome's `expect.status` would say the same with less.
+    let kept = findings.iter().any(|f| f.check == CLIENT_ERROR_KEPT.id);
+    result.findings.extend(findings);
     let scope = state.scope();
     let against = Against {
         resp: &resp,
@@ -155,7 +162,12 @@ pub(super) async fn run_call(
     };
     let judged = expect_findings(&call.outcomes, &against);
     let unmatched = judged.matched.is_none();
-    result.findings.extend(judged.findings);
+    result.findings.extend(
+        judged
+            .findings
+            .into_iter()
+            .filter(|f| !(kept && f.check == EXPECT_STATUS.id)),
+    );
     let refused = judged
         .matched
         .and_then(|i| call.outcomes.get(i))
