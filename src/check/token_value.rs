@@ -214,7 +214,10 @@ pub fn entropy(cx: &Context<'_>, out: &mut Findings) {
                         token.value.chars().count()
                     ),
                 )
-                .values("at least 128 bits of difference", format!("about {:.0} bits", d as f64 * per)),
+                .values(
+                    "at least 128 bits of difference",
+                    format!("about {:.0} bits", d as f64 * per),
+                ),
             );
         }
     }

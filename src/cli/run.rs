@@ -192,18 +192,7 @@ async fn run_with(
     let selected = cases.iter().filter(|c| run::selected(c, &opts)).count();
     let bar = progress::Bar::new(selected);
     check_selection(cases, &opts)?;
-    writeln!(
-        out,
-        "token-conformance {}: {selected} of {} cases against {}{}",
-        env!("CARGO_PKG_VERSION"),
-        cases.len(),
-        target.base_url,
-        if embedded {
-            " (embedded reference server)"
-        } else {
-            ""
-        }
-    )?;
+    heading(out, selected, cases.len(), &target.base_url, embedded)?;
     // The passwords and the gateway headers' values are redacted in every output.
     let secrets = target.secrets();
     // With -v, a line per case as it finishes. A failed write is kept, not raised: the run
@@ -245,12 +234,7 @@ async fn run_with(
     let coverage = report::coverage::coverage(&spec, &report);
     write!(out, "{}", console::coverage_line(&report, &coverage))?;
     let exit = judge_coverage(args, &coverage, report.exit(args.strict), out)?;
-    report::files::write(&args.reports, &report, &coverage, exit, &redactor)?;
-    if let (Some(p), Body::Suite(suite)) = (&args.har, &report.body) {
-        report::har::write(p, &suite.recorded, &redactor).map_err(|e| {
-            Error::new(ErrorKind::Usage, format!("cannot write the HAR: {e}")).at(Place::file(p))
-        })?;
-    }
+    write_reports(args, &report, &coverage, exit, &redactor)?;
     if exit == Exit::Interrupted {
         // The reports of what ran are written; what publishes a verdict (annotations, job
         // summary, badge, signed bundle) is for runs that ended by themselves.
@@ -272,6 +256,43 @@ async fn run_with(
     })?;
     write!(out, "{text}")?;
     Ok(exit)
+}
+
+/// The run's first line: what runs against what.
+fn heading(
+    out: &mut dyn Write,
+    selected: usize,
+    all: usize,
+    target: &str,
+    embedded: bool,
+) -> io::Result<()> {
+    let what = if embedded {
+        " (embedded reference server)"
+    } else {
+        ""
+    };
+    writeln!(
+        out,
+        "token-conformance {}: {selected} of {all} cases against {target}{what}",
+        env!("CARGO_PKG_VERSION"),
+    )
+}
+
+/// The report files the flags ask for (`--junit`, `--json`, `--markdown`), and the HAR.
+fn write_reports(
+    args: &RunArgs,
+    report: &run::Report,
+    coverage: &report::coverage::Coverage,
+    exit: Exit,
+    redactor: &Redactor,
+) -> Result<(), Error> {
+    report::files::write(&args.reports, report, coverage, exit, redactor)?;
+    if let (Some(p), Body::Suite(suite)) = (&args.har, &report.body) {
+        report::har::write(p, &suite.recorded, redactor).map_err(|e| {
+            Error::new(ErrorKind::Usage, format!("cannot write the HAR: {e}")).at(Place::file(p))
+        })?;
+    }
+    Ok(())
 }
 
 /// Fails an otherwise passing run under `--min-coverage`, and says so. An interrupted run

@@ -172,7 +172,8 @@ fn lines(text: &str) -> usize {
 }
 
 /// Where the whole of what the brief console leaves out is.
-const ELSEWHERE: &str = "`-v` prints them all, as do the reports (`--json PATH`, `--markdown PATH`)";
+const ELSEWHERE: &str =
+    "`-v` prints them all, as do the reports (`--json PATH`, `--markdown PATH`)";
 
 /// The failed cases, a line each, then the findings by check with an example each, within
 /// `budget` lines.
@@ -294,7 +295,10 @@ impl Group<'_> {
     /// `step 2: createRefreshToken (cases/x.yaml:14)`.
     fn place(&self) -> String {
         if self.step.line > 0 {
-            format!("{} ({}:{})", self.step.label, self.case.file, self.step.line)
+            format!(
+                "{} ({}:{})",
+                self.step.label, self.case.file, self.step.line
+            )
         } else {
             format!("{} ({})", self.step.label, self.case.file)
         }

@@ -146,12 +146,7 @@ pub(super) async fn run_call(
         target_clock,
     };
     let (findings, json) = check::judge(&exchange, &mut state.ledger, env.issued);
-    let findings = findings.into_vec();
-    // One cause, one finding: a refusal expected and a 2xx or 5xx answered is
-    // `client_error.kept`'s, which says what the target did (accepted it, crashed on it) and
-    // why a client cares; the outcome's `expect.status` would say the same with less.
-    let kept = findings.iter().any(|f| f.check == CLIENT_ERROR_KEPT.id);
-    result.findings.extend(findings);
+    result.findings.extend(findings.into_vec());
     let scope = state.scope();
     let against = Against {
         resp: &resp,
@@ -162,12 +157,7 @@ pub(super) async fn run_call(
     };
     let judged = expect_findings(&call.outcomes, &against);
     let unmatched = judged.matched.is_none();
-    result.findings.extend(
-        judged
-            .findings
-            .into_iter()
-            .filter(|f| !(kept && f.check == EXPECT_STATUS.id)),
-    );
+    add_one_cause(&mut result.findings, judged.findings);
     let refused = judged
         .matched
         .and_then(|i| call.outcomes.get(i))
@@ -186,6 +176,20 @@ pub(super) async fn run_call(
         missing: capture(call, &resp, json.as_ref(), state, result, unmatched),
         undone: unmatched && undone(call, operation, resp.status),
     }
+}
+
+/// Adds to the step's findings (`said`, the response's checks') those of its expectations
+/// that say something more: a refusal expected and a 2xx or 5xx answered is
+/// `client_error.kept`'s finding, which says what the target did (accepted it, crashed on it)
+/// and why a client cares; the outcome's `expect.status` would say the same with less. One
+/// cause, one finding.
+fn add_one_cause(said: &mut Vec<Finding>, expectations: Vec<Finding>) {
+    let kept = said.iter().any(|f| f.check == CLIENT_ERROR_KEPT.id);
+    said.extend(
+        expectations
+            .into_iter()
+            .filter(|f| !(kept && f.check == EXPECT_STATUS.id)),
+    );
 }
 
 /// Whether a call whose expectations failed did not do what its operation's effects say: a

@@ -424,6 +424,40 @@ fn run_api<'a>(spec: &'a Spec, http: &'a Http, target: &'a Target) -> api::Api<'
     api::Api { spec, http, target }
 }
 
+/// Ctrl-C, listened for from now on (the first poll installs the handler), so one pressed
+/// while the run logs in is not the default death without reports: it stops the run as soon
+/// as the cases would begin.
+fn ctrl_c() -> std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>> {
+    let mut pressed = Box::pin(tokio::signal::ctrl_c());
+    let _ = futures_util::FutureExt::now_or_never(&mut pressed);
+    pressed
+}
+
+/// When Ctrl-C `stopped` the run: how far it got, after putting the target's clock and
+/// lifespans back.
+async fn interruption(stopped: bool, env: &Env<'_>, tally: &Tally) -> Option<Interruption> {
+    if !stopped {
+        return None;
+    }
+    Some(Interruption {
+        not_put_back: steps::put_back(env).await.err().map(|(_, p)| p),
+        done: tally.results.iter().flatten().count(),
+        // A slot per selected case, filled as each finishes.
+        total: tally.results.len(),
+    })
+}
+
+/// What a run Ctrl-C stopped says it left: whoever pressed it wants the run to end now, not
+/// after a round of revocations, so the clean-up does not run and the tokens are not counted.
+fn not_cleaned_up(run_id: &str) -> Leftovers {
+    Leftovers {
+        problems: vec![format!(
+            "the run was interrupted before its clean-up: tokens whose names start with `token-conformance {run_id}` may be left active (revoke them at /account/auth)"
+        )],
+        ..Leftovers::default()
+    }
+}
+
 /// Runs the selected cases and returns the report. `on_case` sees each result as it finishes.
 pub async fn run(
     spec: Arc<Spec>,
@@ -433,11 +467,7 @@ pub async fn run(
     on_case: &(dyn Fn(&CaseResult) + Sync),
 ) -> Result<Report, RunError> {
     let started = Started::now();
-    // Listening for Ctrl-C from the start (the first poll installs the handler), so one pressed
-    // while the run logs in is not the default death without reports: it stops the run as
-    // soon as the cases would begin.
-    let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
-    let _ = futures_util::FutureExt::now_or_never(&mut ctrl_c);
+    let mut ctrl_c = ctrl_c();
     let cases_in_suite = cases.len();
     let http = Http::new(&target)
         .map(|h| if opts.har { h.recording() } else { h })
@@ -475,7 +505,6 @@ pub async fn run(
         undo: &std::sync::Mutex::default(),
     };
     let mut tally = Tally::default();
-    let selected = chosen.len();
     let plan = plan(chosen, &target, &mut tally.results, on_case);
     // Ctrl-C stops the cases where they are, and puts the target's clock and lifespans back
     // before the run ends: a shared target is never left reconfigured. The report is of the
@@ -484,28 +513,13 @@ pub async fn run(
         () = execute(&env, plan, opts.jobs, &mut tally, on_case) => false,
         _ = &mut ctrl_c => true,
     };
-    let interrupted = if stopped {
-        let not_put_back = steps::put_back(&env).await.err().map(|(_, p)| p);
-        Some(Interruption {
-            done: tally.results.iter().flatten().count(),
-            total: selected,
-            not_put_back,
-        })
-    } else {
-        None
-    };
+    let interrupted = interruption(stopped, &env, &tally).await;
     // A connection failure during the run: does the target still answer at all?
     let stopped_answering = tally.connect_failed && probe(&target, &spec, &http).await.is_err();
     let leftovers = if stopped_answering {
         Leftovers::default()
     } else if interrupted.is_some() {
-        // Whoever pressed Ctrl-C wants the run to end now, not after a round of revocations.
-        Leftovers {
-            problems: vec![format!(
-                "the run was interrupted before its clean-up: tokens whose names start with `token-conformance {run_id}` may be left active (revoke them at /account/auth)"
-            )],
-            ..Leftovers::default()
-        }
+        not_cleaned_up(&run_id)
     } else {
         cleanup::clean_up(&env.api(), control.as_ref(), &pool, &inventory).await
     };

@@ -64,24 +64,34 @@ async fn a_run_with_many_failures_prints_its_point_in_at_most_200_lines() {
     // the first 40 and a count that says where the rest are.
     assert!(!lines.iter().any(|l| l.starts_with("PASS ")), "{out}");
     let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
     let failed = report["suite"]["summary"]["failed"].as_u64().unwrap();
-    assert!(failed > 100, "the fault should fail more than 100 cases: {failed}");
+    assert!(
+        failed > 100,
+        "the fault should fail more than 100 cases: {failed}"
+    );
     assert!(
         lines.contains(&format!("{failed} cases failed:").as_str()),
         "{out}"
     );
     let listed = lines.iter().filter(|l| l.starts_with("FAIL ")).count();
     assert_eq!(listed, 40, "{out}");
-    let more = format!("… and {} more failed cases: `-v` prints them all", failed - 40);
+    let more = format!(
+        "… and {} more failed cases: `-v` prints them all",
+        failed - 40
+    );
     assert!(out.contains(&more), "{out}");
     // The findings grouped by check, the first with its example whole.
-    let groups = out.find("findings by check, with the first of each:").unwrap();
+    let groups = out
+        .find("findings by check, with the first of each:")
+        .unwrap();
     let after = &out[groups..];
     assert!(after.contains("  [token_status.known] MUST "), "{out}");
     assert!(after.contains("      actual:   VALID"), "{out}");
-    assert!(after.contains("    request:  POST http://127.0.0.1:"), "{out}");
+    assert!(
+        after.contains("    request:  POST http://127.0.0.1:"),
+        "{out}"
+    );
     assert!(after.contains("    response: 20"), "{out}");
     // And the verdict last but for the coverage.
     assert_eq!(
@@ -97,7 +107,11 @@ async fn a_run_with_many_failures_prints_its_point_in_at_most_200_lines() {
     let cases = report["suite"]["cases"].as_array().unwrap().len();
     let per_case = verbose
         .lines()
-        .filter(|l| ["PASS ", "FAIL ", "WARN ", "SKIP "].iter().any(|p| l.starts_with(p)))
+        .filter(|l| {
+            ["PASS ", "FAIL ", "WARN ", "SKIP "]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
         .count();
     assert!(per_case >= cases, "{per_case} of {cases}");
     assert!(verbose.lines().count() > 1000, "{verbose}");
@@ -111,7 +125,11 @@ async fn a_passing_run_is_short_and_draws_no_progress_where_stderr_is_no_termina
     let o = run_mutant(Mode::Correct, dir.path(), &["--filter", "refresh-token."]).await;
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert_eq!(o.status.code(), Some(0), "{}", common::text(&o));
-    assert!(o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(out.lines().count() <= 10, "{out}");
     assert!(out.contains("\nverdict: "), "{out}");
 }
@@ -167,8 +185,7 @@ async fn ctrl_c_ends_the_run_with_130_and_the_reports_of_what_ran() {
     .unwrap();
     assert_eq!(code, Some(130), "{out}");
     let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
     let errors = common::schema_errors("report.schema.json", &report);
     assert!(errors.is_empty(), "{errors:#?}");
     let meta = &report["meta"];

@@ -567,7 +567,10 @@ async fn malformed_requests_are_the_clients_and_pass_untouched() {
     // a run created.
     let md = std::fs::read_to_string(dir.path().join("r.md")).unwrap();
     for word in [" case", "the run created", "without the control protocol"] {
-        assert!(!md.contains(word), "{word:?} in the proxy's Markdown:\n{md}");
+        assert!(
+            !md.contains(word),
+            "{word:?} in the proxy's Markdown:\n{md}"
+        );
     }
     let clients = md.find("## The clients' findings").unwrap();
     let target = md.find("## The target's findings").unwrap();
