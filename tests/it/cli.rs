@@ -328,7 +328,7 @@ fn in_github_actions_failures_are_annotated_on_their_line_and_summarised() {
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(
         out.lines().any(|l| l.starts_with(
-            "::error file=cases/wrong.yaml,line=6,title=expect.status::wrong: step 1"
+            "::error file=cases/wrong.yaml,line=6,title=client_error.kept::wrong: step 1"
         )),
         "{out}"
     );

@@ -56,6 +56,10 @@ async fn a_run_with_many_failures_prints_its_point_in_at_most_200_lines() {
     )
     .await;
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    // `CONSOLE_SHOW=1 cargo test --test it console::a_run -- --nocapture` shows it.
+    if std::env::var_os("CONSOLE_SHOW").is_some() {
+        eprintln!("{out}");
+    }
     assert_eq!(o.status.code(), Some(1), "{out}");
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines.len() <= 200, "{} lines:\n{out}", lines.len());
@@ -103,6 +107,9 @@ async fn a_run_with_many_failures_prints_its_point_in_at_most_200_lines() {
     // -v prints what the console printed before: a line per case, every failure in full.
     let o = run_mutant(Mode::Fault(Fault::StatusWordUnknown), dir.path(), &["-v"]).await;
     let verbose = String::from_utf8_lossy(&o.stdout).into_owned();
+    if std::env::var_os("CONSOLE_SHOW").is_some() {
+        eprintln!("-v: {} lines", verbose.lines().count());
+    }
     assert_eq!(o.status.code(), Some(1), "{verbose}");
     let cases = report["suite"]["cases"].as_array().unwrap().len();
     let per_case = verbose
