@@ -452,7 +452,7 @@ async fn interruption(stopped: bool, env: &Env<'_>, tally: &Tally) -> Option<Int
 fn not_cleaned_up(run_id: &str) -> Leftovers {
     Leftovers {
         problems: vec![format!(
-            "the run was interrupted before its clean-up: tokens whose names start with `token-conformance {run_id}` may be left active (revoke them at /account/auth)"
+            "skipped, as Ctrl-C stopped the run: tokens whose names start with `token-conformance {run_id}` may be left active (revoke them at /account/auth)"
         )],
         ..Leftovers::default()
     }

@@ -387,16 +387,17 @@ pub struct Summary {
 }
 
 impl Report {
-    /// The verdict in one line (see [`Suite::verdict_text`], [`TrafficLog::verdict_text`]),
-    /// after `interrupted after N of M cases; ` when Ctrl-C stopped the run.
+    /// The verdict in one line (see [`Suite::verdict_text`], [`TrafficLog::verdict_text`]).
+    /// When Ctrl-C stopped the run: `interrupted after N of M cases`, then what failed, or
+    /// `no failures so far` (the cases not run go without saying).
     pub fn verdict_text(&self) -> String {
-        let text = match &self.body {
-            Body::Suite(s) => s.verdict_text(),
-            Body::Traffic(t) => t.verdict_text(),
-        };
-        match &self.meta.interrupted {
-            Some(i) => format!("{}; {text}", i.text()),
-            None => text,
+        match (&self.body, &self.meta.interrupted) {
+            (Body::Suite(s), Some(i)) => match s.conformance() {
+                Conformance::DoesNotConform { .. } => format!("{}; {}", i.text(), s.verdict_text()),
+                _ => format!("{}; no failures so far", i.text()),
+            },
+            (Body::Suite(s), None) => s.verdict_text(),
+            (Body::Traffic(t), _) => t.verdict_text(),
         }
     }
 
