@@ -49,12 +49,8 @@ async fn a_run_with_many_failures_prints_its_point_in_at_most_200_lines() {
     // A status word the contract does not know fails most of the suite (5,345 lines before the
     // brief console).
     let dir = tempfile::tempdir().unwrap();
-    let o = run_mutant(
-        Mode::Fault(Fault::StatusWordUnknown),
-        dir.path(),
-        &["--json", "r.json"],
-    )
-    .await;
+    // No --json: writing it takes most of the time of a run with this many findings.
+    let o = run_mutant(Mode::Fault(Fault::StatusWordUnknown), dir.path(), &[]).await;
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     // `CONSOLE_SHOW=1 cargo test --test it console::a_run -- --nocapture` shows it.
     if std::env::var_os("CONSOLE_SHOW").is_some() {
@@ -67,9 +63,15 @@ async fn a_run_with_many_failures_prints_its_point_in_at_most_200_lines() {
     // Not a line per case: only the failed ones, and of those, when there are more than 100,
     // the first 40 and a count that says where the rest are.
     assert!(!lines.iter().any(|l| l.starts_with("PASS ")), "{out}");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
-    let failed = report["suite"]["summary"]["failed"].as_u64().unwrap();
+    // The counts, from the summary: `93 passed, 161 failed, 21 warned, 0 skipped`.
+    let counts: Vec<u64> = lines
+        .iter()
+        .find(|l| l.ends_with(" skipped"))
+        .unwrap()
+        .split(", ")
+        .map(|c| c.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    let (failed, cases) = (counts[1], counts.iter().sum::<u64>());
     assert!(
         failed > 100,
         "the fault should fail more than 100 cases: {failed}"
@@ -111,7 +113,6 @@ async fn a_run_with_many_failures_prints_its_point_in_at_most_200_lines() {
         eprintln!("-v: {} lines", verbose.lines().count());
     }
     assert_eq!(o.status.code(), Some(1), "{verbose}");
-    let cases = report["suite"]["cases"].as_array().unwrap().len();
     let per_case = verbose
         .lines()
         .filter(|l| {
@@ -119,7 +120,7 @@ async fn a_run_with_many_failures_prints_its_point_in_at_most_200_lines() {
                 .iter()
                 .any(|p| l.starts_with(p))
         })
-        .count();
+        .count() as u64;
     assert!(per_case >= cases, "{per_case} of {cases}");
     assert!(verbose.lines().count() > 1000, "{verbose}");
     assert!(!verbose.contains(mutant::PASSWORD));
