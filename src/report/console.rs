@@ -158,6 +158,9 @@ pub fn brief(report: &Report, redactor: &Redactor, style: Style) -> String {
     out
 }
 
+/// Checks the brief console names; the rest are counted.
+const GROUPS_LISTED: usize = 30;
+
 /// Skipped cases named per reason in the brief console; the rest are counted.
 const SKIPPED_IDS_SHOWN: usize = 6;
 
@@ -193,36 +196,24 @@ fn failures_brief(
     if failed.is_empty() && groups.is_empty() {
         return;
     }
-    let mut text = String::new();
-    if !failed.is_empty() {
-        let shown = if failed.len() > FAILED_LINES_ALL {
-            FAILED_LINES_SOME
-        } else {
-            failed.len()
-        };
-        let _ = writeln!(text, "\n{} failed:", plural(failed.len(), "case"));
-        for c in &failed[..shown] {
-            let _ = writeln!(text, "{}", failed_line(c, style));
-        }
-        if shown < failed.len() {
-            // More than FAILED_LINES_ALL failed, so "cases" is always plural here.
-            let _ = writeln!(
-                text,
-                "… and {} more failed cases: {ELSEWHERE}",
-                failed.len() - shown
-            );
-        }
-    }
+    let mut text = failed_list(&failed, style);
     let _ = writeln!(text, "\nfindings by check, with the first of each:");
-    // Every group's head line is said; examples go to the groups with the most findings, as
-    // long as the budget lasts.
-    let heads: usize = groups.len() + 2;
-    let mut room = budget.saturating_sub(lines(&text) + heads);
-    let mut without_example = 0;
+    // Every group is owed its head line, and the section a closing note; examples go to the
+    // groups with the most findings while the budget lasts, and past it the groups are counted.
+    // Two notes at most: the examples left out, the checks left out.
+    let mut room = budget.saturating_sub(lines(&text) + 2);
+    let listed = groups.len().min(GROUPS_LISTED);
+    let mut untold = 0;
     // Exchanges already shown, by where they are (case id, step label): one wrong field fails
     // several checks on the same answer, which is printed once.
     let mut shown: Vec<(&str, &str)> = Vec::new();
-    for g in &groups {
+    for (i, g) in groups.iter().enumerate() {
+        if i == listed || room == 0 {
+            let more = groups.len() - i;
+            let checks = if more == 1 { "check" } else { "checks" };
+            let _ = writeln!(text, "  … and {more} more {checks}: {ELSEWHERE}");
+            break;
+        }
         let _ = writeln!(
             text,
             "  [{}] {} {} in {}: {}",
@@ -235,8 +226,11 @@ fn failures_brief(
             plural(g.cases, "case"),
             redactor.text(&g.finding.message)
         );
-        let mut example = String::new();
-        let _ = writeln!(example, "    first in {} — {}", g.case.id, g.place());
+        room -= 1;
+        // What this group may take, leaving a line for each later head.
+        let spare = room.saturating_sub(listed - i - 1);
+        let first = format!("    first in {} — {}\n", g.case.id, g.place());
+        let mut example = first.clone();
         expected_actual(&mut example, g.finding, redactor);
         let place = (g.case.id.as_str(), g.step.label.as_str());
         if shown.contains(&place) {
@@ -244,23 +238,53 @@ fn failures_brief(
         } else {
             step_exchange(&mut example, g.step, redactor);
         }
-        if lines(&example) <= room {
+        if lines(&example) <= spare {
             shown.push(place);
             room -= lines(&example);
             text.push_str(&example);
         } else {
-            let _ = writeln!(text, "    first in {} — {}", g.case.id, g.place());
-            without_example += 1;
+            untold += 1;
+            if spare >= 1 {
+                room -= 1;
+                text.push_str(&first);
+            }
         }
     }
-    if without_example > 0 {
+    if untold > 0 {
         let _ = writeln!(
             text,
             "  (the request and response of {}: {ELSEWHERE})",
-            plural(without_example, "more check")
+            plural(untold, "more check")
         );
     }
     out.push_str(&text);
+}
+
+/// The failed cases, a line each; past [`FAILED_LINES_ALL`], the first
+/// [`FAILED_LINES_SOME`] and a count.
+fn failed_list(failed: &[&CaseResult], style: Style) -> String {
+    let mut text = String::new();
+    if failed.is_empty() {
+        return text;
+    }
+    let shown = if failed.len() > FAILED_LINES_ALL {
+        FAILED_LINES_SOME
+    } else {
+        failed.len()
+    };
+    let _ = writeln!(text, "\n{} failed:", plural(failed.len(), "case"));
+    for c in &failed[..shown] {
+        let _ = writeln!(text, "{}", failed_line(c, style));
+    }
+    if shown < failed.len() {
+        // More than FAILED_LINES_ALL failed, so "cases" is always plural here.
+        let _ = writeln!(
+            text,
+            "… and {} more failed cases: {ELSEWHERE}",
+            failed.len() - shown
+        );
+    }
+    text
 }
 
 /// One failed case in a line: its id, title and the checks that failed it.
@@ -576,5 +600,123 @@ fn grouped(out: &mut String, report: &Suite, redactor: &Redactor) {
     let _ = writeln!(out, "findings by check:");
     for (check, n, first, message) in by_check {
         let _ = writeln!(out, "  [{check}] {n}×, first in {first}: {message}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::CheckInfo;
+    use crate::run::{Leftovers, Meta, ResponseView, Shaping, StepResult};
+
+    /// A failed case whose one step fails `check` with a whole exchange behind it.
+    fn failed(i: usize, check: &'static str) -> CaseResult {
+        let mut step = StepResult::finding(
+            "step 1: createRefreshToken",
+            Finding::new(CheckInfo::must(check, "s"), format!("finding {i}")).values("a", "b"),
+        );
+        step.line = 6;
+        step.response = Some(ResponseView {
+            status: 201,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: "{}".into(),
+            millis: 1,
+        });
+        CaseResult {
+            id: format!("case.{i:03}"),
+            title: "t".into(),
+            file: "cases/x.yaml".into(),
+            severity: Severity::Must,
+            requirement: "r".into(),
+            sources: Vec::new(),
+            tags: Vec::new(),
+            needs: Vec::new(),
+            verdict: Verdict::Failed,
+            skip_reason: None,
+            stopped: None,
+            steps: vec![step],
+            millis: 1,
+            unique: String::new(),
+            used_control: false,
+            generated: false,
+        }
+    }
+
+    fn report(cases: Vec<CaseResult>) -> Report {
+        Report {
+            meta: Meta {
+                target: "http://127.0.0.1:1".into(),
+                spec_title: "T".into(),
+                spec_version: "1".into(),
+                harness_version: "0".into(),
+                started_at: "2026-01-01T00:00:00Z".into(),
+                millis: 1,
+                exercised: Default::default(),
+                tokens_issued: 0,
+                requests_sent: 0,
+                stopped_answering: false,
+                shaping: Shaping::default(),
+                interrupted: None,
+            },
+            body: Body::Suite(Suite {
+                suite_cases: cases.len(),
+                cases,
+                not_run: Vec::new(),
+                run_id: "tc00000000".into(),
+                leftovers: Leftovers::default(),
+                recorded: Vec::new(),
+            }),
+        }
+    }
+
+    #[test]
+    fn the_brief_console_keeps_its_bound_however_many_checks_fail() {
+        // 300 failed cases, each by a check of its own: 300 groups that cannot all be said.
+        let cases: Vec<CaseResult> = (0..300)
+            .map(|i| failed(i, Box::leak(format!("check.{i:03}").into_boxed_str())))
+            .collect();
+        let text = brief(&report(cases), &Redactor::default(), Style { color: false });
+        let lines = text.lines().count();
+        if std::env::var_os("CONSOLE_SHOW").is_some() {
+            eprintln!("{text}");
+        }
+        assert!(lines <= BRIEF_LINES, "{lines} lines:\n{text}");
+        assert!(text.contains("… and 260 more failed cases: `-v`"), "{text}");
+        assert!(
+            text.contains("  … and 270 more checks: `-v` prints them all"),
+            "{text}"
+        );
+        // The first check is shown whole.
+        assert!(
+            text.contains("  [check.000] MUST 1 finding in 1 case: finding 0"),
+            "{text}"
+        );
+        assert!(text.contains("    response: 201 (1 ms)"), "{text}");
+        assert!(
+            text.ends_with("verdict: does not conform: 300 cases failed\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_few_failures_are_listed_whole_each_example_once() {
+        // Two checks failing the same step: its exchange is printed once.
+        let mut case = failed(1, "check.a");
+        let again = Finding::new(CheckInfo::must("check.b", "s"), "another");
+        case.steps[0].findings.push(again);
+        let text = brief(
+            &report(vec![case]),
+            &Redactor::default(),
+            Style { color: false },
+        );
+        assert!(
+            text.contains("\n1 case failed:\nFAIL case.001 — t  [check.a, check.b]\n"),
+            "{text}"
+        );
+        assert_eq!(text.matches("    response: 201").count(), 1, "{text}");
+        assert!(
+            text.contains("    (request and response as above)"),
+            "{text}"
+        );
     }
 }
