@@ -42,8 +42,8 @@ impl fmt::Display for Place {
 }
 
 /// The process exit codes, the same for every command. Assertion failures (1) are kept apart
-/// from errors that stopped the run (2, 3), so a pipeline can tell "not conformant" from
-/// "could not judge".
+/// from errors that stopped the run (2, 3) and from a person stopping it (130), so a pipeline
+/// can tell "not conformant" from "could not judge".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Exit {
     /// Success: every MUST check passed (warnings allowed unless `--strict`), or the command did its job.
@@ -54,6 +54,9 @@ pub enum Exit {
     Error = 2,
     /// The target is unreachable or stopped answering.
     Unreachable = 3,
+    /// Stopped by Ctrl-C (SIGINT): 128 + the signal's number, as shells report a process the
+    /// signal ended, though this one ended on its own, with its reports written.
+    Interrupted = 130,
 }
 
 impl Exit {

@@ -35,6 +35,25 @@ pub fn text_of(body: &[u8]) -> String {
     format!("{}… ({} bytes)", &text[..end], body.len())
 }
 
+/// Why a connection to the target could not be made, as the proxy says it: `cannot connect to
+/// 127.0.0.1:9: Connection refused (os error 111)`. The innermost cause (the operating
+/// system's error, the TLS library's) is what a person can act on; the HTTP client's layers
+/// around it repeat the URL and add nothing.
+pub(crate) fn cannot_connect(e: &reqwest::Error) -> String {
+    let authority = e.url().map_or_else(String::new, |u| {
+        let host = u.host_str().unwrap_or_default();
+        match u.port_or_known_default() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        }
+    });
+    let mut cause: &(dyn std::error::Error + 'static) = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    format!("cannot connect to {authority}: {cause}")
+}
+
 /// The TLS client settings of `run` and `proxy`: the platform's roots and the `--ca-file`'s, or
 /// none checked under `--insecure`. HTTP/1.1 only, as both speak it.
 pub(crate) fn tls_config(tls: &Tls) -> Result<rustls::ClientConfig, Error> {

@@ -28,13 +28,13 @@ pub fn lifespan(cx: &Context<'_>, out: &mut Findings) {
                     format!(
                         "token_expires_at - created_at of this {} is off the configured lifespan ({}, from {}) by more than {tolerance}",
                         token.kind.name(),
-                        token.lifespan,
+                        token.kind.lifespan_text(token.lifespan),
                         token.lifespan_from
                     ),
                 )
                 .values(
-                    token.lifespan.to_string(),
-                    actual.in_units_of(token.lifespan),
+                    token.kind.lifespan_text(token.lifespan),
+                    token.kind.lifespan_text(actual),
                 ),
             );
         }

@@ -25,6 +25,7 @@ mod timestamp;
 mod token_status;
 mod token_value;
 
+pub(crate) use client_error::KEPT as CLIENT_ERROR_KEPT;
 pub use context::{Context, Judged};
 pub use engine::EXPECT_BODY;
 pub(crate) use engine::{

@@ -114,7 +114,7 @@ fn compare(cx: &Context<'_>, check: CheckInfo, out: &mut Findings) {
             Finding::new(
                 check,
                 format!(
-                    "`token_status` of this {} contradicts what the case did to it",
+                    "`token_status` of this {} contradicts what the earlier exchanges did to it",
                     token.kind.name()
                 ),
             )

@@ -167,7 +167,7 @@ pub fn unique(cx: &Context<'_>, out: &mut Findings) {
             out.push(Finding::new(
                 UNIQUE,
                 format!(
-                    "this {} value was already issued earlier in the run ({first})",
+                    "this {} value was already issued earlier ({first})",
                     token.kind.name()
                 ),
             ));
@@ -209,12 +209,15 @@ pub fn entropy(cx: &Context<'_>, out: &mut Findings) {
                 Finding::new(
                     ENTROPY,
                     format!(
-                        "this {} differs from a value issued earlier in the run in only {d} of {} characters",
+                        "this {} differs from a value issued earlier in only {d} of {} characters",
                         token.kind.name(),
                         token.value.chars().count()
                     ),
                 )
-                .values("at least 128 bits of difference", format!("about {:.0} bits", d as f64 * per)),
+                .values(
+                    "at least 128 bits of difference",
+                    format!("about {:.0} bits", d as f64 * per),
+                ),
             );
         }
     }

@@ -6,6 +6,7 @@ pub mod bundle;
 pub mod cases;
 pub mod lint;
 pub mod packaging;
+pub mod progress;
 pub mod proxy;
 pub mod run;
 pub mod serve;

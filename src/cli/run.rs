@@ -15,7 +15,7 @@ use token_conformance::snapshot::{SnapshotStore, apply_snapshots};
 use token_conformance::spec::Spec;
 use token_conformance::target::{Layer as _, Settings, Target};
 
-use super::{Sources, report_errors};
+use super::{Sources, progress, report_errors};
 
 /// `run`'s flags.
 #[derive(Clone, Debug, Args)]
@@ -35,6 +35,11 @@ pub struct RunArgs {
     /// Warnings (SHOULD findings) fail the run too.
     #[arg(long)]
     pub strict: bool,
+    /// Print a line per case as it finishes, and every failure and warning in full (request,
+    /// response, expected and actual); by default a failing run prints a line per failed case
+    /// and its findings grouped by check, with the first example of each.
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Compare each case's redacted responses with the snapshots in DIR (default for the
     /// embedded reference server: `snapshots/`, when it exists).
     #[arg(long, value_name = "DIR")]
@@ -186,35 +191,30 @@ async fn run_with(
     };
     let style = Style::detect();
     let selected = cases.iter().filter(|c| run::selected(c, &opts)).count();
+    let bar = progress::Bar::new(selected);
     check_selection(cases, &opts)?;
-    writeln!(
-        out,
-        "token-conformance {}: {selected} of {} cases against {}{}",
-        env!("CARGO_PKG_VERSION"),
-        cases.len(),
-        target.base_url,
-        if embedded {
-            " (embedded reference server)"
-        } else {
-            ""
-        }
-    )?;
+    heading(out, selected, cases.len(), &target.base_url, embedded)?;
     // The passwords and the gateway headers' values are redacted in every output.
     let secrets = target.secrets();
-    // A line per case as it finishes. A failed write is kept, not raised: the run goes on to
-    // put the target back as it found it, and the error ends the command after.
+    // With -v, a line per case as it finishes. A failed write is kept, not raised: the run
+    // goes on to put the target back as it found it, and the error ends the command after.
     let progress = Mutex::new((out, None::<io::Error>));
     let print = |r: &run::CaseResult| {
+        bar.case_done(r.verdict == run::Verdict::Failed);
+        if !args.verbose {
+            return;
+        }
         let mut p = progress.lock().unwrap_or_else(PoisonError::into_inner);
         let (out, failed) = &mut *p;
         if failed.is_none()
-            && let Err(e) = writeln!(out, "{}", console::progress_line(r, style))
+            && let Err(e) = bar.suspend(|| writeln!(out, "{}", console::progress_line(r, style)))
         {
             *failed = Some(e);
         }
     };
     let spec = Arc::new(spec);
     let ran = run::run(Arc::clone(&spec), cases, target, &opts, &print).await;
+    bar.finish();
     let (out, failed) = progress
         .into_inner()
         .unwrap_or_else(PoisonError::into_inner);
@@ -226,15 +226,20 @@ async fn run_with(
     if let Some(store) = snapshot_store(args, embedded) {
         apply_snapshots(&mut report, &store, args.update_snapshots, &redactor)?;
     }
-    write!(out, "{}", console::details(&report, &redactor, style))?;
+    let closing = if args.verbose {
+        console::details(&report, &redactor, style)
+    } else {
+        console::brief(&report, &redactor, style)
+    };
+    write!(out, "{closing}")?;
     let coverage = report::coverage::coverage(&spec, &report);
     write!(out, "{}", console::coverage_line(&report, &coverage))?;
     let exit = judge_coverage(args, &coverage, report.exit(args.strict), out)?;
-    report::files::write(&args.reports, &report, &coverage, exit, &redactor)?;
-    if let (Some(p), Body::Suite(suite)) = (&args.har, &report.body) {
-        report::har::write(p, &suite.recorded, &redactor).map_err(|e| {
-            Error::new(ErrorKind::Usage, format!("cannot write the HAR: {e}")).at(Place::file(p))
-        })?;
+    write_reports(args, &report, &coverage, exit, &redactor)?;
+    if exit == Exit::Interrupted {
+        // The reports of what ran are written; what publishes a verdict (annotations, job
+        // summary, badge, signed bundle) is for runs that ended by themselves.
+        return Ok(exit);
     }
     let finished = publish::Finished {
         report: &report,
@@ -254,7 +259,45 @@ async fn run_with(
     Ok(exit)
 }
 
-/// Fails an otherwise passing run under `--min-coverage`, and says so.
+/// The run's first line: what runs against what.
+fn heading(
+    out: &mut dyn Write,
+    selected: usize,
+    all: usize,
+    target: &str,
+    embedded: bool,
+) -> io::Result<()> {
+    let what = if embedded {
+        " (embedded reference server)"
+    } else {
+        ""
+    };
+    writeln!(
+        out,
+        "token-conformance {}: {selected} of {all} cases against {target}{what}",
+        env!("CARGO_PKG_VERSION"),
+    )
+}
+
+/// The report files the flags ask for (`--junit`, `--json`, `--markdown`), and the HAR.
+fn write_reports(
+    args: &RunArgs,
+    report: &run::Report,
+    coverage: &report::coverage::Coverage,
+    exit: Exit,
+    redactor: &Redactor,
+) -> Result<(), Error> {
+    report::files::write(&args.reports, report, coverage, exit, redactor)?;
+    if let (Some(p), Body::Suite(suite)) = (&args.har, &report.body) {
+        report::har::write(p, &suite.recorded, redactor).map_err(|e| {
+            Error::new(ErrorKind::Usage, format!("cannot write the HAR: {e}")).at(Place::file(p))
+        })?;
+    }
+    Ok(())
+}
+
+/// Fails an otherwise passing run under `--min-coverage`, and says so. An interrupted run
+/// keeps its exit code: its coverage is of the cases that ran.
 fn judge_coverage(
     args: &RunArgs,
     coverage: &report::coverage::Coverage,

@@ -55,7 +55,7 @@ pub fn render(
     redactor: &Redactor,
 ) -> Value {
     let m = &report.meta;
-    let meta = json!({
+    let mut meta = json!({
         "target": m.target,
         "contract": {"title": m.spec_title, "version": m.spec_version},
         "harness_version": m.harness_version,
@@ -69,6 +69,10 @@ pub fn render(
         "stopped_answering": m.stopped_answering,
         "coverage": coverage,
     });
+    // Only when Ctrl-C stopped the run: a report without it is of a run that ended by itself.
+    if let Some(i) = &m.interrupted {
+        meta["interrupted"] = json!(i);
+    }
     let (key, body) = match &report.body {
         Body::Suite(s) => {
             let (without, ran) = s.without_control();

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use crate::case::Severity;
-use crate::run::{Body, Meta, Report, Suite, TrafficLog, Verdict};
+use crate::run::{Body, Meta, Party, Report, Suite, TrafficLog, Verdict};
 
 use super::coverage::Coverage;
 use super::redact::Redactor;
@@ -242,27 +242,40 @@ fn skipped(m: &mut String, report: &Suite) {
     }
 }
 
-/// Every finding in the exchanges kept whole, the target's and the clients'.
+/// Every finding in the exchanges kept whole: the target's (its answers broke the contract),
+/// then the clients' (their requests did), each party named, since only the target's can fail
+/// it.
 fn exchanges(m: &mut String, traffic: &TrafficLog, redactor: &Redactor) {
-    let _ = writeln!(m, "## Exchanges with findings\n");
-    let mut any = false;
-    for x in &traffic.kept_exchanges {
-        for (party, f) in x.findings() {
-            any = true;
-            let _ = writeln!(
-                m,
-                "- {} — {} {} `{}`: {}{}",
-                cell(&x.label()),
-                party.name(),
-                f.severity.name(),
-                f.check,
-                cell(&redactor.text(&f.message)),
-                f.source_note()
-            );
+    for (party, heading, whose) in [
+        (
+            Party::Server,
+            "## The target's findings",
+            "Answers that broke the contract: the target's (server) findings. A MUST among them fails the target.",
+        ),
+        (
+            Party::Client,
+            "## The clients' findings",
+            "Requests that broke the contract: the client's findings, warnings that never fail the target.",
+        ),
+    ] {
+        let _ = writeln!(m, "{heading}\n\n{whose}\n");
+        let mut any = false;
+        for x in &traffic.kept_exchanges {
+            for (_, f) in x.findings().filter(|(p, _)| *p == party) {
+                any = true;
+                let _ = writeln!(
+                    m,
+                    "- {} — the {}'s {} `{}`: {}{}",
+                    cell(&x.label()),
+                    party.name(),
+                    f.severity.name(),
+                    f.check,
+                    cell(&redactor.text(&f.message)),
+                    f.source_note()
+                );
+            }
         }
-    }
-    if !any {
-        let _ = writeln!(m, "None.");
+        let _ = writeln!(m, "{}", if any { "" } else { "None.\n" });
     }
 }
 

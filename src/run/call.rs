@@ -9,7 +9,9 @@ use serde_json::{Map, Value};
 use crate::case::template::TemplateError;
 use crate::case::template::{Scope, render, render_str};
 use crate::case::{Body, Call};
-use crate::check::{self, CAPTURE, Finding, Judged, RATE_LIMITED, TRANSPORT};
+use crate::check::{
+    self, CAPTURE, CLIENT_ERROR_KEPT, EXPECT_STATUS, Finding, Judged, RATE_LIMITED, TRANSPORT,
+};
 use crate::encoding::{decode, encode};
 use crate::run::case::CaseState;
 use crate::run::matcher::{Against, expect_findings, lookup};
@@ -156,7 +158,7 @@ pub(super) async fn run_call(
     };
     let expectations = expect_findings(&call.outcomes, &against);
     let unmatched = expectations.matched.is_none();
-    result.findings.extend(expectations.findings);
+    add_one_cause(&mut result.findings, expectations.findings);
     let refused = expectations
         .matched
         .and_then(|i| call.outcomes.get(i))
@@ -193,6 +195,20 @@ fn answer<'x>(
             None
         }
     }
+}
+
+/// Adds to the step's findings (`said`, the response's checks') those of its expectations
+/// that say something more: a refusal expected and a 2xx or 5xx answered is
+/// `client_error.kept`'s finding, which says what the target did (accepted it, crashed on it)
+/// and why a client cares; the outcome's `expect.status` would say the same with less. One
+/// cause, one finding.
+fn add_one_cause(said: &mut Vec<Finding>, expectations: Vec<Finding>) {
+    let kept = said.iter().any(|f| f.check == CLIENT_ERROR_KEPT.id);
+    said.extend(
+        expectations
+            .into_iter()
+            .filter(|f| !(kept && f.check == EXPECT_STATUS.id)),
+    );
 }
 
 /// Whether a call whose expectations failed did not do what its operation's effects say: a

@@ -32,11 +32,6 @@ pub enum RunError {
         /// What disagrees.
         message: String,
     },
-    /// The run was interrupted (Ctrl-C); what it had changed on the target was put back.
-    Interrupted {
-        /// What putting it back left undone, if anything.
-        problem: Option<String>,
-    },
     /// The profile's username and password were refused by the one login made to check them
     /// before any case: no case would get anywhere, and more attempts could lock the account.
     Credentials {
@@ -74,10 +69,6 @@ impl RunError {
             Self::Config { .. } => Some(
                 "give the lifespans the target uses, or leave them out to take the target's own",
             ),
-            Self::Interrupted { problem: Some(_) } => Some(
-                "put the target's clock and lifespans back by hand (reference-server conf, or the control protocol)",
-            ),
-            Self::Interrupted { problem: None } => None,
             Self::Credentials {
                 whose: "the profile's",
                 ..
@@ -101,13 +92,6 @@ impl fmt::Display for RunError {
             Self::Control { url, cause } => write!(f, "control protocol at {url}: {cause}"),
             Self::Setup(e) => write!(f, "{}", e.message),
             Self::Config { message } => write!(f, "{message}"),
-            Self::Interrupted { problem: None } => write!(
-                f,
-                "interrupted; the target's clock and lifespans are as the run found them"
-            ),
-            Self::Interrupted { problem: Some(p) } => {
-                write!(f, "interrupted, and the target could not be put back: {p}")
-            }
             Self::Credentials { whose, answer } => {
                 write!(f, "{whose} credentials were refused: {answer}")
             }
@@ -129,7 +113,6 @@ impl From<RunError> for Error {
             c @ (RunError::Credentials { .. }
             | RunError::Config { .. }
             | RunError::NotTheApi { .. }) => Error::new(ErrorKind::Profile, c.to_string()),
-            i @ RunError::Interrupted { .. } => Error::new(ErrorKind::Usage, i.to_string()),
             other => Error::new(ErrorKind::Unreachable, other.to_string()),
         };
         match hint {

@@ -305,9 +305,9 @@ impl Http {
                 // Only a failure to establish the connection (refused, DNS, TLS) says the target is
                 // not there; a garbled or dropped answer comes from something that is.
                 if is_tls(&e) {
-                    TransportError::Tls(cause_chain(&e))
+                    TransportError::Tls(transport::cannot_connect(&e))
                 } else if e.is_connect() {
-                    TransportError::Connect(cause_chain(&e))
+                    TransportError::Connect(transport::cannot_connect(&e))
                 } else {
                     TransportError::Read(cause_chain(&e))
                 }

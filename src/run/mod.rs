@@ -31,8 +31,8 @@ pub use fixtures::Fixtures;
 pub use http::Http;
 pub use pool::Pool;
 pub use report::{
-    Body, Conformance, KeptExchange, Meta, NotRun, Party, Report, Seen, Shaping, Started, Suite,
-    Summary, Traffic, TrafficLog,
+    Body, Conformance, Interruption, KeptExchange, Meta, NotRun, Party, Report, Seen, Shaping,
+    Started, Suite, Summary, Traffic, TrafficLog,
 };
 pub(crate) use report::{now_rfc3339, plural};
 pub use result::{CaseResult, ResponseView, SentRequest, StepResult, Verdict};
@@ -437,6 +437,40 @@ fn run_api<'a>(spec: &'a Spec, http: &'a Http, target: &'a Target) -> api::Api<'
     api::Api { spec, http, target }
 }
 
+/// Ctrl-C, listened for from now on (the first poll installs the handler), so one pressed
+/// while the run logs in is not the default death without reports: it stops the run as soon
+/// as the cases would begin.
+fn ctrl_c() -> std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>> {
+    let mut pressed = Box::pin(tokio::signal::ctrl_c());
+    let _ = futures_util::FutureExt::now_or_never(&mut pressed);
+    pressed
+}
+
+/// When Ctrl-C `stopped` the run: how far it got, after putting the target's clock and
+/// lifespans back.
+async fn interruption(stopped: bool, env: &Env<'_>, tally: &Tally) -> Option<Interruption> {
+    if !stopped {
+        return None;
+    }
+    Some(Interruption {
+        not_put_back: steps::put_back(env).await.err().map(|(_, p)| p),
+        done: tally.results.iter().flatten().count(),
+        // A slot per selected case, filled as each finishes.
+        total: tally.results.len(),
+    })
+}
+
+/// What a run Ctrl-C stopped says it left: whoever pressed it wants the run to end now, not
+/// after a round of revocations, so the clean-up does not run and the tokens are not counted.
+fn not_cleaned_up(run_id: &str) -> Leftovers {
+    Leftovers {
+        problems: vec![format!(
+            "skipped, as Ctrl-C stopped the run: tokens whose names start with `token-conformance {run_id}` may be left active (revoke them at /account/auth)"
+        )],
+        ..Leftovers::default()
+    }
+}
+
 /// Runs the selected cases and returns the report. `on_case` sees each result as it finishes.
 pub async fn run(
     spec: Arc<Spec>,
@@ -446,6 +480,7 @@ pub async fn run(
     on_case: &(dyn Fn(&CaseResult) + Sync),
 ) -> Result<Report, RunError> {
     let started = Started::now();
+    let mut ctrl_c = ctrl_c();
     let cases_in_suite = cases.len();
     let http = Http::new(&target)
         .map(|h| if opts.har { h.recording() } else { h })
@@ -485,19 +520,19 @@ pub async fn run(
     let mut tally = Tally::default();
     let plan = plan(chosen, &target, &mut tally.results, on_case);
     // Ctrl-C stops the cases where they are, and puts the target's clock and lifespans back
-    // before the run ends: a shared target is never left reconfigured.
-    let interrupted = tokio::select! {
+    // before the run ends: a shared target is never left reconfigured. The report is of the
+    // cases that finished.
+    let stopped = tokio::select! {
         () = execute(&env, plan, opts.jobs, &mut tally, on_case) => false,
-        _ = tokio::signal::ctrl_c() => true,
+        _ = &mut ctrl_c => true,
     };
-    if interrupted {
-        let problem = steps::put_back(&env).await.err().map(|(_, p)| p);
-        return Err(RunError::Interrupted { problem });
-    }
+    let interrupted = interruption(stopped, &env, &tally).await;
     // A connection failure during the run: does the target still answer at all?
     let stopped_answering = tally.connect_failed && probe(&target, &spec, &http).await.is_err();
     let mut leftovers = if stopped_answering {
         Leftovers::default()
+    } else if interrupted.is_some() {
+        not_cleaned_up(&run_id)
     } else {
         cleanup::clean_up(&env.api(), control.as_ref(), &pool, &inventory).await
     };
@@ -511,8 +546,10 @@ pub async fn run(
         requests_sent: http.sent(),
         stopped_answering,
     };
+    let mut meta = Meta::new(&spec, &target, started, shape::shaping(&target, opts), seen);
+    meta.interrupted = interrupted;
     Ok(Report {
-        meta: Meta::new(&spec, &target, started, shape::shaping(&target, opts), seen),
+        meta,
         body: Body::Suite(Suite {
             cases: results,
             suite_cases: cases_in_suite,

@@ -82,6 +82,26 @@ pub struct Meta {
     pub stopped_answering: bool,
     /// What shaped the verdict besides the target's answers.
     pub shaping: Shaping,
+    /// Set when Ctrl-C stopped a suite's run: the report is of what ran until then.
+    pub interrupted: Option<Interruption>,
+}
+
+/// How far a suite's run got before Ctrl-C stopped it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Interruption {
+    /// Cases that finished (skipped ones included).
+    pub done: usize,
+    /// Cases the run had selected.
+    pub total: usize,
+    /// What putting the target's clock and lifespans back left undone, if anything.
+    pub not_put_back: Option<String>,
+}
+
+impl Interruption {
+    /// `interrupted after 40 of 275 cases`.
+    pub fn text(&self) -> String {
+        format!("interrupted after {} of {} cases", self.done, self.total)
+    }
 }
 
 impl Meta {
@@ -106,6 +126,7 @@ impl Meta {
             requests_sent: seen.requests_sent,
             stopped_answering: seen.stopped_answering,
             shaping,
+            interrupted: None,
         }
     }
 }
@@ -370,29 +391,41 @@ pub struct Summary {
 
 impl Report {
     /// The verdict in one line (see [`Suite::verdict_text`], [`TrafficLog::verdict_text`]).
+    /// When Ctrl-C stopped the run: `interrupted after N of M cases`, then what failed, or
+    /// `no failures so far` (the cases not run go without saying).
     pub fn verdict_text(&self) -> String {
-        match &self.body {
-            Body::Suite(s) => s.verdict_text(),
-            Body::Traffic(t) => t.verdict_text(),
+        match (&self.body, &self.meta.interrupted) {
+            (Body::Suite(s), Some(i)) => match s.conformance() {
+                Conformance::DoesNotConform { .. } => format!("{}; {}", i.text(), s.verdict_text()),
+                _ => format!("{}; no failures so far", i.text()),
+            },
+            (Body::Suite(s), None) => s.verdict_text(),
+            (Body::Traffic(t), _) => t.verdict_text(),
         }
     }
 
-    /// Whether the report shows that the target conforms: only a suite can.
+    /// Whether the report shows that the target conforms: only a suite can, and only one that
+    /// ran to its end.
     pub fn conforms(&self) -> bool {
         match &self.body {
-            Body::Suite(s) => matches!(s.conformance(), Conformance::Conforms { .. }),
+            Body::Suite(s) => {
+                self.meta.interrupted.is_none()
+                    && matches!(s.conformance(), Conformance::Conforms { .. })
+            }
             Body::Traffic(_) => false,
         }
     }
 
-    /// The exit code: success (warnings allowed unless `strict`), a conformance failure, or
-    /// the target stopped answering.
+    /// The exit code: interrupted, success (warnings allowed unless `strict`), a conformance
+    /// failure, or the target stopped answering.
     pub fn exit(&self, strict: bool) -> Exit {
         let failed = match &self.body {
             Body::Suite(s) => s.fails(strict),
             Body::Traffic(t) => t.fails(strict),
         };
-        if self.meta.stopped_answering {
+        if self.meta.interrupted.is_some() {
+            Exit::Interrupted
+        } else if self.meta.stopped_answering {
             Exit::Unreachable
         } else if failed {
             Exit::Failures

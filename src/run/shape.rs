@@ -2,6 +2,7 @@
 //! cases of the suite that did not run and why, the lifespans and tolerance assumed.
 
 use crate::case::Case;
+use crate::spec::TokenKind;
 use crate::target::Target;
 
 use super::{CaseResult, NotRun, Options, Shaping, Verdict, selected};
@@ -39,6 +40,17 @@ pub(super) fn not_run(suite: &[Case], results: &[CaseResult], opts: &Options) ->
                 why: r.skip_reason.clone().unwrap_or_default(),
             }),
     );
+    // Selected and without a result: Ctrl-C stopped the run before it finished.
+    out.extend(
+        suite
+            .iter()
+            .filter(|c| c.severity == crate::case::Severity::Must && selected(c, opts))
+            .filter(|c| !results.iter().any(|r| r.id == c.id))
+            .map(|c| NotRun {
+                id: c.id.clone(),
+                why: "the run was interrupted before it".to_owned(),
+            }),
+    );
     out.sort_by(|a, b| a.id.cmp(&b.id));
     out
 }
@@ -57,16 +69,12 @@ impl Shaping {
             selection,
             refresh_lifespan: format!(
                 "{} (from {})",
-                target
-                    .refresh_lifespan
-                    .in_units_of(crate::duration::Span::from_secs(86_400)),
+                TokenKind::Refresh.lifespan_text(target.refresh_lifespan),
                 target.refresh_lifespan_from
             ),
             access_lifespan: format!(
                 "{} (from {})",
-                target
-                    .access_lifespan
-                    .in_units_of(crate::duration::Span::from_secs(3_600)),
+                TokenKind::Access.lifespan_text(target.access_lifespan),
                 target.access_lifespan_from
             ),
             tolerance: target.tolerance.to_string(),

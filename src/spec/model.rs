@@ -52,6 +52,17 @@ impl TokenKind {
             Self::Access => "access token",
         }
     }
+
+    /// `lifespan` as every report writes it: in the unit the target is configured in (days
+    /// for refresh tokens, hours for access tokens), so `run`, `proxy` and a finding all say
+    /// `24h` of the same access token lifespan, never `1d` in one place and `24h` in another.
+    pub fn lifespan_text(self, lifespan: crate::duration::Span) -> String {
+        let unit = match self {
+            Self::Refresh => crate::duration::Span::from_secs(86_400),
+            Self::Access => crate::duration::Span::from_secs(3_600),
+        };
+        lifespan.in_units_of(unit)
+    }
 }
 
 /// The roles of a token object's fields, from `x-token` on its schema.

@@ -420,7 +420,7 @@ async fn a_reused_token_value_is_caught() {
         "",
     )
     .await;
-    caught(&r, "token.unique", "already issued earlier in the run");
+    caught(&r, "token.unique", "already issued earlier");
     golden("reused-token", &r);
 }
 
@@ -470,7 +470,7 @@ async fn a_revoked_token_reported_active_is_caught() {
     caught(
         &r,
         "token_status.agrees",
-        "contradicts what the case did to it",
+        "contradicts what the earlier exchanges did to it",
     );
     golden("revoked-reported-active", &r);
 }

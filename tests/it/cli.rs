@@ -124,6 +124,8 @@ fn run_against_a_separately_started_reference_server_exits_0() {
             "second@example.com",
             "--sso-username",
             "okta@example.com",
+            // A line per case, the skipped ones with their reason.
+            "-v",
         ],
         Some(password),
     );
@@ -326,7 +328,7 @@ fn in_github_actions_failures_are_annotated_on_their_line_and_summarised() {
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(
         out.lines().any(|l| l.starts_with(
-            "::error file=cases/wrong.yaml,line=6,title=expect.status::wrong: step 1"
+            "::error file=cases/wrong.yaml,line=6,title=client_error.kept::wrong: step 1"
         )),
         "{out}"
     );

@@ -21,6 +21,7 @@ mod broken_servers;
 mod bundle;
 mod cli;
 mod commands;
+mod console;
 mod container;
 mod control_contract;
 mod deployment;

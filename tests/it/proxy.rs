@@ -299,7 +299,14 @@ async fn through(mode: Mode, args: &[&str]) -> Through {
     let base = mutant::start(mode).await;
     let dir = tempfile::tempdir().unwrap();
     let calls = LIFECYCLE_CALLS.to_string();
-    let mut all = vec!["--requests", calls.as_str(), "--json", "r.json"];
+    let mut all = vec![
+        "--requests",
+        calls.as_str(),
+        "--json",
+        "r.json",
+        "--markdown",
+        "r.md",
+    ];
     all.extend_from_slice(args);
     let proxy = Proxy::start(dir.path(), &base, &all);
     let statuses = lifecycle(&proxy.url()).await;
@@ -321,6 +328,14 @@ async fn through(mode: Mode, args: &[&str]) -> Through {
         .collect();
     let sent: Vec<u64> = statuses.iter().map(|s| u64::from(*s)).collect();
     assert_eq!(seen, sent, "{mode:?}: the report's statuses");
+    // The Markdown speaks of exchanges and whose findings they are, never of cases.
+    let md = std::fs::read_to_string(dir.path().join("r.md")).unwrap();
+    for word in [" case", "the run created", "without the control protocol"] {
+        assert!(!md.contains(word), "{mode:?}: {word:?} in:\n{md}");
+    }
+    if r["traffic"]["failing"].as_u64() > Some(0) {
+        assert!(md.contains("— the server's MUST `"), "{mode:?}:\n{md}");
+    }
     Through {
         code,
         found: findings(&r),
@@ -512,6 +527,10 @@ async fn malformed_requests_are_the_clients_and_pass_untouched() {
             "r.json",
             "--har",
             "r.har",
+            "--markdown",
+            "r.md",
+            "--junit",
+            "r.xml",
             "--strict",
         ],
     );
@@ -544,6 +563,30 @@ async fn malformed_requests_are_the_clients_and_pass_untouched() {
         "only client findings: {found:#?}"
     );
     assert!(out.contains("client SHOULD request.method"), "{out}");
+    // The reports speak of exchanges and of whose finding each is, never of cases or of what
+    // a run created.
+    let md = std::fs::read_to_string(dir.path().join("r.md")).unwrap();
+    for word in [" case", "the run created", "without the control protocol"] {
+        assert!(
+            !md.contains(word),
+            "{word:?} in the proxy's Markdown:\n{md}"
+        );
+    }
+    let clients = md.find("## The clients' findings").unwrap();
+    let target = md.find("## The target's findings").unwrap();
+    assert!(
+        md[target..clients].contains("None."),
+        "no server finding: {md}"
+    );
+    assert!(
+        md[clients..].contains(
+            "- exchange 1: POST /integration/v1/validateRefreshToken/ → 400 — the client's SHOULD `request.body`"
+        ),
+        "{md}"
+    );
+    let xml = std::fs::read_to_string(dir.path().join("r.xml")).unwrap();
+    assert!(!xml.contains("file=\"\""), "{xml}");
+    assert!(!xml.contains(" case"), "{xml}");
     let har: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.har")).unwrap()).unwrap();
     let errors = common::schema_errors("har-1.2.schema.json", &har);

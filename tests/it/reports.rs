@@ -334,7 +334,7 @@ fn reports_from_the_binary_show_failures_skips_and_coverage() {
 fn partitions_are_disjoint_and_cover_every_case() {
     let mut seen = Vec::new();
     for k in 1..=3 {
-        let (code, out) = run_bin(&["run", "--partition", &format!("{k}/3")]);
+        let (code, out) = run_bin(&["run", "-v", "--partition", &format!("{k}/3")]);
         assert_eq!(code, 0, "{out}");
         seen.extend(out.lines().filter_map(|l| {
             l.strip_prefix("PASS ")

@@ -76,7 +76,7 @@ pub const CATALOGUE: &[Entry] = &[
         "ignores user_id",
         Fault::IgnoresUserId,
         Fails(&[
-            ("refresh-token.validate.other-user", "expect.status"),
+            ("refresh-token.validate.other-user", "client_error.kept"),
             ("generated.identity.*.json-number", "client_error.kept"),
         ]),
     ),
@@ -84,7 +84,7 @@ pub const CATALOGUE: &[Entry] = &[
         "ignores user_id (plain)",
         Fault::IgnoresUserId,
         Fails(&[
-            ("refresh-token.validate.other-user", "expect.status"),
+            ("refresh-token.validate.other-user", "client_error.kept"),
             ("generated.identity.*.form", "client_error.kept"),
         ]),
     )),
@@ -270,7 +270,7 @@ pub const CATALOGUE: &[Entry] = &[
     fault(
         "a cached access token validates for any user",
         Fault::CacheIgnoresOwner,
-        Fails(&[("access-token.validate.other-user", "expect.status")]),
+        Fails(&[("access-token.validate.other-user", "client_error.kept")]),
     ),
     fault(
         "user_id as a JSON string refused",
