@@ -39,7 +39,7 @@ pub(crate) fn redact_headers(
         .iter()
         .map(|(k, v)| {
             let v = if is_secret_header(k) {
-                super::redact::REDACTED.to_owned()
+                redactor.placeholder(v)
             } else {
                 redactor.text(v)
             };
@@ -151,10 +151,11 @@ pub fn entry(x: &wire::Exchange, side: &Side, redactor: &Redactor) -> Value {
 /// whatever their length, replaced where the body's structure puts them (JSON, form and
 /// multipart bodies alike), then every secret the redactor knows, wherever it appears.
 pub(crate) fn redact_body(body: &str, redactor: &Redactor) -> String {
-    let secret = |k: &str| redactor.is_secret_field(k);
+    // A secret field's value, replaced by its placeholder (a token's carries its digest).
+    let blank = |k: &str, v: &str| redactor.is_secret_field(k).then(|| redactor.placeholder(v));
     let structural = if let Ok(mut v) = serde_json::from_str::<Value>(body) {
         let before = v.clone();
-        blank_fields(&mut v, &secret);
+        blank_fields(&mut v, &blank);
         // Written again only when something was blanked: otherwise the text stays as sent.
         if v == before {
             body.to_owned()
@@ -162,14 +163,13 @@ pub(crate) fn redact_body(body: &str, redactor: &Redactor) -> String {
             serde_json::to_string(&v).unwrap_or_default()
         }
     } else if body.contains("Content-Disposition:") || body.contains("content-disposition:") {
-        blank_parts(body, &secret)
+        blank_parts(body, &blank)
     } else if body.contains('=') {
         let mut out = form_urlencoded::Serializer::new(String::new());
         for (k, v) in form_urlencoded::parse(body.as_bytes()) {
-            let v = if secret(&k) {
-                super::redact::REDACTED.into()
-            } else {
-                v
+            let v = match blank(&k, &v) {
+                Some(placeholder) => placeholder.into(),
+                None => v,
             };
             out.append_pair(&k, &v);
         }
@@ -180,36 +180,40 @@ pub(crate) fn redact_body(body: &str, redactor: &Redactor) -> String {
     redactor.text(&structural)
 }
 
-fn blank_fields(v: &mut Value, secret: &dyn Fn(&str) -> bool) {
+fn blank_fields(v: &mut Value, blank: &dyn Fn(&str, &str) -> Option<String>) {
     match v {
         Value::Object(map) => {
             for (k, val) in map.iter_mut() {
-                if secret(k) && !val.is_null() {
-                    *val = Value::String(super::redact::REDACTED.into());
-                } else {
-                    blank_fields(val, secret);
+                let text = match &*val {
+                    Value::Null => None,
+                    Value::String(s) => Some(s.clone()),
+                    other => Some(other.to_string()),
+                };
+                match text.and_then(|t| blank(k, &t)) {
+                    Some(placeholder) => *val = Value::String(placeholder),
+                    None => blank_fields(val, blank),
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|i| blank_fields(i, secret)),
+        Value::Array(items) => items.iter_mut().for_each(|i| blank_fields(i, blank)),
         _ => {}
     }
 }
 
 /// A multipart body with the value of every secret part replaced.
-fn blank_parts(body: &str, secret: &dyn Fn(&str) -> bool) -> String {
+fn blank_parts(body: &str, blank: &dyn Fn(&str, &str) -> Option<String>) -> String {
     let mut out = Vec::new();
-    let (mut in_secret, mut in_value) = (false, false);
+    let (mut part, mut in_value) = (None::<String>, false);
     for line in body.split("\r\n") {
         if line.starts_with("--") {
-            (in_secret, in_value) = (false, false);
+            (part, in_value) = (None, false);
             out.push(line.to_owned());
         } else if in_value {
-            out.push(if in_secret {
-                super::redact::REDACTED.to_owned()
-            } else {
-                line.to_owned()
-            });
+            out.push(
+                part.as_deref()
+                    .and_then(|name| blank(name, line))
+                    .unwrap_or_else(|| line.to_owned()),
+            );
         } else if line.is_empty() {
             in_value = true;
             out.push(String::new());
@@ -221,7 +225,7 @@ fn blank_parts(body: &str, secret: &dyn Fn(&str) -> bool) -> String {
                     .nth(1)
                     .and_then(|n| n.split('"').next())
             {
-                in_secret = secret(name);
+                part = Some(name.to_owned());
             }
             out.push(line.to_owned());
         }

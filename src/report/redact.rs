@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use serde_json::Value;
+use sha2::{Digest as _, Sha256};
 
 use crate::run::{Body, Report};
 
@@ -50,28 +51,6 @@ fn multipart_fields(text: &str) -> Vec<(&str, &str)> {
     out
 }
 
-/// One automaton for every form of every secret: as it is, URL-encoded, JSON-escaped.
-fn forms(secrets: &[String]) -> Option<AhoCorasick> {
-    let mut forms: Vec<String> = Vec::new();
-    for secret in secrets {
-        let encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-        let json = serde_json::to_string(secret).expect("a string always serialises");
-        forms.push(secret.clone());
-        forms.push(encoded);
-        forms.push(json.trim_matches('"').to_owned());
-    }
-    forms.sort();
-    forms.dedup();
-    // Leftmost-longest: where one form holds another, the whole is replaced, as passes over
-    // the secrets longest first did.
-    (!forms.is_empty()).then(|| {
-        AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&forms)
-            .expect("literal patterns of a few hundred secrets build")
-    })
-}
-
 /// The placeholder that replaces a secret.
 pub(crate) const REDACTED: &str = "<redacted>";
 
@@ -80,11 +59,16 @@ pub(crate) const REDACTED: &str = "<redacted>";
 pub struct Redactor {
     fields: BTreeSet<String>,
     secrets: Vec<String>,
+    /// The secrets that are token values the target issued: their placeholder carries a
+    /// short SHA-256 of the value, so a vendor can find the token in its own logs. Never a
+    /// password's: a hash prefix of a password is something to test guesses against.
+    tokens: BTreeSet<String>,
     /// Every form of every secret (as it is, URL-encoded, JSON-escaped) in one automaton: a
     /// run's report redacts hundreds of token values in megabytes of bodies, and a pass per
     /// form of each secret took a minute where one pass takes a moment.
-    /// Built at the first redaction after the secrets last changed.
-    forms: OnceLock<Option<AhoCorasick>>,
+    /// Built at the first redaction after the secrets last changed, with each form's
+    /// placeholder.
+    forms: OnceLock<Option<(AhoCorasick, Vec<String>)>>,
 }
 
 impl Redactor {
@@ -104,6 +88,7 @@ impl Redactor {
         let mut r = Self {
             fields: fields.into_iter().map(str::to_owned).collect(),
             secrets: Vec::new(),
+            tokens: BTreeSet::new(),
             forms: OnceLock::new(),
         };
         r.add(secrets);
@@ -199,18 +184,60 @@ impl Redactor {
             r.learn_body(text);
         }
         if let Body::Suite(s) = &report.body {
-            r.add(s.issued.iter().map(|t| t.expose().to_owned()));
+            let issued: Vec<String> = s.issued.iter().map(|t| t.expose().to_owned()).collect();
+            r.tokens
+                .extend(issued.iter().filter(|t| t.len() >= 4).cloned());
+            r.add(issued);
         }
         r
     }
 
+    /// What stands for `value` once redacted: `<redacted sha256:1a2b3c4d>` for a token value
+    /// the target issued (the first 8 hex digits of its SHA-256), `<redacted>` for anything
+    /// else.
+    pub(crate) fn placeholder(&self, value: &str) -> String {
+        if self.tokens.contains(value) {
+            let digest = Sha256::digest(value.as_bytes());
+            let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+            format!("<redacted sha256:{hex}>")
+        } else {
+            REDACTED.to_owned()
+        }
+    }
+
+    /// One automaton for every form of every secret (as it is, URL-encoded, JSON-escaped),
+    /// and each form's placeholder.
+    fn forms(&self) -> Option<(AhoCorasick, Vec<String>)> {
+        let mut forms: Vec<(String, String)> = Vec::new();
+        for secret in &self.secrets {
+            let placeholder = self.placeholder(secret);
+            let encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+            let json = serde_json::to_string(secret).expect("a string always serialises");
+            forms.push((secret.clone(), placeholder.clone()));
+            forms.push((encoded, placeholder.clone()));
+            forms.push((json.trim_matches('"').to_owned(), placeholder));
+        }
+        forms.sort();
+        forms.dedup_by(|a, b| a.0 == b.0);
+        if forms.is_empty() {
+            return None;
+        }
+        // Leftmost-longest: where one form holds another, the whole is replaced, as passes
+        // over the secrets longest first did.
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(forms.iter().map(|(f, _)| f))
+            .expect("literal patterns of a few hundred secrets build");
+        Some((automaton, forms.into_iter().map(|(_, p)| p).collect()))
+    }
+
     /// The text with every secret replaced, including URL-encoded forms of them.
     pub fn text(&self, s: &str) -> String {
-        match self.forms.get_or_init(|| forms(&self.secrets)) {
-            Some(forms) => {
+        match self.forms.get_or_init(|| self.forms()) {
+            Some((forms, placeholders)) => {
                 let mut out = String::with_capacity(s.len());
-                forms.replace_all_with(s, &mut out, |_, _, dst| {
-                    dst.push_str(REDACTED);
+                forms.replace_all_with(s, &mut out, |m, _, dst| {
+                    dst.push_str(&placeholders[m.pattern().as_usize()]);
                     true
                 });
                 out
@@ -222,6 +249,25 @@ impl Redactor {
 
 #[cfg(test)]
 mod tests {
+    use super::Redactor;
+
+    #[test]
+    fn a_token_is_redacted_with_its_digest_and_a_password_without() {
+        let mut r = Redactor::new(["pass-word-1".to_owned()]);
+        r.tokens.insert("tok-4711-abcdefgh".to_owned());
+        r.add(["tok-4711-abcdefgh".to_owned()]);
+        // `echo -n tok-4711-abcdefgh | sha256sum`: 0573b623…
+        assert_eq!(
+            r.text("t=tok-4711-abcdefgh p=pass-word-1 q=pass%2Dword-1"),
+            "t=<redacted sha256:0573b623> p=<redacted> q=pass%2Dword-1"
+        );
+        assert_eq!(r.placeholder("pass-word-1"), "<redacted>");
+        assert_eq!(
+            r.text(r#"{"a":"tok-4711-abcdefgh"}"#),
+            r#"{"a":"<redacted sha256:0573b623>"}"#
+        );
+    }
+
     #[test]
     fn multipart_fields_are_read_in_every_dialect() {
         let text = "--b\r\ncontent-disposition:form-data;name=refresh_token\r\n\r\nVALUE-one\r\n--b\r\nContent-Disposition: form-data; name=\"user_id\"\r\n\r\n5\r\n--b\nCONTENT-DISPOSITION: form-data; filename=\"f\"; name=\"x\"\n\nlf\n--b--";
@@ -234,8 +280,6 @@ mod tests {
             ]
         );
     }
-
-    use super::*;
 
     #[test]
     fn redacts_plain_and_encoded_forms() {
