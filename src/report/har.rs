@@ -151,11 +151,9 @@ pub fn entry(x: &wire::Exchange, side: &Side, redactor: &Redactor) -> Value {
 /// whatever their length, replaced where the body's structure puts them (JSON, form and
 /// multipart bodies alike), then every secret the redactor knows, wherever it appears.
 pub(crate) fn redact_body(body: &str, redactor: &Redactor) -> String {
-    // A secret field's value, replaced by its placeholder (a token's carries its digest).
-    let blank = |k: &str, v: &str| redactor.is_secret_field(k).then(|| redactor.placeholder(v));
     let structural = if let Ok(mut v) = serde_json::from_str::<Value>(body) {
         let before = v.clone();
-        blank_fields(&mut v, &blank);
+        blank_fields(&mut v, redactor);
         // Written again only when something was blanked: otherwise the text stays as sent.
         if v == before {
             body.to_owned()
@@ -163,13 +161,15 @@ pub(crate) fn redact_body(body: &str, redactor: &Redactor) -> String {
             serde_json::to_string(&v).unwrap_or_default()
         }
     } else if body.contains("Content-Disposition:") || body.contains("content-disposition:") {
-        blank_parts(body, &blank)
+        blank_parts(body, redactor)
     } else if body.contains('=') {
         let mut out = form_urlencoded::Serializer::new(String::new());
         for (k, v) in form_urlencoded::parse(body.as_bytes()) {
-            let v = match blank(&k, &v) {
-                Some(placeholder) => placeholder.into(),
-                None => v,
+            // A secret field's value, replaced by its placeholder (a token's carries its digest).
+            let v = if redactor.is_secret_field(&k) {
+                redactor.placeholder(&v).into()
+            } else {
+                v
             };
             out.append_pair(&k, &v);
         }
@@ -180,28 +180,29 @@ pub(crate) fn redact_body(body: &str, redactor: &Redactor) -> String {
     redactor.text(&structural)
 }
 
-fn blank_fields(v: &mut Value, blank: &dyn Fn(&str, &str) -> Option<String>) {
+fn blank_fields(v: &mut Value, redactor: &Redactor) {
     match v {
         Value::Object(map) => {
             for (k, val) in map.iter_mut() {
-                let text = match &*val {
-                    Value::Null => None,
-                    Value::String(s) => Some(s.clone()),
-                    other => Some(other.to_string()),
-                };
-                match text.and_then(|t| blank(k, &t)) {
-                    Some(placeholder) => *val = Value::String(placeholder),
-                    None => blank_fields(val, blank),
+                // Asked first, so only a secret field's value is read again.
+                if !redactor.is_secret_field(k) || val.is_null() {
+                    blank_fields(val, redactor);
+                    continue;
                 }
+                let placeholder = match &*val {
+                    Value::String(s) => redactor.placeholder(s),
+                    other => redactor.placeholder(&other.to_string()),
+                };
+                *val = Value::String(placeholder);
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|i| blank_fields(i, blank)),
+        Value::Array(items) => items.iter_mut().for_each(|i| blank_fields(i, redactor)),
         _ => {}
     }
 }
 
 /// A multipart body with the value of every secret part replaced.
-fn blank_parts(body: &str, blank: &dyn Fn(&str, &str) -> Option<String>) -> String {
+fn blank_parts(body: &str, redactor: &Redactor) -> String {
     let mut out = Vec::new();
     let (mut part, mut in_value) = (None::<String>, false);
     for line in body.split("\r\n") {
@@ -209,11 +210,10 @@ fn blank_parts(body: &str, blank: &dyn Fn(&str, &str) -> Option<String>) -> Stri
             (part, in_value) = (None, false);
             out.push(line.to_owned());
         } else if in_value {
-            out.push(
-                part.as_deref()
-                    .and_then(|name| blank(name, line))
-                    .unwrap_or_else(|| line.to_owned()),
-            );
+            out.push(match part.as_deref() {
+                Some(name) if redactor.is_secret_field(name) => redactor.placeholder(line),
+                _ => line.to_owned(),
+            });
         } else if line.is_empty() {
             in_value = true;
             out.push(String::new());
